@@ -1,0 +1,285 @@
+"""ToolPRMChatModel: a LangChain chat model whose tool calls come from PRM-guided search.
+
+It translates LangChain messages and tools to the policy's prompt, runs a search strategy
+(policy proposes, scorer scores) and translates the chosen call list back into an AIMessage
+with ``tool_calls``, usage and the search trace. Models load lazily, once, and are shared by
+every copy ``bind_tools`` / ``with_structured_output`` make.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+from .policy import Constraints, TransformersPolicy, Usage
+from .prompts import build_prompt
+from .schema import ToolSchemaError, normalize_tools
+from .scorers import CombinedScorer, GenerativePRM, Scorer, ScoringContext, VerifierScorer
+from .search import Aggregation, SearchConfig, SearchProblem, Strategy, run_search
+
+ToolChoice = str | bool | dict[str, Any] | None
+
+
+@dataclass
+class _Loaded:
+    policy: TransformersPolicy
+    scorer: Scorer
+    lock: threading.Lock
+
+
+class _Holder:
+    """Lazily loaded models, shared by reference between copies of the chat model."""
+
+    def __init__(self) -> None:
+        self.loaded: _Loaded | None = None
+        self.lock = threading.Lock()
+
+
+def resolve_tool_choice(tool_choice: ToolChoice, names: Sequence[str]) -> tuple[bool, str | None, bool]:
+    """-> (a call is required, the forced first function, calls are disabled)."""
+    if tool_choice in (None, "auto"):
+        return False, None, False
+    if tool_choice == "none":
+        return False, None, True
+    if tool_choice in ("any", "required", True):
+        return True, None, False
+    name = tool_choice
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+    if isinstance(name, str) and name in names:
+        return True, name, False
+    raise ValueError(
+        f"unknown tool_choice {tool_choice!r}: use 'auto', 'none', 'any', 'required', True, "
+        f"or one of the bound tool names {list(names)}"
+    )
+
+
+class ToolPRMChatModel(BaseChatModel):
+    """A Hugging Face causal LM that answers tool calls by fine-grained PRM-guided search.
+
+    ``ToolPRMChatModel()`` uses the embedded Gemma 3 270M policy and the training-free
+    verifier. Pass ``model`` (a local path or cached hub id) for another policy, ``prm`` for
+    a trained generative PRM, and the search knobs (``n_retain`` = N, ``m_explore`` = M).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model: str | None = None
+    """Policy: a local model directory or hub id in the local cache; None = embedded Gemma 3 270M."""
+    prm: str | None = None
+    """A trained generative PRM (full model or peft adapter directory); None = verifier only."""
+    scorer: Literal["verifier", "prm", "combined"] | None = None
+    """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
+    strategy: Strategy = "beam"
+    n_retain: int = 1
+    m_explore: int = 4
+    temperature: float = 0.8
+    aggregation: Aggregation = "min"
+    max_tokens: int = 128
+    """Bound on a prose reply's tokens."""
+    max_value_tokens: int = 32
+    """Bound on one argument value's tokens; longer values are cut and never returned."""
+    max_calls: int = 4
+    seed: int | None = 0
+    timeout: float | None = None
+    stop: list[str] | None = None
+    device: str | None = None
+    dtype: str = "float32"
+    policy: TransformersPolicy | None = Field(default=None, exclude=True)
+    """An already-loaded policy (takes precedence over ``model``)."""
+    prm_model: GenerativePRM | None = Field(default=None, exclude=True)
+    """An already-loaded PRM (takes precedence over ``prm``)."""
+
+    _holder: _Holder = PrivateAttr(default_factory=_Holder)
+
+    @property
+    def _llm_type(self) -> str:
+        return "toolprm"
+
+    @property
+    def model_name(self) -> str:
+        if self.policy is not None:
+            return self.policy.name
+        return self.model or EMBEDDED_MODEL_NAME
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name, "prm": self.prm, "strategy": self.strategy,
+            "n_retain": self.n_retain, "m_explore": self.m_explore, "temperature": self.temperature,
+            "aggregation": self.aggregation,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params.update(ls_provider="toolprm", ls_model_name=self.model_name, ls_model_type="chat",
+                      ls_temperature=kwargs.get("temperature", self.temperature),
+                      ls_max_tokens=kwargs.get("max_tokens", self.max_tokens))
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # ---- loading --------------------------------------------------------------------------
+    def _load(self) -> _Loaded:
+        holder = self._holder
+        with holder.lock:
+            if holder.loaded is None:
+                policy = self.policy or TransformersPolicy.from_pretrained(
+                    self.model or ensure_embedded_model(), device=self.device, dtype=self.dtype
+                )
+                if self.policy is None and self.model is None:
+                    policy.name = EMBEDDED_MODEL_NAME
+                holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
+            return holder.loaded
+
+    def _make_scorer(self) -> Scorer:
+        kind = self.scorer or ("combined" if (self.prm or self.prm_model) else "verifier")
+        if kind == "verifier":
+            return VerifierScorer()
+        prm = self.prm_model or (GenerativePRM.from_pretrained(self.prm, dtype=self.dtype) if self.prm else None)
+        if prm is None:
+            raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
+        return prm if kind == "prm" else CombinedScorer([VerifierScorer(), prm])
+
+    # ---- tools ------------------------------------------------------------------------------
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable | BaseTool],
+        *,
+        tool_choice: ToolChoice = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools; the schemas are checked here so a bad one fails before any search."""
+        specs = normalize_tools(tools)
+        resolve_tool_choice(tool_choice, [s.name for s in specs])
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        extra: dict[str, Any] = {}
+        if tool_choice is not None:
+            extra["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            extra["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **extra, **kwargs)
+
+    # ---- generation -------------------------------------------------------------------------
+    def _search_config(self, **overrides: Any) -> SearchConfig:
+        fields = ("strategy", "n_retain", "m_explore", "temperature", "aggregation",
+                  "max_value_tokens", "seed", "timeout")
+        values = {f: overrides.get(f, getattr(self, f)) for f in fields}
+        return SearchConfig(**values)
+
+    def _respond(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> AIMessage:
+        tools = kwargs.get("tools") or []
+        config = self._search_config(**kwargs)
+        max_tokens = int(kwargs.get("max_tokens", self.max_tokens))
+        specs = normalize_tools(tools) if tools else []
+        required, forced, disabled = resolve_tool_choice(kwargs.get("tool_choice"), [s.name for s in specs])
+        if disabled:
+            specs = []
+        loaded = self._load()
+        policy, scorer = loaded.policy, loaded.scorer
+        with loaded.lock:
+            before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
+            prompt = build_prompt(policy.tokenizer, messages, specs)
+            reserve = max_tokens if not specs else config.max_value_tokens * 4
+            root = policy.prefill(policy.encode(prompt.text, special=not prompt.chat_template), reserve)
+            generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
+            stops = tuple(prompt.stop) + tuple(stop or self.stop or ())
+            metadata: dict[str, Any] = {"model_name": policy.name, "model_provider": "toolprm"}
+            tool_calls: list[Any] = []
+            invalid: list[Any] = []
+            content = ""
+            if specs:
+                rules = Constraints(
+                    tuple(specs), required, forced,
+                    self.max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
+                )
+                problem = SearchProblem(root, prompt.call_format, rules, ScoringContext(tuple(messages), tuple(specs)))
+                result = run_search(policy, scorer, problem, config)
+                metadata["search"] = {
+                    "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
+                    "aggregation": config.aggregation, "trace": result.trace,
+                }
+                if result.calls is None:
+                    error = "no call list finished within the step and value-token limits"
+                    invalid.append(invalid_tool_call(name=None, args=None, id=_call_id(), error=error))
+                else:
+                    tool_calls = [tool_call(name=c.name, args=c.arguments, id=_call_id()) for c in result.calls]
+            if not tool_calls and not invalid and not required:
+                tail = (prompt.call_format.empty or "") + prompt.reply_prefix if specs else ""
+                state = policy.extend(root, policy.encode(tail)) if tail else root
+                content = policy.generate_text(state, max_tokens=max_tokens, temperature=config.temperature,
+                                               stop=stops, generator=generator)
+            metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
+            p_in = policy.usage.input_tokens - before_p.input_tokens
+            s_in = scorer.usage.input_tokens - before_s.input_tokens
+            out = policy.usage.output_tokens - before_p.output_tokens
+            metadata["policy_input_tokens"], metadata["scorer_input_tokens"] = p_in, s_in
+        usage = {"input_tokens": p_in + s_in, "output_tokens": out, "total_tokens": p_in + s_in + out}
+        return AIMessage(content=content, tool_calls=tool_calls, invalid_tool_calls=invalid,
+                         usage_metadata=usage, response_metadata=metadata)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        message = self._respond(messages, stop, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The search picks a whole call list at once, so the result arrives as one chunk."""
+        message = self._respond(messages, stop, **kwargs)
+        chunks = [
+            tool_call_chunk(name=c["name"], args=_json(c["args"]), id=c["id"], index=i)
+            for i, c in enumerate(message.tool_calls)
+        ]
+        chunk = AIMessageChunk(
+            content=message.content, tool_call_chunks=chunks, usage_metadata=message.usage_metadata,
+            response_metadata=message.response_metadata, invalid_tool_calls=message.invalid_tool_calls,
+            chunk_position="last",
+        )
+        if run_manager and isinstance(message.content, str):
+            run_manager.on_llm_new_token(message.content, chunk=ChatGenerationChunk(message=chunk))
+        yield ChatGenerationChunk(message=chunk)
+
+    def with_config_overrides(self, **overrides: Any) -> ToolPRMChatModel:
+        """A copy with other search settings that shares the loaded models."""
+        return self.model_copy(update=overrides)
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+__all__ = ["ToolPRMChatModel", "resolve_tool_choice"]

@@ -1,0 +1,233 @@
+"""Step scorers: each maps partial trajectories to a score in [0, 1] for their last step.
+
+``VerifierScorer`` needs no training (schema validity, required arguments, values grounded
+in the conversation); ``GenerativePRM`` reads p(+) / (p(+) + p(-)) after the last step tag of
+any causal LM trained in the format of :func:`encode_trajectory`; ``CombinedScorer``
+multiplies weighted scores (a weighted geometric mean).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from langchain_core.messages import AIMessage, BaseMessage
+
+from .policy import Usage
+from .prompts import message_text, render_context
+from .schema import ToolSpec
+from .steps import Step, StepTag, fragments, replay
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What a scorer may read besides the trajectory: the conversation and the tools."""
+
+    messages: tuple[BaseMessage, ...]
+    tools: tuple[ToolSpec, ...]
+
+    @cached_property
+    def text(self) -> str:
+        return render_context(self.messages, self.tools) + " "
+
+    @cached_property
+    def evidence(self) -> str:
+        """Lower-cased text values may be grounded in: every turn but the assistant's own."""
+        return "\n".join(message_text(m) for m in self.messages if not isinstance(m, AIMessage)).lower()
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+
+class Scorer(Protocol):
+    usage: Usage
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        """Score the last step of each (non-empty) trajectory."""
+        ...
+
+
+_WORD = re.compile(r"[\w.@:/-]+", re.UNICODE)
+
+
+def _grounding(value: Any, evidence: str, default: Any) -> float:
+    """How well a value is supported by the conversation, in [0.3, 1]."""
+    if default is not None and value == default:
+        return 0.9
+    if isinstance(value, bool) or value is None:
+        return 0.9
+    if isinstance(value, (int, float)):
+        text = str(int(value)) if float(value).is_integer() else str(value)
+        return 1.0 if re.search(rf"(?<![\d.]){re.escape(text)}(?![\d])", evidence) else 0.5
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if not v:
+            return 0.3
+        if v in evidence:
+            return 1.0
+        words = _WORD.findall(v)
+        hit = sum(1 for w in words if w in evidence) / len(words) if words else 0.0
+        return 0.3 + 0.6 * hit
+    if isinstance(value, list):
+        return sum(_grounding(v, evidence, None) for v in value) / len(value) if value else 0.8
+    if isinstance(value, dict):
+        return sum(_grounding(v, evidence, None) for v in value.values()) / len(value) if value else 0.8
+    return 0.5
+
+
+@dataclass
+class VerifierScorer:
+    """Rule-based step checks; the default scorer until a trained ToolPRM is given."""
+
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [self._score_last(ctx, steps) for steps in trajectories]
+
+    def _score_last(self, ctx: ScoringContext, steps: Sequence[Step]) -> float:
+        step = steps[-1]
+        before = replay(steps[:-1])
+        if step.tag is StepTag.FUNC_NAME:
+            return 1.0 if ctx.tool(step.name or "") else 0.0
+        if step.tag is StepTag.ARG_VALUE:
+            tool = ctx.tool(before.open_name or "")
+            param = tool.param(step.name or "") if tool else None
+            if param is None or not param.is_valid(step.value):
+                return 0.0
+            if param.choices is not None and len(param.choices) > 1:
+                return 1.0 if str(step.value).lower() in ctx.evidence else 0.9
+            return _grounding(step.value, ctx.evidence, param.schema.get("default"))
+        if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
+            tool = ctx.tool(before.open_name or "")
+            return 1.0 if tool and tool.validate_arguments(before.open_args) is None else 0.0
+        calls = [(c.name, repr(sorted(c.arguments.items(), key=str))) for c in before.calls]
+        return 0.2 if len(set(calls)) < len(calls) else 1.0
+
+
+def encode_trajectory(tokenizer: Any, context: str, steps: Sequence[Step]) -> tuple[list[int], list[int]]:
+    """Token ids of :func:`steps.render_trajectory` and the position of each step tag's last token.
+
+    The PRM's label for step i is the token predicted at ``positions[i]`` ('+' or '-').
+    Pieces are tokenized separately so positions are exact.
+    """
+    ids = list(tokenizer(context, add_special_tokens=True)["input_ids"])
+    positions = []
+    for frag, step in zip(fragments(steps), steps):
+        ids += tokenizer(frag + step.tag.value, add_special_tokens=False)["input_ids"]
+        positions.append(len(ids) - 1)
+        ids += tokenizer("\n", add_special_tokens=False)["input_ids"]
+    return ids, positions
+
+
+def label_token_ids(tokenizer: Any, plus: str = "+", minus: str = "-") -> tuple[int, int]:
+    """The single tokens the PRM predicts for a good and a bad step."""
+    out = []
+    for text in (plus, minus):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise ValueError(f"the label {text!r} is not a single token for this tokenizer: {ids}")
+        out.append(ids[0])
+    return out[0], out[1]
+
+
+class GenerativePRM:
+    """A causal LM as process reward model: p(+) / (p(+) + p(-)) after the last step tag.
+
+    The shared context (tools + conversation) is encoded once per search and reused; each
+    call feeds only the trajectories' step tokens, batched.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, name: str | None = None) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name or getattr(model.config, "name_or_path", type(model).__name__)
+        self.usage = Usage()
+        self.label_ids = label_token_ids(tokenizer)
+        self._context: tuple[str, Any, int] | None = None
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, base_model: str | Path | None = None,
+                        dtype: str = "float32") -> GenerativePRM:
+        """A full model directory, or a peft adapter directory (``adapter_config.json``)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no PRM at {path}")
+        torch_dtype = getattr(torch, dtype)
+        if (path / "adapter_config.json").exists():
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype).merge_and_unload()
+            tok_src = path if (path / "tokenizer_config.json").exists() else model.config.name_or_path
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(base_model or path), dtype=torch_dtype)
+            tok_src = path
+        return cls(model, AutoTokenizer.from_pretrained(str(tok_src)), name=str(path))
+
+    @torch.no_grad()
+    def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:
+        self.usage.input_tokens += int(ids.numel())
+        device = self.model.get_output_embeddings().weight.device
+        return self.model.get_decoder()(input_ids=ids.to(device), past_key_values=cache, use_cache=True).last_hidden_state
+
+    def _context_cache(self, text: str) -> tuple[Any, int]:
+        if self._context is None or self._context[0] != text:
+            from transformers import DynamicCache
+
+            ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+            cache = DynamicCache(config=self.model.config)
+            self._forward(torch.tensor([ids]), cache)
+            self._context = (text, cache, len(ids))
+        return self._context[1], self._context[2]
+
+    @torch.no_grad()
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        if not trajectories:
+            return []
+        cache, n_ctx = self._context_cache(ctx.text)
+        rows, last = [], []
+        for steps in trajectories:
+            ids, pos = encode_trajectory(self.tokenizer, "", steps)
+            start = len(self.tokenizer("", add_special_tokens=True)["input_ids"])
+            rows.append(ids[start:])
+            last.append(pos[-1] - start)
+        width = max(map(len, rows))
+        pad = self.tokenizer.pad_token_id or 0
+        batch = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        cache = copy.deepcopy(cache)
+        if len(rows) > 1:
+            cache.batch_repeat_interleave(len(rows))
+        hidden = self._forward(batch, cache)
+        h = hidden[torch.arange(len(rows)), torch.tensor(last)]
+        head = self.model.get_output_embeddings()
+        logits = h.to(head.weight.dtype) @ head.weight[list(self.label_ids)].T
+        p = torch.softmax(logits.float(), -1)[:, 0]
+        return [float(x) for x in p]
+
+
+@dataclass
+class CombinedScorer:
+    """Weighted geometric mean of several scorers' scores."""
+
+    scorers: Sequence[Any]
+    weights: Sequence[float] | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        weights = list(self.weights or [1.0] * len(self.scorers))
+        total = sum(weights)
+        logs = [0.0] * len(trajectories)
+        for scorer, w in zip(self.scorers, weights):
+            before = copy.copy(scorer.usage)
+            for i, s in enumerate(scorer.score(ctx, trajectories)):
+                logs[i] += w / total * math.log(max(s, 1e-9))
+            self.usage.input_tokens += scorer.usage.input_tokens - before.input_tokens
+        return [math.exp(x) for x in logs]
