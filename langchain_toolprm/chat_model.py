@@ -128,8 +128,8 @@ class ToolPRMChatModel(BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
-        params.update(ls_provider="toolprm", ls_model_name=self.model_name, ls_model_type="chat",
-                      ls_temperature=kwargs.get("temperature", self.temperature),
+        params.update(ls_provider="toolprm", ls_model_name=kwargs.get("model") or self.model_name,
+                      ls_model_type="chat", ls_temperature=kwargs.get("temperature", self.temperature),
                       ls_max_tokens=kwargs.get("max_tokens", self.max_tokens))
         if stop or self.stop:
             params["ls_stop"] = stop or self.stop
@@ -167,6 +167,7 @@ class ToolPRMChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools; the schemas are checked here so a bad one fails before any search."""
+        tools = _drop_repeats(tools)
         specs = normalize_tools(tools)
         resolve_tool_choice(tool_choice, [s.name for s in specs])
         formatted = [convert_to_openai_tool(t) for t in tools]
@@ -185,6 +186,9 @@ class ToolPRMChatModel(BaseChatModel):
         return SearchConfig(**values)
 
     def _respond(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> AIMessage:
+        if kwargs.get("model") not in (None, self.model, self.model_name):
+            raise ValueError(f"per-call model={kwargs['model']!r} is not supported: the policy is "
+                             f"{self.model_name!r}; construct another ToolPRMChatModel instead")
         tools = kwargs.get("tools") or []
         config = self._search_config(**kwargs)
         max_tokens = int(kwargs.get("max_tokens", self.max_tokens))
@@ -267,9 +271,35 @@ class ToolPRMChatModel(BaseChatModel):
             run_manager.on_llm_new_token(message.content, chunk=ChatGenerationChunk(message=chunk))
         yield ChatGenerationChunk(message=chunk)
 
-    def with_config_overrides(self, **overrides: Any) -> ToolPRMChatModel:
-        """A copy with other search settings that shares the loaded models."""
-        return self.model_copy(update=overrides)
+
+def _drop_repeats(tools: Sequence[Any]) -> list[Any]:
+    """Drop a tool that repeats an earlier one with the same name and the same parameter
+    schema up to annotations (e.g. a pydantic model and its ``model_json_schema()``); a name
+    bound twice with different schemas is left for ``normalize_tools`` to reject."""
+
+    def bare(schema: Any) -> Any:
+        if isinstance(schema, list):
+            return [bare(s) for s in schema]
+        if not isinstance(schema, dict):
+            return schema
+        return {k: ({n: bare(v) for n, v in sub.items()} if k == "properties" and isinstance(sub, dict)
+                    else bare(sub))
+                for k, sub in schema.items() if k not in ("title", "description", "examples")}
+
+    kept: list[Any] = []
+    seen: dict[str, Any] = {}
+    for t in tools:
+        try:
+            fn = convert_to_openai_tool(t)["function"]
+        except Exception:  # noqa: BLE001 - normalize_tools reports it with its context
+            kept.append(t)
+            continue
+        key = bare(fn.get("parameters") or {})
+        if fn.get("name") in seen and seen[fn.get("name")] == key:
+            continue
+        seen.setdefault(fn.get("name"), key)
+        kept.append(t)
+    return kept
 
 
 def _json(value: Any) -> str:

@@ -75,7 +75,10 @@ _EXAMPLE = (
     '{"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", '
     '"enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}\n'
     "User: How warm is it in Lyon right now, in celsius?\n"
-    'Calls: [{"name": "get_weather", "arguments": {"city": "Lyon", "unit": "celsius"}}]\n\n'
+    'Calls: [{"name": "get_weather", "arguments": {"city": "Lyon", "unit": "celsius"}}]\n'
+    "Tool (get_weather): 18 degrees, cloudy\n"
+    "Calls: []\n"
+    "Assistant: It is 18 degrees and cloudy in Lyon.\n\n"
 )
 _ROLE = {"system": "System", "human": "User", "ai": "Assistant", "tool": "Tool"}
 BUILTIN_STOP = ("\nUser:", "\nSystem:", "\nTool", "\nCalls:", "\n###")
@@ -91,7 +94,9 @@ def message_text(message: BaseMessage) -> str:
             parts.append(block)
         elif isinstance(block, dict) and block.get("type") == "text":
             parts.append(block.get("text", ""))
-        elif isinstance(block, dict) and block.get("type") in ("tool_use", "reasoning", "thinking"):
+        elif isinstance(block, dict) and block.get("type") in (
+            "tool_use", "reasoning", "thinking", "tool_call", "tool_call_chunk", "invalid_tool_call"
+        ):
             continue
         else:
             kind = block.get("type") if isinstance(block, dict) else type(block).__name__

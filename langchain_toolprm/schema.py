@@ -93,7 +93,9 @@ def finite_values(schema: dict[str, Any]) -> list[Any] | None:
             sub = finite_values(alt)
             if sub is None:
                 return None
-            values += [v for v in sub if v not in values]
+            # Compare as JSON: in Python True == 1 and False == 0, but they are different values.
+            seen = {json.dumps(v, sort_keys=True) for v in values}
+            values += [v for v in sub if json.dumps(v, sort_keys=True) not in seen]
         return values
     return None
 
@@ -135,7 +137,9 @@ def normalize_tool(tool: Any) -> ToolSpec:
         raise ToolSchemaError(f"tool {tool!r} has no name")
     params = fn.get("parameters") or {"type": "object", "properties": {}}
     if "$defs" in params or "definitions" in params or "$ref" in json.dumps(params):
-        raise ToolSchemaError(f"tool {name!r}: unresolved '$ref' in its parameters")
+        refs = [p for p, s in (params.get("properties") or {}).items() if "$ref" in json.dumps(s)]
+        where = f"tool {name!r}" + (f", parameter {refs[0]!r}" if refs else "")
+        raise ToolSchemaError(f"{where}: unresolved '$ref' in its parameters")
     if params.get("type", "object") != "object":
         raise ToolSchemaError(f"tool {name!r}: parameters must be a JSON object schema")
     extra = sorted(set(params) - {"type", "properties", "required", "description", "title",

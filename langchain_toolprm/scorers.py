@@ -54,32 +54,32 @@ class Scorer(Protocol):
         ...
 
 
-_WORD = re.compile(r"[\w.@:/-]+", re.UNICODE)
+_LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
 
 
 def _grounding(value: Any, evidence: str, default: Any) -> float:
-    """How well a value is supported by the conversation, in [0.3, 1]."""
+    """Coarse support for a value: 1 found in the conversation, 0.8 plausible, 0.3 junk.
+
+    Levels stay coarse on purpose: a lexical check cannot tell "USD" from "US dollars", so
+    plausible values tie and the policy's log-probability decides between them. Junk is the
+    small models' typical failure: JSON syntax leaking into a string ('Paris"}, ').
+    """
     if default is not None and value == default:
         return 0.9
     if isinstance(value, bool) or value is None:
         return 0.9
     if isinstance(value, (int, float)):
         text = str(int(value)) if float(value).is_integer() else str(value)
-        return 1.0 if re.search(rf"(?<![\d.]){re.escape(text)}(?![\d])", evidence) else 0.5
+        return 1.0 if re.search(rf"(?<![\d.]){re.escape(text)}(?!\d|\.\d)", evidence) else 0.7
     if isinstance(value, str):
-        v = value.strip().lower()
-        if not v:
+        if not value.strip() or _LEAK.search(value):
             return 0.3
-        if v in evidence:
-            return 1.0
-        words = _WORD.findall(v)
-        hit = sum(1 for w in words if w in evidence) / len(words) if words else 0.0
-        return 0.3 + 0.6 * hit
+        return 1.0 if value.lower() in evidence else 0.8
     if isinstance(value, list):
-        return sum(_grounding(v, evidence, None) for v in value) / len(value) if value else 0.8
+        return min((_grounding(v, evidence, None) for v in value), default=0.8)
     if isinstance(value, dict):
-        return sum(_grounding(v, evidence, None) for v in value.values()) / len(value) if value else 0.8
-    return 0.5
+        return min((_grounding(v, evidence, None) for v in value.values()), default=0.8)
+    return 0.8
 
 
 @dataclass

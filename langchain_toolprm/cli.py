@@ -1,0 +1,103 @@
+"""The ``toolprm`` command line: ``toolprm demo`` runs a real bind_tools call and prints the search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.tools import tool
+
+
+@tool
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """Get the current weather in a city."""
+    return f"Sunny, 21 degrees {unit} in {city}."
+
+
+@tool
+def convert_currency(amount: float, from_currency: str, to_currency: str) -> str:
+    """Convert an amount of money from one currency to another (ISO codes such as USD, EUR)."""
+    return f"{amount} {from_currency} is about {amount * 0.92:.2f} {to_currency}."
+
+
+DEMO_TOOLS = [get_weather, convert_currency]
+
+
+def format_trace(trace: list[dict[str, Any]]) -> str:
+    """A readable table of a search trace: every candidate, its score and whether it was kept."""
+    lines = []
+    for entry in trace:
+        if "chosen" in entry:
+            lines.append("chosen path: " + "".join(entry["chosen"]))
+            lines.append("step scores: " + ", ".join(f"{s:.3f}" for s in entry["scores"]))
+            continue
+        lines.append(f"step {entry['depth']}:")
+        for c in entry["candidates"]:
+            mark = "*" if c["kept"] else " "
+            lines.append(
+                f"  {mark} beam {c['beam']} {c['tag']:<13} logp {c['logprob']:>8.3f}  "
+                f"score {c['score']:.3f}  path {c['path_score']:.3f}  {c['text']!r}"
+            )
+    return "\n".join(lines)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .chat_model import ToolPRMChatModel
+
+    llm = ToolPRMChatModel(model=args.model, prm=args.prm, strategy=args.strategy, n_retain=args.n,
+                           m_explore=args.m, seed=args.seed)
+    questions = args.question or ["What's the weather like in Tokyo?", "How much is 250 US dollars in euros?"]
+    bound = llm.bind_tools(DEMO_TOOLS)
+    for q in questions:
+        start = time.perf_counter()
+        msg = bound.invoke(q)
+        took = time.perf_counter() - start
+        print(f"\n=== {q}")
+        print(format_trace(msg.response_metadata.get("search", {}).get("trace", [])))
+        print(f"tool calls: {json.dumps([{'name': c['name'], 'args': c['args']} for c in msg.tool_calls])}")
+        if msg.content:
+            print(f"reply: {msg.content}")
+        print(f"usage: {msg.usage_metadata}  ({took:.1f} s)")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .embedded import ensure_embedded_model
+
+    print(ensure_embedded_model(force=args.force))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toolprm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
+    demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
+    demo.add_argument("--model", help="policy: local model directory (default: embedded Gemma 3 270M)")
+    demo.add_argument("--prm", help="a trained generative PRM directory (default: the verifier)")
+    demo.add_argument("--strategy", default="beam", choices=["beam", "greedy", "best_of_n", "majority"])
+    demo.add_argument("--n", type=int, default=1, help="beams retained (N)")
+    demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(func=_demo)
+    prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache")
+    prep.add_argument("--force", action="store_true", help="rebuild the cache even if present")
+    prep.set_defaults(func=_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"toolprm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Search strategies on the tiny policy, with problems built the way the chat model builds them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from langchain_toolprm import TransformersPolicy
+from langchain_toolprm.policy import Constraints, KVState, Usage
+from langchain_toolprm.prompts import build_prompt
+from langchain_toolprm.schema import ToolSpec, normalize_tools
+from langchain_toolprm.scorers import ScoringContext, VerifierScorer
+from langchain_toolprm.search import (
+    STRATEGIES,
+    SearchConfig,
+    SearchProblem,
+    SearchResult,
+    aggregate,
+    beam_search,
+    best_of_n,
+    canonical,
+    greedy,
+    majority_vote,
+    run_search,
+)
+from langchain_toolprm.steps import Call, Step, StepTag, assemble
+
+TOOLS_RAW = [
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {
+        "type": "object", "properties": {
+            "city": {"type": "string", "enum": ["paris", "tokyo", "london"]},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer"}},
+        "required": ["city"]}}},
+    {"type": "function", "function": {"name": "set_alarm", "description": "Set an alarm", "parameters": {
+        "type": "object", "properties": {"hour": {"type": "integer"}, "loud": {"type": "boolean"}},
+        "required": ["hour"]}}},
+    {"type": "function", "function": {"name": "ping", "description": "Ping", "parameters": {
+        "type": "object", "properties": {}}}},
+]
+MESSAGES: list[BaseMessage] = [HumanMessage("What is the weather in paris in celsius? Set an alarm at 7.")]
+STRATEGY_NAMES = ["greedy", "beam", "best_of_n", "majority"]
+
+
+@pytest.fixture(scope="module")
+def tools() -> list[ToolSpec]:
+    return normalize_tools(TOOLS_RAW)
+
+
+@pytest.fixture(scope="module")
+def root(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> tuple[KVState, Any]:
+    """Prompt -> prefill, once: as ToolPRMChatModel._respond does it."""
+    prompt = build_prompt(tiny_policy.tokenizer, MESSAGES, tools)
+    ids = tiny_policy.encode(prompt.text, special=not prompt.chat_template)
+    return tiny_policy.prefill(ids, 32 * 4), prompt.call_format
+
+
+def make_problem(root: tuple[KVState, Any], tools: list[ToolSpec], *, require: bool = True,
+                 forced: str | None = None, max_calls: int = 2) -> SearchProblem:
+    state, fmt = root
+    rules = Constraints(tuple(tools), require, forced, max_calls)
+    return SearchProblem(state, fmt, rules, ScoringContext(tuple(MESSAGES), tuple(tools)))
+
+
+def config(strategy: str, **kw: Any) -> SearchConfig:
+    base: dict[str, Any] = dict(n_retain=2, m_explore=2, temperature=1.0, max_value_tokens=4, seed=0)
+    return SearchConfig(strategy=strategy, **{**base, **kw})  # type: ignore[arg-type]
+
+
+def check_result(result: SearchResult, tools: list[ToolSpec], max_calls: int) -> None:
+    assert result.calls is not None and result.best is not None
+    assert result.best in result.finished
+    assert result.calls == assemble(result.best.steps)
+    assert 1 <= len(result.calls) <= max_calls
+    by_name = {t.name: t for t in tools}
+    for call in result.calls:
+        assert call.name in by_name
+        assert by_name[call.name].validate_arguments(call.arguments) is None
+    for beam in result.finished:
+        assert beam.finished
+        for call in assemble(beam.steps):
+            assert by_name[call.name].validate_arguments(call.arguments) is None
+    # The chosen path's texts spell its call list.
+    text = "".join(result.best.texts)
+    assert json.loads(text) == [{"name": c.name, "arguments": c.arguments} for c in result.calls]
+    chosen = result.trace[-1]
+    assert chosen["chosen"] == list(result.best.texts)
+    assert chosen["scores"] == [round(s, 4) for s in result.best.scores]
+    assert len(result.best.scores) == len(result.best.steps)
+
+
+# ---- every strategy -----------------------------------------------------------------------
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
+def test_strategies_valid_and_deterministic(strategy: str, tiny_policy: TransformersPolicy, root: Any,
+                                            tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=1)
+    result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy, seed=3))
+    check_result(result, tools, max_calls=1)
+    for entry in result.trace[:-1]:
+        assert set(entry) == {"depth", "candidates"}
+        assert entry["candidates"]
+        for cand in entry["candidates"]:
+            assert set(cand) == {"beam", "tag", "text", "logprob", "score", "path_score", "kept"}
+            assert isinstance(cand["kept"], bool)
+            assert cand["tag"] in StepTag.__members__
+            assert 0.0 <= cand["score"] <= 1.0 and cand["logprob"] <= 0.0
+    assert [e["depth"] for e in result.trace[:-1]] == list(range(len(result.trace) - 1))
+    # The same seed gives the same search, trace included.
+    again = run_search(tiny_policy, VerifierScorer(), problem, config(strategy, seed=3))
+    assert again.calls == result.calls
+    assert again.trace == result.trace
+    assert len(again.finished) == len(result.finished)
+
+
+def test_different_seeds_can_differ(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=1)
+    traces = set()
+    for seed in range(4):
+        result = run_search(tiny_policy, VerifierScorer(), problem,
+                            config("best_of_n", n_retain=2, seed=seed, temperature=1.5))
+        traces.add(json.dumps(result.trace))
+        if len(traces) > 1:
+            break
+    assert len(traces) > 1
+
+
+def test_greedy_ignores_the_seed_and_takes_one_path(tiny_policy: TransformersPolicy, root: Any,
+                                                    tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools)
+    a = greedy(tiny_policy, VerifierScorer(), problem, config("greedy", seed=0))
+    b = greedy(tiny_policy, VerifierScorer(), problem, config("greedy", seed=11, n_retain=4, m_explore=5))
+    assert a.trace == b.trace and a.calls == b.calls
+    assert len(a.finished) == 1
+    for entry in a.trace[:-1]:
+        assert [c["kept"] for c in entry["candidates"]] == [True]
+
+
+def test_run_search_dispatches(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    assert STRATEGIES == {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n,
+                          "majority": majority_vote}
+    problem = make_problem(root, tools)
+    cfg = config("greedy")
+    assert run_search(tiny_policy, VerifierScorer(), problem, cfg).trace == greedy(
+        tiny_policy, VerifierScorer(), problem, cfg).trace
+
+
+# ---- beam search -----------------------------------------------------------------------------
+def test_beam_trace_keeps_the_best(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    cfg = config("beam", n_retain=2, m_explore=3, seed=1)
+    result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools), cfg)
+    check_result(result, tools, max_calls=2)
+    finished_so_far = 0
+    for entry in result.trace[:-1]:
+        cands = entry["candidates"]
+        kept = [c for c in cands if c["kept"]]
+        dropped = [c for c in cands if not c["kept"]]
+        assert len(kept) == min(len(cands), cfg.n_retain - finished_so_far)
+        if kept and dropped:
+            assert min(c["path_score"] for c in kept) >= max(c["path_score"] for c in dropped) - 1e-4
+        assert {c["beam"] for c in cands} <= set(range(cfg.n_retain))
+        finished_so_far += sum(c["tag"] == "TOTAL_FINISH" for c in kept)
+    assert finished_so_far == len(result.finished) <= cfg.n_retain
+    key = (aggregate(result.best.scores, cfg.aggregation), result.best.logprob)
+    for beam in result.finished:
+        assert (aggregate(beam.scores, cfg.aggregation), beam.logprob) <= key
+
+
+@dataclass
+class FavourScorer:
+    """Scores 1 for steps that open ``name``, 0.1 for other function names, 1 otherwise."""
+
+    name: str
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [0.1 if t[-1].tag is StepTag.FUNC_NAME and t[-1].name != self.name else 1.0
+                for t in trajectories]
+
+
+@pytest.mark.parametrize("name", ["ping", "set_alarm"])
+def test_beam_follows_the_scorer(name: str, tiny_policy: TransformersPolicy, root: Any,
+                                 tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=1)
+    cfg = config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0)
+    result = beam_search(tiny_policy, FavourScorer(name), problem, cfg)
+    assert result.calls is not None and [c.name for c in result.calls] == [name]
+    assert min(result.best.scores) == 1.0
+
+
+def test_forced_name_and_max_calls(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, forced="set_alarm", max_calls=1)
+    for strategy in ("beam", "best_of_n"):
+        result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy))
+        check_result(result, tools, max_calls=1)
+        assert [c.name for c in result.calls] == ["set_alarm"]
+
+
+def test_no_call_required_may_return_empty_list(tiny_policy: TransformersPolicy, root: Any,
+                                                tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, require=False, max_calls=0)
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam"))
+    assert result.calls == []
+    assert result.best is not None and [s.tag for s in result.best.steps] == [StepTag.TOTAL_FINISH]
+
+
+def test_unfinished_search_returns_none(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    result = run_search(tiny_policy, VerifierScorer(), make_problem(root, tools), config("beam", max_steps=2))
+    assert result.calls is None and result.best is None and result.finished == []
+    assert len(result.trace) == 2 and all("chosen" not in e for e in result.trace)
+
+
+# ---- best-of-N and majority vote -------------------------------------------------------------
+def test_best_of_n_picks_best_aggregate(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    cfg = config("best_of_n", n_retain=3, aggregation="mean", seed=2, temperature=1.5)
+    result = best_of_n(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
+    check_result(result, tools, max_calls=1)
+    assert 1 <= len(result.finished) <= 3
+    for entry in result.trace[:-1]:
+        assert len(entry["candidates"]) <= 3
+        assert all(c["kept"] for c in entry["candidates"])
+    best = max(aggregate(b.scores, "mean") for b in result.finished)
+    assert aggregate(result.best.scores, "mean") == best
+
+
+def test_majority_picks_most_common(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    cfg = config("majority", n_retain=4, seed=4, temperature=0.7)
+    result = majority_vote(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
+    check_result(result, tools, max_calls=1)
+    votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
+    assert votes[canonical(result.calls)] == max(votes.values())
+
+
+def test_canonical_ignores_order() -> None:
+    a = [Call("f", {"x": 1, "y": 2}), Call("g", {})]
+    b = [Call("g", {}), Call("f", {"y": 2, "x": 1})]
+    assert canonical(a) == canonical(b)
+    assert canonical(a) != canonical([Call("f", {"x": 1, "y": 3}), Call("g", {})])
+    assert canonical([]) != canonical([Call("g", {})])
+
+
+# ---- aggregate and config ----------------------------------------------------------------------
+def test_aggregate() -> None:
+    s = [0.5, 0.8, 0.25]
+    assert aggregate(s, "last") == 0.25
+    assert aggregate(s, "min") == 0.25
+    assert aggregate(s, "mean") == pytest.approx(1.55 / 3)
+    assert aggregate(s, "product") == pytest.approx(0.1)
+    for how in ("last", "min", "mean", "product"):
+        assert aggregate([], how) == 1.0  # type: ignore[arg-type]
+        assert aggregate([0.7], how) == pytest.approx(0.7)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"n_retain": 0}, {"m_explore": 0}, {"n_retain": -1}, {"aggregation": "max"}, {"strategy": "dfs"},
+])
+def test_search_config_rejects_bad_values(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        SearchConfig(**kwargs)
+
+
+def test_search_config_defaults() -> None:
+    cfg = SearchConfig()
+    assert (cfg.strategy, cfg.n_retain, cfg.m_explore, cfg.aggregation) == ("beam", 1, 4, "min")
