@@ -29,7 +29,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
 from .policy import Constraints, TransformersPolicy, Usage
 from .prompts import build_prompt
-from .schema import ToolSchemaError, normalize_tools
+from .schema import normalize_tools
 from .scorers import CombinedScorer, GenerativePRM, Scorer, ScoringContext, VerifierScorer
 from .search import Aggregation, SearchConfig, SearchProblem, Strategy, run_search
 
@@ -48,6 +48,7 @@ class _Holder:
 
     def __init__(self) -> None:
         self.loaded: _Loaded | None = None
+        self.key: tuple[Any, ...] = ()
         self.lock = threading.Lock()
 
 
@@ -136,9 +137,15 @@ class ToolPRMChatModel(BaseChatModel):
         return params
 
     # ---- loading --------------------------------------------------------------------------
+    def _load_key(self) -> tuple[Any, ...]:
+        return (self.model, self.prm, self.scorer, self.device, self.dtype, id(self.policy), id(self.prm_model))
+
     def _load(self) -> _Loaded:
         holder = self._holder
         with holder.lock:
+            if holder.loaded is not None and holder.key != self._load_key():
+                # A copy made with another model or scorer must not reuse its origin's models.
+                self._holder = holder = _Holder()
             if holder.loaded is None:
                 policy = self.policy or TransformersPolicy.from_pretrained(
                     self.model or ensure_embedded_model(), device=self.device, dtype=self.dtype
@@ -146,6 +153,7 @@ class ToolPRMChatModel(BaseChatModel):
                 if self.policy is None and self.model is None:
                     policy.name = EMBEDDED_MODEL_NAME
                 holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
+                holder.key = self._load_key()
             return holder.loaded
 
     def _make_scorer(self) -> Scorer:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,9 @@ class _Option:
 
 class TransformersPolicy:
     """A Hugging Face causal LM used as the step proposer."""
+
+    restrict_limit = 4096
+    """When at most this many tokens are legal at a value position, only their logits are computed."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str | None = None) -> None:
         self.model = model.eval()
@@ -299,18 +302,27 @@ class TransformersPolicy:
         hidden = state.hidden.expand(n, -1)
         stop = self._eos_ids[0]
         for _ in range(max_tokens):
-            logits = self._logits(hidden)
             for r, i in enumerate(alive):
-                if matchers[i].is_completed():
-                    logits[r, stop] = torch.logsumexp(logits[r, self._terminator_ids], 0)
                 matchers[i].fill_next_token_bitmask(bitmask, r)
-            xgr.apply_token_bitmask_inplace(logits, bitmask[: len(alive)].to(logits.device))
+            allowed = _unpack_bitmask(bitmask[: len(alive)], vocab)
+            union = allowed.any(0).nonzero().squeeze(1)
+            # Inside a number or a closing bracket few tokens are legal: project onto those alone.
+            ids = union if len(union) <= self.restrict_limit else None
+            logits = self._logits(hidden, ids)
+            mask = allowed if ids is None else allowed[:, ids]
+            completed = [r for r, i in enumerate(alive) if matchers[i].is_completed()]
+            if completed:
+                col = stop if ids is None else int((ids == stop).nonzero()[0, 0])
+                term = torch.logsumexp(self._logits(hidden[completed], self._terminator_ids), -1)
+                logits[completed, col] = term
+            logits = logits.masked_fill(~mask, float("-inf"))
             logp = torch.log_softmax(logits, -1)
             picks = _sample(logits, temperature, generator)
             keep: list[int] = []
             for r, i in enumerate(alive):
-                tok = int(picks[r])
-                logprobs[i] += float(logp[r, tok])
+                pick = int(picks[r])
+                tok = pick if ids is None else int(ids[pick])
+                logprobs[i] += float(logp[r, pick])
                 self.usage.output_tokens += 1
                 if tok in self._eos_ids:
                     results[i] = self._finish(tokens[i], logprobs[i])
@@ -462,6 +474,13 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
+
+
+def _unpack_bitmask(bitmask: torch.Tensor, vocab: int) -> torch.Tensor:
+    """xgrammar's packed int32 bitmask [rows, words] -> bool [rows, vocab] (bit j of word w is token 32w+j)."""
+    shifts = torch.arange(32, dtype=torch.int32)
+    bits = (bitmask.unsqueeze(-1) >> shifts) & 1
+    return bits.reshape(bitmask.shape[0], -1)[:, :vocab].bool()
 
 
 def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -233,6 +233,27 @@ def test_sample_values_greedy_logprob_matches_model(tiny_policy: TransformersPol
     assert plain - 1e-4 <= logprob <= 1e-6
 
 
+@pytest.mark.parametrize("kind", ["integer", "number", "string", "object"])
+def test_restricted_projection_matches_full(tiny_policy: TransformersPolicy, kind: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Projecting onto the legal tokens alone gives the same greedy values and log-probs as the full vocabulary."""
+    state = tiny_policy.prefill(tiny_policy.encode(LONG_TEXT + ' "value":', special=True))
+
+    def run(limit: int) -> list[Any]:
+        monkeypatch.setattr(tiny_policy, "restrict_limit", limit)
+        return tiny_policy.sample_values(state, VALUE_SCHEMAS[kind], 1, temperature=0.0, max_tokens=12,
+                                         generator=None)
+
+    restricted, full = run(10**9), run(0)
+    if kind in ("integer", "number"):
+        assert restricted[0] is not None
+    assert [r is None for r in restricted] == [f is None for f in full]
+    for r, f in zip(restricted, full):
+        if r is not None:
+            assert r[0] == f[0] and r[1] == f[1]
+            assert r[2] == pytest.approx(f[2], abs=1e-4)
+
+
 @pytest.mark.parametrize("schema", [{"type": "string"}, {"type": "integer"},
                                     {"type": "array", "items": {"type": "string"}, "minItems": 1}])
 def test_sample_values_cut_at_max_tokens(tiny_policy: TransformersPolicy, schema: dict[str, Any]) -> None:
