@@ -104,6 +104,10 @@ class TransformersPolicy:
 
     restrict_limit = 4096
     """When at most this many tokens are legal at a value position, only their logits are computed."""
+    prompt_cache_size = 4
+    """Encoded prompts kept so a later prompt that starts with one (a growing conversation, the
+    same tools and instructions) feeds only its new tokens; 0 disables."""
+    min_shared_prefix = 64
 
     def __init__(self, model: Any, tokenizer: Any, name: str | None = None) -> None:
         self.model = model.eval()
@@ -111,6 +115,7 @@ class TransformersPolicy:
         self.name = name or getattr(model.config, "name_or_path", None) or type(model).__name__
         self.usage = Usage()
         self._grammars: dict[str, Any] = {}
+        self._prompt_states: dict[tuple[int, ...], KVState] = {}
         head = model.get_output_embeddings()
         self._head = head.weight
         self._head_bias = getattr(head, "bias", None)
@@ -174,11 +179,33 @@ class TransformersPolicy:
                 f"the prompt is {len(ids)} tokens and the answer may need {reserve} more, "
                 f"but the policy's context window is {self.max_context} tokens"
             )
+        key = tuple(ids)
+        base = max((p for p in self._prompt_states if key[: len(p)] == p), key=len, default=None)
+        base_state = self._prompt_states.get(base) if base is not None else None
+        if base_state is None:  # share the longest common prefix with a recent prompt (tools, instructions)
+            common = max((_common_prefix(p, key) for p in self._prompt_states), default=0)
+            if common >= self.min_shared_prefix:
+                base, base_state = key[:common], self._encode_fresh(list(key[:common]))
+                self._remember(base, base_state)
+        state = self._encode_fresh(ids) if base_state is None else self.extend(base_state, key[len(base):])
+        self._remember(key, state)
+        return state
+
+    def _encode_fresh(self, ids: list[int]) -> KVState:
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
         hidden = self._forward(torch.tensor([ids]), cache)
         return KVState(cache, len(ids), hidden[0, -1])
+
+    def _remember(self, key: tuple[int, ...], state: KVState) -> None:
+        """Keep a prompt's state for later prompts that start with it (states are never mutated)."""
+        if self.prompt_cache_size <= 0:
+            return
+        self._prompt_states.pop(key, None)
+        self._prompt_states[key] = state
+        while len(self._prompt_states) > self.prompt_cache_size:
+            self._prompt_states.pop(next(iter(self._prompt_states)))
 
     def extend(self, state: KVState, ids: tuple[int, ...] | list[int]) -> KVState:
         """A new state with ``ids`` appended; ``state`` itself is left untouched."""
@@ -474,6 +501,11 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(tokenizer.eos_token_id)
     return ids
+
+
+def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = min(len(a), len(b))
+    return next((i for i in range(n) if a[i] != b[i]), n)
 
 
 def _unpack_bitmask(bitmask: torch.Tensor, vocab: int) -> torch.Tensor:

@@ -487,3 +487,32 @@ def test_draw() -> None:
     assert keys == sorted(keys, key=lambda k: -[-3.0, -0.1, -2.0][k])
     assert _draw([-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3)) == _draw(
         [-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3))
+
+
+def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
+    """A prompt sharing a long prefix with a recent one feeds only its new tokens, same states."""
+    policy = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    head = policy.encode(LONG_TEXT * 3, special=True)
+    first, second = head + policy.encode(" weather in paris"), head + policy.encode(" convert 3 usd")
+    policy.prefill(first)
+    fed = policy.usage.input_tokens
+    state = policy.prefill(second)
+    shared = _common_len(first, second)
+    assert shared >= policy.min_shared_prefix
+    # the shared prefix is encoded once more as its own entry, then only the tail of `second`
+    assert policy.usage.input_tokens - fed == len(second)
+    fed = policy.usage.input_tokens
+    third = second + policy.encode(" and eur")
+    state3 = policy.prefill(third)
+    assert policy.usage.input_tokens - fed == len(third) - len(second)
+    for ids, st in ((second, state), (third, state3)):
+        assert torch.allclose(st.hidden, full_hidden(policy, ids)[-1], atol=1e-4)
+    off = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    off.prompt_cache_size = 0
+    off.prefill(first)
+    off.prefill(second)
+    assert off.usage.input_tokens == len(first) + len(second)
+
+
+def _common_len(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
