@@ -151,7 +151,9 @@ def test_none_choice_answers_in_prose(chat: ToolPRMChatModel) -> None:
     # With calls disabled the tools are left out of the prompt: same prompt as no tools at all.
     plain = chat.invoke(QUESTION)
     assert plain.content == message.content
-    assert plain.usage_metadata == message.usage_metadata
+    # same output; the second call feeds fewer tokens as its prompt is already encoded
+    assert plain.usage_metadata["output_tokens"] == message.usage_metadata["output_tokens"]
+    assert plain.usage_metadata["input_tokens"] < message.usage_metadata["input_tokens"]
 
 
 @pytest.mark.parametrize("choice", ["auto", None])
@@ -333,7 +335,7 @@ def test_same_seed_same_result(chat: ToolPRMChatModel) -> None:
     first, again = bound.invoke("count 3 items", seed=7), bound.invoke("count 3 items", seed=7)
     assert calls_of(first) == calls_of(again)
     assert first.response_metadata["search"]["trace"] == again.response_metadata["search"]["trace"]
-    assert first.usage_metadata == again.usage_metadata
+    assert first.usage_metadata["output_tokens"] == again.usage_metadata["output_tokens"]
     prose = [chat.invoke(QUESTION, seed=s).content for s in (3, 3, 4)]
     assert prose[0] == prose[1]
     assert prose[0] != prose[2]  # the seed is what is held fixed

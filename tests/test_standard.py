@@ -129,7 +129,19 @@ _UNICODE = (
 )
 
 
+_AGENT = (
+    "needs a trained policy: asserts that under tool_choice='auto' the first turn calls "
+    "get_weather exactly once; the random-weight tiny policy may answer with no call or leave "
+    "the free-text location unfinished"
+)
+
+
 class TestToolPRMChatModelIntegration(_Common, ChatModelIntegrationTests):
+    @pytest.mark.xfail(reason=_AGENT, raises=AssertionError, strict=False)
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_agent_loop(self, model: BaseChatModel) -> None:
+        super().test_agent_loop(model)
+
     @pytest.mark.xfail(reason=_MAGIC_3, raises=AssertionError)
     @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
     def test_tool_calling(self, model: BaseChatModel) -> None:
