@@ -480,7 +480,9 @@ class TransformersPolicy:
                 continue
             value, vids_, vlp = v
             key = dump_value(value)
-            if key in seen:
+            # Keywords a grammar may not enforce (e.g. a format) are checked here, so a returned
+            # call always validates against its schema.
+            if key in seen or not param.is_valid(value):
                 continue
             seen.add(key)
             step = Step(StepTag.ARG_VALUE, param.name, value)
