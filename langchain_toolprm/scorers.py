@@ -9,6 +9,7 @@ multiplies weighted scores (a weighted geometric mean).
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from .policy import Usage
 from .prompts import message_text, render_context
@@ -42,8 +43,22 @@ class ScoringContext:
         """Lower-cased text values may be grounded in: every turn but the assistant's own."""
         return "\n".join(message_text(m) for m in self.messages if not isinstance(m, AIMessage)).lower()
 
+    @cached_property
+    def answered_calls(self) -> frozenset[str]:
+        """Calls made earlier in the conversation whose result is already there."""
+        answered = {m.tool_call_id for m in self.messages if isinstance(m, ToolMessage)}
+        return frozenset(
+            _call_key(c["name"], c["args"])
+            for m in self.messages if isinstance(m, AIMessage)
+            for c in m.tool_calls if c.get("id") in answered
+        )
+
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
+
+
+def _call_key(name: str, arguments: dict[str, Any]) -> str:
+    return json.dumps([name, arguments], sort_keys=True, ensure_ascii=False)
 
 
 class Scorer(Protocol):
@@ -106,8 +121,11 @@ class VerifierScorer:
             return _grounding(step.value, ctx.evidence, param.schema.get("default"))
         if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
             tool = ctx.tool(before.open_name or "")
-            return 1.0 if tool and tool.validate_arguments(before.open_args) is None else 0.0
-        calls = [(c.name, repr(sorted(c.arguments.items(), key=str))) for c in before.calls]
+            if not tool or tool.validate_arguments(before.open_args) is not None:
+                return 0.0
+            repeat = step.tag is StepTag.FUNC_FINISH and _call_key(tool.name, before.open_args) in ctx.answered_calls
+            return 0.3 if repeat else 1.0  # asking again for a result the conversation already has
+        calls = [_call_key(c.name, c.arguments) for c in before.calls]
         return 0.2 if len(set(calls)) < len(calls) else 1.0
 
 

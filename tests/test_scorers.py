@@ -147,6 +147,20 @@ def test_finish_needs_required_arguments(ctx: ScoringContext, tag: StepTag) -> N
     assert scores[1] > 0.5
 
 
+def test_repeating_an_answered_call_scores_low(tools: list[ToolSpec]) -> None:
+    asked = {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"}
+    unanswered = {"name": "get_weather", "args": {"city": "Rome"}, "id": "c2"}
+    ctx = ScoringContext((
+        HumanMessage("Weather in Paris and Rome?"),
+        AIMessage("", tool_calls=[asked, unanswered]),
+        ToolMessage("Sunny", tool_call_id="c1"),
+    ), tuple(tools))
+    finished = [[*with_open("get_weather", ("city", c)), Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+                for c in ("Paris", "Rome", "Lyon")]
+    repeat, not_answered_yet, new = VerifierScorer().score(ctx, finished)
+    assert repeat < 0.5 and not_answered_yet == 1.0 and new == 1.0
+
+
 def test_total_finish_duplicates_score_low(ctx: ScoringContext) -> None:
     one = Call("get_weather", {"city": "Paris"})
     other = Call("get_weather", {"city": "Lyon"})
