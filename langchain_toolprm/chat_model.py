@@ -101,7 +101,10 @@ class ToolPRMChatModel(BaseChatModel):
     timeout: float | None = None
     stop: list[str] | None = None
     device: str | None = None
+    """Where the policy runs ("cpu", "cuda"); or ``device_map`` for accelerate's placement."""
+    device_map: str | None = None
     dtype: str = "float32"
+    """float32 is the fast path on CPUs without native bf16 (AVX2); bfloat16 on GPUs."""
     policy: TransformersPolicy | None = Field(default=None, exclude=True)
     """An already-loaded policy (takes precedence over ``model``)."""
     prm_model: GenerativePRM | None = Field(default=None, exclude=True)
@@ -138,7 +141,8 @@ class ToolPRMChatModel(BaseChatModel):
 
     # ---- loading --------------------------------------------------------------------------
     def _load_key(self) -> tuple[Any, ...]:
-        return (self.model, self.prm, self.scorer, self.device, self.dtype, id(self.policy), id(self.prm_model))
+        return (self.model, self.prm, self.scorer, self.device, self.device_map, self.dtype,
+                id(self.policy), id(self.prm_model))
 
     def _load(self) -> _Loaded:
         holder = self._holder
@@ -148,7 +152,8 @@ class ToolPRMChatModel(BaseChatModel):
                 self._holder = holder = _Holder()
             if holder.loaded is None:
                 policy = self.policy or TransformersPolicy.from_pretrained(
-                    self.model or ensure_embedded_model(), device=self.device, dtype=self.dtype
+                    self.model or ensure_embedded_model(), device=self.device, dtype=self.dtype,
+                    device_map=self.device_map,
                 )
                 if self.policy is None and self.model is None:
                     policy.name = EMBEDDED_MODEL_NAME

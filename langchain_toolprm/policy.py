@@ -127,12 +127,28 @@ class TransformersPolicy:
         cls, path: str | Path, *, device: str | None = None, dtype: str | torch.dtype = "float32",
         device_map: str | dict | None = None,
     ) -> TransformersPolicy:
-        """Load from a local path (or a model id already in the local HF cache)."""
+        """Load from a local directory, or a hub id already in the local Hugging Face cache.
+
+        Nothing is downloaded: a hub id that is not cached locally is an error naming it.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype, device_map=device_map)
+        local = Path(path).exists()
+        if not local and Path(path).is_absolute():
+            raise FileNotFoundError(f"no model directory at {path}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=not local)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(path), dtype=torch_dtype, device_map=device_map, local_files_only=not local
+            )
+        except OSError as e:
+            if local:
+                raise
+            raise FileNotFoundError(
+                f"model {str(path)!r} is neither a local directory nor in the local Hugging Face "
+                f"cache; nothing is downloaded at run time: fetch it elsewhere and pass its directory"
+            ) from e
         if device and device_map is None:
             model = model.to(device)
         return cls(model, tokenizer, name=str(path))

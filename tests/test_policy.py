@@ -516,3 +516,10 @@ def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
 
 def _common_len(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def test_from_pretrained_never_downloads(tmp_path: Any) -> None:
+    with pytest.raises(FileNotFoundError, match="no model directory"):
+        TransformersPolicy.from_pretrained(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        TransformersPolicy.from_pretrained("no-such-org/no-such-model-xyz")
