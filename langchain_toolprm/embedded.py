@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def ensure_embedded_model(force: bool = False) -> Path:
     target = cache_dir()
     target.parent.mkdir(parents=True, exist_ok=True)
     if force or not target.exists():
+        print(f"toolprm: converting the embedded Gemma 3 270M once into {target} (about 2 minutes)",
+              file=sys.stderr)
         _convert(target)
     _check_cache(target)
     return target

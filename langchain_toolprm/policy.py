@@ -214,6 +214,10 @@ class TransformersPolicy:
         hidden = self._forward(torch.tensor([ids]), cache)
         return KVState(cache, len(ids), hidden[0, -1])
 
+    def clear_prompt_cache(self) -> None:
+        """Forget encoded prompts (e.g. to time each call from scratch)."""
+        self._prompt_states.clear()
+
     def _remember(self, key: tuple[int, ...], state: KVState) -> None:
         """Keep a prompt's state for later prompts that start with it (states are never mutated)."""
         if self.prompt_cache_size <= 0:
