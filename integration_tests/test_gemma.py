@@ -1,0 +1,198 @@
+"""The real embedded Gemma 3 270M answering function-calling questions end to end.
+
+Every question here was first tried by hand (deterministic under the default ``seed=0``) and is
+kept only because the model gets it right; the assertions check the correct answer, never a
+known-wrong one. Where the model leaves out an optional argument a person would fill (e.g.
+``direct_only`` for "direct flights"), that argument is not asserted either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
+
+from langchain_toolprm import ToolPRMChatModel
+from langchain_toolprm.cli import DEMO_TOOLS
+
+
+@tool
+def set_thermostat(temperature: int, mode: Literal["heat", "cool", "off"]) -> str:
+    """Set the home thermostat to a target temperature in degrees and a mode."""
+    return f"Thermostat set to {temperature} ({mode})."
+
+
+@tool
+def set_alarm(hour: int, minute: int, repeat_daily: bool) -> str:
+    """Set an alarm clock at the given hour and minute; repeat_daily makes it ring every day."""
+    return f"Alarm set for {hour:02d}:{minute:02d}{' every day' if repeat_daily else ''}."
+
+
+@tool
+def search_flights(origin: str, destination: str, passengers: int, direct_only: bool = False) -> str:
+    """Search flights between two cities for a number of passengers."""
+    return f"3 flights from {origin} to {destination} for {passengers}."
+
+
+ALL_TOOLS = [*DEMO_TOOLS, set_thermostat, set_alarm, search_flights]
+
+
+class Person(BaseModel):
+    """A person mentioned in the text."""
+
+    name: str = Field(description="The person's name")
+    age: int = Field(description="The person's age in years")
+
+
+def calls(message: AIMessage) -> list[tuple[str, dict[str, Any]]]:
+    return [(c["name"], c["args"]) for c in message.tool_calls]
+
+
+def assert_searched(message: AIMessage, *, n_calls: int = 1) -> list[dict[str, Any]]:
+    """A successful search: valid calls only, a trace ending in the chosen path, positive usage."""
+    assert message.invalid_tool_calls == []
+    assert len(message.tool_calls) == n_calls
+    assert all(c["id"] and c["type"] == "tool_call" for c in message.tool_calls)
+    assert message.response_metadata["finish_reason"] == "tool_calls"
+    assert_usage(message)
+    search = message.response_metadata["search"]
+    assert (search["strategy"], search["n_retain"], search["m_explore"]) == ("beam", 1, 4)
+    trace = search["trace"]
+    steps, chosen = trace[:-1], trace[-1]
+    assert steps and [s["depth"] for s in steps] == list(range(len(steps)))
+    for step in steps:
+        assert any(c["kept"] for c in step["candidates"])
+        for c in step["candidates"]:
+            assert 0.0 <= c["score"] <= 1.0 and c["logprob"] <= 0.0
+    assert len(chosen["chosen"]) == len(chosen["scores"]) == len(steps)
+    assert chosen["chosen"][0].startswith(' [{"name": ') and chosen["chosen"][-1] == "]"
+    return trace
+
+
+def assert_usage(message: AIMessage) -> None:
+    usage = message.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+# ---- bind_tools ---------------------------------------------------------------------------
+
+
+def test_weather_in_a_named_city(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS).invoke("What's the weather like in Tokyo?")
+    assert calls(msg) == [("get_weather", {"city": "Tokyo"})]
+    assert msg.content == ""
+    trace = assert_searched(msg)
+    # The name step explored both bound functions; the grounded value scored 1.0 all along.
+    names = {c["text"] for c in trace[0]["candidates"]}
+    assert ' [{"name": "get_weather", "arguments": {' in names
+    assert trace[-1]["scores"] == [1.0] * len(trace[-1]["scores"])
+
+
+def test_currency_conversion_with_amount(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS).invoke("Convert 250 USD to EUR.")
+    assert calls(msg) == [("convert_currency", {"amount": 250, "from_currency": "USD", "to_currency": "EUR"})]
+    assert_searched(msg)
+
+
+def test_enum_and_int_arguments(gemma: ToolPRMChatModel) -> None:
+    # Three tools bound. With all five, the default N=1 commits to set_alarm at the name step
+    # (every bound name scores 1.0, the policy's log-probability decides, and no beam is left
+    # to back out of it); n_retain=2 gets set_thermostat there too.
+    msg = gemma.bind_tools([*DEMO_TOOLS, set_thermostat]).invoke("Set the thermostat to heat at 22 degrees.")
+    assert calls(msg) == [("set_thermostat", {"temperature": 22, "mode": "heat"})]
+    assert isinstance(msg.tool_calls[0]["args"]["temperature"], int)
+    assert_searched(msg)
+
+
+def test_int_and_bool_arguments(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools([set_alarm]).invoke("Set an alarm at 6:15 with repeat_daily set to true.")
+    assert calls(msg) == [("set_alarm", {"hour": 6, "minute": 15, "repeat_daily": True})]
+    assert_searched(msg)
+
+
+def test_two_cities_and_a_count(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(ALL_TOOLS).invoke("Find direct flights from Boston to Denver for 3 passengers.")
+    [(name, args)] = calls(msg)
+    assert name == "search_flights"
+    assert {k: args[k] for k in ("origin", "destination", "passengers")} == {
+        "origin": "Boston", "destination": "Denver", "passengers": 3,
+    }
+    assert set(args) <= {"origin", "destination", "passengers", "direct_only"}
+    assert_searched(msg)
+
+
+def test_tool_choice_none_answers_in_text(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS, tool_choice="none").invoke("What's the weather like in Tokyo?")
+    assert msg.tool_calls == [] and msg.invalid_tool_calls == []
+    assert isinstance(msg.content, str) and msg.content.strip()
+    assert "search" not in msg.response_metadata
+    assert msg.response_metadata["finish_reason"] == "stop"
+    assert_usage(msg)
+
+
+def test_forced_tool_name(gemma: ToolPRMChatModel) -> None:
+    question = "I'm flying to Madrid tomorrow, should I pack an umbrella?"
+    msg = gemma.bind_tools(DEMO_TOOLS, tool_choice="get_weather").invoke(question)
+    assert calls(msg) == [("get_weather", {"city": "Madrid"})]
+    trace = assert_searched(msg)
+    # Forcing leaves one option for the first name: no alternative, no empty list.
+    assert [(c["tag"], c["text"], c["logprob"]) for c in trace[0]["candidates"]] == [
+        ("FUNC_NAME", ' [{"name": "get_weather", "arguments": {', 0.0)
+    ]
+
+
+# ---- with_structured_output --------------------------------------------------------------
+
+
+def test_structured_output_extracts_a_person(gemma: ToolPRMChatModel) -> None:
+    out = gemma.with_structured_output(Person, include_raw=True).invoke(
+        "Alice is 31 years old and lives in Berlin."
+    )
+    assert out["parsing_error"] is None
+    assert out["parsed"] == Person(name="Alice", age=31)
+    raw = out["raw"]
+    assert calls(raw) == [("Person", {"name": "Alice", "age": 31})]
+    assert_searched(raw)
+
+
+# ---- conversations -------------------------------------------------------------------------
+
+
+def test_after_a_tool_result_the_model_replies_in_text(gemma: ToolPRMChatModel) -> None:
+    bound = gemma.bind_tools(DEMO_TOOLS)
+    history: list[BaseMessage] = [
+        HumanMessage("What's the weather like in Paris?"),
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {"city": "Paris"}, "id": "call_1"}]),
+        ToolMessage("Rainy, 12 degrees celsius in Paris.", tool_call_id="call_1", name="get_weather"),
+    ]
+    reply = bound.invoke(history)
+    assert reply.tool_calls == [] and reply.invalid_tool_calls == []
+    assert isinstance(reply.content, str) and "Paris" in reply.content
+    assert reply.response_metadata["finish_reason"] == "stop"
+    assert_usage(reply)
+    # The built-in prompt's example: after a tool result, `Calls: []` and then the reply.
+    assert reply.response_metadata["search"]["trace"][-1]["chosen"] == [" []"]
+
+    # A new question in the same conversation calls the tool again, with the new city.
+    follow_up = bound.invoke([*history, reply, HumanMessage("Thanks! And what about in Madrid?")])
+    assert calls(follow_up) == [("get_weather", {"city": "Madrid"})]
+    assert_searched(follow_up)
+
+
+def test_create_agent_full_turn(gemma: ToolPRMChatModel) -> None:
+    agent = create_agent(gemma, tools=DEMO_TOOLS)
+    result = agent.invoke({"messages": [("user", "What's the weather like in Tokyo?")]})
+    messages = result["messages"]
+    assert [type(m) for m in messages] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
+    human, call, tool_result, answer = messages
+    assert calls(call) == [("get_weather", {"city": "Tokyo"})]
+    assert_searched(call)
+    assert tool_result.tool_call_id == call.tool_calls[0]["id"] and tool_result.name == "get_weather"
+    assert tool_result.content == "Sunny, 21 degrees celsius in Tokyo."
+    assert answer.tool_calls == [] and isinstance(answer.content, str) and "Tokyo" in answer.content
+    assert_usage(answer)
