@@ -485,3 +485,20 @@ def test_strategies_return_valid_calls(
         other = model.bind_tools(TOOLS, tool_choice="any").invoke(QUESTION, strategy="greedy")
         assert other.response_metadata["search"]["strategy"] == "greedy"
         assert_valid_calls(other)
+
+
+def test_timeout_stops_the_search(tiny_chat: ToolPRMChatModel) -> None:
+    bound = tiny_chat.bind_tools(TOOLS, tool_choice="any")
+    with pytest.raises(TimeoutError, match="timeout"):
+        bound.invoke(QUESTION, timeout=1e-9)
+    assert bound.invoke(QUESTION, timeout=60).tool_calls  # the model is still usable
+
+
+def test_stop_sequences_cut_prose(tiny_chat: ToolPRMChatModel) -> None:
+    full = tiny_chat.invoke(QUESTION, max_tokens=16).content
+    assert isinstance(full, str) and len(full) > 3
+    stop = full[2:4]
+    cut = tiny_chat.invoke(QUESTION, max_tokens=16, stop=[stop]).content
+    assert stop not in cut and full.startswith(cut.strip()[:2])
+    short = tiny_chat.invoke(QUESTION, max_tokens=2)
+    assert short.usage_metadata["output_tokens"] <= 2
