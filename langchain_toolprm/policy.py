@@ -94,9 +94,10 @@ class Beam:
 
 @dataclass
 class _Option:
+    """A finite next-step choice; empty ``text`` stands for the complement (a prose answer)."""
+
     step: Step
     text: str
-    ids: tuple[int, ...] | None  # None: the complement ("anything else", a prose answer)
 
 
 class TransformersPolicy:
@@ -438,21 +439,21 @@ class TransformersPolicy:
                 names = [t.name for t in rules.tools]
                 if n_calls == 0 and rules.forced_name:
                     names = [rules.forced_name]
-                opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, n_calls == 0), None) for n in names]
+                opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, n_calls == 0)) for n in names]
             if n_calls > 0 or not rules.require_call:
                 text = fmt.list_close if n_calls else fmt.empty
-                opts.append(_Option(Step(StepTag.TOTAL_FINISH), text or "", None))
+                opts.append(_Option(Step(StepTag.TOTAL_FINISH), text or ""))
             return opts
         if last is StepTag.PARAM_FINISH:
-            return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close, None)]
+            return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close)]
         tool = rules.tool(state.open_name)
         first = not state.open_args
         opts = [
-            _Option(Step(StepTag.ARG_VALUE, p.name), ("" if first else ", ") + dump_value(p.name) + ":", None)
+            _Option(Step(StepTag.ARG_VALUE, p.name), ("" if first else ", ") + dump_value(p.name) + ":")
             for p in tool.params if p.name not in state.open_args
         ]
         if all(r in state.open_args for r in tool.required):
-            opts.append(_Option(Step(StepTag.PARAM_FINISH), "}", None))
+            opts.append(_Option(Step(StepTag.PARAM_FINISH), "}"))
         return opts
 
     def propose(
