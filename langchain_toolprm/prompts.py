@@ -81,7 +81,7 @@ _EXAMPLE = (
     "Assistant: It is 18 degrees and cloudy in Lyon.\n\n"
 )
 _ROLE = {"system": "System", "human": "User", "ai": "Assistant", "tool": "Tool"}
-BUILTIN_STOP = ("\nUser:", "\nSystem:", "\nTool", "\nCalls:", "\n###")
+BUILTIN_STOP = ("\nUser:", "\nSystem:", "\nTool", "\nCalls:", "\n###", "\n---", "\nFunctions:")
 
 
 def message_text(message: BaseMessage) -> str:

@@ -109,7 +109,8 @@ def _expand(
                 temperature=temperature, max_value_tokens=config.max_value_tokens, generator=generator,
             ):
                 pairs.append((b, cand))
-        if not pairs:
+        if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
+            trace.append({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
             break
         scores = scorer.score(problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
         children = [
