@@ -8,6 +8,7 @@ every copy ``bind_tools`` / ``with_structured_output`` make.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -272,7 +273,7 @@ class ToolPRMChatModel(BaseChatModel):
         """The search picks a whole call list at once, so the result arrives as one chunk."""
         message = self._respond(messages, stop, **kwargs)
         chunks = [
-            tool_call_chunk(name=c["name"], args=_json(c["args"]), id=c["id"], index=i)
+            tool_call_chunk(name=c["name"], args=json.dumps(c["args"], ensure_ascii=False), id=c["id"], index=i)
             for i, c in enumerate(message.tool_calls)
         ]
         chunk = AIMessageChunk(
@@ -313,12 +314,6 @@ def _drop_repeats(tools: Sequence[Any]) -> list[Any]:
         seen.setdefault(fn.get("name"), key)
         kept.append(t)
     return kept
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _call_id() -> str:

@@ -212,9 +212,9 @@ class GenerativePRM:
             return []
         cache, n_ctx = self._context_cache(ctx.text)
         rows, last = [], []
+        start = len(self.tokenizer("", add_special_tokens=True)["input_ids"])  # BOS: already in the cache
         for steps in trajectories:
             ids, pos = encode_trajectory(self.tokenizer, "", steps)
-            start = len(self.tokenizer("", add_special_tokens=True)["input_ids"])
             rows.append(ids[start:])
             last.append(pos[-1] - start)
         width = max(map(len, rows))
