@@ -29,10 +29,9 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
 from .policy import Constraints, TransformersPolicy, Usage
-from .prompts import build_prompt
 from .schema import normalize_tools
-from .scorers import CombinedScorer, GenerativePRM, Scorer, ScoringContext, VerifierScorer
-from .search import Aggregation, SearchConfig, SearchProblem, Strategy, run_search
+from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
+from .search import Aggregation, SearchConfig, Strategy, prepare_problem, run_search
 
 ToolChoice = str | bool | dict[str, Any] | None
 
@@ -214,9 +213,13 @@ class ToolPRMChatModel(BaseChatModel):
         policy, scorer = loaded.policy, loaded.scorer
         with loaded.lock:
             before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
-            prompt = build_prompt(policy.tokenizer, messages, specs)
             reserve = max_tokens if not specs else config.max_value_tokens * 4
-            root = policy.prefill(policy.encode(prompt.text, special=not prompt.chat_template), reserve)
+            rules = Constraints(
+                tuple(specs), required, forced,
+                self.max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
+            )
+            problem, prompt = prepare_problem(policy, messages, specs, rules, reserve)
+            root = problem.root
             generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
             stops = tuple(prompt.stop) + tuple(stop or self.stop or ())
             metadata: dict[str, Any] = {"model_name": policy.name, "model_provider": "toolprm"}
@@ -224,11 +227,6 @@ class ToolPRMChatModel(BaseChatModel):
             invalid: list[Any] = []
             content = ""
             if specs:
-                rules = Constraints(
-                    tuple(specs), required, forced,
-                    self.max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
-                )
-                problem = SearchProblem(root, prompt.call_format, rules, ScoringContext(tuple(messages), tuple(specs)))
                 result = run_search(policy, scorer, problem, config)
                 metadata["search"] = {
                     "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,

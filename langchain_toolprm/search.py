@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
+from langchain_core.messages import BaseMessage
 
 from .policy import Beam, Candidate, Constraints, KVState, TransformersPolicy
-from .prompts import CallFormat
+from .prompts import CallFormat, PolicyPrompt, build_prompt
+from .schema import ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, StepTag, assemble
 
@@ -59,6 +61,21 @@ class SearchProblem:
     call_format: CallFormat
     rules: Constraints
     context: ScoringContext
+
+
+def prepare_problem(
+    policy: TransformersPolicy, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], rules: Constraints,
+    reserve: int,
+) -> tuple[SearchProblem, PolicyPrompt]:
+    """Messages + tools -> the encoded prompt and the search problem over it.
+
+    The chat model, the rollout collector and the evaluator all start here, so a question is
+    posed to the policy the same way everywhere. ``reserve`` tokens are kept free for the answer.
+    """
+    prompt = build_prompt(policy.tokenizer, list(messages), list(specs))
+    root = policy.prefill(policy.encode(prompt.text, special=not prompt.chat_template), reserve)
+    context = ScoringContext(tuple(messages), tuple(specs))
+    return SearchProblem(root, prompt.call_format, rules, context), prompt
 
 
 @dataclass
