@@ -27,7 +27,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model, resolve_prm
 from .policy import Constraints, TransformersPolicy, Usage
 from .schema import normalize_tools
 from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
@@ -83,8 +83,10 @@ class ToolPRMChatModel(BaseChatModel):
 
     model: str | None = None
     """Policy: a local model directory or hub id in the local cache; None = embedded Gemma 3 270M."""
-    prm: str | None = None
-    """A trained generative PRM (full model or peft adapter directory); None = verifier only."""
+    prm: str | None = "auto"
+    """A trained generative PRM (full model or peft adapter directory); ``"toolprm"`` = the
+    shipped ToolPRM; ``"auto"`` = the shipped ToolPRM with the embedded policy, else none;
+    None = verifier only."""
     scorer: Literal["verifier", "prm", "combined"] | None = None
     """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
     strategy: Strategy = "beam"
@@ -162,10 +164,15 @@ class ToolPRMChatModel(BaseChatModel):
             return holder.loaded
 
     def _make_scorer(self) -> Scorer:
-        kind = self.scorer or ("combined" if (self.prm or self.prm_model) else "verifier")
+        if self.scorer == "verifier":
+            return VerifierScorer()
+        path, base = (None, None) if self.prm_model else resolve_prm(
+            self.prm, self.model is None and self.policy is None)
+        kind = self.scorer or ("combined" if (path or self.prm_model) else "verifier")
         if kind == "verifier":
             return VerifierScorer()
-        prm = self.prm_model or (GenerativePRM.from_pretrained(self.prm, dtype=self.dtype) if self.prm else None)
+        prm = self.prm_model or (GenerativePRM.from_pretrained(path, base_model=base, dtype=self.dtype)
+                                 if path else None)
         if prm is None:
             raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
         return prm if kind == "prm" else CombinedScorer([VerifierScorer(), prm])

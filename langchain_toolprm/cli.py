@@ -11,6 +11,10 @@ from typing import Any, Literal
 
 from langchain_core.tools import tool
 
+from .dataset import add_build_parser
+from .evaluation import add_eval_parser
+from .training import add_eval_prm_parser, add_train_parser
+
 
 @tool
 def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
@@ -74,6 +78,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolprm", description=__doc__)
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (on a busy machine 1 is often faster)")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
     demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
@@ -87,11 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache")
     prep.add_argument("--force", action="store_true", help="rebuild the cache even if present")
     prep.set_defaults(func=_prepare)
+    add_eval_parser(sub)
+    add_build_parser(sub)
+    add_train_parser(sub)
+    add_eval_prm_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:

@@ -104,3 +104,29 @@ def ensure_embedded_model(force: bool = False) -> Path:
         _convert(target)
     _check_cache(target)
     return target
+
+
+SHIPPED_PRM = "toolprm"
+"""Name of the ToolPRM adapter shipped in the package (trained on Gemma 3 270M rollouts)."""
+
+
+def shipped_prm_dir() -> Path:
+    """The shipped ToolPRM LoRA adapter; its base is the embedded Gemma 3 270M."""
+    return Path(__file__).parent / "prms" / "toolprm-gemma3-270m"
+
+
+def resolve_prm(prm: str | None, embedded_policy: bool) -> tuple[Path | None, Path | None]:
+    """(PRM directory, base model override) for the chat model's ``prm`` setting.
+
+    ``"auto"`` is the shipped ToolPRM when the policy is the embedded one (the PRM learned
+    that policy's mistakes) and no PRM otherwise; ``"toolprm"`` is the shipped ToolPRM with
+    any policy; anything else is a local PRM directory.
+    """
+    if prm is None or (prm == "auto" and not embedded_policy):
+        return None, None
+    if prm in ("auto", SHIPPED_PRM):
+        path = shipped_prm_dir()
+        if not (path / "adapter_config.json").exists():
+            raise EmbeddedModelError(f"the shipped ToolPRM adapter is missing from {path}")
+        return path, ensure_embedded_model()
+    return Path(prm), None

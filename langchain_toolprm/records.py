@@ -29,12 +29,17 @@ class DataFileError(ValueError):
 
 
 def data_dir(path: str | Path | None = None) -> Path:
-    """Where the shared data lives: ``path``, else ``$TOOLPRM_DATA``, else ``../shared/data``."""
+    """Where the shared data lives: ``path``, else ``$TOOLPRM_DATA``, else the nearest
+    ``shared/data`` above the working directory (``../shared/data`` from the repo root)."""
     if path is not None:
         return Path(path)
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV])
-    return Path.cwd().parent / "shared" / "data"
+    cwd = Path.cwd()
+    for parent in (cwd, *cwd.parents):
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return cwd.parent / "shared" / "data"
 
 
 def require_file(path: str | Path, what: str) -> Path:

@@ -173,7 +173,11 @@ class GenerativePRM:
     @classmethod
     def from_pretrained(cls, path: str | Path, *, base_model: str | Path | None = None,
                         dtype: str = "float32") -> GenerativePRM:
-        """A full model directory, or a peft adapter directory (``adapter_config.json``)."""
+        """A full model directory, or a peft adapter directory (``adapter_config.json``).
+
+        For an adapter, ``base_model`` replaces the base recorded in its config (an adapter
+        trained on one machine's local path); the tokenizer is the adapter's, else the base's.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(path)
@@ -181,10 +185,12 @@ class GenerativePRM:
             raise FileNotFoundError(f"no PRM at {path}")
         torch_dtype = getattr(torch, dtype)
         if (path / "adapter_config.json").exists():
-            from peft import AutoPeftModelForCausalLM
+            from peft import PeftConfig, PeftModel
 
-            model = AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype).merge_and_unload()
-            tok_src = path if (path / "tokenizer_config.json").exists() else model.config.name_or_path
+            base = str(base_model or PeftConfig.from_pretrained(str(path)).base_model_name_or_path)
+            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
+            model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+            tok_src = path if (path / "tokenizer_config.json").exists() else base
         else:
             model = AutoModelForCausalLM.from_pretrained(str(base_model or path), dtype=torch_dtype)
             tok_src = path

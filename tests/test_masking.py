@@ -1,0 +1,158 @@
+"""Function masking: consistent renames, determinism, fraction, defaults, padding, irrelevance."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from langchain_toolprm.labels import label_steps
+from langchain_toolprm.masking import MaskConfig, irrelevance_examples, mask_example, mask_examples, tool_pool
+from langchain_toolprm.records import ToolExample
+from langchain_toolprm.steps import Call, segment
+
+
+def tool(name: str, desc: str, **params: dict) -> dict:
+    return {"type": "function", "function": {"name": name, "description": desc, "parameters": {
+        "type": "object", "properties": params, "required": [next(iter(params))] if params else []}}}
+
+
+WEATHER = tool("get_weather", "Weather in a city", city={"type": "string"},
+               unit={"type": "string", "enum": ["c", "f"], "default": "c"}, days={"type": "integer", "default": 1})
+STOCK = tool("get_stock", "Stock price", symbol={"type": "string"})
+
+
+def example(i: int, tools: tuple[dict, ...] = (WEATHER,), gold: tuple[Call, ...] | None = None) -> ToolExample:
+    call_msg = {"role": "assistant", "content": "", "tool_calls": [{"id": "c0", "type": "function", "function": {
+        "name": "get_weather", "arguments": json.dumps({"city": "Oslo"})}}]}
+    messages = (
+        {"role": "user", "content": "Weather in Oslo?"}, call_msg,
+        {"role": "tool", "tool_call_id": "c0", "content": "get_weather says: snow"},
+        {"role": "user", "content": f"And in city {i}, in f, for 1 day?"},
+    )
+    gold = gold if gold is not None else (Call("get_weather", {"city": f"city {i}", "unit": "f", "days": 1}),)
+    return ToolExample(f"ex-{i}", "test", messages, tools, gold, {"conversation": f"c{i}"})
+
+
+def others() -> list[ToolExample]:
+    return [ToolExample(f"o-{i}", "test", ({"role": "user", "content": "x"},),
+                        (tool(f"other_tool_{i}", f"Does thing {i}", q={"type": "string"}),), ()) for i in range(20)]
+
+
+def masked(ex: ToolExample, config: MaskConfig | None = None, seed: int = 1) -> ToolExample:
+    return mask_example(ex, random.Random(seed), tool_pool([ex, *others()]), config or MaskConfig())
+
+
+def test_renames_are_consistent_across_tools_gold_and_messages() -> None:
+    ex = example(0)
+    out = masked(ex)
+    ren = out.meta["renames"]["get_weather"]
+    new, params = ren["name"], ren["params"]
+    assert out.meta["masked"] is True and new != "get_weather"
+    spec = {s.name: s for s in out.specs()}[new]
+    assert spec.description == "Weather in a city"
+    assert {p.name for p in spec.params} == set(params.values())
+    assert spec.required == (params["city"],)
+    assert out.gold == (Call(new, {params["city"]: "city 0", params["unit"]: "f", params["days"]: 1}),)
+    fn = out.messages[1]["tool_calls"][0]["function"]
+    assert fn["name"] == new and json.loads(fn["arguments"]) == {params["city"]: "Oslo"}
+    assert out.messages[2]["content"] == f"{new} says: snow"
+    assert "get_weather" not in json.dumps([out.tools, [c.name for c in out.gold], list(out.messages)])
+    out.lc_messages()
+    assert all(label_steps(segment(list(out.gold)), out.gold, out.specs()))
+    assert ex.tools[0]["function"]["name"] == "get_weather"  # the input is not modified
+
+
+def test_names_follow_config() -> None:
+    config = MaskConfig(name_len=(6, 6), param_len=(4, 4), alphabet="abc_.")
+    out = masked(example(0), config)
+    for ren in out.meta["renames"].values():
+        assert len(ren["name"]) == 6 and set(ren["name"]) <= set("abc_.") and ren["name"][0].isalpha()
+        assert all(len(p) == 4 and not p.endswith(".") for p in ren["params"].values())
+
+
+def test_default_equal_to_gold_is_perturbed() -> None:
+    gold = (Call("get_weather", {"city": "Oslo", "unit": "c", "days": 1}),)
+    out = masked(example(0, gold=gold))
+    ren = out.meta["renames"]["get_weather"]
+    props = next(t for t in out.tools if t["function"]["name"] == ren["name"])["function"]["parameters"]["properties"]
+    days, unit = props[ren["params"]["days"]]["default"], props[ren["params"]["unit"]]["default"]
+    assert isinstance(days, int) and days != 1 and unit == "f"
+    assert out.meta["perturbed_defaults"] == ["get_weather.unit", "get_weather.days"]
+    # omitting the argument no longer equals the gold value
+    assert not all(label_steps(segment([Call(ren["name"], {ren["params"]["city"]: "Oslo"})]), out.gold, out.specs()))
+    assert WEATHER["function"]["parameters"]["properties"]["days"]["default"] == 1  # input untouched
+    untouched = masked(example(0))  # gold unit "f" differs from the default "c": nothing to hide
+    ren = untouched.meta["renames"]["get_weather"]
+    props = next(t for t in untouched.tools if t["function"]["name"] == ren["name"])["function"]["parameters"]
+    assert props["properties"][ren["params"]["unit"]]["default"] == "c"
+    assert "perturbed_defaults" not in masked(example(0), MaskConfig(perturb_defaults=False)).meta
+
+
+def test_padding_without_name_or_description_clashes() -> None:
+    clash = ToolExample("clash", "test", ({"role": "user", "content": "x"},),
+                        (tool("GET_WEATHER", "other", q={"type": "string"}), tool("weather2", "Weather in a city",
+                                                                                  q={"type": "string"})), ())
+    pool = tool_pool([clash, *others()])
+    for seed in range(20):
+        out = mask_example(example(0), random.Random(seed), pool, MaskConfig(pad_tools_to=(4, 4)))
+        assert len(out.tools) == 4
+        assert not {"GET_WEATHER", "weather2"} & set(out.meta["padded"])
+        names = [t["function"]["name"] for t in out.tools]
+        assert len(set(names)) == len(names)
+
+
+def test_deterministic_and_fraction() -> None:
+    exs = [example(i) for i in range(30)] + others()
+    config = MaskConfig(seed=3)
+    a, b = mask_examples(exs, config), mask_examples(exs, config)
+    assert [x.to_dict() for x in a] == [x.to_dict() for x in b]
+    assert [x.id for x in a] == [x.id for x in exs]
+    assert sum(x.meta["masked"] for x in a) == round(2 / 3 * len(exs))
+    c = mask_examples(exs, MaskConfig(seed=4))
+    assert [x.to_dict() for x in a] != [x.to_dict() for x in c]
+    assert sum(x.meta["masked"] for x in mask_examples(exs, MaskConfig(fraction=0.0))) == 0
+    for x in a:
+        if not x.meta["masked"]:
+            assert x.gold == exs[[e.id for e in exs].index(x.id)].gold
+        assert 2 <= len(x.tools) <= 6 or len(x.tools) == len(exs[0].tools)
+
+
+def test_shuffle_moves_the_gold_tool() -> None:
+    exs = [example(i) for i in range(30)] + others()
+    out = mask_examples(exs, MaskConfig(fraction=0.0, pad_tools_to=(5, 5)))
+    firsts = {x.tools[0]["function"]["name"] == "get_weather" for x in out[:30]}
+    assert firsts == {True, False}
+    kept = mask_examples(exs, MaskConfig(fraction=0.0, pad_tools_to=None, shuffle=False))
+    assert [x.tools for x in kept] == [x.tools for x in exs]
+
+
+def fresh(i: int, tools: tuple[dict, ...] = (WEATHER,)) -> ToolExample:
+    """A single-turn example (no earlier call to its gold tool)."""
+    ex = example(i, tools)
+    return ToolExample(ex.id, ex.source, ex.messages[-1:], ex.tools, ex.gold, ex.meta)
+
+
+def test_irrelevance_examples() -> None:
+    exs = [fresh(i, (WEATHER, STOCK)) for i in range(10)] + [fresh(10 + i) for i in range(10)] + others()
+    irr = irrelevance_examples(exs, MaskConfig(fraction=0.5), fraction=0.25)
+    assert len(irr) == 10  # 0.25 x 40 examples; the 20 with gold are eligible
+    for x in irr:
+        assert x.id.endswith("-irr") and x.gold == () and x.meta["kind"] == "irrelevance"
+        assert x.meta["removed_tools"] == ["get_weather"]
+        assert x.meta["conversation"] == x.id.removesuffix("-irr").replace("ex-", "c")
+        names = {t["function"]["name"] for t in x.tools}
+        assert "get_weather" not in names and "get_weather" not in x.meta.get("renames", {})
+        assert x.tools and not {"Weather in a city"} & {t["function"]["description"] for t in x.tools}
+        assert label_steps(segment([]), x.gold, x.specs()) == [True]
+    assert sum(x.meta["masked"] for x in irr) == 5
+    assert len(irrelevance_examples(exs, MaskConfig(), fraction=1.0)) == 20
+    assert [x.to_dict() for x in irr] == [x.to_dict() for x in irrelevance_examples(exs, MaskConfig(fraction=0.5), 0.25)]
+
+
+def test_irrelevance_needs_a_tool_left_and_no_earlier_call() -> None:
+    # example()'s history already calls get_weather: removing it would orphan that call
+    assert irrelevance_examples([example(0, (WEATHER, STOCK))], MaskConfig(), fraction=1.0) == []
+    # the only tool is the gold one: a tool from the pool takes its place
+    out = irrelevance_examples([fresh(0), *others()], MaskConfig(fraction=0, pad_tools_to=None), fraction=1.0)
+    assert len(out) == 1 and len(out[0].tools) == 1
+    assert out[0].tools[0]["function"]["name"].startswith("other_tool_")
