@@ -247,7 +247,7 @@ def _generate(
     # As transformers feeds them: every beam gets the prompt, then one token per step.
     policy.usage.add(Usage(beams * (len(ids) + max(steps - 1, 0)), beams * steps))
     new = out[0, len(ids):].tolist()
-    ends = {*policy._eos_ids, policy.tokenizer.pad_token_id}  # EOS, then padding for a shorter beam
+    ends = {*policy.eos_ids, policy.tokenizer.pad_token_id}  # EOS, then padding for a shorter beam
     new = new[: next((i for i, t in enumerate(new) if t in ends), len(new))]
     # Special tokens stay: some templates' call markers (<tool_call>) are special tokens.
     raw = policy.tokenizer.decode(new, skip_special_tokens=False)
@@ -277,7 +277,6 @@ def predict(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, sp
         scorer = VerifierScorer()  # greedy's choice ignores scores: do not pay a PRM for them
     before_p, before_s = copy.copy(policy.usage), copy.copy(scorer.usage)
     policy.clear_prompt_cache()
-    policy._grammars.clear()
     start = time.perf_counter()
     calls: list[Call] | None = None
     raw, error = "", None
@@ -551,7 +550,7 @@ def _load_policy(args: argparse.Namespace) -> TransformersPolicy:
         policy.name = EMBEDDED_MODEL_NAME
     # The grammar's tables over the vocabulary are built once per process: build them before
     # any item is timed, so the first item of the first strategy is not charged for them.
-    _ = policy._xgr, policy._terminator_ids
+    policy.warm_up()
     return policy
 
 

@@ -30,7 +30,6 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .benchmarks import HAMMER_SETS
 from .records import ToolExample
 from .steps import Call
 
@@ -330,6 +329,5 @@ def score_item(example: ToolExample, calls: Sequence[Call] | None) -> dict[str, 
     if example.source.startswith("bfcl-"):
         result = bfcl_check(example, calls)
         return {"correct": result.correct, "reason": result.reason, "detail": result.detail}
-    if example.source in HAMMER_SETS:
-        return hammer_scores(calls, example.gold)
-    raise ValueError(f"no scorer for source {example.source!r} (BFCL 'bfcl-<category>' or {', '.join(HAMMER_SETS)})")
+    # ToolAlpaca, API-Bank level-1 and held-out training-source splits: F1 and exact match.
+    return hammer_scores(calls, example.gold)

@@ -216,8 +216,17 @@ class TransformersPolicy:
         return KVState(cache, len(ids), hidden[0, -1])
 
     def clear_prompt_cache(self) -> None:
-        """Forget encoded prompts (e.g. to time each call from scratch)."""
+        """Forget encoded prompts and compiled grammars (e.g. to time each call from scratch)."""
         self._prompt_states.clear()
+        self._grammars.clear()
+
+    def warm_up(self) -> None:
+        """Build the per-process tables over the vocabulary now, so no timed call pays for them."""
+        _ = self._xgr, self._terminator_ids
+
+    @property
+    def eos_ids(self) -> list[int]:
+        return list(self._eos_ids)
 
     def _remember(self, key: tuple[int, ...], state: KVState) -> None:
         """Keep a prompt's state for later prompts that start with it (states are never mutated)."""

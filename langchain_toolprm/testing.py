@@ -63,7 +63,7 @@ def build_tiny_model(path: str | Path, arch: Literal["gemma3", "qwen2"] = "gemma
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=_SPECIAL,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False, special_tokens=_SPECIAL,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_corpus(), trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>",

@@ -1,0 +1,52 @@
+"""Which scorer should guide the default search? Verifier, PRM or both, on held-out queries.
+
+    python benchmarks/heldout_scorers.py --examples DS/examples_test.jsonl --prm PRM_DIR --out results/heldout
+
+Runs the embedded Gemma 3 270M on the PRM dataset's held-out split (queries from the training
+sources that no PRM was trained on) with constrained greedy and fine-grained beam search
+(N=1, M=4) under each scorer, in the same run, and prints the summary table (function-name F1,
+argument F1, exact call lists; cost per item). Results resume from ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from langchain_toolprm.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+from langchain_toolprm.evaluation import EvalSpec, make_scorer, run_eval, slug, summarize
+from langchain_toolprm.policy import TransformersPolicy
+from langchain_toolprm.records import load_examples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", required=True, help="held-out ToolExample JSONL (examples_test.jsonl)")
+    parser.add_argument("--prm", required=True, help="trained PRM directory (adapter or full model)")
+    parser.add_argument("--out", default="results/heldout")
+    parser.add_argument("--n", type=int, default=1)
+    parser.add_argument("--m", type=int, default=4)
+    parser.add_argument("--limit", type=int)
+    args = parser.parse_args()
+
+    examples = load_examples(args.examples)[: args.limit]
+    base = str(ensure_embedded_model())
+    policy = TransformersPolicy.from_pretrained(base)
+    policy.name = EMBEDDED_MODEL_NAME
+    policy.warm_up()
+    specs = [EvalSpec("greedy")] + [
+        EvalSpec("beam", scorer=s, prm=None if s == "verifier" else args.prm, n=args.n, m=args.m)
+        for s in ("verifier", "prm", "combined")
+    ]
+    out = Path(args.out)
+    paths = []
+    for spec in specs:
+        scorer = make_scorer(spec, prm_base=base)
+        path = out / f"{slug(spec.name)}.jsonl"
+        run_eval(examples, spec, path, policy=policy, scorer=scorer)
+        paths.append(path)
+    print(summarize(paths))
+
+
+if __name__ == "__main__":
+    main()
