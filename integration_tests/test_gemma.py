@@ -196,3 +196,12 @@ def test_create_agent_full_turn(gemma: ToolPRMChatModel) -> None:
     assert tool_result.content == "Sunny, 21 degrees celsius in Tokyo."
     assert answer.tool_calls == [] and isinstance(answer.content, str) and "Tokyo" in answer.content
     assert_usage(answer)
+
+
+def test_shipped_toolprm_guides_the_search() -> None:
+    llm = ToolPRMChatModel(prm="toolprm")
+    msg = llm.bind_tools([set_alarm], tool_choice="any").invoke("Set an alarm at 6:15.")
+    [(name, args)] = calls(msg)
+    assert name == "set_alarm" and set(args) >= {"hour", "minute"}
+    assert msg.response_metadata["scorer_input_tokens"] > 0  # the PRM read every candidate
+    assert all(0.0 < s <= 1.0 for s in assert_searched(msg)[-1]["scores"])

@@ -83,10 +83,9 @@ class ToolPRMChatModel(BaseChatModel):
 
     model: str | None = None
     """Policy: a local model directory or hub id in the local cache; None = embedded Gemma 3 270M."""
-    prm: str | None = "auto"
+    prm: str | None = None
     """A trained generative PRM (full model or peft adapter directory); ``"toolprm"`` = the
-    shipped ToolPRM; ``"auto"`` = the shipped ToolPRM with the embedded policy, else none;
-    None = verifier only."""
+    shipped ToolPRM (trained on the embedded policy's rollouts); None = the verifier alone."""
     scorer: Literal["verifier", "prm", "combined"] | None = None
     """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
     strategy: Strategy = "beam"
@@ -166,8 +165,7 @@ class ToolPRMChatModel(BaseChatModel):
     def _make_scorer(self) -> Scorer:
         if self.scorer == "verifier":
             return VerifierScorer()
-        path, base = (None, None) if self.prm_model else resolve_prm(
-            self.prm, self.model is None and self.policy is None)
+        path, base = (None, None) if self.prm_model else resolve_prm(self.prm)
         kind = self.scorer or ("combined" if (path or self.prm_model) else "verifier")
         if kind == "verifier":
             return VerifierScorer()

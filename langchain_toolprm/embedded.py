@@ -115,16 +115,15 @@ def shipped_prm_dir() -> Path:
     return Path(__file__).parent / "prms" / "toolprm-gemma3-270m"
 
 
-def resolve_prm(prm: str | None, embedded_policy: bool) -> tuple[Path | None, Path | None]:
+def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
     """(PRM directory, base model override) for the chat model's ``prm`` setting.
 
-    ``"auto"`` is the shipped ToolPRM when the policy is the embedded one (the PRM learned
-    that policy's mistakes) and no PRM otherwise; ``"toolprm"`` is the shipped ToolPRM with
-    any policy; anything else is a local PRM directory.
+    ``"toolprm"`` is the shipped ToolPRM, on the embedded Gemma as its base; anything else is
+    a local PRM directory whose adapter config (if any) names its own base.
     """
-    if prm is None or (prm == "auto" and not embedded_policy):
+    if prm is None:
         return None, None
-    if prm in ("auto", SHIPPED_PRM):
+    if prm == SHIPPED_PRM:
         path = shipped_prm_dir()
         if not (path / "adapter_config.json").exists():
             raise EmbeddedModelError(f"the shipped ToolPRM adapter is missing from {path}")

@@ -48,3 +48,16 @@ def test_intact_cache_is_returned(cache: Path) -> None:
     (cache / "model.safetensors").write_bytes(b"x" * 10)
     (cache / "toolprm-manifest.json").write_text(json.dumps({"sizes": {"model.safetensors": 10}}))
     assert ensure_embedded_model() == cache
+
+
+def test_prm_setting_resolves_to_a_directory(tmp_path: Path) -> None:
+    from langchain_toolprm.embedded import resolve_prm, shipped_prm_dir
+
+    assert resolve_prm(None) == (None, None)
+    assert resolve_prm(str(tmp_path)) == (tmp_path, None)
+    shipped = shipped_prm_dir()
+    config = json.loads((shipped / "adapter_config.json").read_text())
+    assert (shipped / "adapter_model.safetensors").stat().st_size > 1_000_000
+    assert not Path(config["base_model_name_or_path"]).is_absolute()  # the base is found at load time
+    for name in ("README.md", "DATASET.md", "train_log.jsonl", "eval.json"):
+        assert (shipped / name).exists(), name
