@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
     demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
     demo.add_argument("--model", help="policy: local model directory (default: embedded Gemma 3 270M)")
-    demo.add_argument("--prm", help="a trained generative PRM directory (default: the verifier)")
+    demo.add_argument("--prm", help="a trained PRM directory, or \"toolprm\" for the shipped one (default: the verifier)")
     demo.add_argument("--strategy", default="beam", choices=["beam", "greedy", "best_of_n", "majority"])
     demo.add_argument("--n", type=int, default=1, help="beams retained (N)")
     demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")
