@@ -230,7 +230,6 @@ def add_build_parser(sub: Any) -> None:
 
 def _build_command(args: Any) -> int:
     import shlex
-    import sys
 
     try:
         shard, num_shards = (int(x) for x in args.shard.split("/"))
@@ -253,7 +252,7 @@ def _build_command(args: Any) -> int:
         from .policy import TransformersPolicy
 
         policy = TransformersPolicy.from_pretrained(args.model or ensure_embedded_model())
-    command = "toolprm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "toolprm " + " ".join(shlex.quote(a) for a in args.argv)
     stats = build_dataset(args.out, policy=policy, data_dir=args.data_dir, config=config, rollout=rollout,
                           command=command, progress=not args.quiet)
     for split, s in stats.items():
