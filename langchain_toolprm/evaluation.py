@@ -25,7 +25,7 @@ import sys
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -35,6 +35,7 @@ from tqdm import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .benchmarks import BENCHMARKS, BFCL_CATEGORIES, load_benchmark
+from .embedded import SHIPPED_PRM, resolve_prm
 from .metrics import aggregate_hammer, score_item
 from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
 from .prompts import CallFormat, build_prompt
@@ -150,7 +151,8 @@ def make_scorer(spec: EvalSpec, *, prm_base: str | None = None) -> Scorer:
     """The scorer a spec names (``prm_base``: the base model of a PRM adapter stored elsewhere)."""
     if spec.scorer == "verifier":
         return VerifierScorer()
-    prm = GenerativePRM.from_pretrained(spec.prm or "", base_model=prm_base)
+    path, base = resolve_prm(spec.prm)
+    prm = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base)
     return prm if spec.scorer == "prm" else CombinedScorer([VerifierScorer(), prm])
 
 
@@ -212,17 +214,32 @@ def _item_seed(spec: EvalSpec, example: ToolExample) -> int | None:
     return None if spec.seed is None else spec.seed + zlib.crc32(example.id.encode())
 
 
-class _StopText(StoppingCriteria):
-    """Ends a row once its new text holds a stop string. transformers' own ``stop_strings``
-    preprocesses the whole vocabulary on every call (seconds for Gemma's 262k tokens);
-    decoding each row's few new tokens per step costs next to nothing."""
+def _json_closed(text: str) -> bool:
+    """Whether ``text`` already opens with a whole JSON value: all ``parse_calls`` reads of a
+    JSON-list answer, so decoding further cannot change the prediction."""
+    try:
+        json.JSONDecoder().raw_decode(text.strip())
+    except ValueError:
+        return False
+    return True
 
-    def __init__(self, tokenizer: Any, stops: Sequence[str], start: int) -> None:
-        self.tokenizer, self.stops, self.start = tokenizer, tuple(stops), start
+
+class _StopText(StoppingCriteria):
+    """Ends a row once its new text holds a stop string (or, with ``closed``, once the answer is
+    complete). transformers' own ``stop_strings`` preprocesses the whole vocabulary on every
+    call (seconds for Gemma's 262k tokens); decoding each row's few new tokens costs next to
+    nothing."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str], start: int,
+                 closed: Callable[[str], bool] | None = None) -> None:
+        self.tokenizer, self.stops, self.start, self.closed = tokenizer, tuple(stops), start, closed
+
+    def _done(self, text: str) -> bool:
+        return any(s in text for s in self.stops) or (self.closed is not None and self.closed(text))
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
         texts = self.tokenizer.batch_decode(input_ids[:, self.start:])
-        return torch.tensor([any(s in t for s in self.stops) for t in texts], dtype=torch.bool, device=input_ids.device)
+        return torch.tensor([self._done(t) for t in texts], dtype=torch.bool, device=input_ids.device)
 
 
 def _generate(
@@ -237,7 +254,10 @@ def _generate(
     beams = spec.budget if spec.strategy == "token_beam" else 1
     inputs = torch.tensor([ids], device=policy.device)
     # The built-in prompt's answer ends where the next turn starts; templates end at EOS.
-    stops = [] if prompt.chat_template else [_StopText(policy.tokenizer, (*prompt.stop, "\nAssistant:"), len(ids))]
+    # Greedy JSON-list answers also end once the list closes (beams keep their own course).
+    closed = _json_closed if beams == 1 and prompt.call_format.name == "json_list" else None
+    stops = [] if prompt.chat_template else [
+        _StopText(policy.tokenizer, (*prompt.stop, "\nAssistant:"), len(ids), closed)]
     with torch.no_grad():
         out = policy.model.generate(
             inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=spec.max_new_tokens, do_sample=False,
@@ -385,12 +405,15 @@ def _order(spec: dict[str, Any], label: str) -> tuple[Any, ...]:
     return (STRATEGIES.index(spec["strategy"]), spec["n"], spec["m"], spec["samples"] or 0, label)
 
 
-def summarize(paths: Iterable[str | Path]) -> str:
+def summarize(paths: Iterable[str | Path], keep: Callable[[dict[str, Any]], bool] | None = None) -> str:
     """A markdown table per benchmark: quality and mean cost per item for each category x strategy,
     with token and time ratios to constrained greedy on the same category. With several
-    categories a "mean" row averages them (each weighs the same, as BFCL's overall score does)."""
+    categories a "mean" row averages them (each weighs the same, as BFCL's overall score does).
+    ``keep`` selects records, so strategies can be compared on the items they all answered."""
     groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for r in _records(paths):
+        if keep is not None and not keep(r):
+            continue
         groups[(r["benchmark"], r["category"] or "-", r["strategy"])][r["id"]] = r
     if not groups:
         return "no results"
@@ -537,8 +560,9 @@ def _scorer_args(value: str) -> dict[str, Any]:
     if value == "verifier":
         return {"scorer": "verifier"}
     kind, path = ("combined", value.split(":", 1)[1]) if value.startswith("combined:") else ("prm", value)
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no PRM at {path} (--scorer takes verifier, a PRM path or combined:PATH)")
+    if path != SHIPPED_PRM and not Path(path).exists():
+        raise FileNotFoundError(f"no PRM at {path} (--scorer takes verifier, {SHIPPED_PRM}, a PRM path, "
+                                f"or combined:PATH)")
     return {"scorer": kind, "prm": path}
 
 
@@ -566,7 +590,9 @@ def _run_command(args: argparse.Namespace) -> int:
         else:
             names = dict.fromkeys(_split(args.strategy) or ["greedy", "beam"])
             specs = [EvalSpec(s, n=args.n, m=args.m, samples=args.samples, **base) for s in names]  # type: ignore[arg-type]
-        data = {c: load_benchmark(args.benchmark, c, args.data_dir, args.limit) for c in categories}
+        if args.limit < 0:
+            raise ValueError(f"--limit must be 0 (every item) or more, not {args.limit}")
+        data = {c: load_benchmark(args.benchmark, c, args.data_dir, args.limit or None) for c in categories}
         empty = [c or args.benchmark for c, exs in data.items() if not exs]
         if empty:
             raise DataFileError(f"no items loaded for {', '.join(empty)}")
@@ -597,9 +623,11 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     common.add_argument("--category", action="append",
                         help="BFCL category, repeatable or comma list (default: the non-live ones)")
-    common.add_argument("--scorer", default="verifier", help="verifier, a PRM path, or combined:PATH")
+    common.add_argument("--scorer", default="verifier",
+                        help=f"verifier, a PRM path or {SHIPPED_PRM} (the shipped ToolPRM), or combined:PATH "
+                             f"(verifier x that PRM)")
     common.add_argument("--prm-base", help="base model for a PRM adapter whose recorded base is elsewhere")
-    common.add_argument("--limit", type=int, default=100, help="items per category")
+    common.add_argument("--limit", type=int, default=100, help="first items per category (0: all)")
     common.add_argument("--out", default="results", help="results folder (one JSONL per category x strategy)")
     common.add_argument("--model", help="policy: local model directory (default: the embedded Gemma 3 270M)")
     common.add_argument("--device", help="where the policy runs (cpu, cuda)")

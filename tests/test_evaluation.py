@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from langchain_toolprm import TransformersPolicy, evaluation
 from langchain_toolprm.benchmarks import bfcl_example, load_benchmark
@@ -152,6 +153,21 @@ def test_prm_cost_is_counted_and_greedy_does_not_pay_it(tiny_gemma_path: Path, t
     assert predict(tiny_policy, prm, examples[0], EvalSpec("greedy", **spec)).scorer_tokens == 0
 
 
+def test_unconstrained_stops_once_the_json_list_closes(tiny_policy: TransformersPolicy) -> None:
+    """Text after a closed list cannot change what ``parse_calls`` reads, so greedy stops there."""
+    tok = tiny_policy.tokenizer
+    prompt = tok("Calls:", add_special_tokens=False).input_ids
+    stop = evaluation._StopText(tok, ("\nUser:",), len(prompt), evaluation._json_closed)
+    def done(text: str) -> bool:
+        ids = prompt + tok(text, add_special_tokens=False).input_ids
+        return bool(stop(torch.tensor([ids]), None)[0])
+
+    assert not done(' [{"name": "f", "arguments": {"a": "]"')
+    assert done(' [{"name": "f", "arguments": {"a": "]"}}]') and done(" [] and then")
+    assert done(" no list\nUser:") and not done(" no list")
+    assert evaluation._json_closed(" []") and not evaluation._json_closed(" [")
+
+
 def test_a_prompt_too_long_is_an_item_error(tiny_policy: TransformersPolicy, examples: list[ToolExample]) -> None:
     pred = predict(tiny_policy, VerifierScorer(), examples[0], EvalSpec("unconstrained", max_new_tokens=10**6))
     assert pred.calls is None and pred.error.startswith("ContextLengthError")
@@ -215,6 +231,8 @@ def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: 
     assert "| - | beam N=1 M=4 verifier | 1 | 100.0 | 100.0 | 100.0 | 100.0 |" in table
     (tmp_path / "empty").mkdir()
     assert summarize([tmp_path / "empty"]) == "no results"
+    only = summarize([tmp_path], keep=lambda r: r["id"] == examples[0].id)
+    assert "| simple_python | greedy | 1 |" in only and "irrelevance" not in only and "toolalpaca" not in only
 
 
 # ---- grid ---------------------------------------------------------------------------------------
@@ -250,6 +268,14 @@ def test_cli_eval_end_to_end_and_resume(tmp_path: Path, tiny_gemma_path: Path, b
     assert {p: p.read_text() for p in folder.iterdir()} == before
 
 
+def test_cli_limit_zero_runs_every_item(tmp_path: Path, tiny_gemma_path: Path, bfcl_dir: Path) -> None:
+    argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy", "--limit", "0",
+            "--model", str(tiny_gemma_path), "--data-dir", str(bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    lines = (tmp_path / "bfcl" / "simple_python" / "greedy.jsonl").read_text().splitlines()
+    assert len(lines) == len(QUESTIONS) == 2  # every item, where a --limit of 0 once loaded none
+
+
 def test_cli_grid(tmp_path: Path, tiny_gemma_path: Path, bfcl_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["grid", "--benchmark", "bfcl", "--category", "simple_python", "--N", "1", "--M", "1,2", "--limit", "1",
             "--model", str(tiny_gemma_path), "--data-dir", str(bfcl_dir), "--out", str(tmp_path)]
@@ -267,6 +293,7 @@ def test_cli_grid(tmp_path: Path, tiny_gemma_path: Path, bfcl_dir: Path, capsys:
     (["--benchmark", "toolalpaca", "--category", "simple_python"], "toolalpaca has no categories"),
     (["--benchmark", "bfcl", "--scorer", "{tmp}/no-prm"], "no PRM at"),
     (["--benchmark", "bfcl", "--category", "simple_python", "--N", "0"], "at least 1"),
+    (["--benchmark", "bfcl", "--category", "simple_python", "--limit", "-1"], "--limit must be 0"),
 ])
 def test_cli_errors_are_clear(args: list[str], message: str, tmp_path: Path, tiny_gemma_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:

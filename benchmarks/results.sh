@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Produces every number in docs/results.md: the embedded Gemma 3 270M on the non-live BFCL
+# categories (1,240 items), ToolAlpaca (114) and API-Bank level-1 (399), with
+#   unconstrained greedy (raw text parsed), constrained greedy, best-of-4 at the beam's
+#   candidate budget (N*M = 4), fine-grained beam N=1 M=4 with the verifier, and the same beam
+#   with verifier x the shipped ToolPRM.
+# Phase 1 runs every strategy on a slice (the first 50 items of each BFCL category and each
+# Hammer set); phase 2 extends every strategy to all items. Two lanes run side by side, one
+# torch thread each (the 2-core CPU this was measured on). Every command resumes where it
+# stopped, so an interrupted run is finished by running the script again.
+# Usage: benchmarks/results.sh [OUT]   (default results/); then
+#        python benchmarks/results_tables.py OUT
+set -euo pipefail
+OUT=${1:-results}
+export OMP_NUM_THREADS=1
+run() { toolprm --threads 1 eval --out "$OUT" "$@"; }
+both() { for b in bfcl toolalpaca apibank_l1; do run --benchmark "$b" "$@"; done; }
+BEAM=(--strategy beam --N 1 --M 4)
+
+lane_a() {
+  for limit in 50 0; do
+    both --limit $limit --strategy greedy
+    both --limit $limit --strategy best_of_n --samples 4
+    for b in toolalpaca apibank_l1; do run --benchmark $b --limit $limit --strategy unconstrained; done
+  done
+}
+lane_b() {
+  for limit in 50 0; do
+    both --limit $limit "${BEAM[@]}"
+    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
+    run --benchmark bfcl --limit $limit --strategy unconstrained
+  done
+}
+lane_a > "$OUT.lane_a.log" 2>&1 &
+lane_b > "$OUT.lane_b.log" 2>&1 &
+wait
