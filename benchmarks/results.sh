@@ -21,6 +21,7 @@ lane_a() {
   for limit in 50 0; do
     both --limit $limit --strategy greedy
     both --limit $limit --strategy best_of_n --samples 4
+    run --benchmark bfcl --category simple_python,multiple --limit $limit --strategy unconstrained
     for b in toolalpaca apibank_l1; do run --benchmark $b --limit $limit --strategy unconstrained; done
   done
 }
@@ -28,7 +29,7 @@ lane_b() {
   for limit in 50 0; do
     both --limit $limit "${BEAM[@]}"
     both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
-    run --benchmark bfcl --limit $limit --strategy unconstrained
+    run --benchmark bfcl --category parallel,parallel_multiple,irrelevance --limit $limit --strategy unconstrained
   done
 }
 lane_a > "$OUT.lane_a.log" 2>&1 &
