@@ -28,8 +28,8 @@ lane_a() {
 lane_b() {
   for limit in 50 0; do
     both --limit $limit "${BEAM[@]}"
-    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
     run --benchmark bfcl --category parallel,parallel_multiple,irrelevance --limit $limit --strategy unconstrained
+    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
   done
 }
 lane_a > "$OUT.lane_a.log" 2>&1 &

@@ -44,6 +44,7 @@ class DatasetConfig:
     test_fraction: float = 0.1
     irrelevance_fraction: float = 0.15
     include_gold: bool = True
+    include_empty: bool = True
     seed: int = 0
     mask: MaskConfig = field(default_factory=MaskConfig)
 
@@ -97,11 +98,14 @@ def rollout_files(out_dir: Path, split: str) -> list[Path]:
     return sorted(out_dir.glob(f"rollouts_{split}.jsonl")) + sorted(out_dir.glob(f"rollouts_{split}.shard*.jsonl"))
 
 
-def annotate(out_dir: Path, split: str, include_gold: bool) -> list[LabelledTrajectory]:
-    """Label every collected rollout step by rule against gold; add the gold path itself if asked.
+def annotate(out_dir: Path, split: str, include_gold: bool, include_empty: bool = True) -> list[LabelledTrajectory]:
+    """Label every collected rollout step by rule against gold; add the gold path itself, and for
+    a query that needs a call the empty answer ``[]``, if asked.
 
     Duplicate rollouts of a query are kept once per sampled copy, so the label distribution is
-    that of the sampler.
+    that of the sampler. The sampler rarely answers ``[]`` when a call is needed, so without
+    the added empty answers nearly every ``[]`` seen in training is right (the no-call queries'
+    gold paths), and a PRM learns to prefer ``[]`` over any function name.
     """
     trajectories: list[LabelledTrajectory] = []
     seen: set[str] = set()
@@ -119,6 +123,9 @@ def annotate(out_dir: Path, split: str, include_gold: bool) -> list[LabelledTraj
             if include_gold and rec["rollouts"]:
                 steps = tuple(segment(list(ex.gold)))
                 trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "gold"))
+            if include_empty and ex.gold and rec["rollouts"]:
+                steps = tuple(segment([]))
+                trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "empty"))
     write_jsonl(out_dir / f"{split}.jsonl", trajectories)
     return trajectories
 
@@ -198,7 +205,7 @@ def build_dataset(
     if policy is not None:
         for split in reversed(SPLITS):  # the small held-out split first: an interrupted run can still be scored
             collect_rollouts(policy, examples[split], out / f"rollouts_{split}.jsonl", rollout, progress=progress)
-    stats = {split: statistics(annotate(out, split, config.include_gold)) for split in SPLITS}
+    stats = {split: statistics(annotate(out, split, config.include_gold, config.include_empty)) for split in SPLITS}
     if not any(s["steps"] for s in stats.values()):
         raise ValueError(f"the dataset in {out} has no labelled steps: no rollout finished")
     write_card(out, stats, command)
@@ -221,6 +228,8 @@ def add_build_parser(sub: Any) -> None:
     p.add_argument("--irrelevance-fraction", type=float, default=DatasetConfig().irrelevance_fraction)
     p.add_argument("--test-fraction", type=float, default=DatasetConfig().test_fraction)
     p.add_argument("--no-gold", action="store_true", help="do not add each query's gold trajectory")
+    p.add_argument("--no-empty", action="store_true",
+                   help="do not add the empty answer [] (labelled -) to each query that needs a call")
     p.add_argument("--shard", default="0/1", help="i/n: sample only queries i, i+n, ... (annotate merges shards)")
     p.add_argument("--annotate-only", action="store_true", help="skip sampling; label what is collected")
     p.add_argument("--seed", type=int, default=0)
@@ -241,7 +250,8 @@ def _build_command(args: Any) -> int:
         raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(ALL_SOURCES)}")
     config = DatasetConfig(
         sources=sources, limit=args.limit, test_fraction=args.test_fraction,
-        irrelevance_fraction=args.irrelevance_fraction, include_gold=not args.no_gold, seed=args.seed,
+        irrelevance_fraction=args.irrelevance_fraction, include_gold=not args.no_gold,
+        include_empty=not args.no_empty, seed=args.seed,
         mask=MaskConfig(fraction=args.mask_fraction, seed=args.seed),
     )
     rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_value_tokens=args.max_value_tokens,

@@ -129,3 +129,16 @@ def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
             raise EmbeddedModelError(f"the shipped ToolPRM adapter is missing from {path}")
         return path, ensure_embedded_model()
     return Path(prm), None
+
+
+def prm_digest(prm: str) -> str:
+    """SHA-256 (first 16 hex digits) over a PRM's weight files, so results name the weights
+    they were scored with, not just a path or the name ``toolprm``."""
+    path, _ = resolve_prm(prm)
+    files = sorted(p for p in Path(path or prm).rglob("*") if p.suffix in (".safetensors", ".bin"))
+    if not files:
+        raise FileNotFoundError(f"no PRM weights (.safetensors or .bin) under {path}")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.name}:{_file_digest(f)}".encode())
+    return h.hexdigest()[:16]

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from .benchmarks import BENCHMARKS, BFCL_CATEGORIES, load_benchmark
-from .embedded import SHIPPED_PRM, resolve_prm
+from .embedded import SHIPPED_PRM, prm_digest, resolve_prm
 from .metrics import aggregate_hammer, score_item
 from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
 from .prompts import CallFormat, build_prompt
@@ -351,6 +351,8 @@ def run_eval(
     finishes); with ``resume`` items already there are skipped. Returns the records of ``examples``."""
     out_path = Path(out_path)
     identity = {**spec.identity(), "model": policy.name}
+    if identity["prm"]:  # a retrained PRM under the same path must not extend the old results
+        identity["prm_sha256"] = prm_digest(identity["prm"])
     if not resume:
         out_path.unlink(missing_ok=True)
     done = _load_done(out_path, identity)

@@ -15,6 +15,7 @@ from langchain_toolprm.policy import TransformersPolicy
 from langchain_toolprm.records import DataFileError, ToolExample, load_examples, load_trajectories, read_jsonl
 from langchain_toolprm.rollouts import RolloutConfig, collect_rollouts, shard_path
 from langchain_toolprm.sources import load_glaive
+from langchain_toolprm.steps import StepTag
 
 # Enum and boolean arguments only: the random-weight policy always finishes such a call list.
 TOOLS = [
@@ -65,6 +66,10 @@ def test_build_dataset_end_to_end_and_resume(tmp_path: Path, tiny_policy: Transf
         assert list(t.labels) == label_steps(t.steps, t.example.gold, t.example.specs())
     gold = [t for t in trajectories if t.origin == "gold"]
     assert gold and all(all(t.labels) for t in gold)
+    empty = [t for t in trajectories if t.origin == "empty"]  # the missed call, once per query needing one
+    assert len(empty) == sum(1 for t in gold if t.example.gold)
+    assert all(t.example.gold and [s.tag for s in t.steps] == [StepTag.TOTAL_FINISH] and t.labels == (False,)
+               for t in empty)
     card = (out / "README.md").read_text()
     assert "| train |" in card and "glaive" in card and "TOTAL_FINISH" in card
     per_tag = stats["train"]["per_tag"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -151,6 +152,22 @@ def test_prm_cost_is_counted_and_greedy_does_not_pay_it(tiny_gemma_path: Path, t
     spec = {"scorer": "prm", "prm": str(tiny_gemma_path), "m": 2, **FAST}
     assert predict(tiny_policy, prm, examples[0], EvalSpec("beam", **spec)).scorer_tokens > 0
     assert predict(tiny_policy, prm, examples[0], EvalSpec("greedy", **spec)).scorer_tokens == 0
+
+
+def test_results_name_the_prm_weights(tmp_path: Path, tiny_gemma_path: Path, tiny_policy: TransformersPolicy,
+                                      examples: list[ToolExample]) -> None:
+    """Retrained weights under the same path must not extend results scored with the old ones."""
+    prm_dir = tmp_path / "prm"
+    shutil.copytree(tiny_gemma_path, prm_dir)
+    spec, path = EvalSpec("beam", scorer="prm", prm=str(prm_dir), m=2, **FAST), tmp_path / "beam.jsonl"
+    prm = GenerativePRM.from_pretrained(prm_dir)
+    run_eval(examples[:1], spec, path, policy=tiny_policy, scorer=prm, progress=False)
+    digest = json.loads(path.read_text())["spec"]["prm_sha256"]
+    assert len(digest) == 16
+    weights = next(prm_dir.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes() + b" ")
+    with pytest.raises(ValueError, match="another setting"):
+        run_eval(examples, spec, path, policy=tiny_policy, scorer=prm, progress=False)
 
 
 def test_unconstrained_stops_once_the_json_list_closes(tiny_policy: TransformersPolicy) -> None:
