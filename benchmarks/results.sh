@@ -8,7 +8,7 @@
 # Hammer set); phase 2 extends every strategy to all items. Two lanes run side by side, one
 # torch thread each (the 2-core CPU this was measured on). Every command resumes where it
 # stopped, so an interrupted run is finished by running the script again.
-# Usage: benchmarks/results.sh [OUT]   (default results/); then
+# Usage: benchmarks/results.sh [OUT] [LANES]   (default results/ and "a b"; one lane: "a"); then
 #        python benchmarks/results_tables.py OUT
 set -euo pipefail
 OUT=${1:-results}
@@ -32,6 +32,7 @@ lane_b() {
     both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
   done
 }
-lane_a > "$OUT.lane_a.log" 2>&1 &
-lane_b > "$OUT.lane_b.log" 2>&1 &
+for lane in ${2:-a b}; do
+  "lane_$lane" > "$OUT.lane_$lane.log" 2>&1 &
+done
 wait
