@@ -1,8 +1,8 @@
 """Tables for docs/results.md from the results folder that ``benchmarks/results.sh`` fills.
 
-Strategies are compared only on items every one of them answered: first the slice (the
-first ``--slice`` items of each BFCL category and Hammer set), then every item that all the
-strategies run past the slice have finished.
+A strategy enters a category's rows only once it has answered every item of that category's
+slice (the first ``--slice`` items), so all rows of a category cover the same items; the
+second section does the same for whole categories.
 
     python benchmarks/results_tables.py results/ [--slice 50]
 """
@@ -20,53 +20,50 @@ from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
 from langchain_toolprm.evaluation import summarize
 from langchain_toolprm.metrics import aggregate_hammer
 
-Key = tuple[str, str, str]  # benchmark, category ("-" for the Hammer sets), item id
+BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
+GROUPS = [("bfcl", c) for c in BFCL] + [("toolalpaca", "-"), ("apibank_l1", "-")]
+Group = tuple[str, str]  # benchmark, category ("-" for the Hammer sets)
 
 
-def _key(r: dict[str, Any]) -> Key:
-    return r["benchmark"], r["category"] or "-", r["id"]
+def _group(r: dict[str, Any]) -> Group:
+    return r["benchmark"], r["category"] or "-"
 
 
-def _slice(n: int) -> set[Key]:
-    keys: set[Key] = set()
-    for cat in (c for c in BFCL_CATEGORIES if not c.startswith("live_")):
-        keys |= {("bfcl", cat, e.id) for e in load_benchmark("bfcl", cat, limit=n)}
-    for bench in ("toolalpaca", "apibank_l1"):
-        keys |= {(bench, "-", e.id) for e in load_benchmark(bench, limit=n)}
-    return keys
+def _items(limit: int | None) -> dict[Group, set[str]]:
+    return {(b, c): {e.id for e in load_benchmark(b, None if c == "-" else c, limit=limit)} for b, c in GROUPS}
 
 
-def _common(records: list[dict[str, Any]], strategies: set[str], within: set[Key] | None) -> set[Key]:
-    """Items that every strategy in ``strategies`` answered (inside ``within``, if given)."""
-    done: dict[str, set[Key]] = defaultdict(set)
+def _complete(records: list[dict[str, Any]], items: dict[Group, set[str]]) -> set[tuple[str, Group]]:
+    """(strategy, group) pairs where the strategy answered every item of ``items[group]``."""
+    done: dict[tuple[str, Group], set[str]] = defaultdict(set)
     for r in records:
-        if r["strategy"] in strategies and (within is None or _key(r) in within):
-            done[r["strategy"]].add(_key(r))
-    return set.intersection(*(done[s] for s in strategies)) if len(done) == len(strategies) else set()
+        done[(r["strategy"], _group(r))].add(r["id"])
+    return {key for key, ids in done.items() if items[key[1]] <= ids}
 
 
 def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> str:
-    """One row per strategy: BFCL accuracy averaged over categories, the Hammer sets' average F1,
-    and mean seconds per item relative to constrained greedy on the same items."""
-    by: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    """One row per strategy: BFCL accuracy averaged over the five categories, the Hammer sets'
+    average F1, and seconds per item against constrained greedy on the same items ("-" where a
+    strategy has not finished a group)."""
+    by: dict[str, dict[Group, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if keep(r):
-            by[r["strategy"]][(r["benchmark"], r["category"] or "-")].append(r)
-
-    def seconds(label: str) -> float:
-        recs = [r for group in by[label].values() for r in group]
-        return sum(r["seconds"] for r in recs) / len(recs)
-
-    head = "| strategy | BFCL non-live (mean of categories) | ToolAlpaca avg F1 | API-Bank L1 avg F1 | s/item | time x greedy |"
-    out = [head, "|---|---|---|---|---|---|"]
+            by[r["strategy"]][_group(r)].append(r)
+    greedy = by.get("greedy", {})
+    out = ["| strategy | BFCL non-live (mean of 5 categories) | ToolAlpaca avg F1 | API-Bank L1 avg F1 | "
+           "time x greedy |", "|---|---|---|---|---|"]
     for label, groups in sorted(by.items(), key=lambda kv: kv[0] != "greedy"):
-        bfcl = [sum(r["correct"] for r in g) / len(g) for (b, _), g in groups.items() if b == "bfcl"]
-        cells = [f"{100 * sum(bfcl) / len(bfcl):.1f}" if bfcl else "-"]
+        bfcl = [sum(r["correct"] for r in groups[("bfcl", c)]) / len(groups[("bfcl", c)])
+                for c in BFCL if groups.get(("bfcl", c))]
+        cells = [f"{100 * sum(bfcl) / len(bfcl):.1f}" if len(bfcl) == len(BFCL) else f"- ({len(bfcl)}/5 done)"]
         for bench in ("toolalpaca", "apibank_l1"):
             g = groups.get((bench, "-"))
             cells.append(f"{100 * aggregate_hammer(g)['avg_f1']:.1f}" if g else "-")
-        ratio = seconds(label) / seconds("greedy") if "greedy" in by else float("nan")
-        out.append(f"| {label} | " + " | ".join(cells) + f" | {seconds(label):.1f} | {ratio:.2f} |")
+        shared = [g for g in groups if g in greedy]
+        mine = sum(r["seconds"] for g in shared for r in groups[g])
+        ref = sum(r["seconds"] for g in shared for r in greedy[g])
+        cells.append(f"{mine / ref:.2f}" if ref else "-")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -77,20 +74,18 @@ def main() -> None:
     args = parser.parse_args()
     records = [json.loads(line) for f in sorted(args.out.rglob("*.jsonl"))
                for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-    sliced = _slice(args.slice)
-    everyone = _common(records, {r["strategy"] for r in records}, sliced)
-    beyond = {r["strategy"] for r in records if _key(r) not in sliced}
-    full = _common(records, beyond, None) if beyond else set()
-    sections = [(f"Slice: the first {args.slice} items of each category, every strategy", everyone, None),
-                (f"Past the slice: every item that {', '.join(sorted(beyond))} all finished", full, beyond)]
-    for title, keys, strategies in sections:
-        if not keys:
+    for title, items in ((f"Slice: the first {args.slice} items of each category", _items(args.slice)),
+                         ("Whole categories", _items(None))):
+        complete = _complete(records, items)
+        if not complete:
             continue
 
-        def keep(r: dict[str, Any], keys: set[Key] = keys, strategies: set[str] | None = strategies) -> bool:
-            return _key(r) in keys and (strategies is None or r["strategy"] in strategies)
+        def keep(r: dict[str, Any], items: dict[Group, set[str]] = items,
+                 complete: set[tuple[str, Group]] = complete) -> bool:
+            return r["id"] in items[_group(r)] and (r["strategy"], _group(r)) in complete
 
-        print(f"## {title} ({len(keys)} items)\n\n{headline(records, keep)}\n\n{summarize([args.out], keep)}")
+        print(f"## {title}\n\n{headline(records, keep)}\n\n{summarize([args.out], keep)}")
+
 
 if __name__ == "__main__":
     main()
