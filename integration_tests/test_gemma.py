@@ -205,3 +205,16 @@ def test_shipped_toolprm_guides_the_search() -> None:
     assert name == "set_alarm" and set(args) >= {"hour", "minute"}
     assert msg.response_metadata["scorer_input_tokens"] > 0  # the PRM read every candidate
     assert all(0.0 < s <= 1.0 for s in assert_searched(msg)[-1]["scores"])
+
+
+def test_eval_names_the_shipped_toolprm_and_its_weights() -> None:
+    """``toolprm eval --scorer combined:toolprm`` builds verifier x the shipped adapter, and the
+    results record which weights scored them."""
+    from langchain_toolprm.embedded import prm_digest, shipped_prm_dir
+    from langchain_toolprm.evaluation import EvalSpec, make_scorer
+    from langchain_toolprm.scorers import CombinedScorer, GenerativePRM
+
+    scorer = make_scorer(EvalSpec("beam", scorer="combined", prm="toolprm"))
+    assert isinstance(scorer, CombinedScorer) and isinstance(scorer.scorers[1], GenerativePRM)
+    digest = prm_digest("toolprm")
+    assert digest == prm_digest(str(shipped_prm_dir())) and len(digest) == 16
