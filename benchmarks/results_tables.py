@@ -2,22 +2,24 @@
 
 A strategy enters a category's rows only once it has answered every item of that category's
 slice (the first ``--slice`` items), so all rows of a category cover the same items; the
-second section does the same for whole categories.
+second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
+every result file under DIR (how benchmarks/per_item/ was made), which this script reads as well.
 
-    python benchmarks/results_tables.py results/ [--slice 50]
+    python benchmarks/results_tables.py results/ [--slice 50] [--pack benchmarks/per_item]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import gzip
+import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.evaluation import summarize
+from langchain_toolprm.evaluation import read_results, summarize
 from langchain_toolprm.metrics import aggregate_hammer
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
@@ -71,9 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the results folder")
     parser.add_argument("--slice", type=int, default=50, help="items per category in the slice")
+    parser.add_argument("--pack", type=Path, help="also write a gzipped copy of every result file here")
     args = parser.parse_args()
-    records = [json.loads(line) for f in sorted(args.out.rglob("*.jsonl"))
-               for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.pack:
+        for f in sorted(args.out.rglob("*.jsonl")):
+            target = args.pack / f.relative_to(args.out).with_suffix(".jsonl.gz")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with f.open("rb") as src, gzip.GzipFile(target, "wb", mtime=0) as dst:
+                shutil.copyfileobj(src, dst)
+    records = read_results([args.out])
     for title, items in ((f"Slice: the first {args.slice} items of each category", _items(args.slice)),
                          ("Whole categories", _items(None))):
         complete = _complete(records, items)

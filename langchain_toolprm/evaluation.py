@@ -39,7 +39,7 @@ from .embedded import SHIPPED_PRM, prm_digest, resolve_prm
 from .metrics import aggregate_hammer, score_item
 from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
 from .prompts import CallFormat, build_prompt
-from .records import DataFileError, ToolExample, append_jsonl, call_to_dict
+from .records import DataFileError, ToolExample, append_jsonl, call_to_dict, read_jsonl
 from .schema import ToolSchemaError, ToolSpec
 from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
 from .search import Aggregation, SearchConfig, prepare_problem, run_search
@@ -377,14 +377,17 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label).strip("_")
 
 
-def _records(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+def read_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Every per-item record in these files and folders (``*.jsonl``, or ``*.jsonl.gz`` as
+    committed; a folder's gzipped copy is skipped where the plain file is beside it)."""
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(p.rglob("*.jsonl")) if p.is_dir() else [p]
-    out = []
-    for f in files:
-        out += [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return out
+        if not p.is_dir():
+            files.append(p)
+            continue
+        plain = sorted(p.rglob("*.jsonl"))
+        files += plain + [f for f in sorted(p.rglob("*.jsonl.gz")) if f.with_suffix("") not in plain]
+    return [r for f in files for r in read_jsonl(f)]
 
 
 def _mean(xs: Iterable[float]) -> float:
@@ -413,7 +416,7 @@ def summarize(paths: Iterable[str | Path], keep: Callable[[dict[str, Any]], bool
     categories a "mean" row averages them (each weighs the same, as BFCL's overall score does).
     ``keep`` selects records, so strategies can be compared on the items they all answered."""
     groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for r in _records(paths):
+    for r in read_results(paths):
         if keep is not None and not keep(r):
             continue
         groups[(r["benchmark"], r["category"] or "-", r["strategy"])][r["id"]] = r
@@ -487,7 +490,7 @@ def plot_grid(out_dir: str | Path, scorer: str | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     out_dir = Path(out_dir)
-    recs = _records([out_dir])
+    recs = read_results([out_dir])
     beams = [r for r in recs if r["spec"]["strategy"] == "beam"]
     scorers = sorted({scorer_label(r["spec"]) for r in beams})
     if scorer is not None:

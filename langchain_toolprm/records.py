@@ -9,6 +9,7 @@ example with a "+"/"-" label per step.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -146,9 +147,10 @@ class LabelledTrajectory:
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a JSONL file; a malformed line is an error naming file and line."""
+    """The JSON objects of a JSONL file (gzipped when it ends in .gz); a malformed line is an
+    error naming file and line."""
     path = require_file(path, "a JSONL dataset")
-    with path.open(encoding="utf-8") as fh:
+    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue

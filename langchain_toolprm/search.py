@@ -119,10 +119,13 @@ def _expand(
             break
         if deadline and time.monotonic() > deadline:
             raise TimeoutError(f"the search ran past its timeout of {config.timeout} s")
+        # The root stands for N identical beams, so it explores N*M: with M < N the beam fills
+        # at the first step instead of staying as narrow as M.
+        m = explore * width if prune and depth == 0 else explore
         pairs: list[tuple[int, Candidate]] = []
         for b, beam in enumerate(beams):
             for cand in policy.propose(
-                beam, explore, fmt=problem.call_format, rules=problem.rules,
+                beam, m, fmt=problem.call_format, rules=problem.rules,
                 temperature=temperature, max_value_tokens=config.max_value_tokens, generator=generator,
             ):
                 pairs.append((b, cand))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from langchain_toolprm.evaluation import (
     parse_calls,
     plot_grid,
     predict,
+    read_results,
     run_eval,
     run_grid,
     slug,
@@ -250,6 +252,17 @@ def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: 
     assert summarize([tmp_path / "empty"]) == "no results"
     only = summarize([tmp_path], keep=lambda r: r["id"] == examples[0].id)
     assert "| simple_python | greedy | 1 |" in only and "irrelevance" not in only and "toolalpaca" not in only
+    # Gzipped copies (as committed) read the same, and are not counted twice beside their originals.
+    packed = tmp_path.parent / "packed"
+    for f in tmp_path.rglob("*.jsonl"):
+        target = packed / f.relative_to(tmp_path).with_suffix(".jsonl.gz")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(gzip.compress(f.read_bytes()))
+    assert read_results([packed]) and sorted(map(json.dumps, read_results([packed]))) == sorted(
+        map(json.dumps, read_results([tmp_path])))
+    assert summarize([packed]) == table
+    shutil.copytree(packed, tmp_path, dirs_exist_ok=True)
+    assert len(read_results([tmp_path])) == len(read_results([packed]))
 
 
 # ---- grid ---------------------------------------------------------------------------------------

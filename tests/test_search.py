@@ -171,6 +171,16 @@ def test_beam_trace_keeps_the_best(tiny_policy: TransformersPolicy, root: Any, t
         assert (aggregate(beam.scores, cfg.aggregation), beam.logprob) <= key
 
 
+def test_root_explores_n_times_m(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    """With M < N the root stands for N beams: M=1 still fills N beams at the first step."""
+    cfg = config("beam", n_retain=3, m_explore=1, temperature=5.0, seed=0)
+    result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
+    first, second = result.trace[0]["candidates"], result.trace[1]["candidates"]
+    assert len(first) > 1 and sum(c["kept"] for c in first) == len(first) <= 3
+    assert {c["beam"] for c in second} == set(range(len(first)))  # every kept root child grows
+    assert len(result.finished) > 1
+
+
 @dataclass
 class FavourScorer:
     """Scores 1 for steps that open ``name``, 0.1 for other function names, 1 otherwise."""
