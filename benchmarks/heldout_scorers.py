@@ -45,7 +45,7 @@ def main() -> None:
         path = out / f"{slug(spec.name)}.jsonl"
         run_eval(examples, spec, path, policy=policy, scorer=scorer)
         paths.append(path)
-    print(summarize(paths))
+    print(summarize(paths, examples=examples))  # scored by the current metrics
 
 
 if __name__ == "__main__":

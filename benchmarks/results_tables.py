@@ -21,6 +21,7 @@ from typing import Any
 from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
 from langchain_toolprm.evaluation import read_results, summarize
 from langchain_toolprm.metrics import aggregate_hammer
+from langchain_toolprm.records import ToolExample
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 GROUPS = [("bfcl", c) for c in BFCL] + [("toolalpaca", "-"), ("apibank_l1", "-")]
@@ -31,8 +32,12 @@ def _group(r: dict[str, Any]) -> Group:
     return r["benchmark"], r["category"] or "-"
 
 
-def _items(limit: int | None) -> dict[Group, set[str]]:
-    return {(b, c): {e.id for e in load_benchmark(b, None if c == "-" else c, limit=limit)} for b, c in GROUPS}
+def _examples() -> dict[Group, list[ToolExample]]:
+    return {(b, c): load_benchmark(b, None if c == "-" else c) for b, c in GROUPS}
+
+
+def _items(examples: dict[Group, list[ToolExample]], limit: int | None) -> dict[Group, set[str]]:
+    return {g: {e.id for e in exs[:limit]} for g, exs in examples.items()}
 
 
 def _complete(records: list[dict[str, Any]], items: dict[Group, set[str]]) -> set[tuple[str, Group]]:
@@ -81,9 +86,11 @@ def main() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             with f.open("rb") as src, gzip.GzipFile(target, "wb", mtime=0) as dst:
                 shutil.copyfileobj(src, dst)
-    records = read_results([args.out])
-    for title, items in ((f"Slice: the first {args.slice} items of each category", _items(args.slice)),
-                         ("Whole categories", _items(None))):
+    examples = _examples()
+    every = [ex for exs in examples.values() for ex in exs]
+    records = read_results([args.out], every)  # scored by today's metrics, from the stored calls
+    for title, items in ((f"Slice: the first {args.slice} items of each category", _items(examples, args.slice)),
+                         ("Whole categories", _items(examples, None))):
         complete = _complete(records, items)
         if not complete:
             continue
@@ -92,7 +99,7 @@ def main() -> None:
                  complete: set[tuple[str, Group]] = complete) -> bool:
             return r["id"] in items[_group(r)] and (r["strategy"], _group(r)) in complete
 
-        print(f"## {title}\n\n{headline(records, keep)}\n\n{summarize([args.out], keep)}")
+        print(f"## {title}\n\n{headline(records, keep)}\n\n{summarize([args.out], keep, every)}")
 
 
 if __name__ == "__main__":

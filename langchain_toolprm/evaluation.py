@@ -39,7 +39,7 @@ from .embedded import SHIPPED_PRM, prm_digest, resolve_prm
 from .metrics import aggregate_hammer, score_item
 from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
 from .prompts import CallFormat, build_prompt
-from .records import DataFileError, ToolExample, append_jsonl, call_to_dict, read_jsonl
+from .records import DataFileError, ToolExample, append_jsonl, call_from_dict, call_to_dict, read_jsonl
 from .schema import ToolSchemaError, ToolSpec
 from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
 from .search import Aggregation, SearchConfig, prepare_problem, run_search
@@ -377,9 +377,13 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label).strip("_")
 
 
-def read_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+def read_results(paths: Iterable[str | Path], examples: Iterable[ToolExample] = ()) -> list[dict[str, Any]]:
     """Every per-item record in these files and folders (``*.jsonl``, or ``*.jsonl.gz`` as
-    committed; a folder's gzipped copy is skipped where the plain file is beside it)."""
+    committed; a folder's gzipped copy is skipped where the plain file is beside it).
+
+    Records of ``examples`` are scored again from their stored calls, so a fix to the metrics
+    reaches results written before it without decoding anything again.
+    """
     files: list[Path] = []
     for p in map(Path, paths):
         if not p.is_dir():
@@ -387,7 +391,15 @@ def read_results(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
             continue
         plain = sorted(p.rglob("*.jsonl"))
         files += plain + [f for f in sorted(p.rglob("*.jsonl.gz")) if f.with_suffix("") not in plain]
-    return [r for f in files for r in read_jsonl(f)]
+    gold = {(benchmark_of(ex)[0], ex.id): ex for ex in examples}
+    out = []
+    for rec in (r for f in files for r in read_jsonl(f)):
+        ex = gold.get((rec["benchmark"], rec["id"]))
+        if ex is not None:
+            calls = None if rec["calls"] is None else [call_from_dict(c) for c in rec["calls"]]
+            rec = {**rec, **score_item(ex, calls)}
+        out.append(rec)
+    return out
 
 
 def _mean(xs: Iterable[float]) -> float:
@@ -410,13 +422,17 @@ def _order(spec: dict[str, Any], label: str) -> tuple[Any, ...]:
     return (STRATEGIES.index(spec["strategy"]), spec["n"], spec["m"], spec["samples"] or 0, label)
 
 
-def summarize(paths: Iterable[str | Path], keep: Callable[[dict[str, Any]], bool] | None = None) -> str:
+def summarize(
+    paths: Iterable[str | Path], keep: Callable[[dict[str, Any]], bool] | None = None,
+    examples: Iterable[ToolExample] = (),
+) -> str:
     """A markdown table per benchmark: quality and mean cost per item for each category x strategy,
     with token and time ratios to constrained greedy on the same category. With several
     categories a "mean" row averages them (each weighs the same, as BFCL's overall score does).
-    ``keep`` selects records, so strategies can be compared on the items they all answered."""
+    ``keep`` selects records, so strategies can be compared on the items they all answered;
+    records of ``examples`` are scored again by the current metrics (:func:`read_results`)."""
     groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for r in read_results(paths):
+    for r in read_results(paths, examples):
         if keep is not None and not keep(r):
             continue
         groups[(r["benchmark"], r["category"] or "-", r["strategy"])][r["id"]] = r
@@ -618,7 +634,8 @@ def _run_command(args: argparse.Namespace) -> int:
         for spec in specs:
             run_eval(examples, spec, out_dir / f"{slug(spec.name)}.jsonl", policy=policy, scorer=scorer,
                      resume=args.resume)
-    print(summarize(folders))  # with earlier runs in the same folders, e.g. greedy for the ratios
+    # With earlier runs in the same folders (e.g. greedy for the ratios), scored by today's metrics.
+    print(summarize(folders, examples=[ex for exs in data.values() for ex in exs]))
     return 0
 
 

@@ -289,14 +289,16 @@ def hammer_scores(pred: Sequence[Call] | None, gold: Sequence[Call]) -> dict[str
       order of calls and of arguments free).
 
     ``pred`` None (nothing readable) counts as no call. With no gold call, answering no call
-    scores 1.0 everywhere and any call scores 0.0; a call list with no arguments on either
-    side has argument F1 1.0 (the names are scored by name F1).
+    scores 1.0 everywhere and any call scores 0.0. Where neither side has an argument, the
+    argument scores are the name scores: the arguments are right exactly as far as the right
+    functions were called, so a missing or wrong no-argument call earns no argument credit.
     """
     calls = list(pred or [])
     name_p, name_r, name_f1 = _prf(Counter(c.name for c in calls), Counter(c.name for c in gold))
-    arg_p, arg_r, arg_f1 = _prf(
-        Counter((c.name, k, normalize_value(v)) for c in calls for k, v in c.arguments.items()),
-        Counter((c.name, k, normalize_value(v)) for c in gold for k, v in c.arguments.items()),
+    pred_args = Counter((c.name, k, normalize_value(v)) for c in calls for k, v in c.arguments.items())
+    gold_args = Counter((c.name, k, normalize_value(v)) for c in gold for k, v in c.arguments.items())
+    arg_p, arg_r, arg_f1 = (
+        _prf(pred_args, gold_args) if pred_args or gold_args else (name_p, name_r, name_f1)
     )
     exact = Counter(map(_call_key, calls)) == Counter(map(_call_key, gold))
     return {

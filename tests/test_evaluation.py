@@ -263,6 +263,15 @@ def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: 
     assert summarize([packed]) == table
     shutil.copytree(packed, tmp_path, dirs_exist_ok=True)
     assert len(read_results([tmp_path])) == len(read_results([packed]))
+    # Records are scored again from their stored calls when their examples are given (a metric fix
+    # reaches old results); records of other examples are left as stored.
+    stale = tmp_path / "toolalpaca" / "beam_N=1_M=4_verifier.jsonl"
+    rec = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**rec, "arg_f1": 0.0, "exact": False}) + "\n")
+    assert read_results([stale])[0]["arg_f1"] == 0.0
+    fixed = read_results([stale], alpaca + examples)[0]
+    assert (fixed["arg_f1"], fixed["exact"], fixed["name_f1"]) == (1.0, True, 1.0)
+    assert "| - | beam N=1 M=4 verifier | 1 | 100.0 | 100.0 | 100.0 | 100.0 |" in summarize([tmp_path], examples=alpaca)
 
 
 # ---- grid ---------------------------------------------------------------------------------------

@@ -264,6 +264,14 @@ def test_hammer_empty_cases() -> None:
     assert (spurious["name_f1"], spurious["arg_f1"], spurious["exact"]) == (0.0, 0.0, False)
     no_args = hammer_scores([f("a")], [f("a")])  # no argument on either side: argument F1 is 1
     assert (no_args["name_f1"], no_args["arg_f1"], no_args["exact"]) == (1.0, 1.0, True)
+    # ... but only as far as the names are right: no answer, or a wrong function, earns nothing.
+    for pred in (None, [], [f("b")]):
+        s = hammer_scores(pred, [f("a")])
+        assert (s["name_f1"], s["arg_f1"], s["arg_recall"], s["exact"]) == (0.0, 0.0, 0.0, False)
+    s = hammer_scores([f("a")], [])
+    assert (s["name_f1"], s["arg_f1"], s["arg_precision"]) == (0.0, 0.0, 0.0)
+    s = hammer_scores([f("a"), f("b")], [f("a")])
+    assert s["arg_f1"] == s["name_f1"] == pytest.approx(2 / 3)
 
 
 def test_hammer_arguments_count_under_their_function() -> None:
