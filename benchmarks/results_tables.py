@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import math
 import shutil
 from collections import defaultdict
 from collections.abc import Callable
@@ -74,6 +75,38 @@ def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], boo
     return "\n".join(out)
 
 
+def _quality(r: dict[str, Any]) -> float:
+    return float(r["correct"]) if r["benchmark"] == "bfcl" else (r["name_f1"] + r["arg_f1"]) / 2
+
+
+def sign_test(better: int, worse: int) -> float:
+    """Two-sided exact sign test: how likely a split at least this uneven is if neither side is better."""
+    n, k = better + worse, min(better, worse)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
+def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> str:
+    """Each strategy against constrained greedy item by item: on how many items it scored higher
+    (BFCL: right where greedy was wrong; the Hammer sets: a higher average of name and argument F1)
+    or lower, and the sign test's p-value. Differences of means hide how many items moved."""
+    q: dict[tuple[str, Group], dict[str, float]] = defaultdict(dict)
+    for r in records:
+        if keep(r):
+            q[(r["strategy"], _group(r))][r["id"]] = _quality(r)
+    out = ["| benchmark | category | strategy | items | better than greedy | worse | sign test p |",
+           "|---|---|---|---|---|---|---|"]
+    for (label, group), mine in sorted(q.items(), key=lambda kv: (GROUPS.index(kv[0][1]), kv[0][0])):
+        ref = q.get(("greedy", group))
+        if label == "greedy" or not ref:
+            continue
+        ids = mine.keys() & ref.keys()
+        better = sum(mine[i] > ref[i] for i in ids)
+        worse = sum(mine[i] < ref[i] for i in ids)
+        out.append(f"| {group[0]} | {group[1]} | {label} | {len(ids)} | {better} | {worse} | "
+                   f"{sign_test(better, worse):.3f} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the results folder")
@@ -99,7 +132,8 @@ def main() -> None:
                  complete: set[tuple[str, Group]] = complete) -> bool:
             return r["id"] in items[_group(r)] and (r["strategy"], _group(r)) in complete
 
-        print(f"## {title}\n\n{headline(records, keep)}\n\n{summarize([args.out], keep, every)}")
+        print(f"## {title}\n\n{headline(records, keep)}\n\n{paired(records, keep)}\n\n"
+              f"{summarize([args.out], keep, every)}")
 
 
 if __name__ == "__main__":
