@@ -3,7 +3,8 @@
 A strategy enters a category's rows only once it has answered every item of that category's
 slice (the first ``--slice`` items), so all rows of a category cover the same items; the
 second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
-every result file under DIR (how benchmarks/per_item/ was made), which this script reads as well.
+every result file under DIR without the raw texts (how benchmarks/per_item/ was made), which this
+script reads as well.
 
     python benchmarks/results_tables.py results/ [--slice 50] [--pack benchmarks/per_item]
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import math
-import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +23,14 @@ from typing import Any
 from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
 from langchain_toolprm.evaluation import read_results, summarize
 from langchain_toolprm.metrics import aggregate_hammer
-from langchain_toolprm.records import ToolExample
+from langchain_toolprm.records import ToolExample, read_jsonl
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 GROUPS = [("bfcl", c) for c in BFCL] + [("toolalpaca", "-"), ("apibank_l1", "-")]
 Group = tuple[str, str]  # benchmark, category ("-" for the Hammer sets)
+UNPACKED = ("raw", "detail")
+"""Left out of packed copies: the model's raw text can quote the benchmarks' tool schemas, and a
+BFCL failure's detail quotes its gold answer; neither feeds a table (details are recomputed)."""
 
 
 def _group(r: dict[str, Any]) -> Group:
@@ -117,8 +121,9 @@ def main() -> None:
         for f in sorted(args.out.rglob("*.jsonl")):
             target = args.pack / f.relative_to(args.out).with_suffix(".jsonl.gz")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with f.open("rb") as src, gzip.GzipFile(target, "wb", mtime=0) as dst:
-                shutil.copyfileobj(src, dst)
+            with gzip.GzipFile(target, "wb", mtime=0) as dst:
+                for rec in read_jsonl(f):
+                    dst.write((json.dumps({k: v for k, v in rec.items() if k not in UNPACKED}) + "\n").encode())
     examples = _examples()
     every = [ex for exs in examples.values() for ex in exs]
     records = read_results([args.out], every)  # scored by today's metrics, from the stored calls
