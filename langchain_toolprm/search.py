@@ -1,8 +1,8 @@
 """Search strategies: plain functions over a policy, a scorer and one config.
 
 Fine-grained beam search keeps the best N partial call lists, expands each with M sampled
-candidate next steps, scores every candidate with the scorer and keeps the best N again
-("explore more, retain less"). Constrained greedy, best-of-N and majority vote run on the
+candidate next steps (the root, standing for N beams, with N*M), scores every candidate with
+the scorer and keeps the best N again ("explore more, retain less"). Constrained greedy, best-of-N and majority vote run on the
 same proposer, so their costs compare directly.
 """
 
