@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.evaluation import read_results, summarize
+from langchain_toolprm.evaluation import read_results, summary_table
 from langchain_toolprm.metrics import aggregate_hammer
 from langchain_toolprm.records import ToolExample, read_jsonl
 
@@ -138,7 +138,7 @@ def main() -> None:
             return r["id"] in items[_group(r)] and (r["strategy"], _group(r)) in complete
 
         print(f"## {title}\n\n{headline(records, keep)}\n\n{paired(records, keep)}\n\n"
-              f"{summarize([args.out], keep, every)}")
+              f"{summary_table(records, keep)}")
 
 
 if __name__ == "__main__":

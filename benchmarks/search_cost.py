@@ -4,7 +4,10 @@
 
 Runs the embedded Gemma 3 270M (or --model) on a fixed set of questions, for constrained
 greedy and a small (N, M) grid of fine-grained beam search with the verifier, and reports
-wall time and policy tokens per question, with each setting's ratio to greedy.
+wall time and policy tokens per question, with each setting's ratio to greedy. With several
+``--dtype`` values every setting runs once per dtype (the policy loaded in each), and the ratio
+and answer agreement are against the first dtype: e.g. ``--dtype float32 bfloat16`` measures what
+bfloat16 buys on a CPU with AMX or AVX512-BF16.
 """
 
 from __future__ import annotations
@@ -78,44 +81,62 @@ def call(bound: object, question: str) -> tuple[float, int, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="policy directory (default: embedded Gemma 3 270M)")
+    parser.add_argument("--dtype", nargs="+", default=["float32"], help="policy dtypes; the first is the baseline")
+    parser.add_argument("--grid", nargs="*", default=[f"{n}x{m}" for n, m in GRID], help="beam settings NxM")
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     args = parser.parse_args()
-    policy = TransformersPolicy.from_pretrained(args.model or ensure_embedded_model())
-    base = ToolPRMChatModel(policy=policy)
-    base.bind_tools(TOOLS, tool_choice="any").invoke("warm-up: weather in Rome?")  # load + compile once
+    path = args.model or ensure_embedded_model()
+    grid = [tuple(map(int, g.split("x"))) for g in args.grid]
     settings = {"constrained greedy": {"strategy": "greedy"}}
-    settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in GRID}
-    bound = {name: base.model_copy(update=upd).bind_tools(TOOLS, tool_choice="any") for name, upd in settings.items()}
-    totals = {name: [0.0, 0, 0] for name in settings}
-    answers: dict[str, list[str]] = {name: [] for name in settings}
+    settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in grid}
+    runs: dict[tuple[str, str], tuple[TransformersPolicy, object]] = {}  # (setting, dtype) -> policy, bound
+    for dtype in args.dtype:
+        policy = TransformersPolicy.from_pretrained(path, dtype=dtype)
+        base = ToolPRMChatModel(policy=policy)
+        base.bind_tools(TOOLS, tool_choice="any").invoke("warm-up: weather in Rome?")  # load + compile once
+        for name, upd in settings.items():
+            runs[(name, dtype)] = (policy, base.model_copy(update=upd).bind_tools(TOOLS, tool_choice="any"))
+    totals = {key: [0.0, 0, 0] for key in runs}
+    answers: dict[tuple[str, str], list[str]] = {key: [] for key in runs}
     for q in QUESTIONS:  # settings interleaved per question, so load on the machine hits all alike
-        for name, b in bound.items():
+        for key, (policy, b) in runs.items():
             policy.clear_prompt_cache()  # every call encodes its prompt: no setting inherits another's
             wall, t_in, t_out, answer = call(b, q)
-            totals[name][0] += wall
-            totals[name][1] += t_in
-            totals[name][2] += t_out
-            answers[name].append(answer)
-    rows = [(name, *totals[name]) for name in settings]
-    g_wall = totals["constrained greedy"][0]
-    g_answers = answers["constrained greedy"]
+            totals[key][0] += wall
+            totals[key][1] += t_in
+            totals[key][2] += t_out
+            answers[key].append(answer)
+    first = ("constrained greedy", args.dtype[0])
+    g_wall = totals[first][0]
     k = len(QUESTIONS)
+    several = len(args.dtype) > 1
+    columns = ["strategy", "wall s / question", "x greedy", "policy tokens fed / question", "tokens sampled / question"]
+    columns += [f"answers as {args.dtype[0]}"] if several else []
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
         f"{os.cpu_count()} CPUs; policy {args.model or 'embedded Gemma 3 270M'}; {k} questions, 5 tools, "
         "verifier scorer, tool_choice='any'; settings interleaved per question; each call encodes its "
         "prompt from scratch (prompt cache cleared).",
         "",
-        "| strategy | wall s / question | x greedy | policy tokens fed / question | tokens sampled / question |",
-        "|---|---|---|---|---|",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
     ]
-    for name, wall, t_in, t_out in rows:
-        lines.append(f"| {name} | {wall / k:.2f} | {wall / g_wall:.2f} | {t_in / k:.0f} | {t_out / k:.0f} |")
-    lines += ["", "Greedy answers:", *[f"- {q} -> {a}" for q, a in zip(QUESTIONS, g_answers)]]
+    for (name, dtype), (wall, t_in, t_out) in totals.items():
+        cells = [f"{name} ({dtype})" if several else name, f"{wall / k:.2f}", f"{wall / g_wall:.2f}",
+                 f"{t_in / k:.0f}", f"{t_out / k:.0f}"]
+        if several:
+            same = sum(a == b for a, b in zip(answers[(name, dtype)], answers[(name, args.dtype[0])]))
+            cells.append(f"{same}/{k}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Answers of constrained greedy ({args.dtype[0]}):",
+              *[f"- {q} -> {a}" for q, a in zip(QUESTIONS, answers[first])]]
     table = "\n".join(lines)
     print(table)
     if args.out:
-        args.out.write_text(f"# Search cost\n\nCommand: `python benchmarks/search_cost.py --out {args.out}`\n\n{table}\n")
+        flags = "".join(f" --{flag} {' '.join(v)}" for flag, v in (("dtype", args.dtype), ("grid", args.grid))
+                        if v != parser.get_default(flag))
+        args.out.write_text(f"# Search cost\n\nCommand: `python benchmarks/search_cost.py{flags} --out {args.out}`"
+                            f"\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -431,8 +431,13 @@ def summarize(
     categories a "mean" row averages them (each weighs the same, as BFCL's overall score does).
     ``keep`` selects records, so strategies can be compared on the items they all answered;
     records of ``examples`` are scored again by the current metrics (:func:`read_results`)."""
+    return summary_table(read_results(paths, examples), keep)
+
+
+def summary_table(records: Iterable[dict[str, Any]], keep: Callable[[dict[str, Any]], bool] | None = None) -> str:
+    """:func:`summarize` over records already read (and scored), for callers that also use them."""
     groups: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
-    for r in read_results(paths, examples):
+    for r in records:
         if keep is not None and not keep(r):
             continue
         groups[(r["benchmark"], r["category"] or "-", r["strategy"])][r["id"]] = r

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import jsonschema
 import pytest
+import torch
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -369,6 +370,16 @@ def test_loaded_models_are_shared_with_bound_copies(tiny_gemma_path: Path) -> No
     assert model._holder.loaded is loaded  # nothing was loaded a second time
     assert structured.first.bound._holder.loaded is loaded
     assert model.model_copy(update={"strategy": "greedy"})._holder.loaded is loaded
+
+
+def test_bfloat16_policy_searches(tiny_gemma_path: Path) -> None:
+    """``dtype="bfloat16"`` (faster on CPUs with AMX or AVX512-BF16) runs the whole search."""
+    model = ToolPRMChatModel(model=str(tiny_gemma_path), dtype="bfloat16", max_tokens=16, max_value_tokens=12)
+    message = model.bind_tools([count_items, *TOOLS], tool_choice="any").invoke("count 3 items")
+    assert next(model._holder.loaded.policy.model.parameters()).dtype == torch.bfloat16
+    assert message.tool_calls
+    assert_valid_calls(message)
+    assert_metadata(message)
 
 
 # ---- batch, async, stream -----------------------------------------------------------------
