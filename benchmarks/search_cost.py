@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -78,17 +80,24 @@ def call(bound: object, question: str) -> tuple[float, int, int, str]:
     return wall, msg.response_metadata["policy_input_tokens"], msg.usage_metadata["output_tokens"], answer
 
 
+def beam_setting(text: str) -> tuple[int, int]:
+    """``"2x4"`` -> (N=2, M=4)."""
+    n, sep, m = text.partition("x")
+    if not (sep and n.isdigit() and m.isdigit() and int(n) > 0 and int(m) > 0):
+        raise argparse.ArgumentTypeError(f"beam setting {text!r} is not NxM with positive integers, e.g. 1x4")
+    return int(n), int(m)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="policy directory (default: embedded Gemma 3 270M)")
     parser.add_argument("--dtype", nargs="+", default=["float32"], help="policy dtypes; the first is the baseline")
-    parser.add_argument("--grid", nargs="*", default=[f"{n}x{m}" for n, m in GRID], help="beam settings NxM")
+    parser.add_argument("--grid", nargs="*", type=beam_setting, default=GRID, help="beam settings NxM, e.g. 1x4 2x4")
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     args = parser.parse_args()
     path = args.model or ensure_embedded_model()
-    grid = [tuple(map(int, g.split("x"))) for g in args.grid]
     settings = {"constrained greedy": {"strategy": "greedy"}}
-    settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in grid}
+    settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in args.grid}
     runs: dict[tuple[str, str], tuple[TransformersPolicy, object]] = {}  # (setting, dtype) -> policy, bound
     for dtype in args.dtype:
         policy = TransformersPolicy.from_pretrained(path, dtype=dtype)
@@ -133,10 +142,8 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.out:
-        flags = "".join(f" --{flag} {' '.join(v)}" for flag, v in (("dtype", args.dtype), ("grid", args.grid))
-                        if v != parser.get_default(flag))
-        args.out.write_text(f"# Search cost\n\nCommand: `python benchmarks/search_cost.py{flags} --out {args.out}`"
-                            f"\n\n{table}\n")
+        command = shlex.join(["python", "benchmarks/search_cost.py", *sys.argv[1:]])
+        args.out.write_text(f"# Search cost\n\nCommand: `{command}`\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -134,14 +134,14 @@ class TransformersPolicy:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        torch_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        dtype = torch_dtype(dtype)
         local = Path(path).exists()
         if not local and Path(path).is_absolute():
             raise FileNotFoundError(f"no model directory at {path}")
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=not local)
             model = AutoModelForCausalLM.from_pretrained(
-                str(path), dtype=torch_dtype, device_map=device_map, local_files_only=not local
+                str(path), dtype=dtype, device_map=device_map, local_files_only=not local
             )
         except OSError as e:
             if local:
@@ -525,6 +525,14 @@ class TransformersPolicy:
             beam.steps + (cand.step,), self.extend(beam.kv, cand.token_ids),
             beam.logprob + cand.logprob, beam.scores + (score,), beam.texts + (cand.text,),
         )
+
+
+def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"bfloat16"`` -> ``torch.bfloat16``; a name torch lacks is an error naming it."""
+    found = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if not isinstance(found, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}: use a torch dtype name such as 'float32' or 'bfloat16'")
+    return found
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:

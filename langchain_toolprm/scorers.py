@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import torch
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
-from .policy import Usage
+from .policy import Usage, torch_dtype
 from .prompts import message_text, render_context
 from .schema import ToolSpec
 from .steps import Step, StepTag, fragments, replay
@@ -180,19 +180,19 @@ class GenerativePRM:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        weights_dtype = torch_dtype(dtype)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no PRM at {path}")
-        torch_dtype = getattr(torch, dtype)
         if (path / "adapter_config.json").exists():
             from peft import PeftConfig, PeftModel
 
             base = str(base_model or PeftConfig.from_pretrained(str(path)).base_model_name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
+            model = AutoModelForCausalLM.from_pretrained(base, dtype=weights_dtype)
             model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
             tok_src = path if (path / "tokenizer_config.json").exists() else base
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(base_model or path), dtype=torch_dtype)
+            model = AutoModelForCausalLM.from_pretrained(str(base_model or path), dtype=weights_dtype)
             tok_src = path
         return cls(model, AutoTokenizer.from_pretrained(str(tok_src)), name=str(path))
 

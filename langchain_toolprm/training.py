@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 
 import torch
 
+from .policy import torch_dtype
 from .records import LabelledTrajectory, load_trajectories
 from .scorers import GenerativePRM, ScoringContext, encode_trajectory, label_token_ids
 from .steps import StepTag
@@ -221,8 +222,7 @@ class PRMTrainConfig:
         self.eval_file = None if self.eval_file is None else str(self.eval_file)
         if self.mode not in LABEL_MODES:
             raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(LABEL_MODES)}")
-        if not isinstance(getattr(torch, self.dtype, None), torch.dtype):
-            raise ValueError(f"unknown dtype {self.dtype!r}")
+        torch_dtype(self.dtype)  # an unknown name is an error here, before any loading
         for name in ("epochs", "batch_size", "grad_accum", "max_length", "save_every", "log_every", "save_total_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -254,7 +254,7 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
 def _load_model(config: PRMTrainConfig, checkpoint: Path | None) -> Any:
     from transformers import AutoModelForCausalLM
 
-    dtype = getattr(torch, config.dtype)
+    dtype = torch_dtype(config.dtype)
     if not config.lora:
         return AutoModelForCausalLM.from_pretrained(str(checkpoint or config.base_model), dtype=dtype)
     from peft import LoraConfig, PeftModel, get_peft_model

@@ -11,7 +11,7 @@ import pytest
 import torch
 from langchain_core.messages import HumanMessage
 
-from langchain_toolprm import TransformersPolicy
+from langchain_toolprm import GenerativePRM, TransformersPolicy
 from langchain_toolprm.policy import (
     Beam,
     Candidate,
@@ -516,6 +516,13 @@ def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
 
 def _common_len(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def test_unknown_dtype_is_named(tiny_gemma_path: Any) -> None:
+    with pytest.raises(ValueError, match="unknown dtype 'float33'"):
+        TransformersPolicy.from_pretrained(tiny_gemma_path, dtype="float33")
+    with pytest.raises(ValueError, match="unknown dtype 'nn'"):
+        GenerativePRM.from_pretrained(tiny_gemma_path, dtype="nn")  # torch.nn exists, but is no dtype
 
 
 def test_from_pretrained_never_downloads(tmp_path: Any) -> None:
