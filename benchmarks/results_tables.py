@@ -4,9 +4,10 @@ A strategy enters a category's rows only once it has answered every item of that
 slice (the first ``--slice`` items), so all rows of a category cover the same items; the
 second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
 every result file under DIR without the raw texts (how benchmarks/per_item/ was made), which this
-script reads as well.
+script reads as well. ``--reread`` first reads the free-text strategies' calls again from their
+raw texts (``evaluation.reread_text_answers``; needs the policy's tokenizer, ``--model``).
 
-    python benchmarks/results_tables.py results/ [--slice 50] [--pack benchmarks/per_item]
+    python benchmarks/results_tables.py results/ [--slice 50] [--reread] [--pack benchmarks/per_item]
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import argparse
 import gzip
 import json
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.evaluation import read_results, summary_table
+from langchain_toolprm.embedded import ensure_embedded_model
+from langchain_toolprm.evaluation import read_results, reread_text_answers, summary_table
 from langchain_toolprm.metrics import aggregate_hammer
 from langchain_toolprm.records import ToolExample, read_jsonl
 
@@ -116,7 +119,19 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="the results folder")
     parser.add_argument("--slice", type=int, default=50, help="items per category in the slice")
     parser.add_argument("--pack", type=Path, help="also write a gzipped copy of every result file here")
+    parser.add_argument("--reread", action="store_true",
+                        help="first read the free-text answers' calls again from their raw texts")
+    parser.add_argument("--model", type=Path, help="with --reread: the policy (default: the embedded Gemma)")
     args = parser.parse_args()
+    examples = _examples()
+    every = [ex for exs in examples.values() for ex in exs]
+    if args.reread:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.model or ensure_embedded_model())
+        for f in sorted(args.out.rglob("*.jsonl")):
+            if n := reread_text_answers(f, tokenizer, every):
+                print(f"{f}: {n} records updated", file=sys.stderr)
     if args.pack:
         for f in sorted(args.out.rglob("*.jsonl")):
             target = args.pack / f.relative_to(args.out).with_suffix(".jsonl.gz")
@@ -124,8 +139,6 @@ def main() -> None:
             with gzip.GzipFile(target, "wb", mtime=0) as dst:
                 for rec in read_jsonl(f):
                     dst.write((json.dumps({k: v for k, v in rec.items() if k not in UNPACKED}) + "\n").encode())
-    examples = _examples()
-    every = [ex for exs in examples.values() for ex in exs]
     records = read_results([args.out], every)  # scored by today's metrics, from the stored calls
     for title, items in ((f"Slice: the first {args.slice} items of each category", _items(examples, args.slice)),
                          ("Whole categories", _items(examples, None))):

@@ -39,7 +39,15 @@ from .embedded import SHIPPED_PRM, prm_digest, resolve_prm
 from .metrics import aggregate_hammer, score_item
 from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
 from .prompts import CallFormat, build_prompt
-from .records import DataFileError, ToolExample, append_jsonl, call_from_dict, call_to_dict, read_jsonl
+from .records import (
+    DataFileError,
+    ToolExample,
+    append_jsonl,
+    call_from_dict,
+    call_to_dict,
+    read_jsonl,
+    write_jsonl,
+)
 from .schema import ToolSchemaError, ToolSpec
 from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
 from .search import Aggregation, SearchConfig, prepare_problem, run_search
@@ -47,7 +55,7 @@ from .steps import Call
 
 EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "token_beam", "beam"]
 STRATEGIES: tuple[str, ...] = get_args(EvalStrategy)
-_TEXT = ("unconstrained", "token_beam")  # decode free text with model.generate
+TEXT_STRATEGIES = ("unconstrained", "token_beam")  # decode free text with model.generate
 _SAMPLES = ("token_beam", "best_of_n", "majority")  # sized by ``samples`` (default N*M)
 _SEARCH = {"temperature", "aggregation", "max_value_tokens", "max_calls", "seed", "scorer", "prm"}
 _RELEVANT: dict[str, set[str]] = {  # the spec fields each strategy's result depends on
@@ -167,20 +175,19 @@ def _as_call(obj: Any) -> Call | None:
     return Call(obj["name"], args) if isinstance(args, dict) else None
 
 
-def _valid(calls: list[Call | None], specs: Sequence[ToolSpec]) -> list[Call] | None:
-    by_name = {s.name: s for s in specs}
-    for call in calls:
-        if call is None or call.name not in by_name or by_name[call.name].validate_arguments(call.arguments):
-            return None
-    return list(calls)  # type: ignore[arg-type]
+def _all_calls(calls: list[Call | None]) -> list[Call] | None:
+    return None if any(c is None for c in calls) else list(calls)  # type: ignore[arg-type]
 
 
-def parse_calls(text: str, fmt: CallFormat, specs: Sequence[ToolSpec]) -> list[Call] | None:
-    """Calls a free-text answer spells in ``fmt``, or None when it is not a valid call list.
+def parse_calls(text: str, fmt: CallFormat) -> list[Call] | None:
+    """Calls a free-text answer spells in ``fmt``, or None when it cannot be read as calls.
 
     JSON-list formats must open with the list (trailing text is ignored); ``<tool_call>``
     formats may hold zero blocks (a prose answer: no call); Llama-3 style is ``;``-separated
-    objects. Every call must name an offered tool with schema-valid arguments.
+    objects. Each call needs a string name and an object of arguments. Names and values are
+    not checked against the tools: the benchmark's scorer judges them, as BFCL's AST checker
+    and the Hammer F1 scores do (an unknown name or a wrong value is a wrong call, and on
+    irrelevance any call read counts as calling).
     """
     decoder = json.JSONDecoder()
     if fmt.name == "qwen":
@@ -190,7 +197,7 @@ def parse_calls(text: str, fmt: CallFormat, specs: Sequence[ToolSpec]) -> list[C
                 calls.append(_as_call(json.loads(block)))
             except ValueError:
                 return None
-        return _valid(calls, specs)
+        return _all_calls(calls)
     if fmt.name == "llama3":
         calls, rest = [], text.strip()
         while rest.startswith("{"):
@@ -200,12 +207,12 @@ def parse_calls(text: str, fmt: CallFormat, specs: Sequence[ToolSpec]) -> list[C
                 return None
             calls.append(_as_call(obj))
             rest = rest[end:].lstrip().removeprefix(";").lstrip()
-        return _valid(calls, specs)
+        return _all_calls(calls)
     try:
         obj, _ = decoder.raw_decode(text.strip())
     except ValueError:
         return None
-    return _valid([_as_call(o) for o in obj], specs) if isinstance(obj, list) else None
+    return _all_calls([_as_call(o) for o in obj]) if isinstance(obj, list) else None
 
 
 # ---- one item ------------------------------------------------------------------------------------
@@ -271,7 +278,7 @@ def _generate(
     new = new[: next((i for i, t in enumerate(new) if t in ends), len(new))]
     # Special tokens stay: some templates' call markers (<tool_call>) are special tokens.
     raw = policy.tokenizer.decode(new, skip_special_tokens=False)
-    return parse_calls(raw, prompt.call_format, specs), raw
+    return parse_calls(raw, prompt.call_format), raw
 
 
 def _search(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, specs: list[ToolSpec],
@@ -302,7 +309,7 @@ def predict(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, sp
     raw, error = "", None
     try:
         specs = example.specs()
-        if spec.strategy in _TEXT:
+        if spec.strategy in TEXT_STRATEGIES:
             calls, raw = _generate(policy, example, specs, spec)
         else:
             calls, raw = _search(policy, scorer, example, specs, spec)
@@ -400,6 +407,32 @@ def read_results(paths: Iterable[str | Path], examples: Iterable[ToolExample] = 
             rec = {**rec, **score_item(ex, calls)}
         out.append(rec)
     return out
+
+
+def reread_text_answers(path: str | Path, tokenizer: Any, examples: Iterable[ToolExample]) -> int:
+    """Read the calls of a results file's free-text answers again from their stored raw text,
+    and score them again, so a fix to :func:`parse_calls` reaches finished runs without
+    decoding anything again (the other strategies' calls come from the grammar, not from text).
+
+    ``tokenizer`` is the policy's: its prompt decides the call format. The file is rewritten
+    atomically, and only if a record changed; returns how many did.
+    """
+    gold = {(benchmark_of(ex)[0], ex.id): ex for ex in examples}
+    records = list(read_jsonl(path))
+    changed = 0
+    for i, rec in enumerate(records):
+        if rec["spec"]["strategy"] not in TEXT_STRATEGIES or rec["error"] is not None or "raw" not in rec:
+            continue
+        ex = gold.get((rec["benchmark"], rec["id"]))
+        if ex is None:
+            raise ValueError(f"{path}: no example given for {rec['benchmark']} item {rec['id']!r}")
+        calls = parse_calls(rec["raw"], build_prompt(tokenizer, ex.lc_messages(), ex.specs()).call_format)
+        new = {**rec, "calls": None if calls is None else [call_to_dict(c) for c in calls], **score_item(ex, calls)}
+        changed += new != rec
+        records[i] = new
+    if changed:
+        write_jsonl(path, records)
+    return changed
 
 
 def _mean(xs: Iterable[float]) -> float:

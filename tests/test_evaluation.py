@@ -21,6 +21,7 @@ from langchain_toolprm.evaluation import (
     plot_grid,
     predict,
     read_results,
+    reread_text_answers,
     run_eval,
     run_grid,
     slug,
@@ -28,7 +29,6 @@ from langchain_toolprm.evaluation import (
 )
 from langchain_toolprm.prompts import BUILTIN_JSON, llama3_format, qwen_format
 from langchain_toolprm.records import ToolExample
-from langchain_toolprm.schema import ToolSpec
 from langchain_toolprm.scorers import GenerativePRM, VerifierScorer
 from langchain_toolprm.steps import Call
 
@@ -66,11 +66,6 @@ def examples(bfcl_dir: Path) -> list[ToolExample]:
     return load_benchmark("bfcl", "simple_python", bfcl_dir)
 
 
-@pytest.fixture(scope="module")
-def specs(examples: list[ToolExample]) -> list[ToolSpec]:
-    return examples[0].specs()
-
-
 # ---- parsing free text -----------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "expected"), [
     (' [{"name": "get_weather", "arguments": {"city": "Paris"}}]\nTool (get_weather): sunny',
@@ -79,34 +74,39 @@ def specs(examples: list[ToolExample]) -> list[ToolSpec]:
     (' [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": '
      '{"city": "Oslo", "unit": "celsius"}}]', [Call("get_weather", {"city": "Paris"}),
                                                Call("get_weather", {"city": "Oslo", "unit": "celsius"})]),
-    (' [{"name": "get_weather", "arguments": {"city": {"type": "string"}}}]', None),  # schema copied as value
-    (' [{"name": "get_weather", "arguments": {"unit": "celsius"}}]', None),  # required city missing
-    (' [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "kelvin"}}]', None),  # not in enum
-    (' [{"name": "get_time", "arguments": {}}]', None),  # no such tool
+    # Read as calls however wrong: the benchmark's scorer judges names and values.
+    (' [{"name": "get_weather", "arguments": {"city": {"type": "string"}}}]',  # schema copied as value
+     [Call("get_weather", {"city": {"type": "string"}})]),
+    (' [{"name": "get_time", "arguments": {}}]', [Call("get_time", {})]),  # no such tool
+    (' [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather"}]',  # no arguments
+     [Call("get_weather", {"city": "Paris"}), Call("get_weather", {})]),
+    (' [{"name": "get_weather", "arguments": "Paris"}]', None),  # arguments not an object
+    (' [{"arguments": {"city": "Paris"}}]', None),  # no name
     (' [{"name": "get_weather", "arguments": {"city": "Par', None),  # cut off
     (' {"name": "get_weather", "arguments": {"city": "Paris"}}', None),  # not a list
     ("I think it is sunny.", None),
 ])
-def test_parse_json_list(text: str, expected: list[Call] | None, specs: list[ToolSpec]) -> None:
-    assert parse_calls(text, BUILTIN_JSON, specs) == expected
+def test_parse_json_list(text: str, expected: list[Call] | None) -> None:
+    assert parse_calls(text, BUILTIN_JSON) == expected
 
 
-def test_parse_tool_call_blocks(specs: list[ToolSpec]) -> None:
+def test_parse_tool_call_blocks() -> None:
     fmt = qwen_format("<|im_end|>")
     good = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-    assert parse_calls(good + "\n" + good.replace("Paris", "Oslo"), fmt, specs) == [
+    assert parse_calls(good + "\n" + good.replace("Paris", "Oslo"), fmt) == [
         Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "Oslo"})]
-    assert parse_calls("It is sunny in Paris.", fmt, specs) == []  # prose: no call
-    assert parse_calls('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Pa', fmt, specs) is None
-    assert parse_calls("<tool_call>\n{'name': 'get_weather'}\n</tool_call>", fmt, specs) is None
-    assert parse_calls('<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>', fmt, specs) is None
+    assert parse_calls("It is sunny in Paris.", fmt) == []  # prose: no call
+    assert parse_calls('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Pa', fmt) is None
+    assert parse_calls("<tool_call>\n{'name': 'get_weather'}\n</tool_call>", fmt) is None
+    assert parse_calls('<tool_call>{"name": "get_weather", "arguments": {}}</tool_call>', fmt) == [Call("get_weather", {})]
 
 
-def test_parse_llama3(specs: list[ToolSpec]) -> None:
+def test_parse_llama3() -> None:
     fmt = llama3_format("<|eot_id|>")
     text = '{"name": "get_weather", "parameters": {"city": "Paris"}}; {"name": "get_weather", "parameters": {"city": "Rome"}}'
-    assert parse_calls(text, fmt, specs) == [Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "Rome"})]
-    assert parse_calls('{"name": "get_weather", "parameters": {"city": 3}}', fmt, specs) is None
+    assert parse_calls(text, fmt) == [Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "Rome"})]
+    assert parse_calls('{"name": "get_weather", "parameters": {"city": 3}}', fmt) == [Call("get_weather", {"city": 3})]
+    assert parse_calls('{"name": "get_weather", "parameters": [3]}', fmt) is None
 
 
 # ---- specs -----------------------------------------------------------------------------------
@@ -220,6 +220,27 @@ def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: Transfor
     assert done == [examples[1].id] and len(path.read_text().splitlines()) == 2
     run_eval(examples, spec, path, policy=tiny_policy, scorer=VerifierScorer(), progress=False, resume=False)
     assert done[1:] == [e.id for e in examples]
+
+
+def test_reread_text_answers_applies_todays_parser(tmp_path: Path, tiny_policy: TransformersPolicy,
+                                                  examples: list[ToolExample], monkeypatch: pytest.MonkeyPatch) -> None:
+    # As an older parser stored it: the schema copied as the value, read as no call at all.
+    raw = ' [{"name": "get_weather", "arguments": {"city": {"type": "string"}}}]'
+    monkeypatch.setattr(evaluation, "predict", lambda p, s, ex, sp: Prediction(None, raw, 1, 0, 0, 0.1))
+    for strategy in ("unconstrained", "greedy"):
+        run_eval(examples, EvalSpec(strategy, **FAST), tmp_path / f"{strategy}.jsonl", policy=tiny_policy,
+                 scorer=VerifierScorer(), progress=False)
+    greedy = (tmp_path / "greedy.jsonl").read_text()
+
+    assert reread_text_answers(tmp_path / "unconstrained.jsonl", tiny_policy.tokenizer, examples) == 2
+    first = json.loads((tmp_path / "unconstrained.jsonl").read_text().splitlines()[0])
+    assert first["calls"] == [{"name": "get_weather", "arguments": {"city": {"type": "string"}}}]
+    assert (first["correct"], first["reason"]) == (False, "type_error")  # judged by the checker, not the parser
+    assert reread_text_answers(tmp_path / "unconstrained.jsonl", tiny_policy.tokenizer, examples) == 0
+    assert reread_text_answers(tmp_path / "greedy.jsonl", tiny_policy.tokenizer, examples) == 0  # grammar-built
+    assert (tmp_path / "greedy.jsonl").read_text() == greedy
+    with pytest.raises(ValueError, match="no example given"):
+        reread_text_answers(tmp_path / "unconstrained.jsonl", tiny_policy.tokenizer, examples[:1])
 
 
 def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: TransformersPolicy,
