@@ -123,6 +123,8 @@ def main() -> None:
                         help="first read the free-text answers' calls again from their raw texts")
     parser.add_argument("--model", type=Path, help="with --reread: the policy (default: the embedded Gemma)")
     args = parser.parse_args()
+    if args.model and not args.reread:
+        parser.error("--model is only used with --reread")
     examples = _examples()
     every = [ex for exs in examples.values() for ex in exs]
     if args.reread:
