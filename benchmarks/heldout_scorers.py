@@ -4,7 +4,7 @@
 
 Runs the embedded Gemma 3 270M on the PRM dataset's held-out split (queries from the training
 sources that no PRM was trained on) with constrained greedy and fine-grained beam search
-(N=1, M=4) under each scorer, in the same run, and prints the summary table (function-name F1,
+(N=1, M=4) under each scorer (and verifier x PRM at each ``--policy-weight``), in the same run, and prints the summary table (function-name F1,
 argument F1, exact call lists; cost per item). Results resume from ``--out``.
 """
 
@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--m", type=int, default=4)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--policy-weight", default="",
+                        help="comma list of policy weights W: verifier x PRM rows ranked by score x p(path)^W")
     args = parser.parse_args()
 
     examples = load_examples(args.examples)[: args.limit]
@@ -37,7 +39,8 @@ def main() -> None:
     specs = [EvalSpec("greedy")] + [
         EvalSpec("beam", scorer=s, prm=None if s == "verifier" else args.prm, n=args.n, m=args.m)
         for s in ("verifier", "prm", "combined")
-    ]
+    ] + [EvalSpec("beam", scorer="combined", prm=args.prm, n=args.n, m=args.m, policy_weight=float(w))
+         for w in args.policy_weight.split(",") if w.strip()]
     out = Path(args.out)
     paths = []
     for spec in specs:

@@ -93,6 +93,8 @@ class ToolPRMChatModel(BaseChatModel):
     m_explore: int = 4
     temperature: float = 0.8
     aggregation: Aggregation = "min"
+    policy_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    """Paths rank by score x p(path)^policy_weight; 0: the policy's log-probability only breaks ties."""
     max_tokens: int = 128
     """Bound on a prose reply's tokens."""
     max_value_tokens: int = 32
@@ -128,7 +130,7 @@ class ToolPRMChatModel(BaseChatModel):
         return {
             "model_name": self.model_name, "prm": self.prm, "strategy": self.strategy,
             "n_retain": self.n_retain, "m_explore": self.m_explore, "temperature": self.temperature,
-            "aggregation": self.aggregation,
+            "aggregation": self.aggregation, "policy_weight": self.policy_weight,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -198,7 +200,7 @@ class ToolPRMChatModel(BaseChatModel):
 
     # ---- generation -------------------------------------------------------------------------
     def _search_config(self, **overrides: Any) -> SearchConfig:
-        fields = ("strategy", "n_retain", "m_explore", "temperature", "aggregation",
+        fields = ("strategy", "n_retain", "m_explore", "temperature", "aggregation", "policy_weight",
                   "max_value_tokens", "seed", "timeout")
         values = {f: overrides.get(f, getattr(self, f)) for f in fields}
         return SearchConfig(**values)
@@ -235,7 +237,7 @@ class ToolPRMChatModel(BaseChatModel):
                 result = run_search(policy, scorer, problem, config)
                 metadata["search"] = {
                     "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
-                    "aggregation": config.aggregation, "trace": result.trace,
+                    "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": result.trace,
                 }
                 if result.calls is None:
                     error = "no call list finished within the step and value-token limits"

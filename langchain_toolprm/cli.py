@@ -53,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .chat_model import ToolPRMChatModel
 
     llm = ToolPRMChatModel(model=args.model, prm=args.prm, strategy=args.strategy, n_retain=args.n,
-                           m_explore=args.m, seed=args.seed)
+                           m_explore=args.m, seed=args.seed, policy_weight=args.policy_weight)
     questions = args.question or ["What's the weather like in Tokyo?", "How much is 250 US dollars in euros?"]
     bound = llm.bind_tools(DEMO_TOOLS)
     for q in questions:
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=1, help="beams retained (N)")
     demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--policy-weight", type=float, default=0.0,
+                      help="rank paths by score x p(path)^W (0.2 with --prm toolprm: see docs/prm.md)")
     demo.set_defaults(func=_demo)
     prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache")
     prep.add_argument("--force", action="store_true", help="rebuild the cache even if present")

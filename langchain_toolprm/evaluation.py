@@ -57,7 +57,7 @@ EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "toke
 STRATEGIES: tuple[str, ...] = get_args(EvalStrategy)
 TEXT_STRATEGIES = ("unconstrained", "token_beam")  # decode free text with model.generate
 _SAMPLES = ("token_beam", "best_of_n", "majority")  # sized by ``samples`` (default N*M)
-_SEARCH = {"temperature", "aggregation", "max_value_tokens", "max_calls", "seed", "scorer", "prm"}
+_SEARCH = {"temperature", "aggregation", "policy_weight", "max_value_tokens", "max_calls", "seed", "scorer", "prm"}
 _RELEVANT: dict[str, set[str]] = {  # the spec fields each strategy's result depends on
     "unconstrained": {"max_new_tokens"},
     "token_beam": {"max_new_tokens", "samples"},
@@ -84,6 +84,7 @@ class EvalSpec:
     samples: int | None = None
     temperature: float = 0.8
     aggregation: Aggregation = "min"
+    policy_weight: float = 0.0
     max_value_tokens: int = 32
     max_new_tokens: int = 256
     max_calls: int = 8
@@ -99,6 +100,8 @@ class EvalSpec:
             raise ValueError(f"scorer {self.scorer!r} needs a PRM path")
         if min(self.n, self.m, self.samples or 1) < 1:
             raise ValueError("N, M and samples must be at least 1")
+        if not (math.isfinite(self.policy_weight) and self.policy_weight >= 0):
+            raise ValueError(f"policy_weight must be a finite number >= 0, not {self.policy_weight!r}")
 
     @property
     def budget(self) -> int:
@@ -118,17 +121,22 @@ class EvalSpec:
         if self.label:
             return self.label
         spec = self.canonical()
+        weight = f" pw={spec.policy_weight:g}" if spec.policy_weight else ""
         if spec.strategy == "beam":
-            return f"beam N={spec.n} M={spec.m} {scorer_label(spec)}"
+            return f"beam N={spec.n} M={spec.m} {scorer_label(spec)}{weight}"
         if spec.strategy in ("best_of_n", "majority"):
-            return f"{spec.strategy} {spec.samples} {scorer_label(spec)}"
+            return f"{spec.strategy} {spec.samples} {scorer_label(spec)}{weight}"
         if spec.strategy == "token_beam":
             return f"token_beam {spec.samples}"
         return spec.strategy
 
     def identity(self) -> dict[str, Any]:
-        """What a results file must have been produced with for a resumed run to append to it."""
-        return asdict(replace(self.canonical(), label=None))
+        """What a results file must have been produced with for a resumed run to append to it.
+        ``policy_weight`` came later: left out at its default, files written before it resume."""
+        identity = asdict(replace(self.canonical(), label=None))
+        if not identity["policy_weight"]:
+            del identity["policy_weight"]
+        return identity
 
 
 @dataclass
@@ -288,8 +296,8 @@ def _search(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, sp
     beam = spec.strategy == "beam"
     config = SearchConfig(
         strategy=spec.strategy, n_retain=spec.n if beam else spec.budget, m_explore=spec.m if beam else 1,  # type: ignore[arg-type]
-        temperature=spec.temperature, aggregation=spec.aggregation, max_value_tokens=spec.max_value_tokens,
-        seed=_item_seed(spec, example),
+        temperature=spec.temperature, aggregation=spec.aggregation, policy_weight=spec.policy_weight,
+        max_value_tokens=spec.max_value_tokens, seed=_item_seed(spec, example),
     )
     result = run_search(policy, scorer, problem, config)
     return result.calls, "".join(result.best.texts) if result.best else ""
@@ -642,6 +650,7 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         categories = _categories(args.benchmark, args.category)
         base = {"seed": args.seed, "temperature": args.temperature, "aggregation": args.aggregation,
+                "policy_weight": args.policy_weight,
                 **_scorer_args(args.scorer)}
         if args.command == "grid":
             ns, ms = ([int(x) for x in _split([v])] for v in (args.ns, args.ms))
@@ -695,6 +704,8 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--temperature", type=float, default=0.8)
     common.add_argument("--aggregation", default="min", choices=["last", "min", "mean", "product"])
+    common.add_argument("--policy-weight", type=float, default=0.0,
+                        help="rank paths by score x p(path)^W (default 0: the policy only breaks ties)")
     common.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start over instead of skipping items already in the results files")
     ev = subparsers.add_parser("eval", parents=[common], help="evaluate decoding strategies on a benchmark")

@@ -43,10 +43,16 @@ class SearchConfig:
     max_value_tokens: int = 32
     seed: int | None = 0
     timeout: float | None = None
+    policy_weight: float = 0.0
+    """A path ranks by score x p(path)^policy_weight. At 0 the scorer ranks and the policy's
+    log-probability only breaks ties; a small λ keeps a PRM that is not yet confident from
+    overriding the policy on a margin of a few thousandths."""
 
     def __post_init__(self) -> None:
         if self.n_retain < 1 or self.m_explore < 1:
             raise ValueError("n_retain and m_explore must be at least 1")
+        if not (math.isfinite(self.policy_weight) and self.policy_weight >= 0):
+            raise ValueError(f"policy_weight must be a finite number >= 0, not {self.policy_weight!r}")
         if self.aggregation not in ("last", "min", "mean", "product"):
             raise ValueError(f"unknown aggregation {self.aggregation!r}")
         if self.strategy not in ("beam", "greedy", "best_of_n", "majority"):
@@ -101,8 +107,11 @@ def aggregate(scores: Sequence[float], how: Aggregation) -> float:
     return math.prod(scores)
 
 
-def _key(beam: Beam, how: Aggregation) -> tuple[float, float]:
-    return (aggregate(beam.scores, how), beam.logprob)
+def _key(beam: Beam, config: SearchConfig) -> tuple[float, float]:
+    """A path's rank: its aggregated score weighed by the policy (``policy_weight``), then
+    its log-probability."""
+    score = aggregate(beam.scores, config.aggregation)
+    return (score * math.exp(config.policy_weight * beam.logprob), beam.logprob)
 
 
 def _expand(
@@ -135,7 +144,7 @@ def _expand(
         scores = scorer.score(problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
         children = [
             (b, c, s, _key(Beam(beams[b].steps, beams[b].kv, beams[b].logprob + c.logprob,
-                                beams[b].scores + (s,)), config.aggregation))
+                                beams[b].scores + (s,)), config))
             for (b, c), s in zip(pairs, scores)
         ]
         if prune:
@@ -178,7 +187,7 @@ def beam_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProbl
     """Fine-grained beam search: retain N, explore M per beam, best finished path wins."""
     result = _expand(policy, scorer, problem, config, config.n_retain, config.m_explore,
                      config.temperature, prune=True)
-    best = max(result.finished, key=lambda b: _key(b, config.aggregation), default=None)
+    best = max(result.finished, key=lambda b: _key(b, config), default=None)
     return _pick(result, best)
 
 
@@ -191,7 +200,7 @@ def greedy(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, c
 def best_of_n(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
     """N independent sampled call lists; the best by aggregated score wins."""
     result = _expand(policy, scorer, problem, config, config.n_retain, 1, config.temperature, prune=False)
-    best = max(result.finished, key=lambda b: _key(b, config.aggregation), default=None)
+    best = max(result.finished, key=lambda b: _key(b, config), default=None)
     return _pick(result, best)
 
 
@@ -206,7 +215,7 @@ def majority_vote(policy: TransformersPolicy, scorer: Scorer, problem: SearchPro
     votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
     best = max(
         result.finished,
-        key=lambda b: (votes[canonical(assemble(b.steps))], _key(b, config.aggregation)),
+        key=lambda b: (votes[canonical(assemble(b.steps))], _key(b, config)),
         default=None,
     )
     return _pick(result, best)

@@ -10,6 +10,7 @@ rather than what a trained policy would answer.
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -496,6 +497,20 @@ def test_strategies_return_valid_calls(
         other = model.bind_tools(TOOLS, tool_choice="any").invoke(QUESTION, strategy="greedy")
         assert other.response_metadata["search"]["strategy"] == "greedy"
         assert_valid_calls(other)
+
+
+def test_policy_weight_reaches_the_search(tiny_chat: ToolPRMChatModel) -> None:
+    bound = tiny_chat.bind_tools(TOOLS, tool_choice="any")
+    message = bound.invoke(QUESTION, policy_weight=0.5)
+    assert message.response_metadata["search"]["policy_weight"] == 0.5
+    for c in message.response_metadata["search"]["trace"][0]["candidates"]:  # ranked by score x p^0.5
+        assert c["path_score"] == pytest.approx(c["score"] * math.exp(0.5 * c["logprob"]), abs=1e-3)
+        assert c["path_score"] < c["score"]
+    with pytest.raises(ValueError, match="policy_weight"):
+        bound.invoke(QUESTION, policy_weight=-1.0)
+    with pytest.raises(ValueError, match="policy_weight"):
+        ToolPRMChatModel(policy_weight=float("nan"))
+    assert bound.invoke(QUESTION).response_metadata["search"]["policy_weight"] == 0.0
 
 
 def test_timeout_stops_the_search(tiny_chat: ToolPRMChatModel) -> None:

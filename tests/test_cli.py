@@ -29,3 +29,9 @@ def test_demo_prints_calls_and_trace(tiny_gemma_path: Path, capsys: pytest.Captu
 def test_demo_missing_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--model", str(tmp_path / "nope"), "-q", "hi"]) == 2
     assert "no model directory" in capsys.readouterr().err
+
+
+def test_demo_rejects_a_negative_policy_weight(tiny_gemma_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--model", str(tiny_gemma_path), "-q", "hi", "--policy-weight", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "policy_weight" in err and "greater than or equal to 0" in err

@@ -121,7 +121,13 @@ def test_spec_labels_and_matched_budget(tmp_path: Path) -> None:
     assert EvalSpec("greedy", scorer="prm", prm=prm, n=4, temperature=0.1).identity() == EvalSpec("greedy").identity()
     assert EvalSpec("unconstrained", max_value_tokens=9).name == "unconstrained"
     assert EvalSpec("greedy", label="mine").name == "mine"
-    for bad in ({"strategy": "nope"}, {"strategy": "beam", "scorer": "prm"}, {"strategy": "beam", "m": 0}):
+    # policy_weight came later: at its default it is not in the identity, so older files resume.
+    assert "policy_weight" not in EvalSpec("beam").identity()
+    weighed = EvalSpec("beam", scorer="combined", prm=prm, policy_weight=0.2)
+    assert weighed.name == "beam N=1 M=4 verifier*my-prm pw=0.2" and weighed.identity()["policy_weight"] == 0.2
+    assert EvalSpec("greedy", policy_weight=0.2).identity() == EvalSpec("greedy").identity()
+    for bad in ({"strategy": "nope"}, {"strategy": "beam", "scorer": "prm"}, {"strategy": "beam", "m": 0},
+                {"strategy": "beam", "policy_weight": -1.0}):
         with pytest.raises(ValueError):
             EvalSpec(**bad)
 

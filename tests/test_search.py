@@ -203,6 +203,35 @@ def test_beam_follows_the_scorer(name: str, tiny_policy: TransformersPolicy, roo
     assert min(result.best.scores) == 1.0
 
 
+@dataclass
+class NearTieScorer:
+    """Prefers function ``name`` by 0.01, as a PRM that is not yet confident does."""
+
+    name: str
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [(0.51 if t[-1].name == self.name else 0.5) if t[-1].tag is StepTag.FUNC_NAME else 1.0
+                for t in trajectories]
+
+
+def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: TransformersPolicy, root: Any,
+                                                               tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=1)
+    overruled = 0
+    for name in ("get_weather", "set_alarm", "ping"):
+        by_score = beam_search(tiny_policy, NearTieScorer(name), problem,
+                               config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0))
+        assert [c.name for c in by_score.calls] == [name]  # weight 0: the scorer decides
+        weighed = beam_search(tiny_policy, NearTieScorer(name), problem,
+                              config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0, policy_weight=5.0))
+        first = weighed.trace[0]["candidates"]
+        kept = next(c for c in first if c["kept"])
+        assert kept["logprob"] == max(c["logprob"] for c in first)  # 0.01 cannot beat the policy at weight 5
+        overruled += weighed.calls[0].name != name
+    assert overruled == 2  # the same candidates each time: only the policy's favourite keeps its name
+
+
 def test_forced_name_and_max_calls(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, forced="set_alarm", max_calls=1)
     for strategy in ("beam", "best_of_n"):
@@ -268,6 +297,7 @@ def test_aggregate() -> None:
 
 @pytest.mark.parametrize("kwargs", [
     {"n_retain": 0}, {"m_explore": 0}, {"n_retain": -1}, {"aggregation": "max"}, {"strategy": "dfs"},
+    {"policy_weight": -0.1}, {"policy_weight": float("nan")}, {"policy_weight": float("inf")},
 ])
 def test_search_config_rejects_bad_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
