@@ -3,7 +3,7 @@
 # categories (1,240 items), ToolAlpaca (114) and API-Bank level-1 (399), with
 #   unconstrained greedy (raw text parsed), constrained greedy, best-of-4 at the beam's
 #   candidate budget (N*M = 4), fine-grained beam N=1 M=4 with the verifier, and the same beam
-#   with verifier x the shipped ToolPRM.
+#   with verifier x the shipped ToolPRM, ranked by score alone and by score x p(path)^0.2.
 # Phase 1 runs every strategy on a slice (the first 50 items of each BFCL category and each
 # Hammer set); phase 2 extends every strategy to all items. Two lanes run side by side, one
 # torch thread each (the 2-core CPU this was measured on). Every command resumes where it
@@ -23,6 +23,7 @@ lane_a() {
     both --limit $limit --strategy best_of_n --samples 4
     run --benchmark bfcl --category simple_python,multiple --limit $limit --strategy unconstrained
     for b in toolalpaca apibank_l1; do run --benchmark $b --limit $limit --strategy unconstrained; done
+    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm --policy-weight 0.2
   done
 }
 lane_b() {

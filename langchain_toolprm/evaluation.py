@@ -50,7 +50,7 @@ from .records import (
 )
 from .schema import ToolSchemaError, ToolSpec
 from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
-from .search import Aggregation, SearchConfig, prepare_problem, run_search
+from .search import Aggregation, SearchConfig, check_policy_weight, prepare_problem, run_search
 from .steps import Call
 
 EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "token_beam", "beam"]
@@ -100,8 +100,7 @@ class EvalSpec:
             raise ValueError(f"scorer {self.scorer!r} needs a PRM path")
         if min(self.n, self.m, self.samples or 1) < 1:
             raise ValueError("N, M and samples must be at least 1")
-        if not (math.isfinite(self.policy_weight) and self.policy_weight >= 0):
-            raise ValueError(f"policy_weight must be a finite number >= 0, not {self.policy_weight!r}")
+        check_policy_weight(self.policy_weight)
 
     @property
     def budget(self) -> int:

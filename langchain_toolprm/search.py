@@ -29,6 +29,11 @@ Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
 
 
+def check_policy_weight(weight: float) -> None:
+    if not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"policy_weight must be a finite number >= 0, not {weight!r}")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Knobs of every strategy. ``n_retain``/``m_explore`` are the paper's N and M; best-of-N
@@ -51,8 +56,7 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if self.n_retain < 1 or self.m_explore < 1:
             raise ValueError("n_retain and m_explore must be at least 1")
-        if not (math.isfinite(self.policy_weight) and self.policy_weight >= 0):
-            raise ValueError(f"policy_weight must be a finite number >= 0, not {self.policy_weight!r}")
+        check_policy_weight(self.policy_weight)
         if self.aggregation not in ("last", "min", "mean", "product"):
             raise ValueError(f"unknown aggregation {self.aggregation!r}")
         if self.strategy not in ("beam", "greedy", "best_of_n", "majority"):
