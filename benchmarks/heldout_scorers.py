@@ -4,8 +4,9 @@
 
 Runs the embedded Gemma 3 270M on the PRM dataset's held-out split (queries from the training
 sources that no PRM was trained on) with constrained greedy and fine-grained beam search
-(N=1, M=4) under each scorer (and verifier x PRM at each ``--policy-weight``), in the same run, and prints the summary table (function-name F1,
-argument F1, exact call lists; cost per item). Results resume from ``--out``.
+(N=1, M=4) under each scorer (and verifier x PRM at each ``--policy-weight``), in the same
+run, and prints the summary table (function-name F1, argument F1, exact call lists; cost per
+item). Results resume from ``--out``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,21 @@ from langchain_toolprm.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_mode
 from langchain_toolprm.evaluation import EvalSpec, make_scorer, run_eval, slug, summarize
 from langchain_toolprm.policy import TransformersPolicy
 from langchain_toolprm.records import load_examples
+from langchain_toolprm.search import check_policy_weight
+
+
+def _weights(text: str) -> list[float]:
+    """``0.05,0.2`` -> [0.05, 0.2]; a bad entry is an argparse error naming it."""
+    try:
+        weights = [float(w) for w in text.split(",") if w.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
+    for w in weights:
+        try:
+            check_policy_weight(w)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return weights
 
 
 def main() -> None:
@@ -27,7 +43,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1)
     parser.add_argument("--m", type=int, default=4)
     parser.add_argument("--limit", type=int)
-    parser.add_argument("--policy-weight", default="",
+    parser.add_argument("--policy-weight", type=_weights, default=[],
                         help="comma list of policy weights W: verifier x PRM rows ranked by score x p(path)^W")
     args = parser.parse_args()
 
@@ -39,8 +55,8 @@ def main() -> None:
     specs = [EvalSpec("greedy")] + [
         EvalSpec("beam", scorer=s, prm=None if s == "verifier" else args.prm, n=args.n, m=args.m)
         for s in ("verifier", "prm", "combined")
-    ] + [EvalSpec("beam", scorer="combined", prm=args.prm, n=args.n, m=args.m, policy_weight=float(w))
-         for w in args.policy_weight.split(",") if w.strip()]
+    ] + [EvalSpec("beam", scorer="combined", prm=args.prm, n=args.n, m=args.m, policy_weight=w)
+         for w in args.policy_weight]
     out = Path(args.out)
     paths = []
     for spec in specs:

@@ -50,7 +50,7 @@ class SearchConfig:
     timeout: float | None = None
     policy_weight: float = 0.0
     """A path ranks by score x p(path)^policy_weight. At 0 the scorer ranks and the policy's
-    log-probability only breaks ties; a small λ keeps a PRM that is not yet confident from
+    log-probability only breaks ties; a small weight keeps a PRM that is not yet confident from
     overriding the policy on a margin of a few thousandths."""
 
     def __post_init__(self) -> None:
