@@ -30,8 +30,9 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model, resolve_prm
 from .policy import Constraints, TransformersPolicy, Usage
 from .schema import normalize_tools
-from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
+from .scorers import CombinedScorer, GenerativePRM, Scorer
 from .search import Aggregation, SearchConfig, Strategy, prepare_problem, run_search
+from .verifier import VerifierScorer
 
 ToolChoice = str | bool | dict[str, Any] | None
 

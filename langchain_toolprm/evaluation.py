@@ -49,9 +49,10 @@ from .records import (
     write_jsonl,
 )
 from .schema import ToolSchemaError, ToolSpec
-from .scorers import CombinedScorer, GenerativePRM, Scorer, VerifierScorer
+from .scorers import CombinedScorer, GenerativePRM, Scorer
 from .search import Aggregation, SearchConfig, check_policy_weight, prepare_problem, run_search
 from .steps import Call
+from .verifier import VerifierScorer
 
 EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "token_beam", "beam"]
 STRATEGIES: tuple[str, ...] = get_args(EvalStrategy)

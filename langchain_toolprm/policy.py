@@ -1,18 +1,30 @@
 """The policy backend on transformers: proposes candidate next steps of a call list.
 
-Everything starts from one encoded prompt: each beam holds the KV cache of its prefix, a
-step's tokens are fed once on top of it, and the M candidates of a step are decoded as one
-batch over a copy of that cache. Steps with a finite set of texts (function and parameter
-names, enum values, closing brackets) are scored on those tokens alone: their logits come
-from the rows of the output projection for the allowed tokens, not the whole vocabulary.
-Free values are sampled under an xgrammar JSON-schema grammar and cut at a token bound.
+Steps are read and written in the model's own tokens. A BPE model writes ``"Tokyo"}},`` as
+``Tokyo``, ``"``, ``}},``: a step boundary falls inside its tokens, so feeding each step's
+text on its own (a lone ``"`` and then ``}``) puts the model off its distribution. Each beam
+therefore keeps its last token unfed (``pending`` text, as in token healing) and the next
+step is scored over every route that spells ``pending + text`` from a token boundary: its
+first token is any vocabulary token that starts the text, the rest is the text's natural
+tokenization, and the last token stands for every token that starts with it (its "cover":
+``"}}`` also counts ``"}},`` and ``"}}]``), so a choice gets the mass the model would give
+the text however it continued. Free values are sampled under an xgrammar grammar of
+``pending``, the value and the first character of what may follow it, so the value ends
+inside the token the model would really write.
+
+Everything starts from one encoded prompt: each beam holds the KV cache of its fed prefix,
+a chosen step's tokens are fed once on top of it, and candidates are decoded as one batch
+over a copy. Finite choices are scored on their own tokens: logits come from the output
+projection rows of the tokens allowed at a position, not the whole vocabulary.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,10 +64,14 @@ class KVState:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A proposed next step: its step, the tokens it adds and their log-probability."""
+    """A proposed next step: the tokens to feed for it, the text it leaves unfed, its log-probability.
+
+    ``feed`` and ``pending`` together spell the beam's pending text followed by ``text``.
+    """
 
     step: Step
-    token_ids: tuple[int, ...]
+    feed: tuple[int, ...]
+    pending: bytes
     logprob: float
     text: str
 
@@ -75,13 +91,16 @@ class Constraints:
 
 @dataclass
 class Beam:
-    """A partial trajectory with the KV state of everything it has written."""
+    """A partial trajectory: its steps, the KV state of its fed tokens and its unfed text."""
 
     steps: tuple[Step, ...]
     kv: KVState
     logprob: float = 0.0
     scores: tuple[float, ...] = ()
     texts: tuple[str, ...] = ()
+    pending: bytes = b""
+    fed: tuple[int, ...] = ()
+    """Every token fed after the prompt: with ``pending`` it spells the call list so far."""
 
     @property
     def state(self) -> PartialState:
@@ -92,12 +111,27 @@ class Beam:
         return bool(self.steps) and self.steps[-1].tag is StepTag.TOTAL_FINISH
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Option:
-    """A finite next-step choice; empty ``text`` stands for the complement (a prose answer)."""
+    """A finite next-step choice. ``scored`` is the text its probability is read over (its own
+    text, cut or extended to where the choice is decided); empty = the complement (prose)."""
 
     step: Step
     text: str
+    scored: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A text's log-probability (every route, covers included) and the likeliest route's tokens."""
+
+    logprob: float
+    route: tuple[int, ...]
+
+
+# What may follow the last token of a structural step: a token that extends it only with these
+# characters is the same decision (``"}}`` + ``,``); anything else would be another text.
+_FOLLOW = frozenset(b' ,:}]{["\n')
 
 
 class TransformersPolicy:
@@ -115,8 +149,10 @@ class TransformersPolicy:
         self.tokenizer = tokenizer
         self.name = name or getattr(model.config, "name_or_path", None) or type(model).__name__
         self.usage = Usage()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[tuple[str, str, str], Any] = {}
         self._prompt_states: dict[tuple[int, ...], KVState] = {}
+        self._pinned: dict[tuple[int, ...], KVState] = {}
+        self._covers: dict[int, tuple[int, ...]] = {}
         head = model.get_output_embeddings()
         self._head = head.weight
         self._head_bias = getattr(head, "bias", None)
@@ -166,14 +202,14 @@ class TransformersPolicy:
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
-    def decode(self, ids: list[int] | tuple[int, ...]) -> str:
+    def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
     @torch.no_grad()
     def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:
         """Feed ``ids`` [B, L] on top of ``cache`` (updated in place); final hidden states."""
         self.usage.input_tokens += int(ids.numel())
-        out = self.model.get_decoder()(input_ids=ids.to(self.device), past_key_values=cache, use_cache=True)
+        out = self.model.get_decoder()(input_ids=ids.to(self.device), cache=cache, use_cache=True)
         return out.last_hidden_state
 
     @torch.no_grad()
@@ -187,8 +223,12 @@ class TransformersPolicy:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         return logits.float()
 
-    def prefill(self, ids: list[int], reserve: int = 0) -> KVState:
-        """Encode a prompt once; every beam and step of a search starts from this state."""
+    def prefill(self, ids: list[int], reserve: int = 0, *, pin: int = 0) -> KVState:
+        """Encode a prompt once; every beam and step of a search starts from this state.
+
+        ``pin``: the length of a static head (instructions and examples) whose state is kept for
+        the life of the policy, so every later prompt that starts with it feeds only the rest.
+        """
         if not ids:
             raise ValueError("empty prompt")
         if len(ids) + reserve > self.max_context:
@@ -197,8 +237,11 @@ class TransformersPolicy:
                 f"but the policy's context window is {self.max_context} tokens"
             )
         key = tuple(ids)
-        base = max((p for p in self._prompt_states if key[: len(p)] == p), key=len, default=None)
-        base_state = self._prompt_states.get(base) if base is not None else None
+        if 0 < pin < len(ids) and key[:pin] not in self._pinned:
+            self._pinned[key[:pin]] = self._encode_fresh(list(key[:pin]))
+        known = {**self._pinned, **self._prompt_states}
+        base = max((p for p in known if key[: len(p)] == p), key=len, default=None)
+        base_state = known.get(base) if base is not None else None
         if base_state is None:  # share the longest common prefix with a recent prompt (tools, instructions)
             common = max((_common_prefix(p, key) for p in self._prompt_states), default=0)
             if common >= self.min_shared_prefix:
@@ -215,14 +258,16 @@ class TransformersPolicy:
         hidden = self._forward(torch.tensor([ids]), cache)
         return KVState(cache, len(ids), hidden[0, -1])
 
-    def clear_prompt_cache(self) -> None:
-        """Forget encoded prompts and compiled grammars (e.g. to time each call from scratch)."""
+    def clear_prompt_cache(self, *, pinned: bool = False) -> None:
+        """Forget encoded prompts and compiled grammars (``pinned``: the static heads too)."""
         self._prompt_states.clear()
         self._grammars.clear()
+        if pinned:
+            self._pinned.clear()
 
     def warm_up(self) -> None:
         """Build the per-process tables over the vocabulary now, so no timed call pays for them."""
-        _ = self._xgr, self._terminator_ids
+        _ = self._vocab, self._starts
 
     @property
     def eos_ids(self) -> list[int]:
@@ -237,7 +282,7 @@ class TransformersPolicy:
         while len(self._prompt_states) > self.prompt_cache_size:
             self._prompt_states.pop(next(iter(self._prompt_states)))
 
-    def extend(self, state: KVState, ids: tuple[int, ...] | list[int]) -> KVState:
+    def extend(self, state: KVState, ids: Sequence[int]) -> KVState:
         """A new state with ``ids`` appended; ``state`` itself is left untouched."""
         if not ids:
             return state
@@ -251,113 +296,216 @@ class TransformersPolicy:
             cache.batch_repeat_interleave(n)
         return cache
 
-    # ---- choosing among a finite set of texts ---------------------------------------------
-    def score_options(self, state: KVState, options: list[tuple[int, ...] | None]) -> list[float]:
-        """Log-probability of each option under decoding restricted to the options' tokens.
+    # ---- the vocabulary as bytes --------------------------------------------------------------
+    @cached_property
+    def _vocab(self) -> tuple[list[bytes], dict[bytes, int], list[tuple[bytes, int]]]:
+        """Every token's bytes, the token of each spelling (an ordinary one where there is one), and
+        the ordinary tokens sorted by spelling (for covers)."""
+        _, _, info = self._xgr
+        texts = [bytes(t) for t in info.decoded_vocab][: self._head.shape[0]]
+        special = set(getattr(self.tokenizer, "all_special_ids", [])) | set(self._eos_ids)
+        by_text: dict[bytes, int] = {}
+        for i, t in enumerate(texts):
+            if t and (t not in by_text or (by_text[t] in special and i not in special)):
+                by_text[t] = i
+        ordered = sorted((t, i) for i, t in enumerate(texts) if t and i not in special)
+        return texts, by_text, ordered
 
-        At each branching point of the options' token trie the softmax runs over the
-        children's logits alone. A ``None`` option stands for any other continuation (a prose
-        answer); it needs the full softmax at the first position, once.
-        """
-        real = [o for o in options if o is not None]
-        if any(len(o) == 0 for o in real):
-            raise ValueError("an option has no tokens")
-        longest = max((len(o) for o in real), default=0)
-        deep = [o for o in dict.fromkeys(real) if len(o) > 1]
-        hidden_of: dict[tuple[int, ...], torch.Tensor] = {(): state.hidden}
-        if deep and self._branches_below_root(real):
-            pad = self._eos_ids[0] if self._eos_ids else 0
-            batch = torch.tensor([list(o[:-1]) + [pad] * (longest - len(o)) for o in deep])
-            hidden = self._forward(batch, self._repeat(state, len(deep)))
-            for row, o in enumerate(deep):
-                for d in range(1, len(o)):
-                    hidden_of[o[:d]] = hidden[row, d - 1]
-        children: dict[tuple[int, ...], list[int]] = {}
-        for o in real:
-            for d in range(len(o)):
-                kids = children.setdefault(o[:d], [])
-                if o[d] not in kids:
-                    kids.append(o[d])
-        child_lp: dict[tuple[int, ...], dict[int, float]] = {}
-        for prefix, kids in children.items():
-            if len(kids) == 1 and not (prefix == () and None in options):
-                child_lp[prefix] = {kids[0]: 0.0}
-                continue
-            h = hidden_of[prefix]
-            if prefix == () and None in options:
-                full = torch.log_softmax(self._logits(h), -1)
-                child_lp[prefix] = {k: float(full[k]) for k in kids}
-            else:
-                lp = torch.log_softmax(self._logits(h, torch.tensor(kids, device=h.device)), -1)
-                child_lp[prefix] = {k: float(v) for k, v in zip(kids, lp)}
-        out = []
-        for o in options:
-            if o is None:
-                mass = sum(math.exp(v) for v in child_lp.get((), {}).values())
-                out.append(math.log(max(1.0 - mass, 1e-12)))
-            else:
-                out.append(sum(child_lp[o[:d]][o[d]] for d in range(len(o))))
+    @cached_property
+    def _starts(self) -> dict[bytes, torch.Tensor]:
+        """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or ``}``."""
+        texts = self._vocab[0]
+        n = self._head.shape[0]
+        quote = torch.zeros(n, dtype=torch.bool)
+        tail = torch.zeros(n, dtype=torch.bool)
+        for i, t in enumerate(texts):
+            if t[:1] == b'"':
+                quote[i] = True
+            elif t[:1] in (b",", b"}"):
+                tail[i] = True
+        return {b'"': quote, b",}": tail}
+
+    def token_bytes(self, ids: Sequence[int]) -> bytes:
+        texts = self._vocab[0]
+        return b"".join(texts[i] for i in ids)
+
+    def natural(self, text: bytes) -> list[int]:
+        """The tokenizer's own tokens for ``text`` (spelled back exactly), else a longest-match split."""
+        if not text:
+            return []
+        ids = self.encode(text.decode("utf-8"))
+        if self.token_bytes(ids) == text:
+            return ids
+        by_text = self._vocab[1]
+        out, pos = [], 0
+        while pos < len(text):
+            end = next(e for e in range(len(text), pos, -1) if text[pos:e] in by_text or e == pos + 1)
+            if text[pos:end] not in by_text:
+                raise ValueError(f"no token spells {text[pos:end]!r}")
+            out.append(by_text[text[pos:end]])
+            pos = end
         return out
 
-    @staticmethod
-    def _branches_below_root(options: list[tuple[int, ...]]) -> bool:
-        prefixes: dict[tuple[int, ...], set[int]] = {}
-        for o in options:
-            for d in range(1, len(o)):
-                prefixes.setdefault(o[:d], set()).add(o[d])
-        return any(len(v) > 1 for v in prefixes.values())
+    def _cover(self, token: int) -> tuple[int, ...]:
+        """The tokens that start with ``token``'s text and extend it only by structural characters."""
+        if token not in self._covers:
+            texts, _, ordered = self._vocab
+            text = texts[token]
+            lo = bisect.bisect_left(ordered, (text, -1))
+            out = [token]
+            for t, i in ordered[lo:]:
+                if not t.startswith(text):
+                    break
+                if i != token and len(t) > len(text) and all(c in _FOLLOW for c in t[len(text):]):
+                    out.append(i)
+            self._covers[token] = tuple(out)
+        return self._covers[token]
+
+    def routes(self, pending: bytes, text: bytes) -> list[tuple[int, ...]]:
+        """The token sequences that spell ``pending + text`` from the last fed boundary.
+
+        With nothing pending the boundary is clean and the natural tokenization is the route;
+        otherwise the first token is any vocabulary token that starts the text (a lone ``"``,
+        ``",`` or ``"}}``), followed by the natural tokenization of the rest.
+        """
+        z = pending + text
+        natural = tuple(self.natural(z))
+        if not pending:
+            return [natural]
+        by_text = self._vocab[1]
+        out = {natural: None}
+        for end in range(1, len(z) + 1):
+            first = by_text.get(z[:end])
+            if first is None or not _utf8_boundary(z, end):
+                continue
+            out[(first, *self.natural(z[end:]))] = None
+        return list(out)
+
+    # ---- choosing among a finite set of texts ---------------------------------------------
+    def score_texts(self, state: KVState, pending: bytes, texts: Sequence[str | None]) -> list[Scored]:
+        """Log-probability of each text following ``pending``, under decoding restricted to the texts.
+
+        Every route of every text is scored on one token trie: at each node the softmax runs over
+        the tokens some route takes there, a route's last token counting with its cover (a token
+        in two covers goes to the longer leaf; a token that is another route's path stays its).
+        A text's probability sums its routes. A ``None`` text stands for any other continuation
+        (a prose answer): then the first position uses the full softmax and ``None`` gets the
+        mass left over.
+        """
+        complement = None in texts
+        if complement and pending:
+            raise ValueError("a complement option needs a clean token boundary (nothing pending)")
+        per_text = [self.routes(pending, t.encode("utf-8")) if t is not None else [] for t in texts]
+        for t, rs in zip(texts, per_text):
+            if t is not None and not all(rs):
+                raise ValueError(f"the option {t!r} has no tokens")
+        routes = list(dict.fromkeys(r for rs in per_text for r in rs))
+        on_path: dict[tuple[int, ...], set[int]] = {}
+        leaves: dict[tuple[int, ...], set[int]] = {}
+        for r in routes:
+            for d in range(len(r)):
+                (leaves if d == len(r) - 1 else on_path).setdefault(r[:d], set()).add(r[d])
+        texts_of = self._vocab[0]
+        owner: dict[tuple[int, ...], dict[int, int]] = {}  # node -> token -> the child it counts for
+        for node in on_path.keys() | leaves.keys():
+            path = on_path.get(node, set())
+            own = {t: t for t in path}
+            for leaf in sorted(leaves.get(node, ()), key=lambda t: len(texts_of[t])):
+                own.update({c: leaf for c in self._cover(leaf) if c == leaf or c not in path})
+            owner[node] = own
+        busy = {node for node, own in owner.items() if len(own) > 1 or (node == () and complement)}
+        deep = [r for r in routes if any(r[:d] in busy for d in range(1, len(r)))]
+        hidden_of = self._trie_hidden(state, deep)
+        lp_of: dict[tuple[tuple[int, ...], int], float] = {}  # (node, child) -> log p, covers summed
+        root_mass = 0.0
+        for node, own in owner.items():
+            if node not in busy:
+                lp_of.update({(node, child): 0.0 for child in own.values()})
+                continue
+            ids = sorted(own)
+            h = hidden_of[node]
+            if node == () and complement:
+                vals = torch.log_softmax(self._logits(h), -1)[torch.tensor(ids)]
+                root_mass = float(vals.exp().sum())
+            else:
+                vals = torch.log_softmax(self._logits(h, torch.tensor(ids, device=h.device)), -1)
+            grouped: dict[int, list[float]] = {}
+            for i, v in zip(ids, vals.tolist()):
+                grouped.setdefault(own[i], []).append(v)
+            lp_of.update({(node, child): _logsumexp(vs) for child, vs in grouped.items()})
+        out = []
+        for t, rs in zip(texts, per_text):
+            if t is None:
+                out.append(Scored(math.log(max(1.0 - root_mass, 1e-12)), ()))
+                continue
+            scored = [(sum(lp_of[(r[:d], r[d])] for d in range(len(r))), r) for r in rs]
+            out.append(Scored(_logsumexp([x for x, _ in scored]), max(scored)[1]))
+        return out
+
+    def _trie_hidden(self, state: KVState, routes: list[tuple[int, ...]]) -> dict[tuple[int, ...], torch.Tensor]:
+        """Hidden states after every proper prefix of ``routes``, from one padded batch."""
+        hidden_of: dict[tuple[int, ...], torch.Tensor] = {(): state.hidden}
+        if not routes:
+            return hidden_of
+        longest = max(len(r) for r in routes) - 1
+        pad = self._eos_ids[0] if self._eos_ids else 0
+        batch = torch.tensor([list(r[:-1]) + [pad] * (longest - len(r) + 1) for r in routes])
+        hidden = self._forward(batch, self._repeat(state, len(routes)))
+        for row, r in enumerate(routes):
+            for d in range(1, len(r)):
+                hidden_of[r[:d]] = hidden[row, d - 1]
+        return hidden_of
 
     # ---- sampling a free JSON value -------------------------------------------------------
     @cached_property
-    def _xgr(self) -> tuple[Any, Any]:
+    def _xgr(self) -> tuple[Any, Any, Any]:
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(
             self.tokenizer, vocab_size=self._head.shape[0], stop_token_ids=self._eos_ids or None
         )
-        return xgr, xgr.GrammarCompiler(info, max_threads=1)
+        return xgr, xgr.GrammarCompiler(info, max_threads=1), info
 
-    def _grammar(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema, sort_keys=True)
+    def _grammar(self, lead: str, schema: dict[str, Any], tail: str) -> Any:
+        """``lead`` (the unfed text before the value, with the space after the colon), the value,
+        then one character of ``tail`` and whatever a token may carry after it."""
+        key = (lead, json.dumps(schema, sort_keys=True), tail)
         if key not in self._grammars:
-            xgr, compiler = self._xgr
-            # The value carries the space after the colon, so tokens like ' "' stay whole.
-            value = xgr.Grammar.from_json_schema(key, any_whitespace=False, separators=(", ", ": "))
-            grammar = xgr.Grammar.concat(xgr.Grammar.from_ebnf('root ::= " "'), value)
-            self._grammars[key] = compiler.compile_grammar(grammar)
+            xgr, compiler, _ = self._xgr
+            value = xgr.Grammar.from_json_schema(key[1], any_whitespace=False, separators=(", ", ": "))
+            head = xgr.Grammar.from_ebnf(f"root ::= {json.dumps(lead, ensure_ascii=False)}")
+            chars = "".join("\\" + c if c in "]\\^-" else c for c in tail)
+            after = xgr.Grammar.from_ebnf(f"root ::= [{chars}] rest\nrest ::= [ -~\\n]*")
+            self._grammars[key] = compiler.compile_grammar(xgr.Grammar.concat(head, value, after))
         return self._grammars[key]
 
-    @cached_property
-    def _terminator_ids(self) -> torch.Tensor:
-        """Tokens that start with what follows a value (',', '}', ']'): ending a number."""
-        ids = [
-            i for i, tok in enumerate(self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer)))))
-            if isinstance(tok, str) and tok.replace("\u2581", " ").replace("\u0120", " ").lstrip()[:1] in (",", "}", "]")
-        ]
-        return torch.tensor([i for i in ids if i < self._head.shape[0]], dtype=torch.long)
-
     def sample_values(
-        self, state: KVState, schema: dict[str, Any], n: int, *, temperature: float,
+        self, state: KVState, lead: bytes, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
         max_tokens: int, generator: torch.Generator | None,
-    ) -> list[tuple[Any, tuple[int, ...], float] | None]:
-        """``n`` JSON values for ``schema`` sampled in one batch: (value, tokens, logprob).
+    ) -> list[tuple[Any, tuple[int, ...], float, int] | None]:
+        """``n`` JSON values sampled in one batch after the unfed ``lead`` text.
 
-        A value that has not ended after ``max_tokens`` tokens is cut and returned as None.
-        Numbers can always take another digit, so they end when the model's mass on a
-        terminator token (',' '}' ...) wins, standing in for the grammar's stop token.
+        Each result is (value, tokens, logprob, end): the tokens spell ``lead``, the value and
+        possibly the start of what follows (a ``",`` token); ``end`` is the byte length of
+        ``lead`` plus the value. A value that has not ended within ``max_tokens`` is None.
+        Numbers end when the model writes a character of ``tail`` after them; strings, arrays
+        and objects at their closing character. At temperature 0 the model's mass on all the
+        tokens that end a number or a string competes, as one choice, with the best token
+        that goes on.
         """
-        xgr, _ = self._xgr
-        compiled = self._grammar(schema)
+        xgr, _, _ = self._xgr
+        compiled = self._grammar(lead.decode("utf-8"), schema, tail)
         matchers = [xgr.GrammarMatcher(compiled) for _ in range(n)]
         vocab = self._head.shape[0]
         bitmask = xgr.allocate_token_bitmask(n, vocab)
-        results: list[tuple[Any, tuple[int, ...], float] | None] = [None] * n
+        results: list[tuple[Any, tuple[int, ...], float, int] | None] = [None] * n
         tokens: list[list[int]] = [[] for _ in range(n)]
         logprobs = [0.0] * n
         alive = list(range(n))
         cache = self._repeat(state, n)
         hidden = state.hidden.expand(n, -1)
-        stop = self._eos_ids[0]
+        start = len(lead)
+        texts = self._vocab[0]
         for _ in range(max_tokens):
             for r, i in enumerate(alive):
                 matchers[i].fill_next_token_bitmask(bitmask, r)
@@ -367,29 +515,24 @@ class TransformersPolicy:
             ids = union if len(union) <= self.restrict_limit else None
             logits = self._logits(hidden, ids)
             mask = allowed if ids is None else allowed[:, ids]
-            completed = [r for r, i in enumerate(alive) if matchers[i].is_completed()]
-            if completed:
-                col = stop if ids is None else int((ids == stop).nonzero()[0, 0])
-                term = torch.logsumexp(self._logits(hidden[completed], self._terminator_ids), -1)
-                logits[completed, col] = term
             logits = logits.masked_fill(~mask, float("-inf"))
             logp = torch.log_softmax(logits, -1)
-            picks = _sample(logits, temperature, generator)
+            if temperature <= 0:
+                picks = self._greedy_picks(logp, [self.token_bytes(tokens[i])[start:] for i in alive], ids)
+            else:
+                picks = _sample(logits, temperature, generator)
             keep: list[int] = []
             for r, i in enumerate(alive):
                 pick = int(picks[r])
                 tok = pick if ids is None else int(ids[pick])
                 logprobs[i] += float(logp[r, pick])
                 self.usage.output_tokens += 1
-                if tok in self._eos_ids:
-                    results[i] = self._finish(tokens[i], logprobs[i])
-                    continue
                 matchers[i].accept_token(tok)
                 tokens[i].append(tok)
-                done = self._complete_non_number(tokens[i]) if matchers[i].is_completed() else None
+                done = _value_end(self.token_bytes(tokens[i]), start)
                 if done is not None:
-                    results[i] = (done, tuple(tokens[i]), logprobs[i])
-                else:
+                    results[i] = (done[0], tuple(tokens[i]), logprobs[i], done[1])
+                elif texts[tok] and not matchers[i].is_terminated():
                     keep.append(r)
             if not keep:
                 break
@@ -400,41 +543,60 @@ class TransformersPolicy:
             hidden = self._forward(feed, cache)[:, -1]
         return results
 
-    def _finish(self, ids: list[int], logprob: float) -> tuple[Any, tuple[int, ...], float] | None:
-        try:
-            return json.loads(self.decode(ids)), tuple(ids), logprob
-        except ValueError:
-            return None
-
-    def _complete_non_number(self, ids: list[int]) -> Any | None:
-        try:
-            value = json.loads(self.decode(ids))
-        except ValueError:
-            return None
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    def _greedy_picks(self, logp: torch.Tensor, written: list[bytes], ids: torch.Tensor | None) -> torch.Tensor:
+        """Greedy choice where ending a value is one option: all the tokens that end a number
+        (``,``/``}`` first) or close a string (``"`` first) weigh together against the best other."""
+        picks = logp.argmax(-1)
+        for r, text in enumerate(written):
+            kind = _open_value(text)
+            if kind is None:
+                continue
+            ends = self._starts[kind] if ids is None else self._starts[kind][ids]
+            row = logp[r]
+            end_lp = torch.logsumexp(row.masked_fill(~ends, float("-inf")), -1)
+            go = row.masked_fill(ends, float("-inf"))
+            if end_lp > go.max():
+                picks[r] = int(row.masked_fill(~ends, float("-inf")).argmax())
+            else:
+                picks[r] = int(go.argmax())
+        return picks
 
     # ---- free text --------------------------------------------------------------------------
     def generate_text(
         self, state: KVState, *, max_tokens: int, temperature: float, stop: tuple[str, ...],
-        generator: torch.Generator | None,
+        generator: torch.Generator | None, on_text: Callable[[str], None] | None = None,
     ) -> str:
-        """A prose continuation, ended by EOS, a stop string or ``max_tokens``."""
+        """A prose continuation, ended by EOS, a stop string or ``max_tokens``.
+
+        ``on_text(delta)`` receives the reply as it grows (for streaming); text that could still
+        be the start of a stop string or trailing space is held back, so the deltas join to
+        exactly the returned reply.
+        """
         cache = copy.deepcopy(state.cache)
         hidden = state.hidden[None]
         ids: list[int] = []
-        text = ""
+        text, sent = "", 0
+        hold = max((len(s) - 1 for s in stop if s), default=0)
         for _ in range(max_tokens):
             tok = int(_sample(self._logits(hidden), temperature, generator)[0])
             self.usage.output_tokens += 1
             if tok in self._eos_ids:
                 break
             ids.append(tok)
-            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            text = self.tokenizer.decode(ids, skip_special_tokens=True).lstrip()
             cut = min((text.find(s) for s in stop if s and s in text), default=-1)
             if cut >= 0:
-                return text[:cut].strip()
+                text = text[:cut]
+                break
+            safe = min(len(text) - hold, len(text.rstrip()))
+            if on_text is not None and safe > sent and "\ufffd" not in text[sent:safe]:
+                on_text(text[sent:safe])
+                sent = safe
             hidden = self._forward(torch.tensor([[tok]]), cache)[:, -1]
-        return text.strip()
+        text = text.strip()
+        if on_text is not None and len(text) > sent:
+            on_text(text[sent:])
+        return text
 
     # ---- proposing steps ------------------------------------------------------------------
     def _options(self, beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
@@ -448,82 +610,145 @@ class TransformersPolicy:
                 names = [t.name for t in rules.tools]
                 if n_calls == 0 and rules.forced_name:
                     names = [rules.forced_name]
-                opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, n_calls == 0)) for n in names]
+                first = n_calls == 0
+                opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, first), fmt.name_text(n, first))
+                         for n in names]
             if n_calls > 0 or not rules.require_call:
-                text = fmt.list_close if n_calls else fmt.empty
-                opts.append(_Option(Step(StepTag.TOTAL_FINISH), text or ""))
+                text = (fmt.list_close if n_calls else fmt.empty) or ""
+                opts.append(_Option(Step(StepTag.TOTAL_FINISH), text, text))
             return opts
         if last is StepTag.PARAM_FINISH:
-            return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close)]
+            return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close, fmt.call_close)]
         tool = rules.tool(state.open_name)
         first = not state.open_args
-        opts = [
-            _Option(Step(StepTag.ARG_VALUE, p.name), ("" if first else ", ") + dump_value(p.name) + ":")
-            for p in tool.params if p.name not in state.open_args
-        ]
+        opts = []
+        for p in tool.params:
+            if p.name not in state.open_args:
+                key = ("" if first else ", ") + dump_value(p.name) + ":"
+                opts.append(_Option(Step(StepTag.ARG_VALUE, p.name), key, key))
         if all(r in state.open_args for r in tool.required):
-            opts.append(_Option(Step(StepTag.PARAM_FINISH), "}"))
+            # Scored with the call's close that must follow, so ``"}}`` counts as the model writes it.
+            opts.append(_Option(Step(StepTag.PARAM_FINISH), "}", "}" + fmt.call_close))
         return opts
 
     def propose(
         self, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
-        max_value_tokens: int, generator: torch.Generator | None,
+        max_value_tokens: int, generator: torch.Generator | None, enumerate_choices: bool = True,
     ) -> list[Candidate]:
-        """Up to ``m`` distinct candidate next steps for ``beam`` (fewer when fewer exist)."""
+        """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
+        several arguments are sampled; fewer when fewer exist).
+
+        ``enumerate_choices``: finite choices (names, enum values, ``[]`` or a call, another
+        argument or finish, another call or close) are the ``m`` most likely distinct ones, and
+        free values are sampled at ``temperature`` (greedy at 0). Otherwise every choice is
+        drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
+        """
         options = self._options(beam, fmt, rules)
-        ids = [tuple(self.encode(o.text)) if o.text else None for o in options]
-        if len(options) == 1:
-            lps = [0.0]
+        if len(options) == 1:  # forced: nothing to score, written in its natural tokens
+            scored = [Scored(0.0, self.routes(beam.pending, options[0].scored.encode("utf-8"))[0])] \
+                if options[0].scored else [Scored(0.0, ())]
         else:
-            lps = self.score_options(beam.kv, ids)
-        draws = _draw(lps, m, temperature, generator)
+            scored = self.score_texts(beam.kv, beam.pending, [o.scored or None for o in options])
+        counts = _choose([s.logprob for s in scored], m, temperature, generator, enumerate_choices)
+        total = sum(math.exp(scored[k].logprob) for k in counts if options[k].step.tag is StepTag.ARG_VALUE)
         out: list[Candidate] = []
-        for k, count in draws.items():
-            opt, opt_ids, lp = options[k], ids[k], lps[k]
+        for k, count in counts.items():
+            opt, sc = options[k], scored[k]
+            if opt.step.tag is StepTag.ARG_VALUE and enumerate_choices:
+                # Values share the budget by the likelihood of their argument, one at least.
+                count = max(1, round(m * math.exp(sc.logprob) / total)) if total > 0 else 1
+            feed, pending = self._commit(beam.pending, sc.route, opt)
             if opt.step.tag is not StepTag.ARG_VALUE:
-                out.append(Candidate(opt.step, opt_ids or (), lp, opt.text))
+                out.append(Candidate(opt.step, feed, pending, sc.logprob, opt.text))
                 continue
-            param = rules.tool(beam.state.open_name).param(opt.step.name)  # type: ignore[arg-type]
-            out += self._value_candidates(beam, opt, opt_ids or (), lp, param, count, temperature,
-                                          max_value_tokens, generator)
+            state = beam.state
+            tool = rules.tool(state.open_name)  # type: ignore[arg-type]
+            param = tool.param(opt.step.name)  # type: ignore[arg-type]
+            out += self._value_candidates(beam, opt, feed, pending, sc.logprob, param, tool, count, temperature,
+                                          max_value_tokens, generator, enumerate_choices)
         return out
 
+    def _commit(self, pending: bytes, route: tuple[int, ...], opt: _Option) -> tuple[tuple[int, ...], bytes]:
+        """Tokens to feed and text left pending once ``opt`` is written after ``pending``.
+
+        The route's tokens that lie inside the option's own text are kept but the last; the rest
+        is tokenized naturally and its last token held back, as it may merge with what follows.
+        """
+        full = pending + opt.text.encode("utf-8")
+        if not route:  # a forced step: nothing was scored, everything stays pending
+            return (), full
+        texts = self._vocab[0]
+        keep, pos = [], 0
+        for t in route:
+            if full[pos: pos + len(texts[t])] != texts[t]:
+                break
+            keep.append(t)
+            pos += len(texts[t])
+        if keep:
+            pos -= len(texts[keep.pop()])
+        rest = self.natural(full[pos:])
+        return tuple(keep) + tuple(rest[:-1]), self.token_bytes(rest[-1:])
+
     def _value_candidates(
-        self, beam: Beam, opt: _Option, name_ids: tuple[int, ...], name_lp: float, param: ParamSpec,
-        count: int, temperature: float, max_value_tokens: int, generator: torch.Generator | None,
+        self, beam: Beam, opt: _Option, key_feed: tuple[int, ...], key_pending: bytes, key_lp: float,
+        param: ParamSpec, tool: ToolSpec, count: int, temperature: float, max_value_tokens: int,
+        generator: torch.Generator | None, enumerate_choices: bool,
     ) -> list[Candidate]:
-        after_name = self.extend(beam.kv, name_ids)
-        values: list[tuple[Any, tuple[int, ...], float] | None]
+        after_key = self.extend(beam.kv, key_feed)
+        lead = key_pending + b" "
+        given = {*beam.state.open_args, param.name}
+        tail = ("," if any(p.name not in given for p in tool.params) else "") + "}"
+        values: list[tuple[Any, tuple[int, ...], float, int] | None]
         if param.choices is not None:
-            texts = [" " + dump_value(v) for v in param.choices]
-            vids = [tuple(self.encode(t)) for t in texts]
-            vlps = self.score_options(after_name, vids) if len(vids) > 1 else [0.0]
-            picked = _draw(vlps, count, temperature, generator)
-            values = [(param.choices[j], vids[j], vlps[j]) for j in picked]
+            texts = [dump_value(v) for v in param.choices]
+            scored = self.score_texts(after_key, lead, texts) if len(texts) > 1 else \
+                [Scored(0.0, tuple(self.natural(lead + texts[0].encode())))]
+            picked = _choose([s.logprob for s in scored], count, temperature, generator, enumerate_choices)
+            values = [(param.choices[j], scored[j].route, scored[j].logprob,
+                       len(lead) + len(texts[j].encode())) for j in picked]
         else:
-            values = self.sample_values(after_name, param.schema, count, temperature=temperature,
+            values = self.sample_values(after_key, lead, param.schema, count, tail=tail, temperature=temperature,
                                         max_tokens=max_value_tokens, generator=generator)
         seen: set[str] = set()
         out = []
         for v in values:
             if v is None:
                 continue
-            value, vids_, vlp = v
+            value, ids, vlp, end = v
             key = dump_value(value)
             # Keywords a grammar may not enforce (e.g. a format) are checked here, so a returned
             # call always validates against its schema.
             if key in seen or not param.is_valid(value):
                 continue
             seen.add(key)
+            written = self.token_bytes(ids)[:end]
+            feed, pending = self._split(ids, written)
             step = Step(StepTag.ARG_VALUE, param.name, value)
-            out.append(Candidate(step, name_ids + vids_, name_lp + vlp, opt.text + self.decode(vids_)))
+            out.append(Candidate(step, key_feed + feed, pending, key_lp + vlp, opt.text + " " + key))
         return out
+
+    def _split(self, ids: Sequence[int], written: bytes) -> tuple[tuple[int, ...], bytes]:
+        """Tokens of ``ids`` that lie inside ``written`` but the last, then the rest of ``written``
+        tokenized naturally with its last token held back (as :meth:`_commit`)."""
+        texts = self._vocab[0]
+        keep, pos = [], 0
+        for t in ids:
+            if pos + len(texts[t]) > len(written):
+                break
+            keep.append(t)
+            pos += len(texts[t])
+        if keep:
+            pos -= len(texts[keep.pop()])
+        while pos and not _utf8_boundary(written, pos):  # never leave half a character pending
+            pos -= len(texts[keep.pop()])
+        rest = self.natural(written[pos:])
+        return tuple(keep) + tuple(rest[:-1]), self.token_bytes(rest[-1:])
 
     def advance(self, beam: Beam, cand: Candidate, score: float) -> Beam:
         """The beam with ``cand`` appended: its tokens are fed once on the beam's cache."""
         return Beam(
-            beam.steps + (cand.step,), self.extend(beam.kv, cand.token_ids),
-            beam.logprob + cand.logprob, beam.scores + (score,), beam.texts + (cand.text,),
+            beam.steps + (cand.step,), self.extend(beam.kv, cand.feed), beam.logprob + cand.logprob,
+            beam.scores + (score,), beam.texts + (cand.text,), cand.pending, beam.fed + cand.feed,
         )
 
 
@@ -548,6 +773,50 @@ def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     return next((i for i in range(n) if a[i] != b[i]), n)
 
 
+def _utf8_boundary(data: bytes, pos: int) -> bool:
+    """Whether ``pos`` falls between two UTF-8 characters of ``data``."""
+    return pos >= len(data) or (data[pos] & 0xC0) != 0x80
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _value_end(written: bytes, start: int) -> tuple[Any, int] | None:
+    """(value, end) once ``written[start:]`` holds a whole JSON value: a string, array or object at
+    its closing character, a number or literal once something follows it."""
+    try:
+        text = written[start:].decode("utf-8")
+        value, end = json.JSONDecoder().raw_decode(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(value, (int, float, bool)) or value is None:
+        if end == len(text):
+            return None
+    return value, start + len(text[:end].encode("utf-8"))
+
+
+def _open_value(text: bytes) -> bytes | None:
+    """What ends the value written so far: ``"`` inside a string, ``,}`` after a whole number."""
+    if text[:1] == b'"':
+        body = text[1:]
+        escaped = False
+        for c in body:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:
+                escaped = True
+            elif c == 0x22:
+                return None
+        return b'"'
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return b",}" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _unpack_bitmask(bitmask: torch.Tensor, vocab: int) -> torch.Tensor:
     """xgrammar's packed int32 bitmask [rows, words] -> bool [rows, vocab] (bit j of word w is token 32w+j)."""
     shifts = torch.arange(32, dtype=torch.int32)
@@ -562,11 +831,19 @@ def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def _draw(logprobs: list[float], m: int, temperature: float, generator: torch.Generator | None) -> dict[int, int]:
-    """Draw ``m`` options (with repeats) -> {option index: times drawn}, most likely first."""
+def _choose(logprobs: list[float], m: int, temperature: float, generator: torch.Generator | None,
+            enumerate_choices: bool) -> dict[int, int]:
+    """Which options to expand -> {option index: budget}, most likely first.
+
+    Enumerating: the ``m`` most likely distinct options, one each (at temperature 0, the best).
+    Sampling: ``m`` draws at ``temperature`` with repeats, each option's budget its draw count.
+    """
     lp = torch.tensor(logprobs)
     if temperature <= 0 or m <= 0:
         return {int(lp.argmax()): max(m, 1)}
+    if enumerate_choices:
+        order = sorted(range(len(logprobs)), key=lambda k: -logprobs[k])
+        return {k: 1 for k in order[:m]}
     picks = torch.multinomial(torch.softmax(lp / temperature, -1), m, replacement=True, generator=generator)
     counts: dict[int, int] = {}
     for k in sorted(picks.tolist(), key=lambda k: -logprobs[k]):

@@ -33,6 +33,11 @@ class CallFormat:
     def open_call(self, name: str, first: bool) -> str:
         return (self.list_open if first else self.call_sep) + self.call_open.format(name=dump_value(name))
 
+    def name_text(self, name: str, first: bool) -> str:
+        """:meth:`open_call` up to the end of the name: where the choice of function is decided."""
+        head = self.call_open.split("{name}")[0].format()
+        return (self.list_open if first else self.call_sep) + head + dump_value(name)
+
 
 JSON_LIST = CallFormat("json_list", "[", '{{"name": {name}, "arguments": {{', ", ", "}", "]", "[]")
 
@@ -62,24 +67,42 @@ class PolicyPrompt:
     reply_prefix: str  # appended after an empty call list before a prose reply
     stop: tuple[str, ...]
     chat_template: bool
+    static_head: str = ""
+    """The start of ``text`` that is the same for every question (instructions, examples)."""
 
 
 BUILTIN_INTRO = (
     "You are an assistant that calls functions. Functions are given as JSON Schema. "
     "After 'Calls:' write a JSON list of function calls whose argument values come from the "
-    "conversation; write [] when no function fits, then reply after 'Assistant:'.\n\n"
+    "conversation: one call for each thing the user asks for, [] when no function fits. "
+    "Then reply after 'Assistant:'.\n\n"
 )
+_EXAMPLE_TOOLS = [
+    {"name": "find_recipes", "description": "Search recipes by main ingredient", "parameters": {
+        "type": "object", "properties": {"ingredient": {"type": "string"}, "max_results": {"type": "integer"}},
+        "required": ["ingredient"]}},
+    {"name": "set_timer", "description": "Start a kitchen timer", "parameters": {
+        "type": "object", "properties": {"minutes": {"type": "integer"}, "label": {"type": "string"}},
+        "required": ["minutes"]}},
+]
 _EXAMPLE = (
-    "### Example\nFunctions:\n"
-    '{"name": "get_weather", "description": "Current weather in a city", "parameters": '
-    '{"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string", '
-    '"enum": ["celsius", "fahrenheit"]}}, "required": ["city"]}}\n'
-    "User: How warm is it in Lyon right now, in celsius?\n"
-    'Calls: [{"name": "get_weather", "arguments": {"city": "Lyon", "unit": "celsius"}}]\n'
-    "Tool (get_weather): 18 degrees, cloudy\n"
+    "### Example\nFunctions:\n" + "\n".join(json.dumps(t) for t in _EXAMPLE_TOOLS) + "\n"
+    "User: Start a 12 minute timer for the pasta and a 5 minute one for the sauce.\n"
+    'Calls: [{"name": "set_timer", "arguments": {"minutes": 12, "label": "pasta"}}, '
+    '{"name": "set_timer", "arguments": {"minutes": 5, "label": "sauce"}}]\n'
+    "Tool (set_timer): pasta timer started\n"
+    "Tool (set_timer): sauce timer started\n"
     "Calls: []\n"
-    "Assistant: It is 18 degrees and cloudy in Lyon.\n\n"
+    "Assistant: Both timers are running: 12 minutes for the pasta and 5 for the sauce.\n"
+    "User: Who wrote the novel Dracula?\n"
+    "Calls: []\n"
+    "Assistant: Bram Stoker wrote Dracula.\n"
+    "User: Any ideas for dinner with leeks?\n"
+    'Calls: [{"name": "find_recipes", "arguments": {"ingredient": "leeks"}}]\n\n'
 )
+BUILTIN_HEAD = BUILTIN_INTRO + _EXAMPLE + "### Task\n"
+"""The built-in prompt's static head: instructions and a worked example (two calls, a list
+closed after a tool result, ``[]`` when no function fits, one call with only what was asked)."""
 _ROLE = {"system": "System", "human": "User", "ai": "Assistant", "tool": "Tool"}
 BUILTIN_STOP = ("\nUser:", "\nSystem:", "\nTool", "\nCalls:", "\n###", "\n---", "\nFunctions:")
 
@@ -135,11 +158,11 @@ def render_context(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) -
 
 
 def builtin_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) -> PolicyPrompt:
-    if tools:
-        text = BUILTIN_INTRO + _EXAMPLE + "### Task\n" + render_context(messages, tools)
-    else:
-        text = render_conversation(messages) + "Assistant:"
-    return PolicyPrompt(text, BUILTIN_JSON, "\nAssistant:", BUILTIN_STOP, chat_template=False)
+    if not tools:
+        return PolicyPrompt(render_conversation(messages) + "Assistant:", BUILTIN_JSON, "\nAssistant:",
+                            BUILTIN_STOP, chat_template=False)
+    return PolicyPrompt(BUILTIN_HEAD + render_context(messages, tools), BUILTIN_JSON, "\nAssistant:",
+                        BUILTIN_STOP, chat_template=False, static_head=BUILTIN_HEAD)
 
 
 def _hf_message(m: BaseMessage) -> dict[str, Any]:

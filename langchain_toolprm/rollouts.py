@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from .policy import Constraints, ContextLengthError, TransformersPolicy
 from .records import ToolExample, append_jsonl, read_jsonl, step_to_dict
-from .scorers import VerifierScorer
 from .search import SearchConfig, best_of_n, prepare_problem
+from .verifier import VerifierScorer
 
 
 @dataclass(frozen=True)

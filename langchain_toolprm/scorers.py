@@ -1,9 +1,9 @@
 """Step scorers: each maps partial trajectories to a score in [0, 1] for their last step.
 
-``VerifierScorer`` needs no training (schema validity, required arguments, values grounded
-in the conversation); ``GenerativePRM`` reads p(+) / (p(+) + p(-)) after the last step tag of
-any causal LM trained in the format of :func:`encode_trajectory`; ``CombinedScorer``
-multiplies weighted scores (a weighted geometric mean).
+The one interface is :class:`Scorer`. ``verifier.VerifierScorer`` needs no training;
+``GenerativePRM`` reads p(+) / (p(+) + p(-)) after the last step tag of any causal LM trained in
+the format of :func:`encode_trajectory`; ``CombinedScorer`` multiplies weighted scores (a
+weighted geometric mean).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from .policy import Usage, torch_dtype
 from .prompts import message_text, render_context
 from .schema import ToolSpec
-from .steps import Step, StepTag, fragments, replay
+from .steps import Call, Step, fragments
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,39 @@ class ScoringContext:
         """Calls made earlier in the conversation whose result is already there."""
         answered = {m.tool_call_id for m in self.messages if isinstance(m, ToolMessage)}
         return frozenset(
-            _call_key(c["name"], c["args"])
+            call_key(c["name"], c["args"])
             for m in self.messages if isinstance(m, AIMessage)
             for c in m.tool_calls if c.get("id") in answered
         )
+
+    @cached_property
+    def request(self) -> str:
+        """The text of the last user turn: what the call list answers."""
+        return next((message_text(m) for m in reversed(self.messages) if isinstance(m, HumanMessage)), "")
+
+    @cached_property
+    def user_text(self) -> str:
+        """Every user turn: a task stated over several turns is read whole."""
+        return "\n".join(message_text(m) for m in self.messages if isinstance(m, HumanMessage))
+
+    @cached_property
+    def calls_since_request(self) -> tuple[Call, ...]:
+        """Calls already made for the last user turn (with or without results)."""
+        last = max((i for i, m in enumerate(self.messages) if isinstance(m, HumanMessage)), default=-1)
+        return tuple(Call(c["name"], c["args"]) for m in self.messages[last + 1:] if isinstance(m, AIMessage)
+                     for c in m.tool_calls)
+
+    @cached_property
+    def cache(self) -> dict[Any, Any]:
+        """Per-question facts a scorer computes once (the verifier's relevance, entities)."""
+        return {}
 
     def tool(self, name: str) -> ToolSpec | None:
         return next((t for t in self.tools if t.name == name), None)
 
 
-def _call_key(name: str, arguments: dict[str, Any]) -> str:
+def call_key(name: str, arguments: dict[str, Any]) -> str:
+    """One spelling of a call, argument order ignored."""
     return json.dumps([name, arguments], sort_keys=True, ensure_ascii=False)
 
 
@@ -67,66 +89,6 @@ class Scorer(Protocol):
     def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
         """Score the last step of each (non-empty) trajectory."""
         ...
-
-
-_LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
-
-
-def _grounding(value: Any, evidence: str, default: Any) -> float:
-    """Coarse support for a value: 1 found in the conversation, 0.8 plausible, 0.3 junk.
-
-    Levels stay coarse on purpose: a lexical check cannot tell "USD" from "US dollars", so
-    plausible values tie and the policy's log-probability decides between them. Junk is the
-    small models' typical failure: JSON syntax leaking into a string ('Paris"}, ').
-    """
-    if default is not None and value == default:
-        return 0.9
-    if isinstance(value, bool) or value is None:
-        return 0.9
-    if isinstance(value, (int, float)):
-        text = str(int(value)) if float(value).is_integer() else str(value)
-        return 1.0 if re.search(rf"(?<![\d.]){re.escape(text)}(?!\d|\.\d)", evidence) else 0.7
-    if isinstance(value, str):
-        if not value.strip() or _LEAK.search(value):
-            return 0.3
-        return 1.0 if value.lower() in evidence else 0.8
-    if isinstance(value, list):
-        return min((_grounding(v, evidence, None) for v in value), default=0.8)
-    if isinstance(value, dict):
-        return min((_grounding(v, evidence, None) for v in value.values()), default=0.8)
-    return 0.8
-
-
-@dataclass
-class VerifierScorer:
-    """Rule-based step checks; the default scorer until a trained ToolPRM is given."""
-
-    usage: Usage = field(default_factory=Usage)
-
-    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
-        return [self._score_last(ctx, steps) for steps in trajectories]
-
-    def _score_last(self, ctx: ScoringContext, steps: Sequence[Step]) -> float:
-        step = steps[-1]
-        before = replay(steps[:-1])
-        if step.tag is StepTag.FUNC_NAME:
-            return 1.0 if ctx.tool(step.name or "") else 0.0
-        if step.tag is StepTag.ARG_VALUE:
-            tool = ctx.tool(before.open_name or "")
-            param = tool.param(step.name or "") if tool else None
-            if param is None or not param.is_valid(step.value):
-                return 0.0
-            if param.choices is not None and len(param.choices) > 1:
-                return 1.0 if str(step.value).lower() in ctx.evidence else 0.9
-            return _grounding(step.value, ctx.evidence, param.schema.get("default"))
-        if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
-            tool = ctx.tool(before.open_name or "")
-            if not tool or tool.validate_arguments(before.open_args) is not None:
-                return 0.0
-            repeat = step.tag is StepTag.FUNC_FINISH and _call_key(tool.name, before.open_args) in ctx.answered_calls
-            return 0.3 if repeat else 1.0  # asking again for a result the conversation already has
-        calls = [_call_key(c.name, c.arguments) for c in before.calls]
-        return 0.2 if len(set(calls)) < len(calls) else 1.0
 
 
 def encode_trajectory(tokenizer: Any, context: str, steps: Sequence[Step]) -> tuple[list[int], list[int]]:

@@ -1,8 +1,12 @@
 """Search strategies: plain functions over a policy, a scorer and one config.
 
-Fine-grained beam search keeps the best N partial call lists, expands each with M sampled
-candidate next steps (the root, standing for N beams, with N*M), scores every candidate with
-the scorer and keeps the best N again ("explore more, retain less"). Constrained greedy, best-of-N and majority vote run on the
+Fine-grained beam search keeps the best N unfinished call lists, expands each with its M most
+likely distinct next steps (finite choices enumerated, free values sampled; the root, standing
+for N beams, with N*M), scores every candidate and keeps the best N again ("explore more,
+retain less"). A call list that closes goes to a pool instead of taking a beam's place, so
+"close" and "another call" are both carried to the end and compared as whole lists; an open
+path that can no longer beat the best closed one is dropped (scores aggregated by ``min`` or
+``product`` only fall along a path). Constrained greedy, best-of-N and majority vote run on the
 same proposer, so their costs compare directly.
 """
 
@@ -12,7 +16,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,10 +27,12 @@ from .policy import Beam, Candidate, Constraints, KVState, TransformersPolicy
 from .prompts import CallFormat, PolicyPrompt, build_prompt
 from .schema import ToolSpec
 from .scorers import Scorer, ScoringContext
-from .steps import Call, StepTag, assemble
+from .steps import Call, Step, StepTag, assemble
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
+STRATEGY_NAMES: tuple[str, ...] = ("beam", "greedy", "best_of_n", "majority")
+_MONOTONE = ("min", "product")
 
 
 def check_policy_weight(weight: float) -> None:
@@ -59,8 +65,14 @@ class SearchConfig:
         check_policy_weight(self.policy_weight)
         if self.aggregation not in ("last", "min", "mean", "product"):
             raise ValueError(f"unknown aggregation {self.aggregation!r}")
-        if self.strategy not in ("beam", "greedy", "best_of_n", "majority"):
-            raise ValueError(f"unknown strategy {self.strategy!r}")
+        if self.strategy not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {self.strategy!r}: choose from {', '.join(STRATEGY_NAMES)}")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ValueError(f"temperature must be a finite number >= 0, not {self.temperature!r}")
+        if self.max_steps < 1 or self.max_value_tokens < 1:
+            raise ValueError("max_steps and max_value_tokens must be at least 1")
+        if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds or None, not {self.timeout!r}")
 
 
 @dataclass
@@ -80,10 +92,15 @@ def prepare_problem(
     """Messages + tools -> the encoded prompt and the search problem over it.
 
     The chat model, the rollout collector and the evaluator all start here, so a question is
-    posed to the policy the same way everywhere. ``reserve`` tokens are kept free for the answer.
+    posed to the policy the same way everywhere. ``reserve`` tokens are kept free for the answer;
+    the prompt's static head (instructions and examples) is encoded once per process.
     """
     prompt = build_prompt(policy.tokenizer, list(messages), list(specs))
-    root = policy.prefill(policy.encode(prompt.text, special=not prompt.chat_template), reserve)
+    ids = policy.encode(prompt.text, special=not prompt.chat_template)
+    pin = len(policy.encode(prompt.static_head, special=not prompt.chat_template)) if prompt.static_head else 0
+    if pin and ids[:pin] != policy.encode(prompt.static_head, special=not prompt.chat_template):
+        pin = 0  # the head's tokens merge with what follows: nothing to pin
+    root = policy.prefill(ids, reserve, pin=pin)
     context = ScoringContext(tuple(messages), tuple(specs))
     return SearchProblem(root, prompt.call_format, rules, context), prompt
 
@@ -96,6 +113,10 @@ class SearchResult:
     best: Beam | None
     finished: list[Beam]
     trace: list[dict[str, Any]] = field(default_factory=list)
+
+
+OnDecided = Callable[[tuple[Step, ...]], None]
+"""Receives the step prefix every path still in contention shares, each time it grows."""
 
 
 def aggregate(scores: Sequence[float], how: Aggregation) -> float:
@@ -111,22 +132,45 @@ def aggregate(scores: Sequence[float], how: Aggregation) -> float:
     return math.prod(scores)
 
 
-def _key(beam: Beam, config: SearchConfig) -> tuple[float, float]:
+def _key(scores: Sequence[float], logprob: float, config: SearchConfig) -> tuple[float, float]:
     """A path's rank: its aggregated score weighed by the policy (``policy_weight``), then
     its log-probability."""
-    score = aggregate(beam.scores, config.aggregation)
-    return (score * math.exp(config.policy_weight * beam.logprob), beam.logprob)
+    score = aggregate(scores, config.aggregation)
+    return (score * math.exp(config.policy_weight * logprob), logprob)
+
+
+def _judge(scorer: Scorer, ctx: ScoringContext, trajectories: list[tuple[Step, ...]]) -> list[tuple[float, str]]:
+    """Scores with the scorer's reasons where it gives them (the verifier does)."""
+    judge = getattr(scorer, "judge", None)
+    if judge is not None:
+        return [(j.score, j.reason) for j in judge(ctx, trajectories)]
+    return [(s, "") for s in scorer.score(ctx, trajectories)]
+
+
+def _shared_prefix(paths: Sequence[tuple[Step, ...]]) -> tuple[Step, ...]:
+    if not paths:
+        return ()
+    first = paths[0]
+    n = min(len(p) for p in paths)
+    end = next((i for i in range(n) if any(p[i] != first[i] for p in paths)), n)
+    return first[:end]
 
 
 def _expand(
-    policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-    width: int, explore: int, temperature: float, prune: bool,
+    policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig, *,
+    width: int, explore: int, temperature: float, samples: bool, on_decided: OnDecided | None,
 ) -> SearchResult:
+    """The shared loop. ``samples``: ``width`` independent paths, one sampled step each per round
+    (best-of-N, majority); otherwise a beam of ``width`` over enumerated choices."""
     generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
     deadline = time.monotonic() + config.timeout if config.timeout else None
-    beams = [Beam((), problem.root)] * (1 if prune else width)
+    beams = [Beam((), problem.root)] * (width if samples else 1)
+    ids = [0] * len(beams)  # each beam is named by the number of the candidate that made it
     finished: list[Beam] = []
+    best: tuple[float, float] | None = None
     trace: list[dict[str, Any]] = []
+    decided: tuple[Step, ...] = ()
+    counter = 0
     for depth in range(config.max_steps):
         if not beams:
             break
@@ -134,78 +178,93 @@ def _expand(
             raise TimeoutError(f"the search ran past its timeout of {config.timeout} s")
         # The root stands for N identical beams, so it explores N*M: with M < N the beam fills
         # at the first step instead of staying as narrow as M.
-        m = explore * width if prune and depth == 0 else explore
+        m = explore * width if not samples and depth == 0 else explore
         pairs: list[tuple[int, Candidate]] = []
         for b, beam in enumerate(beams):
             for cand in policy.propose(
-                beam, m, fmt=problem.call_format, rules=problem.rules,
-                temperature=temperature, max_value_tokens=config.max_value_tokens, generator=generator,
+                beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
+                max_value_tokens=config.max_value_tokens, generator=generator, enumerate_choices=not samples,
             ):
                 pairs.append((b, cand))
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
             trace.append({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
             break
-        scores = scorer.score(problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
-        children = [
-            (b, c, s, _key(Beam(beams[b].steps, beams[b].kv, beams[b].logprob + c.logprob,
-                                beams[b].scores + (s,)), config))
-            for (b, c), s in zip(pairs, scores)
-        ]
-        if prune:
-            keep = sorted(range(len(children)), key=lambda i: children[i][3], reverse=True)
-            keep = keep[: max(width - len(finished), 0)]
-        else:  # independent samples: every beam keeps its one candidate
-            keep = list(range(len(children)))
+        judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
+        keys = [_key(beams[b].scores + (s,), beams[b].logprob + c.logprob, config)
+                for (b, c), (s, _) in zip(pairs, judged)]
+        closing = [i for i, (_, c) in enumerate(pairs) if c.step.tag is StepTag.TOTAL_FINISH]
+        for i in closing:
+            best = keys[i] if best is None else max(best, keys[i])
+        going = [i for i in range(len(pairs)) if i not in closing]
+        if not samples:
+            going.sort(key=lambda i: keys[i], reverse=True)
+            if best is not None and config.aggregation in _MONOTONE:
+                going = [i for i in going if keys[i] > best]  # it can only fall: it can never win
+            going = going[:width]
+        numbers = list(range(counter + 1, counter + 1 + len(pairs)))
+        counter += len(pairs)
         trace.append({
             "depth": depth,
             "candidates": [
-                {"beam": b, "tag": c.step.tag.name, "text": c.text, "logprob": round(c.logprob, 4),
-                 "score": round(s, 4), "path_score": round(k[0], 4), "kept": i in keep}
-                for i, (b, c, s, k) in enumerate(children)
+                {"id": numbers[i], "parent": ids[b], "tag": c.step.tag.name, "text": c.text,
+                 "logprob": round(c.logprob, 4), "score": round(s, 4), "why": why,
+                 "path_score": round(keys[i][0], 4), "kept": i in going or i in closing}
+                for i, ((b, c), (s, why)) in enumerate(zip(pairs, judged))
             ],
         })
-        new_beams = []
-        for i in keep:
-            b, c, s, _ = children[i]
-            if c.step.tag is StepTag.TOTAL_FINISH:  # nothing follows: no need to feed its tokens
-                parent = beams[b]
-                finished.append(Beam(parent.steps + (c.step,), parent.kv, parent.logprob + c.logprob,
-                                     parent.scores + (s,), parent.texts + (c.text,)))
-            else:
-                new_beams.append(policy.advance(beams[b], c, s))
-        beams = new_beams
-        if prune and len(finished) >= width:
-            break
+        for i in closing:
+            (b, c), (s, _) = pairs[i], judged[i]
+            parent = beams[b]  # nothing follows a closed list: its tokens need not be fed
+            finished.append(Beam(parent.steps + (c.step,), parent.kv, parent.logprob + c.logprob,
+                                 parent.scores + (s,), parent.texts + (c.text,), c.pending, parent.fed + c.feed))
+        beams, ids = ([policy.advance(beams[pairs[i][0]], pairs[i][1], judged[i][0]) for i in going],
+                      [numbers[i] for i in going])
+        if on_decided is not None:
+            leader = max(finished, key=lambda f: _key(f.scores, f.logprob, config)) if finished and not samples \
+                else None
+            contenders = [b.steps for b in beams] + ([leader.steps] if leader else []) + \
+                ([f.steps for f in finished] if samples else [])
+            shared = _shared_prefix(contenders)
+            if len(shared) > len(decided):
+                decided = shared
+                on_decided(decided)
     return SearchResult(None, None, finished, trace)
 
 
-def _pick(result: SearchResult, best: Beam | None) -> SearchResult:
+def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None = None) -> SearchResult:
     result.best = best
     result.calls = assemble(best.steps) if best else None
     if best is not None:
         result.trace.append({"chosen": list(best.texts), "scores": [round(s, 4) for s in best.scores]})
+        if on_decided is not None:
+            on_decided(best.steps)
     return result
 
 
-def beam_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
-    """Fine-grained beam search: retain N, explore M per beam, best finished path wins."""
-    result = _expand(policy, scorer, problem, config, config.n_retain, config.m_explore,
-                     config.temperature, prune=True)
-    best = max(result.finished, key=lambda b: _key(b, config), default=None)
-    return _pick(result, best)
+def beam_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+                on_decided: OnDecided | None = None) -> SearchResult:
+    """Fine-grained beam search: retain N open paths, explore M per path, the best closed list wins."""
+    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=config.m_explore,
+                     temperature=config.temperature, samples=False, on_decided=on_decided)
+    best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
+    return _pick(result, best, on_decided)
 
 
-def greedy(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
+def greedy(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+           on_decided: OnDecided | None = None) -> SearchResult:
     """Constrained greedy decoding: the most likely step each time (the scorer only reports)."""
-    result = _expand(policy, scorer, problem, config, 1, 1, 0.0, prune=True)
-    return _pick(result, result.finished[0] if result.finished else None)
+    result = _expand(policy, scorer, problem, config, width=1, explore=1, temperature=0.0, samples=False,
+                     on_decided=on_decided)
+    return _pick(result, result.finished[0] if result.finished else None, on_decided)
 
 
-def best_of_n(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
+def best_of_n(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+              on_decided: OnDecided | None = None) -> SearchResult:
     """N independent sampled call lists; the best by aggregated score wins."""
-    result = _expand(policy, scorer, problem, config, config.n_retain, 1, config.temperature, prune=False)
-    best = max(result.finished, key=lambda b: _key(b, config), default=None)
-    return _pick(result, best)
+    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=1,
+                     temperature=config.temperature, samples=True, on_decided=on_decided)
+    best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
+    return _pick(result, best, on_decided)
 
 
 def canonical(calls: Sequence[Call]) -> str:
@@ -213,20 +272,23 @@ def canonical(calls: Sequence[Call]) -> str:
     return json.dumps(sorted(json.dumps([c.name, c.arguments], sort_keys=True) for c in calls))
 
 
-def majority_vote(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
+def majority_vote(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+                  on_decided: OnDecided | None = None) -> SearchResult:
     """N independent sampled call lists; the most frequent wins (ties: best score)."""
-    result = _expand(policy, scorer, problem, config, config.n_retain, 1, config.temperature, prune=False)
+    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=1,
+                     temperature=config.temperature, samples=True, on_decided=on_decided)
     votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
     best = max(
         result.finished,
-        key=lambda b: (votes[canonical(assemble(b.steps))], _key(b, config)),
+        key=lambda b: (votes[canonical(assemble(b.steps))], _key(b.scores, b.logprob, config)),
         default=None,
     )
-    return _pick(result, best)
+    return _pick(result, best, on_decided)
 
 
 STRATEGIES = {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n, "majority": majority_vote}
 
 
-def run_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig) -> SearchResult:
-    return STRATEGIES[config.strategy](policy, scorer, problem, config)
+def run_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+               on_decided: OnDecided | None = None) -> SearchResult:
+    return STRATEGIES[config.strategy](policy, scorer, problem, config, on_decided)

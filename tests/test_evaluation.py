@@ -29,8 +29,9 @@ from langchain_toolprm.evaluation import (
 )
 from langchain_toolprm.prompts import BUILTIN_JSON, llama3_format, qwen_format
 from langchain_toolprm.records import ToolExample
-from langchain_toolprm.scorers import GenerativePRM, VerifierScorer
+from langchain_toolprm.scorers import GenerativePRM
 from langchain_toolprm.steps import Call
+from langchain_toolprm.verifier import VerifierScorer
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city", "parameters": {
     "type": "dict", "properties": {

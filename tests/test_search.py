@@ -15,7 +15,7 @@ from langchain_toolprm import TransformersPolicy
 from langchain_toolprm.policy import Constraints, KVState, Usage
 from langchain_toolprm.prompts import build_prompt
 from langchain_toolprm.schema import ToolSpec, normalize_tools
-from langchain_toolprm.scorers import ScoringContext, VerifierScorer
+from langchain_toolprm.scorers import ScoringContext
 from langchain_toolprm.search import (
     STRATEGIES,
     SearchConfig,
@@ -30,6 +30,7 @@ from langchain_toolprm.search import (
     run_search,
 )
 from langchain_toolprm.steps import Call, Step, StepTag, assemble
+from langchain_toolprm.verifier import VerifierScorer
 
 TOOLS_RAW = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {

@@ -1,0 +1,466 @@
+"""The training-free verifier: rules that judge each step of a call list against the request.
+
+It decides where a small policy cannot (every signal can be switched off for ablations):
+
+- **relevance**: content words of the request against each tool's name and description. It
+  ranks function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
+- **coverage**: entities and numbers of the request that no call uses yet favour another call
+  (closing the list scores lower); another call that uses nothing new scores lower;
+- **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
+  its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
+  swallow another argument's value are told apart from the user's own words;
+- **schema copy**: a value that is schema text (a type name, the parameter's own name or
+  description, the description's own example) rather than the user's words scores near zero.
+
+Scores are coarse levels in [0, 1] (see ``Levels``): a path ranks by its aggregated score and
+the policy's log-probability breaks ties between equal levels.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from .policy import Usage
+from .prompts import message_text
+from .schema import ToolSpec
+from .scorers import ScoringContext, call_key
+from .steps import Call, Step, StepTag, replay
+
+_STOP = frozenset("""
+a an the of to in on at for from by with and or but is are was were be been being am it its it's this that these
+those what which who whom whose how when where why can could would should will shall may might must do does did
+have has had i me my mine you your yours we our us they them their he him his she her hers please want wants
+wanted need needs like tell show give let know about as into than then there here any some all each every also
+just get got if so such not no yes up out over under very much many more most less few one ones s t
+""".split())
+_GENERIC = frozenset("""
+get find calculate calculates calculation compute computes retrieve retrieves fetch search query check create make
+list show set update delete add api info information data detail details tool function value values number numbers
+given specific based using use uses return returns provide provides particular certain method methods result results
+request perform performs determine determines obtain input output parameter parameters
+""".split())
+_WORD_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
+                      "half": 0.5, "twice": 2, "double": 2, "triple": 3})
+_JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array", "null", "float", "int",
+                         "str", "bool", "dict", "list", "tuple", "any"})
+_CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
+_LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
+_EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words and numbers, camelCase and snake_case split."""
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return [w.lower() for w in re.findall(r"[A-Za-z]+|\d+(?:\.\d+)?", text)]
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough that 'areas'/'area' and 'calculating'/'calculate' meet."""
+    for suffix, repl in (("ations", ""), ("ation", ""), ("ings", ""), ("ing", ""), ("ies", "y"), ("ied", "y"),
+                         ("es", ""), ("ed", ""), ("ly", ""), ("s", ""), ("e", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def _content(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w not in _STOP and w not in _GENERIC and not w[0].isdigit()
+            and len(w) > 1}
+
+
+def _meets(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short)
+
+
+def _covered_by(word: str, pool: Iterable[str]) -> bool:
+    return any(_meets(word, p) for p in pool)
+
+
+def relevance(request: str, tool: ToolSpec) -> float:
+    """How much of the tool the request speaks of, in [0, 1].
+
+    The mean of two shares: the tool's own name words found in the request, and the request's
+    content words found in the tool's name, description and parameters. Generic verbs ("get",
+    "calculate") and stop words carry nothing; numbers are left to grounding.
+    """
+    req = _content(request)
+    if not req:
+        return 0.0
+    name = _content(tool.name)
+    text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
+                                                     + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
+    body = _content(text)
+    said = sum(_covered_by(w, req) for w in name) / len(name) if name else None
+    told = sum(_covered_by(w, body) for w in req) / len(req)
+    return told if said is None else (said + told) / 2
+
+
+def _numbers_in(text: str) -> list[float]:
+    out = [float(n.replace(",", "")) for n in _NUMBER.findall(text)]
+    out += [float(v) for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", text, re.I)]
+    return out
+
+
+def _value_numbers(value: Any) -> list[float]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, str):
+        return _numbers_in(value)
+    if isinstance(value, list):
+        return [n for v in value for n in _value_numbers(v)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _value_numbers(v)]
+    return []
+
+
+def _value_words(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return set(words(value))
+    if isinstance(value, list):
+        return {w for v in value for w in _value_words(v)}
+    if isinstance(value, dict):
+        return {w for v in value.values() for w in _value_words(v)}
+    return set()
+
+
+def _same_number(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) or math.isclose(a * 100, b, rel_tol=1e-9)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something the request names that a call may have to carry: a number or a name."""
+
+    text: str
+    number: float | None = None
+
+    def used_by(self, calls: Sequence[Call]) -> bool:
+        values = [v for c in calls for v in c.arguments.values()]
+        if self.number is not None:
+            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
+        mine = set(words(self.text))
+        pool = set().union(*(_value_words(v) for v in values)) if values else set()
+        return bool(mine) and (mine <= pool or any(_abbreviates(v, self.text) for v in values if isinstance(v, str)))
+
+
+def _abbreviates(value: str, phrase: str) -> bool:
+    """'USD' for 'US dollars', 'EUR' for 'euros', 'NYC' for 'New York City': a short all-capitals
+    value spelled by the starts of the phrase's consecutive words."""
+    v = value.strip()
+    if not (2 <= len(v) <= 6 and v.isalpha() and v.isupper()):
+        return False
+    ws = [w.lower() for w in re.findall(r"[A-Za-z]+", phrase)]
+    target = v.lower()
+
+    def spell(i: int, rest: str) -> bool:
+        if not rest:
+            return True
+        if i >= len(ws):
+            return False
+        return any(ws[i].startswith(rest[:k]) and spell(i + 1, rest[k:]) for k in range(len(rest), 0, -1))
+
+    return any(ws[i].startswith(target[0]) and spell(i, target) for i in range(len(ws)))
+
+
+def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
+    """Numbers, quoted strings and proper names (capitalised words not opening a sentence, or
+    all-capitals words) of the request; a name that the tools' own texts use is not an entity."""
+    tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
+    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", ""))) for m in _NUMBER.finditer(request)]
+    for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
+        found.append(Entity(m.group(1)))
+    tokens = re.findall(r"[\w'’-]+|[.!?;:,]", request)
+    run: list[str] = []
+    opening = True
+    for tok in tokens + ["."]:
+        capital = tok[:1].isupper() and (not opening or (tok.isupper() and len(tok) > 1))
+        if capital and tok.lower() not in _STOP and tok.lower() not in tool_words:
+            run.append(tok)
+        else:
+            if run:
+                found.append(Entity(" ".join(run)))
+            run = []
+        opening = tok in ".!?" or (opening and not tok[:1].isalnum())
+    seen: set[str] = set()
+    out = []
+    for e in found:
+        key = e.text.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+@dataclass(frozen=True)
+class Judgement:
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Levels:
+    """The verifier's score levels, each a rough chance that such a step is right."""
+
+    grounded: float = 1.0
+    """A value the conversation spells (a phrase, all its words, an abbreviation)."""
+    default: float = 0.9
+    """A value equal to its parameter's default, a boolean, an enum value not named."""
+    partly: float = 0.8
+    """A string value only some of whose words the conversation has."""
+    ungrounded: float = 0.65
+    """A value nowhere in the conversation (a derived date, a made-up number)."""
+    over_long: float = 0.5
+    """A span that joins two things ('New York to Philadelphia') or swallows another argument."""
+    junk: float = 0.3
+    """JSON syntax inside a string, a repeated answered call."""
+    schema_copy: float = 0.1
+    """Schema text as a value."""
+    uncovered: float = 0.75
+    """Closing the list while the request still names something no call uses."""
+    nothing_new: float = 0.45
+    """Another call when every entity is used, or a finished call that adds none."""
+    no_call: float = 0.95
+    """``[]`` when no tool is relevant, or after the request's calls have their results."""
+    no_call_when_relevant: float = 0.3
+    """``[]`` when some tool is relevant."""
+    duplicate: float = 0.2
+    """A call the same list already has."""
+
+
+@dataclass
+class VerifierScorer:
+    """Rule-based step checks; the default scorer until a trained ToolPRM beats it.
+
+    ``relevance``, ``coverage``, ``grounding`` (word-level; False: the old substring test) and
+    ``schema_copy`` switch the signals for ablations. A tool whose relevance is below
+    ``relevance_threshold`` is not called when none reaches it: ``[]`` wins instead.
+    """
+
+    relevance: bool = True
+    coverage: bool = True
+    grounding: bool = True
+    schema_copy: bool = True
+    relevance_threshold: float = 0.25
+    levels: Levels = field(default_factory=Levels)
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [j.score for j in self.judge(ctx, trajectories)]
+
+    def judge(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[Judgement]:
+        """A score and its reason for the last step of each trajectory."""
+        facts = ctx.cache.setdefault(("verifier", self.relevance_threshold), _Facts(ctx))
+        return [self._judge_last(ctx, facts, list(steps)) for steps in trajectories]
+
+    # ---- one step ---------------------------------------------------------------------------
+    def _judge_last(self, ctx: ScoringContext, facts: _Facts, steps: list[Step]) -> Judgement:
+        lv = self.levels
+        step = steps[-1]
+        before = replay(steps[:-1])
+        if step.tag is StepTag.FUNC_NAME:
+            tool = ctx.tool(step.name or "")
+            if tool is None:
+                return Judgement(0.0, "unknown function")
+            if self.coverage and before.calls and not facts.left(before.calls):
+                return Judgement(lv.nothing_new, "every entity of the request is used already")
+            if not self.relevance:
+                return Judgement(1.0, "a bound tool")
+            rel = facts.relevance[tool.name]
+            return Judgement(round(0.5 + 0.5 * rel, 4), f"relevance {rel:.2f}")
+        if step.tag is StepTag.ARG_VALUE:
+            tool = ctx.tool(before.open_name or "")
+            param = tool.param(step.name or "") if tool else None
+            if tool is None or param is None or not param.is_valid(step.value):
+                return Judgement(0.0, "invalid for its schema")
+            return self._value(ctx, facts, tool, param.name, step.value, before.open_args)
+        if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
+            tool = ctx.tool(before.open_name or "")
+            if not tool or tool.validate_arguments(before.open_args) is not None:
+                return Judgement(0.0, "arguments invalid or incomplete")
+            if step.tag is StepTag.PARAM_FINISH:
+                return Judgement(1.0, "arguments complete")
+            call = Call(tool.name, before.open_args)
+            key = call_key(call.name, call.arguments)
+            if key in {call_key(c.name, c.arguments) for c in before.calls}:
+                return Judgement(lv.duplicate, "the list has this call already")
+            if key in ctx.answered_calls:
+                return Judgement(lv.junk, "the conversation has this call's result")
+            if self.coverage and before.calls:
+                if not [e for e in facts.left(before.calls) if e.used_by([call])]:
+                    return Judgement(lv.nothing_new, "this call uses nothing the earlier ones did not")
+            return Judgement(1.0, "call complete")
+        # TOTAL_FINISH
+        calls = list(before.calls)
+        if not calls:
+            if ctx.calls_since_request:
+                return Judgement(lv.no_call, "the request's calls have their results")
+            if not self.relevance:
+                return Judgement(1.0, "no call")
+            best = max(facts.relevance.values(), default=0.0)
+            if best < self.relevance_threshold:
+                return Judgement(lv.no_call, f"no tool relevant (best {best:.2f} < {self.relevance_threshold})")
+            return Judgement(lv.no_call_when_relevant, f"a tool is relevant ({best:.2f})")
+        if self.coverage:
+            left = facts.left(calls)
+            if left:
+                return Judgement(lv.uncovered, "no call uses " + ", ".join(repr(e.text) for e in left[:3]))
+        return Judgement(1.0, "every entity of the request is used")
+
+    def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
+               others: dict[str, Any]) -> Judgement:
+        lv = self.levels
+        param = tool.param(name)
+        assert param is not None
+        if self.schema_copy:
+            copied = _schema_copy(value, name, param.schema, facts.evidence_words)
+            if copied:
+                return Judgement(lv.schema_copy, copied)
+        default = param.schema.get("default")
+        if default is not None and value == default:
+            return Judgement(lv.default, "the default")
+        if isinstance(value, bool) or value is None:
+            return Judgement(lv.default, "a literal")
+        if param.choices is not None and len(param.choices) > 1:
+            named = str(value).lower() in facts.evidence
+            return Judgement(lv.grounded if named else lv.default, "an option named" if named else "an option")
+        if not self.grounding:
+            return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
+        return self._grounded(facts, value, others)
+
+    def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
+        lv = self.levels
+        if isinstance(value, list):
+            parts = [self._grounded(facts, v, {}) for v in value] or [Judgement(lv.default, "empty")]
+            return min(parts, key=lambda j: j.score)
+        if isinstance(value, dict):
+            parts = [self._grounded(facts, v, {}) for v in value.values()] or [Judgement(lv.default, "empty")]
+            return min(parts, key=lambda j: j.score)
+        if isinstance(value, (int, float)):
+            if any(_same_number(float(value), n) for n in facts.numbers):
+                return Judgement(lv.grounded, "a number of the request")
+            return Judgement(lv.ungrounded, "a number nowhere in the conversation")
+        if not isinstance(value, str):
+            return Judgement(lv.partly, "a value")
+        if not value.strip() or _LEAK.search(value):
+            return Judgement(lv.junk, "JSON syntax in the string")
+        ws = words(value)
+        if not ws:
+            return Judgement(lv.partly, "no words")
+        for other in others.values():
+            theirs = _value_words(other)
+            if theirs and set(ws) != theirs and (theirs < set(ws)):
+                return Judgement(lv.over_long, "it swallows another argument's value")
+        inner = ws[1:-1]
+        if len(ws) >= 3 and any(w in _CONNECTIVES for w in inner) and _phrase_in(ws, facts.evidence_seq):
+            return Judgement(lv.over_long, "a span joining two things")
+        if _phrase_in(ws, facts.evidence_seq):
+            return Judgement(lv.grounded, "the conversation's words")
+        if any(_abbreviates(value, facts.evidence_raw[i:i + 80]) for i in facts.capital_starts(value)):
+            return Judgement(lv.grounded, "an abbreviation of the conversation's words")
+        found = sum(w in facts.evidence_words for w in ws) / len(ws)
+        if found == 1:
+            return Judgement(lv.grounded, "every word is in the conversation")
+        if found > 0:
+            return Judgement(round(lv.ungrounded + (lv.partly - lv.ungrounded) * found, 4),
+                             f"{found:.0%} of its words are in the conversation")
+        return Judgement(lv.ungrounded, "nowhere in the conversation")
+
+
+class _Facts:
+    """What the verifier reads once per question: request, entities, relevance, evidence."""
+
+    def __init__(self, ctx: ScoringContext) -> None:
+        self.ctx = ctx
+        self.request = ctx.request
+        self.evidence = ctx.evidence
+        self.evidence_raw = "\n".join(message_text(m) for m in ctx.messages if not isinstance(m, AIMessage))
+        self.evidence_seq = words(self.evidence_raw)
+        self.evidence_words = set(self.evidence_seq)
+        self.numbers = _numbers_in(self.evidence_raw)
+
+    @cached_property
+    def relevance(self) -> dict[str, float]:
+        return {t.name: relevance(self.ctx.user_text, t) for t in self.ctx.tools}
+
+    @cached_property
+    def entities(self) -> list[Entity]:
+        return request_entities(self.request, self.ctx.tools)
+
+    def left(self, calls: Sequence[Call]) -> list[Entity]:
+        """Entities of the request that neither these calls nor the request's earlier calls use."""
+        done = list(calls) + list(self.ctx.calls_since_request)
+        return [e for e in self.entities if not e.used_by(done)]
+
+    def capital_starts(self, value: str) -> list[int]:
+        """Where words that could start an abbreviation of ``value`` begin in the evidence."""
+        first = value.strip()[:1].lower()
+        return [m.start() for m in re.finditer(r"\b\w", self.evidence_raw) if self.evidence_raw[m.start()].lower() == first]
+
+
+def _phrase_in(ws: Sequence[str], seq: Sequence[str]) -> bool:
+    n = len(ws)
+    return any(list(seq[i:i + n]) == list(ws) for i in range(len(seq) - n + 1))
+
+
+def _schema_copy(value: Any, name: str, schema: dict[str, Any], evidence: set[str]) -> str | None:
+    """Why ``value`` is schema text rather than the user's words, or None."""
+    if isinstance(value, list):
+        return next((r for v in value if (r := _schema_copy(v, name, schema, evidence))), None)
+    if isinstance(value, dict):
+        if {"type", "properties"} & set(value) or {"type", "description"} <= set(value):
+            return "a JSON Schema as the value"
+        return next((r for v in value.values() if (r := _schema_copy(v, name, schema, evidence))), None)
+    if not isinstance(value, str):
+        return None
+    ws = words(value)
+    if not ws:
+        return None
+    grounded = all(w in evidence for w in ws)
+    low = value.strip().lower()
+    if low in _JSON_TYPES and not grounded:
+        return "a type name"
+    if words(name) == ws and not grounded:
+        return "the parameter's own name"
+    desc = str(schema.get("description", ""))
+    dws = words(desc)
+    if len(ws) >= 4 and dws and _phrase_in(ws, dws) and len(ws) >= 0.6 * len(dws) and not grounded:
+        return "the parameter's description"
+    m = _EXAMPLE.search(desc)
+    if m and not grounded and _phrase_in(ws, words(m.group(1))):
+        return "the description's own example"
+    return None
+
+
+def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
+    """The grounding before word-level matching: a substring test (kept for the ablation)."""
+    if isinstance(value, (int, float)):
+        text = str(int(value)) if float(value).is_integer() else str(value)
+        return lv.grounded if re.search(rf"(?<![\d.]){re.escape(text)}(?!\d|\.\d)", evidence) else lv.ungrounded
+    if isinstance(value, str):
+        if not value.strip() or _LEAK.search(value):
+            return lv.junk
+        return lv.grounded if value.lower() in evidence else lv.partly
+    if isinstance(value, list):
+        return min((_substring_level(v, evidence, lv) for v in value), default=lv.partly)
+    if isinstance(value, dict):
+        return min((_substring_level(v, evidence, lv) for v in value.values()), default=lv.partly)
+    return lv.partly
+
+
+__all__ = ["Entity", "Judgement", "Levels", "VerifierScorer", "relevance", "request_entities", "stem", "words"]
