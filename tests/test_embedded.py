@@ -101,6 +101,10 @@ def test_intact_cache_is_returned_and_hashed_once(cache: Path, monkeypatch: pyte
     monkeypatch.setattr(embedded, "_verified", {})  # a new process: the stamp spares the hashing
     assert ensure_embedded_model() == cache and len(hashed) == 2
     assert ensure_embedded_model(full_check=True) == cache and len(hashed) == 4  # toolprm prepare
+    time.sleep(0.02)
+    os.utime(cache / "config.json")  # its stamp is stale: it alone is hashed again
+    monkeypatch.setattr(embedded, "_verified", {})
+    assert ensure_embedded_model() == cache and [p.name for p in hashed[4:]] == ["config.json"]
 
 
 @pytest.mark.parametrize("stamped", [True, False])
