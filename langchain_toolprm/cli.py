@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -72,26 +73,63 @@ def _demo(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from .embedded import ensure_embedded_model
 
-    print(ensure_embedded_model(force=args.force))
+    # An explicit prepare re-hashes every file, whatever an earlier check stamped.
+    print(ensure_embedded_model(force=args.force, full_check=True))
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show each option's default, even where it has no help text, unless it has none (None), it is
+    a flag (--force) or its help already says it."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None and self._shows_default(action):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if not self._shows_default(action) or "default" in (action.help or ""):
+            return action.help
+        return f"{action.help} (default: %(default)s)"
+
+    @staticmethod
+    def _shows_default(action: argparse.Action) -> bool:
+        return (bool(action.option_strings) and action.nargs != 0
+                and action.default is not None and action.default is not argparse.SUPPRESS)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every parser, the subcommands' ones too (``add_parser`` builds them of the parent's class),
+    lists defaults in ``--help``."""
+
+    def __init__(self, *args: Any, formatter_class: Any = _HelpFormatter, **kwargs: Any) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
+DESCRIPTION = """Reliable tool calls from a small local model: a LangChain chat model whose tool calls are
+built by a PRM-guided beam search. Start with "toolprm demo" (it converts the embedded Gemma 3 270M
+once, about 2 minutes, or run "toolprm prepare" first)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="toolprm", description=__doc__)
+    parser = _Parser(prog="toolprm", description=DESCRIPTION)
     parser.add_argument("--threads", type=int, help="CPU threads for torch (on a busy machine 1 is often faster)")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
     demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
     demo.add_argument("--model", help="policy: local model directory (default: embedded Gemma 3 270M)")
     demo.add_argument("--prm", help="a trained PRM directory, or \"toolprm\" for the shipped one (default: the verifier)")
-    demo.add_argument("--strategy", default="beam", choices=["beam", "greedy", "best_of_n", "majority"])
+    demo.add_argument("--strategy", default="beam", choices=["beam", "greedy", "best_of_n", "majority"],
+                      help="decoding strategy")
     demo.add_argument("--n", type=int, default=1, help="beams retained (N)")
     demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=0, help="sampling seed")
     demo.add_argument("--policy-weight", type=float, default=0.0,
                       help="rank paths by score x p(path)^W (0.2 with --prm toolprm: see docs/prm.md)")
     demo.set_defaults(func=_demo)
-    prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache")
+    prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache "
+                                          "(or check every digest of the cache already there)")
     prep.add_argument("--force", action="store_true", help="rebuild the cache even if present")
     prep.set_defaults(func=_prepare)
     add_eval_parser(sub)
@@ -111,9 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, OSError, RuntimeError) as e:
+        # DataFileError is a ValueError, EmbeddedModelError a RuntimeError, PermissionError an OSError.
         print(f"toolprm: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("toolprm: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

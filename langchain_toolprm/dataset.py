@@ -8,6 +8,7 @@ conversations before masking, so no query (masked or not) crosses from train to 
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import zlib
@@ -47,6 +48,10 @@ class DatasetConfig:
     include_empty: bool = True
     seed: int = 0
     mask: MaskConfig = field(default_factory=MaskConfig)
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit (queries per source) must be 1 or more, or None for all, not {self.limit}")
 
 
 def group_of(example: ToolExample) -> str:
@@ -212,15 +217,26 @@ def build_dataset(
     return stats
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a query count, rollouts per query)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def add_build_parser(sub: Any) -> None:
     """``toolprm build-dataset``: every stage, resumable; ``--shard i/n`` splits the sampling."""
     p = sub.add_parser("build-dataset", help="build the step-labelled PRM dataset (sources, masking, rollouts, labels)")
     p.add_argument("--out", required=True, help="output directory (re-running resumes)")
     p.add_argument("--data-dir", help="shared data directory (default: $TOOLPRM_DATA or ../shared/data)")
     p.add_argument("--sources", default=",".join(ALL_SOURCES), help="comma list of sources")
-    p.add_argument("--limit", type=int, help="at most this many queries per source")
+    p.add_argument("--limit", type=_count, help="at most this many queries per source (default: all)")
     p.add_argument("--model", help="policy for rollouts: local model directory (default: embedded Gemma 3 270M)")
-    p.add_argument("--k", type=int, default=4, help="rollouts per query")
+    p.add_argument("--k", type=_count, default=4, help="rollouts per query")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--max-value-tokens", type=int, default=RolloutConfig().max_value_tokens,
                    help="a value longer than this is cut and its trajectory dropped")

@@ -336,25 +336,57 @@ def benchmark_of(example: ToolExample) -> tuple[str, str | None]:
     return example.source.split("-", 1)[0], example.meta.get("category")
 
 
+_RECORD_START = b'{"id": '  # how every line run_eval appends begins
+
+
 def _load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Records already in ``path`` by id. A torn last line (a crash mid-write) is cut off; a file
-    written with another setting or model is an error, not silently mixed."""
+    """Records already in ``path`` by id. A file that is not this setting's results (a folder, a
+    line that is not a record, a record without id, another setting or model) is an error naming
+    the file and line, raised before anything is written: the file stays exactly as it was. Only
+    a torn last line (no newline: a crash mid-write) after lines that all passed is cut off."""
     if not path.exists():
         return {}
+    if not path.is_file():
+        raise DataFileError(f"{path} is not a results file (a folder?); move it away or use another --out")
     data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
-        path.write_bytes(data)
-    done = {}
-    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    keep = data.rfind(b"\n") + 1
+    body, tail = data[:keep], data[keep:]  # the tail has no newline: torn, or a record left unterminated
+
+    def record(n: int, line: str | bytes) -> dict[str, Any]:
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFileError(f"{path}:{n}: not valid JSON ({e.msg})") from e
+        except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
+            raise DataFileError(f"{path}:{n}: not valid JSON ({getattr(e, 'msg', e)}); "
+                                f"not a results file of toolprm eval") from e
+        if not isinstance(rec, dict):
+            raise DataFileError(f"{path}:{n}: a JSON {type(rec).__name__}, not a results record")
         if rec.get("spec") != identity:
-            raise ValueError(f"{path} holds results of another setting or model ({rec.get('spec')}); "
+            raise ValueError(f"{path}:{n} holds results of another setting or model ({rec.get('spec')}); "
                              f"use another --out or --no-resume")
-        done[rec["id"]] = rec
+        if rec.get("id") is None:
+            raise DataFileError(f"{path}:{n}: a record without an \"id\"")
+        return rec
+
+    done = {}
+    lines = body.split(b"\n")[:-1]
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            rec = record(n, line)
+            done[rec["id"]] = rec
+    if not tail:
+        return done
+    try:
+        json.loads(tail)
+    except ValueError:
+        if not (tail.startswith(_RECORD_START) or _RECORD_START.startswith(tail)):
+            record(len(lines) + 1, tail)  # not the start of a record: refused, naming the line
+        with path.open("r+b") as f:  # a torn record after this setting's records: cut it off
+            f.truncate(keep)
+        return done
+    rec = record(len(lines) + 1, tail)  # whole but unterminated: kept once it passes
+    done[rec["id"]] = rec
+    with path.open("ab") as f:
+        f.write(b"\n")
     return done
 
 

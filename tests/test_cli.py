@@ -35,3 +35,74 @@ def test_demo_rejects_a_negative_policy_weight(tiny_gemma_path: Path, capsys: py
     assert main(["demo", "--model", str(tiny_gemma_path), "-q", "hi", "--policy-weight", "-1"]) == 2
     err = capsys.readouterr().err
     assert "policy_weight" in err and "greater than or equal to 0" in err
+
+
+@pytest.mark.parametrize("command", ["demo", "eval", "grid", "build-dataset", "train-prm", "eval-prm"])
+def test_help_is_plain_text_with_defaults(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], [command, "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        out = capsys.readouterr().out
+        assert "``" not in out and "(default: None)" not in out and "(default: False)" not in out
+    if command == "demo":
+        options = {entry.split()[0]: " ".join(entry.split()) for entry in out.split("\n  --")[1:]}
+        assert "(default: 1)" in options["n"] and "(default: 4)" in options["m"]
+        assert "(default: beam)" in options["strategy"]
+    else:
+        assert "(default: " in out
+
+
+def one_error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolprm: error: "), err
+    return lines[0]
+
+
+def test_prepare_with_a_cache_that_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TOOLPRM_CACHE", str(tmp_path / "a-file" / "cache"))
+    assert main(["prepare"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(tmp_path / "a-file") in line and "TOOLPRM_CACHE" in line
+
+
+def test_prepare_checks_every_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_toolprm import embedded
+
+    monkeypatch.setenv("TOOLPRM_CACHE", str(tmp_path))
+    cache = embedded.cache_dir()
+    cache.mkdir()
+    (cache / "model.safetensors").write_bytes(b"weights")
+    embedded._write_manifest(cache)
+    assert main(["prepare"]) == 0 and capsys.readouterr().out.strip() == str(cache)
+    # Corrupted in place at the same size, its stamp and mtime restored: prepare still hashes.
+    stamp = (cache / ".toolprm-verified.json").read_bytes()
+    (cache / "model.safetensors").write_bytes(b"weighTs")
+    (cache / ".toolprm-verified.json").write_bytes(stamp)
+    assert main(["prepare"]) == 2
+    assert "prepare --force" in one_error_line(capsys.readouterr().err)
+
+
+def test_os_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_toolprm import cli
+
+    def denied(args: object) -> int:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(cli, "_prepare", denied)
+    assert main(["prepare"]) == 2
+    assert "Permission denied" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--limit", "-1"), ("--limit", "0"), ("--k", "0"), ("--k", "x")])
+def test_build_dataset_rejects_nonsense_counts(option: str, value: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build-dataset", "--out", str(tmp_path / "ds"), option, value])
+    assert exit_info.value.code == 2
+    assert f"argument {option}:" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()  # refused before any work

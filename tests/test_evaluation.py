@@ -374,3 +374,62 @@ def test_cli_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["eval", "--benchmark", "nope"])
     assert exit_info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+# ---- resuming from a results file: refusals leave the file as it was ------------------------------
+SPEC = {"strategy": "greedy", "model": "tiny"}
+GOOD = json.dumps({"id": "a", "spec": SPEC, "correct": True}) + "\n"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (GOOD + "[1, 2]\n", r":2: a JSON list, not a results record"),
+    (GOOD + "not json\n", r":2: not valid JSON"),
+    (GOOD + json.dumps({"spec": SPEC}) + "\n", r':2: a record without an "id"'),
+    (json.dumps({"id": "a", "spec": {**SPEC, "model": "other"}}) + "\n" + GOOD, r":1 holds results of another setting"),
+    # Another setting's file with a torn or unterminated last line was once cut before it was refused.
+    (json.dumps({"id": "a", "spec": {**SPEC, "model": "other"}}) + "\n" + GOOD[:30], "another setting"),
+    (json.dumps({"id": "a", "spec": {**SPEC, "model": "other"}}), r":1 holds results of another setting"),
+    (GOOD + "hello", r":2: not valid JSON"),  # an unterminated line that cannot be a torn record
+    (GOOD + '{"id": "b", "spec": {"strategy": "beam"}}', r":2 holds results of another setting"),
+])
+def test_resume_refuses_a_foreign_file_without_touching_it(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "greedy.jsonl"
+    path.write_text(content)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=message) as info:
+        evaluation._load_done(path, SPEC)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_resume_from_a_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "greedy.jsonl").mkdir()
+    with pytest.raises(ValueError, match="is not a results file"):
+        evaluation._load_done(tmp_path / "greedy.jsonl", SPEC)
+
+
+def test_resume_cuts_only_a_torn_record(tmp_path: Path) -> None:
+    path = tmp_path / "greedy.jsonl"
+    second = json.dumps({"id": "b", "spec": SPEC, "raw": "caf\u00e9 \u2028 ok"}, ensure_ascii=False) + "\n"
+    whole = second.encode()
+    half = whole.index("\u00e9".encode()) + 1  # inside the two bytes of é: not UTF-8 text
+    for tail in (whole[:-5], b'{"i', whole[:half]):
+        path.write_bytes(GOOD.encode() + tail)
+        assert list(evaluation._load_done(path, SPEC)) == ["a"]
+        assert path.read_bytes() == GOOD.encode()
+    # A whole record whose newline never came is kept, and the newline added for the next one.
+    path.write_bytes(GOOD.encode() + second.encode()[:-1])
+    assert list(evaluation._load_done(path, SPEC)) == ["a", "b"]
+    assert path.read_bytes() == (GOOD + second).encode()
+
+
+def test_cli_eval_over_a_folder_is_one_error_line(tmp_path: Path, tiny_gemma_path: Path, bfcl_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bfcl" / "simple_python" / "greedy.jsonl").mkdir(parents=True)
+    argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy", "--limit", "1",
+            "--model", str(tiny_gemma_path), "--data-dir", str(bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err  # after the model's loading bar
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("toolprm: error:") and "greedy.jsonl is not a results file" in last
+    assert "Traceback" not in err
