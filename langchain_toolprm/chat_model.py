@@ -9,7 +9,10 @@ every copy ``bind_tools`` / ``with_structured_output`` make.
 from __future__ import annotations
 
 import json
+import queue
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ import torch
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -32,6 +35,7 @@ from .policy import Constraints, TransformersPolicy, Usage
 from .schema import normalize_tools
 from .scorers import CombinedScorer, GenerativePRM, Scorer
 from .search import Aggregation, SearchConfig, Strategy, prepare_problem, run_search
+from .steps import Step, StepTag, replay
 from .verifier import VerifierScorer
 
 ToolChoice = str | bool | dict[str, Any] | None
@@ -90,19 +94,27 @@ class ToolPRMChatModel(BaseChatModel):
     scorer: Literal["verifier", "prm", "combined"] | None = None
     """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
     strategy: Strategy = "beam"
-    n_retain: int = 1
-    m_explore: int = 4
-    temperature: float = 0.8
+    n_retain: int = Field(default=1, ge=1)
+    """N: open paths kept after each step."""
+    m_explore: int = Field(default=4, ge=1)
+    """M: candidates explored per path and step (finite choices enumerated, values sampled)."""
+    temperature: float = Field(default=0.8, ge=0.0, allow_inf_nan=False)
     aggregation: Aggregation = "min"
     policy_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     """Paths rank by score x p(path)^policy_weight; 0: the policy's log-probability only breaks ties."""
-    max_tokens: int = 128
+    max_tokens: int = Field(default=128, ge=1)
     """Bound on a prose reply's tokens."""
-    max_value_tokens: int = 32
+    max_value_tokens: int = Field(default=32, ge=1)
     """Bound on one argument value's tokens; longer values are cut and never returned."""
-    max_calls: int = 4
+    max_calls: int = Field(default=4, ge=1)
     seed: int | None = 0
-    timeout: float | None = None
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """Seconds for a whole call: waiting for the model, prompt encoding, search and reply (the
+    one-time model load is not counted). Past it a ``TimeoutError`` is raised."""
+    max_prompt_tokens: int | None = Field(default=8192, ge=1)
+    """Prompts longer than this are refused before encoding (None: the model's context window).
+    Encoding grows faster than linearly with length: on 2 CPU cores an 8k-token prompt takes
+    tens of seconds (docs/first_call.md), a 19k-token one minutes."""
     stop: list[str] | None = None
     device: str | None = None
     """Where the policy runs ("cpu", "cuda"); or ``device_map`` for accelerate's placement."""
@@ -155,14 +167,20 @@ class ToolPRMChatModel(BaseChatModel):
                 # A copy made with another model or scorer must not reuse its origin's models.
                 self._holder = holder = _Holder()
             if holder.loaded is None:
+                start = time.perf_counter()
+                if self.policy is None:
+                    source = self.model or ensure_embedded_model()
+                    print(f"toolprm: loading the policy from {source} ...", file=sys.stderr, flush=True)
                 policy = self.policy or TransformersPolicy.from_pretrained(
-                    self.model or ensure_embedded_model(), device=self.device, dtype=self.dtype,
-                    device_map=self.device_map,
+                    source, device=self.device, dtype=self.dtype, device_map=self.device_map,
                 )
                 if self.policy is None and self.model is None:
                     policy.name = EMBEDDED_MODEL_NAME
                 holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
                 holder.key = self._load_key()
+                if self.policy is None:
+                    policy.warm_up()  # the per-process tables over the vocabulary, once, here
+                    print(f"toolprm: ready in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
             return holder.loaded
 
     def _make_scorer(self) -> Scorer:
@@ -206,55 +224,74 @@ class ToolPRMChatModel(BaseChatModel):
         values = {f: overrides.get(f, getattr(self, f)) for f in fields}
         return SearchConfig(**values)
 
-    def _respond(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> AIMessage:
+    def _respond(self, messages: list[BaseMessage], stop: list[str] | None, *,
+                 on_decided: Callable[[tuple[Step, ...]], None] | None = None,
+                 on_text: Callable[[str], None] | None = None, call_ids: Sequence[str] = (),
+                 **kwargs: Any) -> AIMessage:
+        """Answer ``messages``. ``on_decided``/``on_text`` stream the decided steps and the prose
+        reply; ``call_ids`` are the ids the returned tool calls take, in order (for streaming)."""
         if kwargs.get("model") not in (None, self.model, self.model_name):
             raise ValueError(f"per-call model={kwargs['model']!r} is not supported: the policy is "
                              f"{self.model_name!r}; construct another ToolPRMChatModel instead")
+        config = self._search_config(**kwargs)  # checks every search setting
+        started = time.monotonic()
+        max_tokens = _positive_int("max_tokens", kwargs.get("max_tokens", self.max_tokens))
+        max_calls = _positive_int("max_calls", kwargs.get("max_calls", self.max_calls))
         tools = kwargs.get("tools") or []
-        config = self._search_config(**kwargs)
-        max_tokens = int(kwargs.get("max_tokens", self.max_tokens))
         specs = normalize_tools(tools) if tools else []
         required, forced, disabled = resolve_tool_choice(kwargs.get("tool_choice"), [s.name for s in specs])
+        if required and not specs:
+            raise ValueError(f"tool_choice={kwargs.get('tool_choice')!r} requires a call, but no tools are bound: "
+                             f"use bind_tools([...]) first")
+        check_conversation(messages)
         if disabled:
             specs = []
         loaded = self._load()
         policy, scorer = loaded.policy, loaded.scorer
         with loaded.lock:
-            before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
-            reserve = max_tokens if not specs else config.max_value_tokens * 4
-            rules = Constraints(
-                tuple(specs), required, forced,
-                self.max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
-            )
-            problem, prompt = prepare_problem(policy, messages, specs, rules, reserve)
-            root = problem.root
-            generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-            stops = tuple(prompt.stop) + tuple(stop or self.stop or ())
-            metadata: dict[str, Any] = {"model_name": policy.name, "model_provider": "toolprm"}
-            tool_calls: list[Any] = []
-            invalid: list[Any] = []
-            content = ""
-            if specs:
-                result = run_search(policy, scorer, problem, config)
-                metadata["search"] = {
-                    "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
-                    "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": result.trace,
-                }
-                if result.calls is None:
-                    error = "no call list finished within the step and value-token limits"
-                    invalid.append(invalid_tool_call(name=None, args=None, id=_call_id(), error=error))
-                else:
-                    tool_calls = [tool_call(name=c.name, args=c.arguments, id=_call_id()) for c in result.calls]
-            if not tool_calls and not invalid and not required:
-                tail = (prompt.call_format.empty or "") + prompt.reply_prefix if specs else ""
-                state = policy.extend(root, policy.encode(tail)) if tail else root
-                content = policy.generate_text(state, max_tokens=max_tokens, temperature=config.temperature,
-                                               stop=stops, generator=generator)
-            metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
-            p_in = policy.usage.input_tokens - before_p.input_tokens
-            s_in = scorer.usage.input_tokens - before_s.input_tokens
-            out = policy.usage.output_tokens - before_p.output_tokens
-            metadata["policy_input_tokens"], metadata["scorer_input_tokens"] = p_in, s_in
+            policy.deadline = started + config.timeout if config.timeout else None
+            try:
+                return self._answer(policy, scorer, messages, specs, config, required, forced, max_tokens,
+                                    max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
+                                    stop, on_decided, on_text, call_ids)
+            finally:
+                policy.deadline = None
+
+    def _answer(self, policy: TransformersPolicy, scorer: Scorer, messages: list[BaseMessage], specs: list[Any],
+                config: SearchConfig, required: bool, forced: str | None, max_tokens: int, max_calls: int,
+                stop: list[str] | None, on_decided: Any, on_text: Any, call_ids: Sequence[str]) -> AIMessage:
+        before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
+        reserve = max_tokens if not specs else config.max_value_tokens * 4
+        rules = Constraints(tuple(specs), required, forced, max_calls)
+        problem, prompt = prepare_problem(policy, messages, specs, rules, reserve, max_prompt=self.max_prompt_tokens)
+        generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
+        stops = tuple(prompt.stop) + tuple(stop or self.stop or ())
+        metadata: dict[str, Any] = {"model_name": policy.name, "model_provider": "toolprm"}
+        ids = list(call_ids) + [_call_id() for _ in range(max_calls - len(call_ids))]
+        tool_calls: list[Any] = []
+        invalid: list[Any] = []
+        content = ""
+        if specs:
+            result = run_search(policy, scorer, problem, config, on_decided)
+            metadata["search"] = {
+                "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
+                "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": result.trace,
+            }
+            if result.calls is None:
+                error = "no call list finished within the step and value-token limits"
+                invalid.append(invalid_tool_call(name=None, args=None, id=ids[0], error=error))
+            else:
+                tool_calls = [tool_call(name=c.name, args=c.arguments, id=i) for c, i in zip(result.calls, ids)]
+        if not tool_calls and not invalid and not required:
+            tail = (prompt.call_format.empty or "") + prompt.reply_prefix if specs else ""
+            state = policy.extend(problem.root, policy.encode(tail)) if tail else problem.root
+            content = policy.generate_text(state, max_tokens=max_tokens, temperature=config.temperature,
+                                           stop=stops, generator=generator, on_text=on_text)
+        metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
+        p_in = policy.usage.input_tokens - before_p.input_tokens
+        s_in = scorer.usage.input_tokens - before_s.input_tokens
+        out = policy.usage.output_tokens - before_p.output_tokens
+        metadata["policy_input_tokens"], metadata["scorer_input_tokens"] = p_in, s_in
         usage = {"input_tokens": p_in + s_in, "output_tokens": out, "total_tokens": p_in + s_in + out}
         return AIMessage(content=content, tool_calls=tool_calls, invalid_tool_calls=invalid,
                          usage_metadata=usage, response_metadata=metadata)
@@ -276,20 +313,97 @@ class ToolPRMChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        """The search picks a whole call list at once, so the result arrives as one chunk."""
-        message = self._respond(messages, stop, **kwargs)
-        chunks = [
-            tool_call_chunk(name=c["name"], args=json.dumps(c["args"], ensure_ascii=False), id=c["id"], index=i)
-            for i, c in enumerate(message.tool_calls)
-        ]
-        chunk = AIMessageChunk(
-            content=message.content, tool_call_chunks=chunks, usage_metadata=message.usage_metadata,
-            response_metadata=message.response_metadata, invalid_tool_calls=message.invalid_tool_calls,
-            chunk_position="last",
-        )
-        if run_manager and isinstance(message.content, str):
-            run_manager.on_llm_new_token(message.content, chunk=ChatGenerationChunk(message=chunk))
-        yield ChatGenerationChunk(message=chunk)
+        """Stream as the answer is decided: each step every path still in contention shares
+        becomes a ``tool_call_chunk`` (every step with greedy; with beam search once the
+        candidates agree), a prose reply streams token by token, and the last chunk carries
+        usage and the search trace. The search runs in a worker thread."""
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        ids = [_call_id() for _ in range(_positive_int("max_calls", kwargs.get("max_calls", self.max_calls)))]
+
+        def work() -> None:
+            try:
+                message = self._respond(messages, stop, on_decided=lambda steps: events.put(("steps", steps)),
+                                        on_text=lambda text: events.put(("text", text)), call_ids=ids, **kwargs)
+                events.put(("done", message))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                events.put(("error", e))
+
+        worker = threading.Thread(target=work, name="toolprm-stream", daemon=True)
+        worker.start()
+        sent = 0
+        while True:
+            kind, payload = events.get()
+            if kind == "error":
+                worker.join()
+                raise payload
+            if kind == "done":
+                break
+            if kind == "steps":
+                chunks = _step_chunks(payload, sent, ids)
+                sent = len(payload)
+                if not chunks:
+                    continue
+                chunk = AIMessageChunk(content="", tool_call_chunks=chunks)
+            else:
+                chunk = AIMessageChunk(content=payload)
+            if run_manager:
+                run_manager.on_llm_new_token(payload if kind == "text" else "", chunk=ChatGenerationChunk(message=chunk))
+            yield ChatGenerationChunk(message=chunk)
+        worker.join()
+        message: AIMessage = payload
+        last = AIMessageChunk(content="", usage_metadata=message.usage_metadata,
+                              response_metadata=message.response_metadata,
+                              invalid_tool_calls=message.invalid_tool_calls, chunk_position="last")
+        if run_manager:
+            run_manager.on_llm_new_token("", chunk=ChatGenerationChunk(message=last))
+        yield ChatGenerationChunk(message=last)
+
+
+def _step_chunks(steps: tuple[Step, ...], sent: int, ids: Sequence[str]) -> list[Any]:
+    """``tool_call_chunk`` s for the steps decided since ``sent``: a call's name when it is chosen,
+    each argument as a fragment of its JSON arguments, the closing brace when they end."""
+    state = replay(steps[:sent])
+    index = len(state.calls) - (1 if state.open_name is None else 0)
+    first_arg = not state.open_args
+    out = []
+    for step in steps[sent:]:
+        if step.tag is StepTag.FUNC_NAME:
+            index += 1
+            first_arg = True
+            out.append(tool_call_chunk(name=step.name, args="", id=ids[index], index=index))
+        elif step.tag is StepTag.ARG_VALUE:
+            text = ("{" if first_arg else ", ") + json.dumps(step.name) + ": " + json.dumps(step.value, ensure_ascii=False)
+            first_arg = False
+            out.append(tool_call_chunk(name=None, args=text, id=None, index=index))
+        elif step.tag is StepTag.PARAM_FINISH:
+            out.append(tool_call_chunk(name=None, args="{}" if first_arg else "}", id=None, index=index))
+    return out
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def check_conversation(messages: Sequence[BaseMessage]) -> None:
+    """Refuse histories a hosted chat model refuses: a tool result that answers no earlier call,
+    and a call whose result is missing when the conversation moves on (a new user or assistant
+    turn). A call may be the last message's (its result has not come back yet)."""
+    open_ids: dict[str, str] = {}
+    for i, m in enumerate(messages):
+        if isinstance(m, ToolMessage):
+            if m.tool_call_id not in open_ids:
+                raise ValueError(f"message {i} is a tool result for call id {m.tool_call_id!r}, but no earlier "
+                                 f"assistant message made a call with that id")
+            del open_ids[m.tool_call_id]
+            continue
+        if open_ids and isinstance(m, (HumanMessage, AIMessage)):
+            missing = ", ".join(f"{name} ({cid})" for cid, name in open_ids.items())
+            raise ValueError(f"message {i} follows tool calls whose results are missing: {missing}; add a "
+                             f"ToolMessage for each call before it")
+        if isinstance(m, AIMessage):
+            open_ids.update({c["id"]: c["name"] for c in m.tool_calls if c.get("id")})
 
 
 def _drop_repeats(tools: Sequence[Any]) -> list[Any]:
@@ -326,4 +440,4 @@ def _call_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 
 
-__all__ = ["ToolPRMChatModel", "resolve_tool_choice"]
+__all__ = ["ToolPRMChatModel", "check_conversation", "resolve_tool_choice"]

@@ -32,21 +32,31 @@ def convert_currency(amount: float, from_currency: str, to_currency: str) -> str
 DEMO_TOOLS = [get_weather, convert_currency]
 
 
+TRACE_LEGEND = """How to read a search trace:
+  each step lists the candidate next steps the policy proposed. #N names a candidate (and the path
+  it starts), "from #P" the path it extends (#0: the empty list).
+  logp  log-probability of the step's text under the policy, in its own tokens (0 = certain)
+  score the scorer's judgement of this step, in [0, 1], with its reason
+  path  the path's rank: its step scores aggregated (min by default), x p(path)^policy_weight
+  *     kept: an open path retained for the next step, or a closed list for the final comparison
+The chosen list is the closed one with the best path score (ties: the likelier one)."""
+
+
 def format_trace(trace: list[dict[str, Any]]) -> str:
-    """A readable table of a search trace: every candidate, its score and whether it was kept."""
+    """A readable table of a search trace (see ``TRACE_LEGEND``): every candidate, where it comes
+    from, its log-probability, score and reason, and whether it was kept."""
     lines = []
     for entry in trace:
         if "chosen" in entry:
-            lines.append("chosen path: " + "".join(entry["chosen"]))
-            lines.append("step scores: " + ", ".join(f"{s:.3f}" for s in entry["scores"]))
+            lines.append("chosen: " + "".join(entry["chosen"]))
+            lines.append("step scores: " + ", ".join(f"{s:.2f}" for s in entry["scores"]))
             continue
-        lines.append(f"step {entry['depth']}:")
+        lines.append(f"step {entry['depth']}:" + (f" {entry['note']}" if entry.get("note") else ""))
         for c in entry["candidates"]:
             mark = "*" if c["kept"] else " "
-            lines.append(
-                f"  {mark} beam {c['beam']} {c['tag']:<13} logp {c['logprob']:>8.3f}  "
-                f"score {c['score']:.3f}  path {c['path_score']:.3f}  {c['text']!r}"
-            )
+            why = f" ({c['why']})" if c.get("why") else ""
+            lines.append(f"  {mark} #{c['id']:<3} from #{c['parent']:<3} {c['tag']:<12} {c['text']!r:<48} "
+                         f"logp {c['logprob']:7.2f}  score {c['score']:.2f}{why}  path {c['path_score']:.2f}")
     return "\n".join(lines)
 
 
@@ -57,6 +67,7 @@ def _demo(args: argparse.Namespace) -> int:
                            m_explore=args.m, seed=args.seed, policy_weight=args.policy_weight)
     questions = args.question or ["What's the weather like in Tokyo?", "How much is 250 US dollars in euros?"]
     bound = llm.bind_tools(DEMO_TOOLS)
+    print(TRACE_LEGEND)
     for q in questions:
         start = time.perf_counter()
         msg = bound.invoke(q)

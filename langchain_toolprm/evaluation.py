@@ -52,13 +52,14 @@ from .schema import ToolSchemaError, ToolSpec
 from .scorers import CombinedScorer, GenerativePRM, Scorer
 from .search import Aggregation, SearchConfig, check_policy_weight, prepare_problem, run_search
 from .steps import Call
-from .verifier import VerifierScorer
+from .verifier import ABLATABLE, VerifierScorer
 
 EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "token_beam", "beam"]
 STRATEGIES: tuple[str, ...] = get_args(EvalStrategy)
 TEXT_STRATEGIES = ("unconstrained", "token_beam")  # decode free text with model.generate
 _SAMPLES = ("token_beam", "best_of_n", "majority")  # sized by ``samples`` (default N*M)
-_SEARCH = {"temperature", "aggregation", "policy_weight", "max_value_tokens", "max_calls", "seed", "scorer", "prm"}
+_SEARCH = {"temperature", "aggregation", "policy_weight", "max_value_tokens", "max_calls", "seed", "scorer", "prm",
+           "ablate"}
 _RELEVANT: dict[str, set[str]] = {  # the spec fields each strategy's result depends on
     "unconstrained": {"max_new_tokens"},
     "token_beam": {"max_new_tokens", "samples"},
@@ -88,11 +89,18 @@ class EvalSpec:
     policy_weight: float = 0.0
     max_value_tokens: int = 32
     max_new_tokens: int = 256
-    max_calls: int = 8
+    max_calls: int = 4
     seed: int | None = 0
+    ablate: str = ""
+    """Verifier signals switched off, a sorted comma list of ``ABLATABLE`` (for ablation rows)."""
     label: str | None = None
 
     def __post_init__(self) -> None:
+        unknown = [a for a in self.ablate.split(",") if a and a not in ABLATABLE]
+        if unknown:
+            raise ValueError(f"unknown verifier signal(s) {', '.join(unknown)}: choose from {', '.join(ABLATABLE)}")
+        if self.ablate and self.scorer == "prm":
+            raise ValueError("--ablate switches verifier signals off: it needs the verifier or combined scorer")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
         if self.scorer not in ("verifier", "prm", "combined"):
@@ -134,8 +142,9 @@ class EvalSpec:
         """What a results file must have been produced with for a resumed run to append to it.
         ``policy_weight`` came later: left out at its default, files written before it resume."""
         identity = asdict(replace(self.canonical(), label=None))
-        if not identity["policy_weight"]:
-            del identity["policy_weight"]
+        for late in ("policy_weight", "ablate"):  # added later: at their defaults, older files still resume
+            if not identity[late]:
+                del identity[late]
         return identity
 
 
@@ -159,17 +168,20 @@ class Prediction:
 def scorer_label(spec: EvalSpec | dict[str, Any]) -> str:
     """"verifier", "prm:NAME" or "verifier*NAME" (NAME: the PRM directory's name)."""
     scorer, prm = (spec["scorer"], spec["prm"]) if isinstance(spec, dict) else (spec.scorer, spec.prm)
+    ablate = (spec.get("ablate") if isinstance(spec, dict) else spec.ablate) or ""
     name = Path(prm or "").name
-    return {"verifier": "verifier", "prm": f"prm:{name}", "combined": f"verifier*{name}"}[scorer]
+    verifier = "verifier" + "".join(f"-{a}" for a in ablate.split(",") if a)
+    return {"verifier": verifier, "prm": f"prm:{name}", "combined": f"{verifier}*{name}"}[scorer]
 
 
 def make_scorer(spec: EvalSpec, *, prm_base: str | None = None) -> Scorer:
     """The scorer a spec names (``prm_base``: the base model of a PRM adapter stored elsewhere)."""
+    verifier = VerifierScorer(**{a: False for a in spec.ablate.split(",") if a})
     if spec.scorer == "verifier":
-        return VerifierScorer()
+        return verifier
     path, base = resolve_prm(spec.prm)
     prm = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base)
-    return prm if spec.scorer == "prm" else CombinedScorer([VerifierScorer(), prm])
+    return prm if spec.scorer == "prm" else CombinedScorer([verifier, prm])
 
 
 # ---- parsing free text ---------------------------------------------------------------------------
@@ -682,7 +694,7 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         categories = _categories(args.benchmark, args.category)
         base = {"seed": args.seed, "temperature": args.temperature, "aggregation": args.aggregation,
-                "policy_weight": args.policy_weight,
+                "policy_weight": args.policy_weight, "ablate": ",".join(sorted(_split([args.ablate or ""]))),
                 **_scorer_args(args.scorer)}
         if args.command == "grid":
             ns, ms = ([int(x) for x in _split([v])] for v in (args.ns, args.ms))
@@ -738,6 +750,7 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--aggregation", default="min", choices=["last", "min", "mean", "product"])
     common.add_argument("--policy-weight", type=float, default=0.0,
                         help="rank paths by score x p(path)^W (default 0: the policy only breaks ties)")
+    common.add_argument("--ablate", help=f"verifier signals to switch off, comma list of {', '.join(ABLATABLE)}")
     common.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start over instead of skipping items already in the results files")
     ev = subparsers.add_parser("eval", parents=[common], help="evaluate decoding strategies on a benchmark")

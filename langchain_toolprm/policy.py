@@ -24,8 +24,9 @@ import bisect
 import copy
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ class Candidate:
     pending: bytes
     logprob: float
     text: str
+    base: KVState | None = field(default=None, compare=False, repr=False)
+    """The beam's state with the start of ``feed`` already fed (``base.length`` says how far), when
+    proposing had to compute it: advancing then feeds only the rest."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,10 @@ class TransformersPolicy:
     """Encoded prompts kept so a later prompt that starts with one (a growing conversation, the
     same tools and instructions) feeds only its new tokens; 0 disables."""
     min_shared_prefix = 64
+    chunk = 512
+    """Tokens fed per forward pass when encoding a long prompt."""
+    deadline: float | None = None
+    """A ``time.monotonic()`` after which every forward pass raises ``TimeoutError`` (set per call)."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str | None = None) -> None:
         self.model = model.eval()
@@ -207,10 +215,19 @@ class TransformersPolicy:
 
     @torch.no_grad()
     def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:
-        """Feed ``ids`` [B, L] on top of ``cache`` (updated in place); final hidden states."""
-        self.usage.input_tokens += int(ids.numel())
-        out = self.model.get_decoder()(input_ids=ids.to(self.device), cache=cache, use_cache=True)
-        return out.last_hidden_state
+        """Feed ``ids`` [B, L] on top of ``cache`` (updated in place); final hidden states.
+
+        Long inputs go in chunks of ``chunk`` tokens, and ``deadline`` is checked before each,
+        so a timeout interrupts even the encoding of a long prompt."""
+        parts = []
+        for at in range(0, ids.shape[1], self.chunk):
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise TimeoutError("the call ran past its timeout")
+            piece = ids[:, at: at + self.chunk]
+            self.usage.input_tokens += int(piece.numel())
+            out = self.model.get_decoder()(input_ids=piece.to(self.device), cache=cache, use_cache=True)
+            parts.append(out.last_hidden_state)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     @torch.no_grad()
     def _logits(self, hidden: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -286,12 +303,12 @@ class TransformersPolicy:
         """A new state with ``ids`` appended; ``state`` itself is left untouched."""
         if not ids:
             return state
-        cache = copy.deepcopy(state.cache)
+        cache = clone_cache(state.cache)
         hidden = self._forward(torch.tensor([list(ids)]), cache)
         return KVState(cache, state.length + len(ids), hidden[0, -1])
 
     def _repeat(self, state: KVState, n: int) -> Any:
-        cache = copy.deepcopy(state.cache)
+        cache = clone_cache(state.cache)
         if n > 1:
             cache.batch_repeat_interleave(n)
         return cache
@@ -388,9 +405,10 @@ class TransformersPolicy:
         Every route of every text is scored on one token trie: at each node the softmax runs over
         the tokens some route takes there, a route's last token counting with its cover (a token
         in two covers goes to the longer leaf; a token that is another route's path stays its).
-        A text's probability sums its routes. A ``None`` text stands for any other continuation
-        (a prose answer): then the first position uses the full softmax and ``None`` gets the
-        mass left over.
+        A text's probability sums its routes; a route whose first token is a thousand times less
+        likely than its text's best first token is left out (it cannot change the sum). A
+        ``None`` text stands for any other continuation (a prose answer): then the first
+        position uses the full softmax and ``None`` gets the mass left over.
         """
         complement = None in texts
         if complement and pending:
@@ -399,40 +417,16 @@ class TransformersPolicy:
         for t, rs in zip(texts, per_text):
             if t is not None and not all(rs):
                 raise ValueError(f"the option {t!r} has no tokens")
-        routes = list(dict.fromkeys(r for rs in per_text for r in rs))
-        on_path: dict[tuple[int, ...], set[int]] = {}
-        leaves: dict[tuple[int, ...], set[int]] = {}
-        for r in routes:
-            for d in range(len(r)):
-                (leaves if d == len(r) - 1 else on_path).setdefault(r[:d], set()).add(r[d])
-        texts_of = self._vocab[0]
-        owner: dict[tuple[int, ...], dict[int, int]] = {}  # node -> token -> the child it counts for
-        for node in on_path.keys() | leaves.keys():
-            path = on_path.get(node, set())
-            own = {t: t for t in path}
-            for leaf in sorted(leaves.get(node, ()), key=lambda t: len(texts_of[t])):
-                own.update({c: leaf for c in self._cover(leaf) if c == leaf or c not in path})
-            owner[node] = own
-        busy = {node for node, own in owner.items() if len(own) > 1 or (node == () and complement)}
-        deep = [r for r in routes if any(r[:d] in busy for d in range(1, len(r)))]
+        lp_of: dict[tuple[tuple[int, ...], int], float] = {}  # (node, child) -> log p, covers summed in
+        root_mass = self._node_lps(state.hidden, (), {r for rs in per_text for r in rs}, complement, lp_of)
+        per_text = [[r for r in rs if lp_of[((), r[0])] >= max(lp_of[((), q[0])] for q in rs) - math.log(1e3)]
+                    for rs in per_text]
+        routes = {r for rs in per_text for r in rs}
+        deep = sorted(r for r in routes if len(r) > 1)
         hidden_of = self._trie_hidden(state, deep)
-        lp_of: dict[tuple[tuple[int, ...], int], float] = {}  # (node, child) -> log p, covers summed
-        root_mass = 0.0
-        for node, own in owner.items():
-            if node not in busy:
-                lp_of.update({(node, child): 0.0 for child in own.values()})
-                continue
-            ids = sorted(own)
-            h = hidden_of[node]
-            if node == () and complement:
-                vals = torch.log_softmax(self._logits(h), -1)[torch.tensor(ids)]
-                root_mass = float(vals.exp().sum())
-            else:
-                vals = torch.log_softmax(self._logits(h, torch.tensor(ids, device=h.device)), -1)
-            grouped: dict[int, list[float]] = {}
-            for i, v in zip(ids, vals.tolist()):
-                grouped.setdefault(own[i], []).append(v)
-            lp_of.update({(node, child): _logsumexp(vs) for child, vs in grouped.items()})
+        for node in sorted({r[:d] for r in deep for d in range(1, len(r))}, key=len):
+            self._node_lps(hidden_of[node], node, {r for r in routes if r[:len(node)] == node and len(r) > len(node)},
+                           False, lp_of)
         out = []
         for t, rs in zip(texts, per_text):
             if t is None:
@@ -441,6 +435,29 @@ class TransformersPolicy:
             scored = [(sum(lp_of[(r[:d], r[d])] for d in range(len(r))), r) for r in rs]
             out.append(Scored(_logsumexp([x for x, _ in scored]), max(scored)[1]))
         return out
+
+    def _node_lps(self, hidden: torch.Tensor, node: tuple[int, ...], routes: set[tuple[int, ...]],
+                  full: bool, lp_of: dict[tuple[tuple[int, ...], int], float]) -> float:
+        """Log-probabilities of the children of one trie node into ``lp_of``; returns the mass the
+        children hold under the full softmax (with ``full``), else 0."""
+        d = len(node)
+        path = {r[d] for r in routes if len(r) > d + 1}
+        own = {t: t for t in path}
+        for leaf in sorted({r[d] for r in routes if len(r) == d + 1}, key=lambda t: len(self._vocab[0][t])):
+            own.update({c: leaf for c in self._cover(leaf) if c == leaf or c not in path})
+        if len(own) == 1 and not full:
+            lp_of[(node, next(iter(own.values())))] = 0.0
+            return 0.0
+        ids = sorted(own)
+        if full:
+            vals = torch.log_softmax(self._logits(hidden), -1)[torch.tensor(ids)]
+        else:
+            vals = torch.log_softmax(self._logits(hidden, torch.tensor(ids, device=hidden.device)), -1)
+        grouped: dict[int, list[float]] = {}
+        for i, v in zip(ids, vals.tolist()):
+            grouped.setdefault(own[i], []).append(v)
+        lp_of.update({(node, child): _logsumexp(vs) for child, vs in grouped.items()})
+        return float(vals.exp().sum()) if full else 0.0
 
     def _trie_hidden(self, state: KVState, routes: list[tuple[int, ...]]) -> dict[tuple[int, ...], torch.Tensor]:
         """Hidden states after every proper prefix of ``routes``, from one padded batch."""
@@ -472,7 +489,8 @@ class TransformersPolicy:
         key = (lead, json.dumps(schema, sort_keys=True), tail)
         if key not in self._grammars:
             xgr, compiler, _ = self._xgr
-            value = xgr.Grammar.from_json_schema(key[1], any_whitespace=False, separators=(", ", ": "))
+            # Compiled in the schema's own key order: nested objects are written as declared.
+            value = xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
             head = xgr.Grammar.from_ebnf(f"root ::= {json.dumps(lead, ensure_ascii=False)}")
             chars = "".join("\\" + c if c in "]\\^-" else c for c in tail)
             after = xgr.Grammar.from_ebnf(f"root ::= [{chars}] rest\nrest ::= [ -~\\n]*")
@@ -481,7 +499,7 @@ class TransformersPolicy:
 
     def sample_values(
         self, state: KVState, lead: bytes, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
-        max_tokens: int, generator: torch.Generator | None,
+        max_tokens: int, generator: torch.Generator | None, distinct: bool = False,
     ) -> list[tuple[Any, tuple[int, ...], float, int] | None]:
         """``n`` JSON values sampled in one batch after the unfed ``lead`` text.
 
@@ -492,18 +510,25 @@ class TransformersPolicy:
         and objects at their closing character. At temperature 0 the model's mass on all the
         tokens that end a number or a string competes, as one choice, with the best token
         that goes on.
+
+        ``distinct``: the values share one row, greedily, while nothing of the value's content is
+        written and the model is fairly sure (``":``, the opening quote); at the first content
+        token the rows take its most likely distinct tokens, then each samples on, so ``n``
+        samples are not ``n`` copies of the favourite.
         """
         xgr, _, _ = self._xgr
         compiled = self._grammar(lead.decode("utf-8"), schema, tail)
-        matchers = [xgr.GrammarMatcher(compiled) for _ in range(n)]
+        together = distinct and n > 1 and temperature > 0
+        rows = 1 if together else n
+        matchers = [xgr.GrammarMatcher(compiled) for _ in range(rows)]
         vocab = self._head.shape[0]
         bitmask = xgr.allocate_token_bitmask(n, vocab)
         results: list[tuple[Any, tuple[int, ...], float, int] | None] = [None] * n
-        tokens: list[list[int]] = [[] for _ in range(n)]
-        logprobs = [0.0] * n
-        alive = list(range(n))
-        cache = self._repeat(state, n)
-        hidden = state.hidden.expand(n, -1)
+        tokens: list[list[int]] = [[] for _ in range(rows)]
+        logprobs = [0.0] * rows
+        alive = list(range(rows))
+        cache = self._repeat(state, rows)
+        hidden = state.hidden.expand(rows, -1)
         start = len(lead)
         texts = self._vocab[0]
         for _ in range(max_tokens):
@@ -517,7 +542,21 @@ class TransformersPolicy:
             mask = allowed if ids is None else allowed[:, ids]
             logits = logits.masked_fill(~mask, float("-inf"))
             logp = torch.log_softmax(logits, -1)
-            if temperature <= 0:
+            if together and (float(logp[0].max()) < math.log(0.5) or _has_content(self.token_bytes(tokens[0])[start:])):
+                # The first real choice: every row takes its own of the likeliest tokens.
+                together = False
+                top = logp[0].topk(min(n, int(mask[0].sum())))
+                firsts = [int(k) for k, v in zip(top.indices, top.values) if v >= top.values[0] - math.log(1e3)]
+                extra = _sample(logits[:1].expand(n - len(firsts), -1), temperature, generator).tolist() \
+                    if n > len(firsts) else []
+                picks = torch.tensor(firsts + extra)
+                matchers = [matchers[0]] + [matchers[0].fork() for _ in range(n - 1)]
+                tokens = [list(tokens[0]) for _ in range(n)]
+                logprobs = logprobs * n
+                alive = list(range(n))
+                cache.batch_repeat_interleave(n)
+                logp = logp.expand(n, -1)
+            elif temperature <= 0 or together:
                 picks = self._greedy_picks(logp, [self.token_bytes(tokens[i])[start:] for i in alive], ids)
             else:
                 picks = _sample(logits, temperature, generator)
@@ -541,6 +580,8 @@ class TransformersPolicy:
             alive = [alive[r] for r in keep]
             feed = torch.tensor([[tokens[i][-1]] for i in alive])
             hidden = self._forward(feed, cache)[:, -1]
+        if together and results[0] is not None:  # never split: one value, the same for every row
+            results = [results[0]] * n
         return results
 
     def _greedy_picks(self, logp: torch.Tensor, written: list[bytes], ids: torch.Tensor | None) -> torch.Tensor:
@@ -572,7 +613,7 @@ class TransformersPolicy:
         be the start of a stop string or trailing space is held back, so the deltas join to
         exactly the returned reply.
         """
-        cache = copy.deepcopy(state.cache)
+        cache = clone_cache(state.cache)
         hidden = state.hidden[None]
         ids: list[int] = []
         text, sent = "", 0
@@ -708,7 +749,7 @@ class TransformersPolicy:
                        len(lead) + len(texts[j].encode())) for j in picked]
         else:
             values = self.sample_values(after_key, lead, param.schema, count, tail=tail, temperature=temperature,
-                                        max_tokens=max_value_tokens, generator=generator)
+                                        max_tokens=max_value_tokens, generator=generator, distinct=enumerate_choices)
         seen: set[str] = set()
         out = []
         for v in values:
@@ -724,7 +765,7 @@ class TransformersPolicy:
             written = self.token_bytes(ids)[:end]
             feed, pending = self._split(ids, written)
             step = Step(StepTag.ARG_VALUE, param.name, value)
-            out.append(Candidate(step, key_feed + feed, pending, key_lp + vlp, opt.text + " " + key))
+            out.append(Candidate(step, key_feed + feed, pending, key_lp + vlp, opt.text + " " + key, after_key))
         return out
 
     def _split(self, ids: Sequence[int], written: bytes) -> tuple[tuple[int, ...], bytes]:
@@ -746,10 +787,21 @@ class TransformersPolicy:
 
     def advance(self, beam: Beam, cand: Candidate, score: float) -> Beam:
         """The beam with ``cand`` appended: its tokens are fed once on the beam's cache."""
+        base = cand.base or beam.kv
         return Beam(
-            beam.steps + (cand.step,), self.extend(beam.kv, cand.feed), beam.logprob + cand.logprob,
+            beam.steps + (cand.step,), self.extend(base, cand.feed[base.length - beam.kv.length:]),
+            beam.logprob + cand.logprob,
             beam.scores + (score,), beam.texts + (cand.text,), cand.pending, beam.fed + cand.feed,
         )
+
+
+def clone_cache(cache: Any) -> Any:
+    """A copy of a transformers KV cache that shares its tensors: every update of a dynamic
+    cache concatenates into new tensors (never writes in place), so the original stays intact
+    and no key or value is copied until a forward pass extends the clone."""
+    clone = copy.copy(cache)
+    clone.layers = [copy.copy(layer) for layer in cache.layers]
+    return clone
 
 
 def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
@@ -785,16 +837,20 @@ def _logsumexp(values: Sequence[float]) -> float:
 
 def _value_end(written: bytes, start: int) -> tuple[Any, int] | None:
     """(value, end) once ``written[start:]`` holds a whole JSON value: a string, array or object at
-    its closing character, a number or literal once something follows it."""
+    its closing character, a number or literal once ``,`` ``}`` or ``]`` follows it."""
     try:
         text = written[start:].decode("utf-8")
         value, end = json.JSONDecoder().raw_decode(text)
     except (ValueError, UnicodeDecodeError):
         return None
-    if isinstance(value, (int, float, bool)) or value is None:
-        if end == len(text):
-            return None
+    if (isinstance(value, (int, float, bool)) or value is None) and text[end:end + 1] not in (",", "}", "]"):
+        return None  # a number may take another digit or an exponent ("1.5" then "e3") until one follows
     return value, start + len(text[:end].encode("utf-8"))
+
+
+def _has_content(text: bytes) -> bool:
+    """Whether a value's text has more than its opening (space, quote, bracket)."""
+    return bool(text.strip(b' "[{'))
 
 
 def _open_value(text: bytes) -> bytes | None:
@@ -825,10 +881,14 @@ def _unpack_bitmask(bitmask: torch.Tensor, vocab: int) -> torch.Tensor:
 
 
 def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One token per row at ``temperature`` (argmax at 0), by inverting the cumulative distribution:
+    exact, and much faster than ``torch.multinomial`` over a 262k-token vocabulary."""
     if temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits / temperature, -1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    probs = torch.softmax(logits.float() / temperature, -1)
+    cdf = probs.cumsum(-1)
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype).clamp(min=1e-7) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u).squeeze(-1).clamp(max=probs.shape[-1] - 1)
 
 
 def _choose(logprobs: list[float], m: int, temperature: float, generator: torch.Generator | None,

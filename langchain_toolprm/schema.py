@@ -588,7 +588,7 @@ def _prepare(where: str, text: str) -> tuple[str, str]:
         raise ToolSchemaError(f"{where}: no value can satisfy it")
     _satisfiable(grammar, where)
     grammar = _integral_bounds(grammar)
-    grammar_text = json.dumps(grammar, sort_keys=True)
+    grammar_text = json.dumps(grammar)
     error = _grammar_error(grammar_text)
     if error is not None:
         raise ToolSchemaError(f"{where}: the value grammar cannot be built from this schema: {error}")

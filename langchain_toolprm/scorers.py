@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import torch
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from .policy import Usage, torch_dtype
+from .policy import Usage, clone_cache, torch_dtype
 from .prompts import message_text, render_context
 from .schema import ToolSpec
 from .steps import Call, Step, fragments
@@ -61,6 +61,11 @@ class ScoringContext:
     def user_text(self) -> str:
         """Every user turn: a task stated over several turns is read whole."""
         return "\n".join(message_text(m) for m in self.messages if isinstance(m, HumanMessage))
+
+    @cached_property
+    def said_text(self) -> str:
+        """What the user and the assistant said (no tool results): what a call list answers."""
+        return "\n".join(message_text(m) for m in self.messages if isinstance(m, (HumanMessage, AIMessage)))
 
     @cached_property
     def calls_since_request(self) -> tuple[Call, ...]:
@@ -162,7 +167,7 @@ class GenerativePRM:
     def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:
         self.usage.input_tokens += int(ids.numel())
         device = self.model.get_output_embeddings().weight.device
-        return self.model.get_decoder()(input_ids=ids.to(device), past_key_values=cache, use_cache=True).last_hidden_state
+        return self.model.get_decoder()(input_ids=ids.to(device), cache=cache, use_cache=True).last_hidden_state
 
     def _context_cache(self, text: str) -> tuple[Any, int]:
         if self._context is None or self._context[0] != text:
@@ -188,7 +193,7 @@ class GenerativePRM:
         width = max(map(len, rows))
         pad = self.tokenizer.pad_token_id or 0
         batch = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        cache = copy.deepcopy(cache)
+        cache = clone_cache(cache)
         if len(rows) > 1:
             cache.batch_repeat_interleave(len(rows))
         hidden = self._forward(batch, cache)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from langchain_core.messages import BaseMessage
 
-from .policy import Beam, Candidate, Constraints, KVState, TransformersPolicy
+from .policy import Beam, Candidate, Constraints, ContextLengthError, KVState, TransformersPolicy
 from .prompts import CallFormat, PolicyPrompt, build_prompt
 from .schema import ToolSpec
 from .scorers import Scorer, ScoringContext
@@ -87,16 +87,21 @@ class SearchProblem:
 
 def prepare_problem(
     policy: TransformersPolicy, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], rules: Constraints,
-    reserve: int,
+    reserve: int, *, max_prompt: int | None = None,
 ) -> tuple[SearchProblem, PolicyPrompt]:
     """Messages + tools -> the encoded prompt and the search problem over it.
 
     The chat model, the rollout collector and the evaluator all start here, so a question is
     posed to the policy the same way everywhere. ``reserve`` tokens are kept free for the answer;
-    the prompt's static head (instructions and examples) is encoded once per process.
+    the prompt's static head (instructions and examples) is encoded once per process. A prompt of
+    more than ``max_prompt`` tokens is refused before any forward pass.
     """
     prompt = build_prompt(policy.tokenizer, list(messages), list(specs))
     ids = policy.encode(prompt.text, special=not prompt.chat_template)
+    if max_prompt is not None and len(ids) > max_prompt:
+        raise ContextLengthError(
+            f"the prompt is {len(ids)} tokens, over max_prompt_tokens={max_prompt}: encoding it on this backend "
+            f"would take too long (raise max_prompt_tokens, up to the model's {policy.max_context}, to allow it)")
     pin = len(policy.encode(prompt.static_head, special=not prompt.chat_template)) if prompt.static_head else 0
     if pin and ids[:pin] != policy.encode(prompt.static_head, special=not prompt.chat_template):
         pin = 0  # the head's tokens merge with what follows: nothing to pin

@@ -65,6 +65,12 @@ def words(text: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[A-Za-z]+|\d+(?:\.\d+)?", text)]
 
 
+def tokens(text: str) -> list[str]:
+    """Lower-cased alphanumeric runs, as grounding compares them: "J46801" stays one token, so
+    "46801" is not its whole; decimals stay whole."""
+    return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower())
+
+
 def stem(word: str) -> str:
     """A light suffix stripper: enough that 'areas'/'area' and 'calculating'/'calculate' meet."""
     for suffix, repl in (("ations", ""), ("ation", ""), ("ings", ""), ("ing", ""), ("ies", "y"), ("ied", "y"),
@@ -95,16 +101,18 @@ def relevance(request: str, tool: ToolSpec) -> float:
 
     The mean of two shares: the tool's own name words found in the request, and the request's
     content words found in the tool's name, description and parameters. Generic verbs ("get",
-    "calculate") and stop words carry nothing; numbers are left to grounding.
+    "calculate") and stop words carry nothing (though a generic request word may name a tool:
+    "calculate" and a "Calculator"); numbers are left to grounding.
     """
     req = _content(request)
     if not req:
         return 0.0
+    asked = req | {stem(w) for w in words(request) if w in _GENERIC}  # "calculate" names a "Calculator"
     name = _content(tool.name)
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
     body = _content(text)
-    said = sum(_covered_by(w, req) for w in name) / len(name) if name else None
+    said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
     told = sum(_covered_by(w, body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
 
@@ -120,8 +128,9 @@ def _value_numbers(value: Any) -> list[float]:
         return []
     if isinstance(value, (int, float)):
         return [float(value)]
-    if isinstance(value, str):
-        return _numbers_in(value)
+    if isinstance(value, str):  # digits inside a word count too ("Maroon5")
+        return [float(n) for n in re.findall(r"\d+(?:\.\d+)?", value)] + \
+            [float(v) for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", value, re.I)]
     if isinstance(value, list):
         return [n for v in value for n in _value_numbers(v)]
     if isinstance(value, dict):
@@ -207,6 +216,10 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     return out
 
 
+ABLATABLE = ("relevance", "coverage", "grounding", "schema_copy")
+"""The verifier's signals that an ablation can switch off."""
+
+
 @dataclass(frozen=True)
 class Judgement:
     score: float
@@ -217,6 +230,10 @@ class Judgement:
 class Levels:
     """The verifier's score levels, each a rough chance that such a step is right."""
 
+    relevant: float = 0.9
+    """The lowest score of a relevant function name (it grows with the relevance)."""
+    irrelevant: float = 0.5
+    """The highest score of a name below the relevance threshold."""
     grounded: float = 1.0
     """A value the conversation spells (a phrase, all its words, an abbreviation)."""
     default: float = 0.9
@@ -282,7 +299,7 @@ class VerifierScorer:
             if not self.relevance:
                 return Judgement(1.0, "a bound tool")
             rel = facts.relevance[tool.name]
-            return Judgement(round(0.5 + 0.5 * rel, 4), f"relevance {rel:.2f}")
+            return Judgement(self._name_level(rel), f"relevance {rel:.2f}")
         if step.tag is StepTag.ARG_VALUE:
             tool = ctx.tool(before.open_name or "")
             param = tool.param(step.name or "") if tool else None
@@ -322,6 +339,15 @@ class VerifierScorer:
                 return Judgement(lv.uncovered, "no call uses " + ", ".join(repr(e.text) for e in left[:3]))
         return Judgement(1.0, "every entity of the request is used")
 
+    def _name_level(self, rel: float) -> float:
+        """A relevant tool (``relevance_threshold`` or more) scores in [relevant, 1], graded so the
+        more relevant name ranks first while a value or a missed entity still weighs more; an
+        irrelevant one scores below every ``[]`` level that can compete with it."""
+        lv = self.levels
+        if rel >= self.relevance_threshold:
+            return round(lv.relevant + (1 - lv.relevant) * rel, 4)
+        return round(lv.irrelevant * rel / self.relevance_threshold, 4)
+
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
                others: dict[str, Any]) -> Judgement:
         lv = self.levels
@@ -359,17 +385,21 @@ class VerifierScorer:
             return Judgement(lv.partly, "a value")
         if not value.strip() or _LEAK.search(value):
             return Judgement(lv.junk, "JSON syntax in the string")
-        ws = words(value)
+        ws = tokens(value)
         if not ws:
             return Judgement(lv.partly, "no words")
-        for other in others.values():
-            theirs = _value_words(other)
-            if theirs and set(ws) != theirs and (theirs < set(ws)):
-                return Judgement(lv.over_long, "it swallows another argument's value")
+        for key, other in others.items():
+            if isinstance(other, str) and len(value) >= 3 and other.strip().lower() == value.strip().lower():
+                return Judgement(lv.over_long, f"the same value as {key!r}")
+            theirs = set(tokens(other)) if isinstance(other, str) else set()
+            if theirs and theirs < set(ws):
+                return Judgement(lv.over_long, f"it swallows {key!r}'s value")
         inner = ws[1:-1]
         if len(ws) >= 3 and any(w in _CONNECTIVES for w in inner) and _phrase_in(ws, facts.evidence_seq):
             return Judgement(lv.over_long, "a span joining two things")
         if _phrase_in(ws, facts.evidence_seq):
+            if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
+                return Judgement(lv.default, "part of a name the request gives whole")
             return Judgement(lv.grounded, "the conversation's words")
         if any(_abbreviates(value, facts.evidence_raw[i:i + 80]) for i in facts.capital_starts(value)):
             return Judgement(lv.grounded, "an abbreviation of the conversation's words")
@@ -390,13 +420,13 @@ class _Facts:
         self.request = ctx.request
         self.evidence = ctx.evidence
         self.evidence_raw = "\n".join(message_text(m) for m in ctx.messages if not isinstance(m, AIMessage))
-        self.evidence_seq = words(self.evidence_raw)
+        self.evidence_seq = tokens(self.evidence_raw)
         self.evidence_words = set(self.evidence_seq)
         self.numbers = _numbers_in(self.evidence_raw)
 
     @cached_property
     def relevance(self) -> dict[str, float]:
-        return {t.name: relevance(self.ctx.user_text, t) for t in self.ctx.tools}
+        return {t.name: relevance(self.ctx.said_text, t) for t in self.ctx.tools}
 
     @cached_property
     def entities(self) -> list[Entity]:
@@ -463,4 +493,4 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["Entity", "Judgement", "Levels", "VerifierScorer", "relevance", "request_entities", "stem", "words"]
+__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "relevance", "request_entities", "stem", "words"]

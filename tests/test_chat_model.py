@@ -222,10 +222,10 @@ def test_bad_tool_lists_fail_at_bind_time_without_loading() -> None:
 
     bad = {"name": "lookup", "description": "Look something up.",
            "parameters": {"type": "object",
-                          "properties": {"query": {"type": "string", "not": {"enum": ["x"]}}}}}
+                          "properties": {"query": {"type": "string", "minLength": 5, "maxLength": 2}}}}
     with pytest.raises(ToolSchemaError) as info:
         model.bind_tools([bad])
-    assert "'lookup'" in str(info.value) and "'query'" in str(info.value) and "not" in str(info.value)
+    assert "'lookup'" in str(info.value) and "'query'" in str(info.value) and "minLength 5 is greater than maxLength 2" in str(info.value)
     assert isinstance(info.value, ValueError)
     assert model._holder.loaded is None
 
@@ -275,6 +275,63 @@ def test_per_call_model_override_is_rejected(tiny_chat: ToolPRMChatModel) -> Non
 def test_unknown_strategy_is_rejected() -> None:
     with pytest.raises(ValidationError):
         ToolPRMChatModel(strategy="exhaustive")
+
+
+@pytest.mark.parametrize("setting", [
+    {"temperature": float("nan")}, {"temperature": -0.5}, {"temperature": float("inf")},
+    {"max_calls": 0}, {"max_value_tokens": 0}, {"max_tokens": -1}, {"m_explore": 0}, {"n_retain": -1},
+    {"timeout": 0}, {"timeout": -3.0}, {"max_prompt_tokens": 0}, {"policy_weight": -1},
+])
+def test_bad_settings_fail_at_construction(setting: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match=next(iter(setting))):
+        ToolPRMChatModel(**setting)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"temperature": float("nan")}, "temperature"), ({"max_tokens": 0}, "max_tokens"),
+    ({"max_calls": 0}, "max_calls"), ({"m_explore": 0}, "m_explore"), ({"timeout": 0}, "timeout"),
+    ({"max_value_tokens": -2}, "max_value_tokens"),
+])
+def test_bad_per_call_settings_fail_before_loading(override: dict[str, Any], message: str) -> None:
+    llm = ToolPRMChatModel(model="/nonexistent/model/dir")  # any load would fail differently
+    with pytest.raises(ValueError, match=message):
+        llm.bind_tools(TOOLS).invoke(QUESTION, **override)
+
+
+@pytest.mark.parametrize("choice", ["any", "required", True])
+def test_required_call_without_tools_is_an_error(choice: Any) -> None:
+    llm = ToolPRMChatModel(model="/nonexistent/model/dir")
+    with pytest.raises(ValueError, match="no tools are bound"):
+        llm.invoke(QUESTION, tool_choice=choice)
+
+
+def test_orphan_tool_results_and_missing_results_are_errors() -> None:
+    llm = ToolPRMChatModel(model="/nonexistent/model/dir")
+    call = {"name": "get_weather", "args": {"city": "paris"}, "id": "call_1", "type": "tool_call"}
+    with pytest.raises(ValueError, match="no earlier assistant message made a call with that id"):
+        llm.invoke([HumanMessage("hi"), ToolMessage("sunny", tool_call_id="call_9")])
+    with pytest.raises(ValueError, match=r"results are missing: get_weather \(call_1\)"):
+        llm.invoke([HumanMessage("hi"), AIMessage("", tool_calls=[call]), HumanMessage("and?")])
+
+
+def test_long_prompt_is_refused_before_encoding(tiny_policy: TransformersPolicy) -> None:
+    llm = ToolPRMChatModel(policy=tiny_policy, max_prompt_tokens=50, max_tokens=4)
+    before = tiny_policy.usage.input_tokens
+    with pytest.raises(ContextLengthError, match="over max_prompt_tokens=50"):
+        llm.invoke("please " * 100)
+    assert tiny_policy.usage.input_tokens == before  # nothing was encoded
+
+
+def test_timeout_covers_prompt_encoding(tiny_policy: TransformersPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long prompt is encoded in chunks and the deadline is checked before each one."""
+    monkeypatch.setattr(tiny_policy, "chunk", 16)
+    llm = ToolPRMChatModel(policy=tiny_policy, max_tokens=4, timeout=1e-6)
+    tiny_policy.clear_prompt_cache(pinned=True)
+    before = tiny_policy.usage.input_tokens
+    with pytest.raises(TimeoutError):
+        llm.invoke("please " * 300)
+    assert tiny_policy.usage.input_tokens - before < 16 + 1  # stopped at the first chunk
+    assert tiny_policy.deadline is None  # the next call is not affected
 
 
 # ---- conversations ------------------------------------------------------------------------
@@ -423,6 +480,39 @@ def test_stream_with_tools_aggregates_to_calls(chat: ToolPRMChatModel) -> None:
     assert full.usage_metadata and full.usage_metadata["total_tokens"] > 0
 
 
+def test_stream_emits_each_decided_step(chat: ToolPRMChatModel) -> None:
+    """Greedy decides every step: the name comes first, then one argument chunk at a time, and
+    the chunks' ids and arguments are those of the final calls."""
+    bound = chat.bind_tools(TOOLS, tool_choice="get_weather")
+    chunks = list(bound.stream(QUESTION, strategy="greedy"))
+    calls = [c for c in chunks if c.tool_call_chunks]
+    assert len(calls) >= 3  # the name, the city, the closing brace at least
+    first = calls[0].tool_call_chunks[0]
+    assert first["name"] == "get_weather" and first["args"] == "" and first["id"]
+    assert all(tc["name"] is None for c in calls[1:] for tc in c.tool_call_chunks)
+    full = chunks[0]
+    for c in chunks[1:]:
+        full = full + c
+    final = bound.invoke(QUESTION, strategy="greedy")
+    assert calls_of(full) == calls_of(final)
+    assert full.tool_calls[0]["id"] == first["id"]
+    assert chunks[-1].response_metadata["search"]["strategy"] == "greedy"
+
+
+def test_stream_prose_token_by_token(chat: ToolPRMChatModel) -> None:
+    chunks = list(chat.stream(QUESTION, max_tokens=12))
+    pieces = [c.content for c in chunks if c.content]
+    assert len(pieces) >= 2  # more than one piece: streamed as it was written
+    assert "".join(pieces) == chat.invoke(QUESTION, max_tokens=12).content
+
+
+def test_stream_raises_the_search_error(tiny_chat: ToolPRMChatModel) -> None:
+    with pytest.raises(TimeoutError):
+        list(tiny_chat.bind_tools(TOOLS).stream(QUESTION, timeout=1e-9))
+    with pytest.raises(ValueError, match="no earlier assistant message"):
+        list(tiny_chat.stream([HumanMessage("hi"), ToolMessage("x", tool_call_id="nope")]))
+
+
 def test_stream_without_tools_gives_text(chat: ToolPRMChatModel) -> None:
     chunks = list(chat.stream(QUESTION))
     assert chunks[-1].chunk_position == "last"
@@ -503,9 +593,10 @@ def test_policy_weight_reaches_the_search(tiny_chat: ToolPRMChatModel) -> None:
     bound = tiny_chat.bind_tools(TOOLS, tool_choice="any")
     message = bound.invoke(QUESTION, policy_weight=0.5)
     assert message.response_metadata["search"]["policy_weight"] == 0.5
-    for c in message.response_metadata["search"]["trace"][0]["candidates"]:  # ranked by score x p^0.5
+    candidates = message.response_metadata["search"]["trace"][0]["candidates"]
+    for c in candidates:  # ranked by score x p^0.5
         assert c["path_score"] == pytest.approx(c["score"] * math.exp(0.5 * c["logprob"]), abs=1e-3)
-        assert c["path_score"] < c["score"]
+    assert any(0 < c["path_score"] < c["score"] for c in candidates)
     with pytest.raises(ValueError, match="policy_weight"):
         bound.invoke(QUESTION, policy_weight=-1.0)
     with pytest.raises(ValueError, match="policy_weight"):

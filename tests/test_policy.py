@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 import torch
+from jsonschema import Draft202012Validator
 from langchain_core.messages import HumanMessage
 
 from langchain_toolprm import GenerativePRM, TransformersPolicy
-from langchain_toolprm.policy import (
-    Beam,
-    Candidate,
-    Constraints,
-    ContextLengthError,
-    KVState,
-    _draw,
-)
+from langchain_toolprm.policy import Beam, Candidate, Constraints, ContextLengthError, KVState, _choose
 from langchain_toolprm.prompts import build_prompt
 from langchain_toolprm.schema import ToolSpec, normalize_tools
 from langchain_toolprm.steps import StepTag, assemble, dump_value, next_tags, replay
@@ -47,98 +41,111 @@ def full_hidden(policy: TransformersPolicy, ids: list[int]) -> torch.Tensor:
         return policy.model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
 
 
-def reference_scores(policy: TransformersPolicy, prompt: list[int],
-                     options: list[tuple[int, ...] | None]) -> list[float]:
-    """Constrained log-probs by brute force: a fresh full forward pass per option."""
-    real = [o for o in options if o is not None]
-    children: dict[tuple[int, ...], set[int]] = {}
-    for o in real:
-        for d in range(len(o)):
-            children.setdefault(o[:d], set()).add(o[d])
-    complement = None in options
-    root_full = torch.log_softmax(full_logits(policy, prompt)[-1], -1)
-    out = []
-    for o in options:
-        if o is None:
-            mass = sum(math.exp(float(root_full[k])) for k in children[()])
-            out.append(math.log(max(1.0 - mass, 1e-12)))
+def reference_texts(policy: TransformersPolicy, prompt: list[int], pending: bytes,
+                    texts: list[str | None]) -> list[float]:
+    """``score_texts`` by brute force: every trie node's distribution from a fresh, uncached forward
+    pass of the whole sequence, with the same routes, covers, restriction and route pruning."""
+    per_text = [policy.routes(pending, t.encode()) if t is not None else [] for t in texts]
+    routes = {r for rs in per_text for r in rs}
+    complement = None in texts
+
+    def node_lps(node: tuple[int, ...]) -> dict[int, float]:
+        d = len(node)
+        below = {r for r in routes if r[:d] == node and len(r) > d}
+        path = {r[d] for r in below if len(r) > d + 1}
+        own = {t: t for t in path}
+        for leaf in sorted({r[d] for r in below if len(r) == d + 1}, key=lambda t: len(policy.token_bytes([t]))):
+            own.update({c: leaf for c in policy._cover(leaf) if c == leaf or c not in path})
+        logits = full_logits(policy, prompt + list(node))[-1]
+        ids = sorted(own)
+        full = complement and node == ()
+        vals = torch.log_softmax(logits, -1)[ids] if full else torch.log_softmax(logits[ids], -1)
+        grouped: dict[int, list[float]] = {}
+        for i, v in zip(ids, vals.tolist()):
+            grouped.setdefault(own[i], []).append(v)
+        return {k: math.log(sum(math.exp(x) for x in v)) for k, v in grouped.items()}
+
+    root = node_lps(())
+    result = []
+    for t, rs in zip(texts, per_text):
+        if t is None:
+            mass = sum(math.exp(v) for v in root.values())
+            result.append(math.log(max(1 - mass, 1e-12)))
             continue
-        logits = full_logits(policy, prompt + list(o[:-1]))[len(prompt) - 1:]
-        total = 0.0
-        for d in range(len(o)):
-            if d == 0 and complement:
-                total += float(torch.log_softmax(logits[0], -1)[o[0]])
-                continue
-            kids = sorted(children[o[:d]])
-            restricted = torch.log_softmax(logits[d][kids], -1)
-            total += float(restricted[kids.index(o[d])])
-        out.append(total)
-    return out
+        best_first = max(root[r[0]] for r in rs)
+        kept = [r for r in rs if root[r[0]] >= best_first - math.log(1e3)]
+        totals = [sum((root if d == 0 else node_lps(r[:d]))[r[d]] for d in range(len(r))) for r in kept]
+        result.append(math.log(sum(math.exp(x) for x in totals)))
+    return result
 
 
-# ---- (1) score_options against brute force ----------------------------------------------------
-SYNTHETIC = [
-    (40, 41, 42),
-    (40, 41, 43, 44),
-    (40, 45),
-    (50,),
-    (60, 61, 62, 63, 64),
-    (40, 41, 42),  # a duplicate scores the same
-]
+# ---- (1) choosing among texts: routes, covers, the trie against brute force ---------------------
+OPTION_TEXTS: list[str | None] = [', "city":', ', "unit":', "}}", "}]", ', "cities":']
+
+
+def test_routes_spell_the_text(policy: TransformersPolicy) -> None:
+    for pending, text in [(b"", ' [{"name": "get"'), (b'"', ', "city":'), (b'"}', "}"), (b" {", '"unit":')]:
+        z = pending + text.encode()
+        routes = policy.routes(pending, text.encode())
+        assert routes[0] == tuple(policy.natural(z))  # the natural tokenization comes first
+        assert len(set(routes)) == len(routes)
+        assert all(policy.token_bytes(r) == z for r in routes)
+        if not pending:
+            assert len(routes) == 1
+        else:  # a route opens with every vocabulary token that starts the text
+            starts = {z[:end] for end in range(1, len(z) + 1) if z[:end] in policy._vocab[1]}
+            assert {policy.token_bytes(r[:1]) for r in routes} == starts
+
+
+def test_cover_extends_a_token_by_structure_only(policy: TransformersPolicy) -> None:
+    for text in ('"', "}", ",", " ["):
+        [tok] = policy.natural(text.encode())
+        cover = policy._cover(tok)
+        assert cover[0] == tok
+        for c in cover[1:]:
+            spelled = policy.token_bytes([c])
+            assert spelled.startswith(text.encode()) and len(spelled) > len(text)
+            assert set(spelled[len(text):]) <= set(b' ,:}]{["\n')
 
 
 @pytest.mark.parametrize("text", [SHORT_TEXT, LONG_TEXT], ids=["short", "past-window"])
-@pytest.mark.parametrize("complement", [False, True], ids=["closed", "with-None"])
-def test_score_options_matches_brute_force(policy: TransformersPolicy, text: str, complement: bool) -> None:
+@pytest.mark.parametrize("pending", [b"", b'"'], ids=["clean", "pending"])
+def test_score_texts_matches_brute_force(policy: TransformersPolicy, text: str, pending: bytes) -> None:
     prompt = policy.encode(text, special=True)
     if text == LONG_TEXT:
         assert len(prompt) > 16  # past the tiny Gemma's sliding window
-    options: list[tuple[int, ...] | None] = list(SYNTHETIC)
-    if complement:
-        options.insert(2, None)
     state = policy.prefill(prompt)
-    got = policy.score_options(state, options)
-    want = reference_scores(policy, prompt, options)
-    assert got == pytest.approx(want, abs=1e-4)
-    assert got[0] == pytest.approx(got[-1], abs=1e-6)
+    scored = policy.score_texts(state, pending, OPTION_TEXTS)
+    got = [s.logprob for s in scored]
+    assert got == pytest.approx(reference_texts(policy, prompt, pending, OPTION_TEXTS), abs=1e-4)
     assert all(g <= 1e-6 for g in got)
-    # Distinct options (and the complement) partition the probability mass.
-    distinct = dict(zip(options, got, strict=True))
-    assert sum(math.exp(g) for g in distinct.values()) == pytest.approx(1.0, abs=1e-4)
+    for s, t in zip(scored, OPTION_TEXTS):  # the best route spells the text
+        assert policy.token_bytes(s.route) == pending + str(t).encode()
+    # Every child of every node belongs to one text: the texts share (nearly) all the mass.
+    assert 0.9 <= sum(math.exp(g) for g in got) <= 1 + 1e-4
 
 
-def test_score_options_on_real_texts(policy: TransformersPolicy) -> None:
+def test_score_texts_with_a_complement(policy: TransformersPolicy) -> None:
     prompt = policy.encode(LONG_TEXT + " Calls:", special=True)
-    texts = [' [{"name": "get_weather", "arguments": {', ' [{"name": "get_time", "arguments": {',
-             ' [{"name": "convert", "arguments": {', " []"]
-    options: list[tuple[int, ...] | None] = [tuple(policy.encode(t)) for t in texts]
-    assert len({o[:2] for o in options if o}) < len(options)  # the trie branches below its root
     state = policy.prefill(prompt)
-    for opts in (options, [*options[:3], None]):
-        got = policy.score_options(state, opts)
-        assert got == pytest.approx(reference_scores(policy, prompt, opts), abs=1e-4)
+    texts: list[str | None] = [' [{"name": "get_weather"', ' [{"name": "get_time"', " []", None]
+    scored = policy.score_texts(state, b"", texts)
+    got = [s.logprob for s in scored]
+    assert got == pytest.approx(reference_texts(policy, prompt, b"", texts), abs=1e-4)
+    assert sum(math.exp(g) for g in got) == pytest.approx(1.0, abs=1e-4)
+    assert scored[-1].route == ()
+    with pytest.raises(ValueError, match="clean token boundary"):
+        policy.score_texts(state, b'"', [None, "]"])
 
 
-def test_score_options_single_chains_and_errors(tiny_policy: TransformersPolicy) -> None:
-    prompt = tiny_policy.encode(SHORT_TEXT, special=True)
-    state = tiny_policy.prefill(prompt)
-    # One option: certain. Two options that differ only at their first token: no deeper forward.
-    assert tiny_policy.score_options(state, [(40, 41, 42)]) == [0.0]
-    got = tiny_policy.score_options(state, [(40, 41), (50, 51)])
-    assert got == pytest.approx(reference_scores(tiny_policy, prompt, [(40, 41), (50, 51)]), abs=1e-4)
-    # Only the complement and one chain.
-    got = tiny_policy.score_options(state, [(40, 41), None])
-    assert got == pytest.approx(reference_scores(tiny_policy, prompt, [(40, 41), None]), abs=1e-4)
-    with pytest.raises(ValueError, match="no tokens"):
-        tiny_policy.score_options(state, [(), (40,)])
-
-
-def test_score_options_leaves_state_untouched(tiny_policy: TransformersPolicy) -> None:
+def test_score_texts_errors_and_state_untouched(tiny_policy: TransformersPolicy) -> None:
     prompt = tiny_policy.encode(LONG_TEXT, special=True)
     state = tiny_policy.prefill(prompt)
-    first = tiny_policy.score_options(state, SYNTHETIC)
+    first = tiny_policy.score_texts(state, b"", OPTION_TEXTS)
     assert state.length == len(prompt)
-    assert tiny_policy.score_options(state, SYNTHETIC) == pytest.approx(first, abs=1e-6)
+    assert tiny_policy.score_texts(state, b"", OPTION_TEXTS) == first
+    with pytest.raises(ValueError, match="no tokens"):
+        tiny_policy.score_texts(state, b"", ["", "}"])
     after = tiny_policy.extend(state, [40, 41])
     assert torch.allclose(after.hidden, full_hidden(tiny_policy, prompt + [40, 41])[-1], atol=1e-4)
 
@@ -181,53 +188,67 @@ VALUE_SCHEMAS = {
     "object": {"type": "object", "properties": {"n": {"type": "integer"}, "ok": {"type": "boolean"}},
                "required": ["n", "ok"], "additionalProperties": False},
 }
+LEAD = b'": '
+
+
+def _value_state(policy: TransformersPolicy, text: str = LONG_TEXT + ' {"value') -> KVState:
+    return policy.prefill(policy.encode(text, special=True))
 
 
 @pytest.mark.parametrize("kind", VALUE_SCHEMAS)
 def test_sample_values_are_valid(tiny_policy: TransformersPolicy, kind: str) -> None:
-    from jsonschema import Draft202012Validator
-
     schema = VALUE_SCHEMAS[kind]
-    state = tiny_policy.prefill(tiny_policy.encode(LONG_TEXT + ' "value":', special=True))
+    state = _value_state(tiny_policy)
     finished = []
     for seed in range(2):
         gen = torch.Generator().manual_seed(seed)
-        out = tiny_policy.sample_values(state, schema, 4, temperature=1.0, max_tokens=24, generator=gen)
+        out = tiny_policy.sample_values(state, LEAD, schema, 4, tail=",}", temperature=1.0, max_tokens=24,
+                                        generator=gen)
         assert len(out) == 4
         for item in out:
             if item is None:
                 continue
-            value, ids, logprob = item
+            value, ids, logprob, end = item
             assert Draft202012Validator(schema).is_valid(value), (kind, value)
-            text = tiny_policy.decode(ids)
-            assert text.startswith(" ") and not text.startswith("  ")
-            assert json.loads(text) == value
-            assert 0 < len(ids) <= 24
-            assert logprob <= 1e-6
+            written = tiny_policy.token_bytes(ids)
+            # The tokens spell the lead, the value, and at most the start of what follows it.
+            assert written.startswith(LEAD) and json.loads(written[len(LEAD):end]) == value
+            assert written[end:] == b"" or written[end:end + 1] in (b",", b"}")
+            assert 0 < len(ids) <= 24 and logprob <= 1e-6
             finished.append(value)
     assert finished, f"no {kind} value finished within 24 tokens"
 
 
 def test_sample_values_deterministic_under_seed(tiny_policy: TransformersPolicy) -> None:
-    state = tiny_policy.prefill(tiny_policy.encode(SHORT_TEXT, special=True))
-    runs = [
-        tiny_policy.sample_values(state, {"type": "integer"}, 3, temperature=1.0, max_tokens=8,
-                                  generator=torch.Generator().manual_seed(7))
-        for _ in range(2)
-    ]
+    state = _value_state(tiny_policy, SHORT_TEXT)
+    runs = [tiny_policy.sample_values(state, LEAD, {"type": "integer"}, 3, tail=",}", temperature=1.0,
+                                      max_tokens=8, generator=torch.Generator().manual_seed(7)) for _ in range(2)]
     assert runs[0] == runs[1]
 
 
-def test_sample_values_greedy_logprob_matches_model(tiny_policy: TransformersPolicy) -> None:
-    """The reported log-prob is the sum of grammar-masked log-probs of the tokens taken."""
-    prompt = tiny_policy.encode(LONG_TEXT, special=True)
+def test_numbers_end_only_at_a_following_character(tiny_policy: TransformersPolicy) -> None:
+    """A number can always take another digit: it ends where the model writes ``,`` or ``}``."""
+    state = _value_state(tiny_policy)
+    out = tiny_policy.sample_values(state, LEAD, {"type": "integer"}, 6, tail="}", temperature=1.0,
+                                    max_tokens=12, generator=torch.Generator().manual_seed(1))
+    done = [o for o in out if o is not None]
+    assert done
+    for value, ids, _, end in done:
+        written = tiny_policy.token_bytes(ids)
+        assert written[end:end + 1] == b"}"  # the tail given; "," was not allowed
+        assert int(written[len(LEAD):end]) == value
+
+
+def test_sample_values_greedy_logprob_is_bounded_by_the_model(tiny_policy: TransformersPolicy) -> None:
+    """Grammar-masked log-probs are at least the plain ones of the same tokens."""
+    prompt = tiny_policy.encode(LONG_TEXT + ' {"value', special=True)
     state = tiny_policy.prefill(prompt)
     schema = {"type": "array", "items": {"type": "boolean"}, "maxItems": 2}
-    [item] = tiny_policy.sample_values(state, schema, 1, temperature=0.0, max_tokens=16, generator=None)
+    [item] = tiny_policy.sample_values(state, LEAD, schema, 1, tail=",}", temperature=0.0, max_tokens=16,
+                                       generator=None)
     assert item is not None
-    value, ids, logprob = item
+    value, ids, logprob, _ = item
     assert isinstance(value, list) and all(isinstance(v, bool) for v in value) and len(value) <= 2
-    # Masked log-probs are at least the unmasked ones: bounded by the plain model log-likelihood.
     logits = full_logits(tiny_policy, prompt + list(ids[:-1]))[len(prompt) - 1:]
     plain = sum(float(torch.log_softmax(logits[i], -1)[t]) for i, t in enumerate(ids))
     assert plain - 1e-4 <= logprob <= 1e-6
@@ -237,28 +258,26 @@ def test_sample_values_greedy_logprob_matches_model(tiny_policy: TransformersPol
 def test_restricted_projection_matches_full(tiny_policy: TransformersPolicy, kind: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Projecting onto the legal tokens alone gives the same greedy values and log-probs as the full vocabulary."""
-    state = tiny_policy.prefill(tiny_policy.encode(LONG_TEXT + ' "value":', special=True))
+    state = _value_state(tiny_policy)
 
     def run(limit: int) -> list[Any]:
         monkeypatch.setattr(tiny_policy, "restrict_limit", limit)
-        return tiny_policy.sample_values(state, VALUE_SCHEMAS[kind], 1, temperature=0.0, max_tokens=12,
-                                         generator=None)
+        return tiny_policy.sample_values(state, LEAD, VALUE_SCHEMAS[kind], 1, tail=",}", temperature=0.0,
+                                         max_tokens=12, generator=None)
 
     restricted, full = run(10**9), run(0)
-    if kind in ("integer", "number"):
-        assert restricted[0] is not None
     assert [r is None for r in restricted] == [f is None for f in full]
     for r, f in zip(restricted, full):
         if r is not None:
-            assert r[0] == f[0] and r[1] == f[1]
+            assert r[0] == f[0] and r[1] == f[1] and r[3] == f[3]
             assert r[2] == pytest.approx(f[2], abs=1e-4)
 
 
 @pytest.mark.parametrize("schema", [{"type": "string"}, {"type": "integer"},
                                     {"type": "array", "items": {"type": "string"}, "minItems": 1}])
 def test_sample_values_cut_at_max_tokens(tiny_policy: TransformersPolicy, schema: dict[str, Any]) -> None:
-    state = tiny_policy.prefill(tiny_policy.encode(SHORT_TEXT, special=True))
-    out = tiny_policy.sample_values(state, schema, 5, temperature=1.0, max_tokens=1,
+    state = _value_state(tiny_policy, SHORT_TEXT)
+    out = tiny_policy.sample_values(state, LEAD, schema, 5, tail=",}", temperature=1.0, max_tokens=1,
                                     generator=torch.Generator().manual_seed(0))
     assert out == [None] * 5
 
@@ -291,7 +310,7 @@ TOOLS_RAW = [
     {"type": "function", "function": {"name": "set_alarm", "description": "Set an alarm", "parameters": {
         "type": "object", "properties": {
             "hour": {"type": "integer"}, "minute": {"type": "integer"}, "loud": {"type": "boolean"},
-            "label": {"const": "wake"}},
+            "label": {"const": "wake"}, "note": {"type": "string"}},
         "required": ["hour", "minute"]}}},
     {"type": "function", "function": {"name": "ping", "description": "Ping", "parameters": {
         "type": "object", "properties": {}}}},
@@ -315,19 +334,16 @@ def _root(policy: TransformersPolicy, tools: list[ToolSpec]) -> tuple[KVState, A
     return _ROOTS[id(policy)]
 
 
-def _check_candidates(policy: TransformersPolicy, beam: Beam, cands: list[Candidate], rules: Constraints,
-                      m: int) -> None:
+def _check_candidates(beam: Beam, cands: list[Candidate], rules: Constraints) -> None:
     state = replay(beam.steps)
     allowed = next_tags(beam.steps)
-    assert 1 <= len(cands) <= m
+    assert cands
     keys = [(c.step.tag, c.step.name, dump_value(c.step.value)) for c in cands]
     assert len(set(keys)) == len(keys), "duplicate candidates"
     names = {t.name for t in rules.tools}
     for c in cands:
         assert c.step.tag in allowed
         assert c.logprob <= 1e-6
-        if c.token_ids:
-            assert policy.decode(c.token_ids) == c.text
         if c.step.tag is StepTag.FUNC_NAME:
             assert c.step.name in names
             assert len(state.calls) < rules.max_calls
@@ -347,7 +363,7 @@ def _check_candidates(policy: TransformersPolicy, beam: Beam, cands: list[Candid
 
 
 def _walk(policy: TransformersPolicy, tools: list[ToolSpec], rules: Constraints, seed: int,
-          m: int = 6, max_depth: int = 30, prefer_args: bool = True) -> tuple[Beam, Any, list[int], int]:
+          m: int = 6, max_depth: int = 30) -> tuple[Beam, Any, list[int], int]:
     root, fmt, prompt = _root(policy, tools)
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -356,13 +372,18 @@ def _walk(policy: TransformersPolicy, tools: list[ToolSpec], rules: Constraints,
     for _ in range(max_depth):
         if beam.finished:
             break
-        cands = policy.propose(beam, m, fmt=fmt, rules=rules, temperature=1.5, max_value_tokens=6,
-                               generator=gen)
+        cands = policy.propose(beam, m, fmt=fmt, rules=rules, temperature=1.5, max_value_tokens=16, generator=gen)
         proposals += 1
-        _check_candidates(policy, beam, cands, rules, m)
+        _check_candidates(beam, cands, rules)
         args = [c for c in cands if c.step.tag is StepTag.ARG_VALUE]
-        pick = rng.choice(args if prefer_args and args and rng.random() < 0.7 else cands)
+        pick = rng.choice(args if args and rng.random() < 0.7 else cands)
+        if pick.step.tag is StepTag.TOTAL_FINISH:
+            beam = Beam(beam.steps + (pick.step,), beam.kv, texts=beam.texts + (pick.text,),
+                        pending=pick.pending, fed=beam.fed + pick.feed)
+            break
         beam = policy.advance(beam, pick, 1.0)
+        # What was fed plus what is pending spells exactly the text written so far.
+        assert policy.token_bytes(beam.fed) + beam.pending == "".join(beam.texts).encode()
     return beam, fmt, prompt, proposals
 
 
@@ -372,10 +393,6 @@ def test_propose_walk_respects_the_grammar(tiny_policy: TransformersPolicy, tool
     rules = Constraints(tuple(tools), require_call=True, max_calls=2)
     beam, fmt, prompt, proposals = _walk(tiny_policy, tools, rules, seed)
     assert proposals >= 3
-    # The beam's cache holds exactly the prompt and every step's tokens.
-    written = prompt + [t for step_ids in _token_ids(tiny_policy, beam) for t in step_ids]
-    assert beam.kv.length == len(written)
-    assert torch.allclose(beam.kv.hidden, full_hidden(tiny_policy, written)[-1], atol=1e-4)
     assert beam.finished
     calls = assemble(beam.steps)
     assert 1 <= len(calls) <= rules.max_calls
@@ -383,10 +400,22 @@ def test_propose_walk_respects_the_grammar(tiny_policy: TransformersPolicy, tool
         assert rules.tool(call.name).validate_arguments(call.arguments) is None
     text = "".join(beam.texts)
     assert json.loads(text) == [{"name": c.name, "arguments": c.arguments} for c in calls]
+    assert tiny_policy.token_bytes(beam.fed) + beam.pending == text.encode()
 
 
-def _token_ids(policy: TransformersPolicy, beam: Beam) -> list[list[int]]:
-    return [policy.encode(t) if t else [] for t in beam.texts]
+def test_advance_feeds_exactly_the_fed_tokens(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
+    """A beam's cache holds the prompt and its fed tokens: the same as encoding them at once."""
+    root, fmt, prompt = _root(tiny_policy, tools)
+    rules = Constraints(tuple(tools), require_call=True, forced_name="set_alarm", max_calls=1)
+    gen = torch.Generator().manual_seed(4)
+    beam = Beam((), root)
+    for _ in range(3):
+        cands = tiny_policy.propose(beam, 3, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=6,
+                                    generator=gen)
+        beam = tiny_policy.advance(beam, cands[0], 1.0)
+    written = prompt + list(beam.fed)
+    assert beam.kv.length == len(written)
+    assert torch.allclose(beam.kv.hidden, full_hidden(tiny_policy, written)[-1], atol=1e-4)
 
 
 def test_propose_walk_qwen_format(tiny_qwen_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
@@ -402,27 +431,30 @@ def test_propose_walk_qwen_format(tiny_qwen_policy: TransformersPolicy, tools: l
     assert json.loads(body) == {"name": calls[0].name, "arguments": calls[0].arguments}
 
 
-def test_propose_first_step_options(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
+def _offered(policy: TransformersPolicy, beam: Beam, fmt: Any, rules: Constraints, m: int = 40,
+             enumerate_choices: bool = True) -> set[tuple[StepTag, str | None]]:
+    return {(c.step.tag, c.step.name) for c in policy.propose(
+        beam, m, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=torch.Generator().manual_seed(0),
+        enumerate_choices=enumerate_choices)}
+
+
+def test_propose_first_step_enumerates_every_choice(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
     root, fmt, _ = _root(tiny_policy, tools)
     beam = Beam((), root)
-    gen = torch.Generator().manual_seed(0)
-
-    def tags(rules: Constraints) -> set[tuple[StepTag, str | None]]:
-        seen = set()
-        for _ in range(2):
-            for c in tiny_policy.propose(beam, 40, fmt=fmt, rules=rules, temperature=5.0, max_value_tokens=4,
-                                         generator=gen):
-                seen.add((c.step.tag, c.step.name))
-        return seen
-
-    free = tags(Constraints(tuple(tools)))
-    assert free == {(StepTag.FUNC_NAME, t.name) for t in tools} | {(StepTag.TOTAL_FINISH, None)}
-    assert tags(Constraints(tuple(tools), require_call=True)) == {(StepTag.FUNC_NAME, t.name) for t in tools}
-    assert tags(Constraints(tuple(tools), forced_name="ping")) == {
+    every = {(StepTag.FUNC_NAME, t.name) for t in tools}
+    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools))) == every | {(StepTag.TOTAL_FINISH, None)}
+    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), require_call=True)) == every
+    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), forced_name="ping")) == {
         (StepTag.FUNC_NAME, "ping"), (StepTag.TOTAL_FINISH, None)}
-    assert tags(Constraints(tuple(tools), require_call=True, forced_name="set_alarm")) == {
-        (StepTag.FUNC_NAME, "set_alarm")}
-    assert tags(Constraints(tuple(tools), max_calls=0)) == {(StepTag.TOTAL_FINISH, None)}
+    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), require_call=True,
+                                                        forced_name="set_alarm")) == {(StepTag.FUNC_NAME, "set_alarm")}
+    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), max_calls=0)) == {(StepTag.TOTAL_FINISH, None)}
+    # M smaller than the choices: the M most likely distinct ones, in order.
+    two = tiny_policy.propose(beam, 2, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
+                              max_value_tokens=4, generator=None)
+    scored = tiny_policy.score_texts(root, b"", [fmt.name_text(t.name, True) for t in tools] + [fmt.empty])
+    order = sorted(range(len(scored)), key=lambda k: -scored[k].logprob)[:2]
+    assert [c.logprob for c in two] == pytest.approx([scored[k].logprob for k in order], abs=1e-6)
 
 
 def test_propose_inside_a_call(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
@@ -430,29 +462,18 @@ def test_propose_inside_a_call(tiny_policy: TransformersPolicy, tools: list[Tool
     rules = Constraints(tuple(tools), max_calls=1)
     gen = torch.Generator().manual_seed(1)
     beam = Beam((), root)
-    [open_call] = [c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=Constraints(
+    [open_call] = tiny_policy.propose(beam, 16, fmt=fmt, rules=Constraints(
         tuple(tools), require_call=True, forced_name="get_weather"), temperature=1.0, max_value_tokens=4,
-        generator=gen)]
+        generator=gen)
     beam = tiny_policy.advance(beam, open_call, 1.0)
-    seen: set[tuple[StepTag, str | None]] = set()
-    for _ in range(2):
-        for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=5.0, max_value_tokens=4,
-                                     generator=gen):
-            seen.add((c.step.tag, c.step.name))
-    # city and unit are required: no PARAM_FINISH yet; every parameter is offered.
-    assert seen == {(StepTag.ARG_VALUE, n) for n in ("city", "unit", "days")}
-    # Give both required arguments; then PARAM_FINISH appears and they are not offered again.
+    # city and unit are required: no PARAM_FINISH yet; every parameter is offered (enums enumerated).
+    assert _offered(tiny_policy, beam, fmt, rules) == {(StepTag.ARG_VALUE, n) for n in ("city", "unit", "days")}
     for name in ("city", "unit"):
-        cand = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=5.0,
+        cand = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=1.0,
                                                    max_value_tokens=4, generator=gen) if c.step.name == name)
         beam = tiny_policy.advance(beam, cand, 1.0)
-    seen = set()
-    for _ in range(2):
-        for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=5.0, max_value_tokens=4,
-                                     generator=gen):
-            seen.add((c.step.tag, c.step.name))
-    assert seen == {(StepTag.ARG_VALUE, "days"), (StepTag.PARAM_FINISH, None)}
-    finish = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=5.0,
+    assert _offered(tiny_policy, beam, fmt, rules) == {(StepTag.ARG_VALUE, "days"), (StepTag.PARAM_FINISH, None)}
+    finish = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=1.0,
                                                  max_value_tokens=4, generator=gen)
                   if c.step.tag is StepTag.PARAM_FINISH)
     beam = tiny_policy.advance(beam, finish, 1.0)
@@ -465,28 +486,49 @@ def test_propose_inside_a_call(tiny_policy: TransformersPolicy, tools: list[Tool
     assert beam.scores == (1.0,) * 5 and len(beam.texts) == 5
 
 
+def test_enum_values_are_enumerated(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
+    root, fmt, _ = _root(tiny_policy, tools)
+    rules = Constraints(tuple(tools), require_call=True, forced_name="get_weather")
+    beam = tiny_policy.advance(Beam((), root), tiny_policy.propose(
+        Beam((), root), 1, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=None)[0], 1.0)
+    # Enough budget for every city: each enum value exactly once, however likely.
+    many = tiny_policy.propose(beam, 40, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=None)
+    cities = sorted(c.step.value for c in many if c.step.name == "city")
+    assert cities == ["london", "paris", "tokyo"]
+
+
+def test_sampling_mode_draws_one_path(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
+    root, fmt, _ = _root(tiny_policy, tools)
+    for seed in range(4):
+        one = tiny_policy.propose(Beam((), root), 1, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
+                                  max_value_tokens=4, generator=torch.Generator().manual_seed(seed),
+                                  enumerate_choices=False)
+        assert len(one) == 1
+
+
 def test_propose_greedy_is_deterministic(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
     root, fmt, _ = _root(tiny_policy, tools)
     rules = Constraints(tuple(tools), require_call=True)
     runs = [tiny_policy.propose(Beam((), root), 4, fmt=fmt, rules=rules, temperature=0.0, max_value_tokens=4,
                                 generator=None) for _ in range(2)]
     assert len(runs[0]) == 1 and runs[0] == runs[1]
-    # Greedy picks the most likely option among the function names.
-    options = [tuple(tiny_policy.encode(fmt.open_call(t.name, True))) for t in tools]
-    lps = tiny_policy.score_options(root, options)
-    assert runs[0][0].step.name == tools[max(range(len(tools)), key=lambda i: lps[i])].name
-    assert runs[0][0].logprob == pytest.approx(max(lps), abs=1e-6)
+    scored = tiny_policy.score_texts(root, b"", [fmt.name_text(t.name, True) for t in tools])
+    best = max(range(len(tools)), key=lambda i: scored[i].logprob)
+    assert runs[0][0].step.name == tools[best].name
+    assert runs[0][0].logprob == pytest.approx(scored[best].logprob, abs=1e-6)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def test_draw() -> None:
-    assert _draw([-3.0, -0.1, -2.0], 5, 0.0, None) == {1: 5}
-    counts = _draw([-3.0, -0.1, -2.0], 50, 1.0, torch.Generator().manual_seed(0))
+def test_choose() -> None:
+    lps = [-3.0, -0.1, -2.0]
+    assert _choose(lps, 5, 0.0, None, True) == {1: 5}
+    assert _choose(lps, 2, 1.0, None, True) == {1: 1, 2: 1}  # the two most likely, once each
+    assert _choose(lps, 9, 1.0, None, True) == {1: 1, 2: 1, 0: 1}
+    counts = _choose(lps, 50, 1.0, torch.Generator().manual_seed(0), False)
     assert sum(counts.values()) == 50
-    keys = list(counts)
-    assert keys == sorted(keys, key=lambda k: -[-3.0, -0.1, -2.0][k])
-    assert _draw([-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3)) == _draw(
-        [-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3))
+    assert list(counts) == sorted(counts, key=lambda k: -lps[k])
+    assert _choose([-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3), False) == _choose(
+        [-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3), False)
 
 
 def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
@@ -514,6 +556,23 @@ def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
     assert off.usage.input_tokens == len(first) + len(second)
 
 
+def test_pinned_head_survives_clearing(tiny_gemma_path: Any) -> None:
+    """The static head is encoded once per process: clearing the prompt cache keeps it."""
+    policy = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    head = policy.encode(LONG_TEXT, special=True)
+    a, b = head + policy.encode(" weather"), head + policy.encode(" alarm at 7")
+    policy.prefill(a, pin=len(head))
+    policy.clear_prompt_cache()
+    fed = policy.usage.input_tokens
+    state = policy.prefill(b, pin=len(head))
+    assert policy.usage.input_tokens - fed == len(b) - len(head)
+    assert torch.allclose(state.hidden, full_hidden(policy, b)[-1], atol=1e-4)
+    policy.clear_prompt_cache(pinned=True)
+    fed = policy.usage.input_tokens
+    policy.prefill(b, pin=len(head))
+    assert policy.usage.input_tokens - fed == len(b)  # the head again on its own, then the rest of b
+
+
 def _common_len(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
@@ -530,3 +589,17 @@ def test_from_pretrained_never_downloads(tmp_path: Any) -> None:
         TransformersPolicy.from_pretrained(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         TransformersPolicy.from_pretrained("no-such-org/no-such-model-xyz")
+
+
+def test_distinct_samples_split_at_the_first_content_token(tiny_policy: TransformersPolicy) -> None:
+    """With ``distinct`` the rows share the value's opening, then take the likeliest distinct tokens."""
+    state = _value_state(tiny_policy)
+    out = tiny_policy.sample_values(state, LEAD, {"type": "string", "maxLength": 2}, 4, tail=",}", temperature=1.0,
+                                    max_tokens=16, generator=torch.Generator().manual_seed(0), distinct=True)
+    seqs = [o[1] for o in out if o is not None]
+    assert len(seqs) >= 2
+    split = next(d for d in range(min(map(len, seqs))) if len({s[d] for s in seqs}) > 1)
+    assert len({s[:split] for s in seqs}) == 1  # one shared row until then
+    assert len({s[split] for s in seqs}) >= 2
+    # Before the split nothing of the value itself was written.
+    assert not tiny_policy.token_bytes(seqs[0][:split])[len(LEAD):].strip(b' "')

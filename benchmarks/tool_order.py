@@ -1,0 +1,62 @@
+"""Does the order of the tool list decide the function? Hand-written questions, several shuffles.
+
+    python benchmarks/tool_order.py --strategy beam greedy --orders 3 --out docs/tool_order.md
+
+Every question of ``langchain_toolprm.tool_order`` is answered with the same tools listed in
+``--orders`` orders (as given, reversed, random); a question is order-stable when every order
+calls the same functions (as a multiset), and right when those are the expected ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+
+from langchain_toolprm import ToolPRMChatModel
+from langchain_toolprm.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--strategy", nargs="+", default=["beam", "greedy"])
+    parser.add_argument("--orders", type=int, default=3)
+    parser.add_argument("--out", help="write the markdown table here too")
+    args = parser.parse_args()
+    if args.orders < 2:
+        parser.error("--orders must be at least 2")
+    llm = ToolPRMChatModel()
+    lines = [f"Command: `python benchmarks/tool_order.py --strategy {' '.join(args.strategy)} --orders {args.orders}`", "",
+             "| strategy | question | expected | chosen per order | stable | right in every order |",
+             "|---|---|---|---|---|---|"]
+    totals = {}
+    for strategy in args.strategy:
+        stable = right = 0
+        start = time.perf_counter()
+        for question, expected in ORDER_QUESTIONS:
+            chosen = []
+            for order in shuffles(ORDER_TOOLS, args.orders):
+                msg = llm.bind_tools(order).invoke(question, strategy=strategy)
+                chosen.append(tuple(sorted(c["name"] for c in msg.tool_calls)))
+            same = len(set(chosen)) == 1
+            ok = all(c == tuple(sorted(expected)) for c in chosen)
+            stable += same
+            right += ok
+            shown = " / ".join(",".join(c) or "[]" for c in chosen)
+            lines.append(f"| {strategy} | {question} | {','.join(expected) or '[]'} | {shown} | {'yes' if same else 'no'} "
+                         f"| {'yes' if ok else 'no'} |")
+        totals[strategy] = (stable, right, time.perf_counter() - start)
+    lines += ["", "| strategy | order-stable questions | right in every order | seconds |", "|---|---|---|---|"]
+    lines += [f"| {s} | {a} of {len(ORDER_QUESTIONS)} | {b} of {len(ORDER_QUESTIONS)} | {t:.0f} |"
+              for s, (a, b, t) in totals.items()]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
