@@ -399,7 +399,8 @@ class TransformersPolicy:
         return list(out)
 
     # ---- choosing among a finite set of texts ---------------------------------------------
-    def score_texts(self, state: KVState, pending: bytes, texts: Sequence[str | None]) -> list[Scored]:
+    def score_texts(self, state: KVState, pending: bytes, texts: Sequence[str | None], *,
+                    free: bool = False) -> list[Scored]:
         """Log-probability of each text following ``pending``, under decoding restricted to the texts.
 
         Every route of every text is scored on one token trie: at each node the softmax runs over
@@ -408,7 +409,9 @@ class TransformersPolicy:
         A text's probability sums its routes; a route whose first token is a thousand times less
         likely than its text's best first token is left out (it cannot change the sum). A
         ``None`` text stands for any other continuation (a prose answer): then the first
-        position uses the full softmax and ``None`` gets the mass left over.
+        position uses the full softmax and ``None`` gets the mass left over. ``free``: every node
+        uses the full softmax, so a text's probability is the model's own, comparable with a
+        sampled value's (for values copied from the conversation).
         """
         complement = None in texts
         if complement and pending:
@@ -418,7 +421,7 @@ class TransformersPolicy:
             if t is not None and not all(rs):
                 raise ValueError(f"the option {t!r} has no tokens")
         lp_of: dict[tuple[tuple[int, ...], int], float] = {}  # (node, child) -> log p, covers summed in
-        root_mass = self._node_lps(state.hidden, (), {r for rs in per_text for r in rs}, complement, lp_of)
+        root_mass = self._node_lps(state.hidden, (), {r for rs in per_text for r in rs}, complement or free, lp_of)
         per_text = [[r for r in rs if lp_of[((), r[0])] >= max(lp_of[((), q[0])] for q in rs) - math.log(1e3)]
                     for rs in per_text]
         routes = {r for rs in per_text for r in rs}
@@ -426,7 +429,7 @@ class TransformersPolicy:
         hidden_of = self._trie_hidden(state, deep)
         for node in sorted({r[:d] for r in deep for d in range(1, len(r))}, key=len):
             self._node_lps(hidden_of[node], node, {r for r in routes if r[:len(node)] == node and len(r) > len(node)},
-                           False, lp_of)
+                           free, lp_of)
         out = []
         for t, rs in zip(texts, per_text):
             if t is None:
@@ -675,6 +678,7 @@ class TransformersPolicy:
     def propose(
         self, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
         max_value_tokens: int, generator: torch.Generator | None, enumerate_choices: bool = True,
+        copies: Callable[[ParamSpec], list[Any]] | None = None,
     ) -> list[Candidate]:
         """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
         several arguments are sampled; fewer when fewer exist).
@@ -683,6 +687,8 @@ class TransformersPolicy:
         argument or finish, another call or close) are the ``m`` most likely distinct ones, and
         free values are sampled at ``temperature`` (greedy at 0). Otherwise every choice is
         drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
+        ``copies`` offers values taken from the conversation for a free parameter: they join
+        the sampled ones (when enumerating with ``m`` > 1), each with the model's own probability.
         """
         options = self._options(beam, fmt, rules)
         if len(options) == 1:  # forced: nothing to score, written in its natural tokens
@@ -705,8 +711,9 @@ class TransformersPolicy:
             state = beam.state
             tool = rules.tool(state.open_name)  # type: ignore[arg-type]
             param = tool.param(opt.step.name)  # type: ignore[arg-type]
+            offered = copies(param) if copies is not None and enumerate_choices and m > 1 else []
             out += self._value_candidates(beam, opt, feed, pending, sc.logprob, param, tool, count, temperature,
-                                          max_value_tokens, generator, enumerate_choices)
+                                          max_value_tokens, generator, enumerate_choices, offered)
         return out
 
     def _commit(self, pending: bytes, route: tuple[int, ...], opt: _Option) -> tuple[tuple[int, ...], bytes]:
@@ -733,7 +740,7 @@ class TransformersPolicy:
     def _value_candidates(
         self, beam: Beam, opt: _Option, key_feed: tuple[int, ...], key_pending: bytes, key_lp: float,
         param: ParamSpec, tool: ToolSpec, count: int, temperature: float, max_value_tokens: int,
-        generator: torch.Generator | None, enumerate_choices: bool,
+        generator: torch.Generator | None, enumerate_choices: bool, offered: Sequence[Any] = (),
     ) -> list[Candidate]:
         after_key = self.extend(beam.kv, key_feed)
         lead = key_pending + b" "
@@ -750,6 +757,11 @@ class TransformersPolicy:
         else:
             values = self.sample_values(after_key, lead, param.schema, count, tail=tail, temperature=temperature,
                                         max_tokens=max_value_tokens, generator=generator, distinct=enumerate_choices)
+            offered = [v for v in offered if param.is_valid(v)]
+            if offered:
+                texts = [dump_value(v) for v in offered]
+                scored = self.score_texts(after_key, lead, texts, free=True)
+                values += [(v, sc.route, sc.logprob, len(lead) + len(t.encode())) for v, t, sc in zip(offered, texts, scored)]
         seen: set[str] = set()
         out = []
         for v in values:

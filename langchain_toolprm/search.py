@@ -25,9 +25,10 @@ from langchain_core.messages import BaseMessage
 
 from .policy import Beam, Candidate, Constraints, ContextLengthError, KVState, TransformersPolicy
 from .prompts import CallFormat, PolicyPrompt, build_prompt
-from .schema import ToolSpec
+from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
+from .verifier import copy_values
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
@@ -84,6 +85,11 @@ class SearchProblem:
     rules: Constraints
     context: ScoringContext
 
+    def copies(self, param: ParamSpec) -> list[Any]:
+        """Values for ``param`` taken from the request (numbers, names, words): candidates the
+        beam adds to the sampled ones, so a value the user spelled out is always proposed."""
+        return copy_values(self.context.request, param.schema)
+
 
 def prepare_problem(
     policy: TransformersPolicy, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], rules: Constraints,
@@ -118,6 +124,8 @@ class SearchResult:
     best: Beam | None
     finished: list[Beam]
     trace: list[dict[str, Any]] = field(default_factory=list)
+    decided: tuple[Step, ...] = ()
+    """The longest prefix reported to ``on_decided`` so far."""
 
 
 OnDecided = Callable[[tuple[Step, ...]], None]
@@ -189,6 +197,7 @@ def _expand(
             for cand in policy.propose(
                 beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
                 max_value_tokens=config.max_value_tokens, generator=generator, enumerate_choices=not samples,
+                copies=problem.copies,
             ):
                 pairs.append((b, cand))
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
@@ -233,7 +242,7 @@ def _expand(
             if len(shared) > len(decided):
                 decided = shared
                 on_decided(decided)
-    return SearchResult(None, None, finished, trace)
+    return SearchResult(None, None, finished, trace, decided)
 
 
 def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None = None) -> SearchResult:
@@ -241,7 +250,8 @@ def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None 
     result.calls = assemble(best.steps) if best else None
     if best is not None:
         result.trace.append({"chosen": list(best.texts), "scores": [round(s, 4) for s in best.scores]})
-        if on_decided is not None:
+        if on_decided is not None and len(best.steps) > len(result.decided):
+            result.decided = best.steps
             on_decided(best.steps)
     return result
 

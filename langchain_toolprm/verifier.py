@@ -198,6 +198,8 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     run: list[str] = []
     opening = True
     for tok in tokens + ["."]:
+        if tok == "." and run and len(run[-1]) <= 3 and run[-1][:1].isupper():
+            continue  # "Dr. Lee", "St. Louis": the abbreviation's full stop ends no sentence
         capital = tok[:1].isupper() and (not opening or (tok.isupper() and len(tok) > 1))
         if capital and tok.lower() not in _STOP and tok.lower() not in tool_words:
             run.append(tok)
@@ -218,6 +220,43 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
 
 ABLATABLE = ("relevance", "coverage", "grounding", "schema_copy")
 """The verifier's signals that an ablation can switch off."""
+
+
+def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
+    """Values a parameter may take straight from the request: its numbers (for number types),
+    and for strings its names, quoted phrases, a number with the name after it ("12 Oak
+    Street") and its content words. Unchecked against ``schema`` beyond its type."""
+    kinds = _types(schema)
+    out: list[Any] = []
+    if kinds & {"integer", "number"}:
+        for n in _numbers_in(request):
+            if n.is_integer():
+                out.append(int(n))
+            elif "number" in kinds:
+                out.append(n)
+    if "string" in kinds:
+        ents = [e.text for e in request_entities(request, []) if e.number is None]
+        ents += [m.group(0) for m in re.finditer(r"\b\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s?)+", request)]
+        ents += [w for w in re.findall(r"[A-Za-z][\w'-]*", request)
+                 if w.lower() not in _STOP and w.lower() not in _GENERIC and len(w) > 2]
+        out += [e.strip() for e in ents]
+    seen: set[str] = set()
+    unique = []
+    for v in out:
+        key = repr(v)
+        if key not in seen:
+            seen.add(key)
+            unique.append(v)
+    return unique[:limit]
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    kinds = set(kind) if isinstance(kind, list) else {kind} if kind else set()
+    for key in ("anyOf", "oneOf"):
+        for alt in schema.get(key, []):
+            kinds |= _types(alt)
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -248,6 +287,9 @@ class Levels:
     """JSON syntax inside a string, a repeated answered call."""
     schema_copy: float = 0.1
     """Schema text as a value."""
+    unsaid: float = 0.85
+    """Closing a call's arguments while the request names something no argument uses and
+    optional parameters remain."""
     uncovered: float = 0.75
     """Closing the list while the request still names something no call uses."""
     nothing_new: float = 0.45
@@ -311,6 +353,11 @@ class VerifierScorer:
             if not tool or tool.validate_arguments(before.open_args) is not None:
                 return Judgement(0.0, "arguments invalid or incomplete")
             if step.tag is StepTag.PARAM_FINISH:
+                if self.coverage and any(p.name not in before.open_args for p in tool.params):
+                    unused = facts.left([*before.calls, Call(tool.name, before.open_args)])
+                    if unused:
+                        return Judgement(lv.unsaid, "the request's " + ", ".join(repr(e.text) for e in unused[:3])
+                                         + " unused while optional arguments remain")
                 return Judgement(1.0, "arguments complete")
             call = Call(tool.name, before.open_args)
             key = call_key(call.name, call.arguments)
@@ -354,7 +401,8 @@ class VerifierScorer:
         param = tool.param(name)
         assert param is not None
         if self.schema_copy:
-            copied = _schema_copy(value, name, param.schema, facts.evidence_words)
+            copied = _schema_copy(value, name, param.schema, facts.evidence_words) or (
+                "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
             if copied:
                 return Judgement(lv.schema_copy, copied)
         default = param.schema.get("default")
@@ -371,16 +419,19 @@ class VerifierScorer:
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
         lv = self.levels
-        if isinstance(value, list):
-            parts = [self._grounded(facts, v, {}) for v in value] or [Judgement(lv.default, "empty")]
-            return min(parts, key=lambda j: j.score)
-        if isinstance(value, dict):
-            parts = [self._grounded(facts, v, {}) for v in value.values()] or [Judgement(lv.default, "empty")]
+        if isinstance(value, (list, dict)):
+            items = value if isinstance(value, list) else list(value.values())
+            parts = [self._grounded(facts, v, {}) for v in items] or [Judgement(lv.ungrounded, "empty")]
             return min(parts, key=lambda j: j.score)
         if isinstance(value, (int, float)):
-            if any(_same_number(float(value), n) for n in facts.numbers):
-                return Judgement(lv.grounded, "a number of the request")
-            return Judgement(lv.ungrounded, "a number nowhere in the conversation")
+            if not any(_same_number(float(value), n) for n in facts.numbers):
+                return Judgement(lv.ungrounded, "a number nowhere in the conversation")
+            said = sum(_same_number(float(value), n) for n in facts.numbers)
+            used = sum(_same_number(float(value), n) for o in others.values()
+                       if isinstance(o, (int, float)) and not isinstance(o, bool) for n in [float(o)])
+            if used >= said:
+                return Judgement(lv.partly, "a number of the request another argument already uses")
+            return Judgement(lv.grounded, "a number of the request")
         if not isinstance(value, str):
             return Judgement(lv.partly, "a value")
         if not value.strip() or _LEAK.search(value):

@@ -18,11 +18,11 @@ from langchain_toolprm.scorers import (
     CombinedScorer,
     GenerativePRM,
     ScoringContext,
-    VerifierScorer,
     encode_trajectory,
     label_token_ids,
 )
 from langchain_toolprm.steps import Call, Step, StepTag, render_trajectory, segment
+from langchain_toolprm.verifier import VerifierScorer
 
 T = StepTag
 
@@ -74,104 +74,6 @@ def test_context_text_and_evidence(ctx: ScoringContext) -> None:
     assert "paris" in ctx.evidence and "lyon" in ctx.evidence and "you are helpful" in ctx.evidence
     assert "berlin" not in ctx.evidence  # the assistant's own turns are no evidence
     assert ctx.tool("convert") is not None and ctx.tool("nope") is None
-
-
-# ---- VerifierScorer, one step tag at a time ----------------------------------------------------
-def test_func_name(ctx: ScoringContext) -> None:
-    s = VerifierScorer().score(ctx, [[Step(T.FUNC_NAME, "get_weather")], [Step(T.FUNC_NAME, "unknown")]])
-    assert s[0] > 0.5 and s[1] == 0.0
-
-
-@pytest.mark.parametrize(("name", "grounded", "ungrounded"), [
-    ("city", "Paris", "Berlin"),          # Berlin only appears in the assistant's turn
-    ("city", "paris", "Madrid"),
-    ("city", "Lyon", "Rome"),             # tool results are evidence
-    ("days", 3, 7),
-    ("unit", "celsius", "fahrenheit"),
-    ("tags", ["Paris"], ["Oslo"]),
-])
-def test_grounded_values_score_higher(ctx: ScoringContext, name: str, grounded: Any, ungrounded: Any) -> None:
-    g, u = arg_score(ctx, name, grounded), arg_score(ctx, name, ungrounded)
-    assert 0.0 < u < g <= 1.0
-
-
-def test_grounded_number_in_other_tool(ctx: ScoringContext) -> None:
-    assert arg_score(ctx, "amount", 12.5, "convert") > arg_score(ctx, "amount", 99.5, "convert") > 0
-
-
-def test_number_grounding_needs_whole_number(ctx: ScoringContext) -> None:
-    # "3" is in the conversation, "12" only as part of 12.5.
-    assert arg_score(ctx, "days", 3) > arg_score(ctx, "days", 12)
-    assert arg_score(ctx, "days", 5) < arg_score(ctx, "days", 3)  # nor as part of 12.5
-    end = ScoringContext((HumanMessage("Forecast for the next 12."),), ctx.tools)
-    assert arg_score(end, "days", 12) > arg_score(end, "days", 5)  # a sentence's full stop is no decimal
-
-
-def test_junk_string_scores_below_plausible(ctx: ScoringContext) -> None:
-    assert 0 < arg_score(ctx, "city", 'Paris"}, ') < arg_score(ctx, "city", "Madrid")
-    assert arg_score(ctx, "city", "   ") < arg_score(ctx, "city", "Madrid")
-
-
-@pytest.mark.parametrize(("name", "value"), [
-    ("city", 3),
-    ("unit", "kelvin"),
-    ("days", 0),
-    ("days", "3"),
-    ("hourly", "yes"),
-    ("tags", "Paris"),
-    ("country", "FR"),      # not a parameter of the tool
-])
-def test_schema_invalid_value_scores_zero(ctx: ScoringContext, name: str, value: Any) -> None:
-    assert arg_score(ctx, name, value) == 0.0
-
-
-def test_arg_value_of_unknown_tool_scores_zero(ctx: ScoringContext) -> None:
-    assert arg_score(ctx, "city", "Paris", tool="nope") == 0.0
-
-
-def test_default_and_boolean_values(ctx: ScoringContext) -> None:
-    assert 0.0 < arg_score(ctx, "hourly", False) <= 1.0
-    assert 0.0 < arg_score(ctx, "hourly", True) <= 1.0
-
-
-@pytest.mark.parametrize("tag", [T.PARAM_FINISH, T.FUNC_FINISH])
-def test_finish_needs_required_arguments(ctx: ScoringContext, tag: StepTag) -> None:
-    def finish(steps: list[Step]) -> list[Step]:
-        return [*steps, Step(T.PARAM_FINISH)] if tag is T.PARAM_FINISH else [*steps, Step(T.PARAM_FINISH), Step(tag)]
-
-    missing = finish(with_open("convert", ("amount", 12.5)))
-    complete = finish(with_open("convert", ("amount", 12.5), ("to", "EUR")))
-    nothing = finish(with_open("convert"))
-    scores = VerifierScorer().score(ctx, [missing, complete, nothing])
-    assert scores[0] == 0.0 and scores[2] == 0.0
-    assert scores[1] > 0.5
-
-
-def test_repeating_an_answered_call_scores_low(tools: list[ToolSpec]) -> None:
-    asked = {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"}
-    unanswered = {"name": "get_weather", "args": {"city": "Rome"}, "id": "c2"}
-    ctx = ScoringContext((
-        HumanMessage("Weather in Paris and Rome?"),
-        AIMessage("", tool_calls=[asked, unanswered]),
-        ToolMessage("Sunny", tool_call_id="c1"),
-    ), tuple(tools))
-    finished = [[*with_open("get_weather", ("city", c)), Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
-                for c in ("Paris", "Rome", "Lyon")]
-    repeat, not_answered_yet, new = VerifierScorer().score(ctx, finished)
-    assert repeat < 0.5 and not_answered_yet == 1.0 and new == 1.0
-
-
-def test_total_finish_duplicates_score_low(ctx: ScoringContext) -> None:
-    one = Call("get_weather", {"city": "Paris"})
-    other = Call("get_weather", {"city": "Lyon"})
-    dup = segment([one, Call("get_weather", {"city": "Paris"})])
-    distinct = segment([one, other])
-    # Same arguments in another order are still the same call.
-    dup_reordered = segment([Call("convert", {"amount": 1, "to": "EUR"}), Call("convert", {"to": "EUR", "amount": 1})])
-    s = VerifierScorer().score(ctx, [dup, distinct, dup_reordered, segment([])])
-    assert s[0] <= 0.5 and s[2] <= 0.5
-    assert s[1] > s[0] and s[1] > 0.5
-    assert 0.0 <= s[3] <= 1.0
 
 
 def test_every_step_of_a_trajectory_is_scored_in_range(ctx: ScoringContext) -> None:

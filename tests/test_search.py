@@ -70,7 +70,7 @@ def make_problem(root: tuple[KVState, Any], tools: list[ToolSpec], *, require: b
 
 
 def config(strategy: str, **kw: Any) -> SearchConfig:
-    base: dict[str, Any] = dict(n_retain=2, m_explore=2, temperature=1.0, max_value_tokens=4, seed=0)
+    base: dict[str, Any] = dict(n_retain=2, m_explore=2, temperature=1.0, max_value_tokens=12, seed=0)
     return SearchConfig(strategy=strategy, **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -107,7 +107,7 @@ def test_strategies_valid_and_deterministic(strategy: str, tiny_policy: Transfor
         assert set(entry) == {"depth", "candidates"}
         assert entry["candidates"]
         for cand in entry["candidates"]:
-            assert set(cand) == {"beam", "tag", "text", "logprob", "score", "path_score", "kept"}
+            assert set(cand) == {"id", "parent", "tag", "text", "logprob", "score", "why", "path_score", "kept"}
             assert isinstance(cand["kept"], bool)
             assert cand["tag"] in StepTag.__members__
             assert 0.0 <= cand["score"] <= 1.0 and cand["logprob"] <= 0.0
@@ -156,17 +156,21 @@ def test_beam_trace_keeps_the_best(tiny_policy: TransformersPolicy, root: Any, t
     cfg = config("beam", n_retain=2, m_explore=3, seed=1)
     result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools), cfg)
     check_result(result, tools, max_calls=2)
-    finished_so_far = 0
+    ids = {0}
+    closed = 0
     for entry in result.trace[:-1]:
         cands = entry["candidates"]
-        kept = [c for c in cands if c["kept"]]
-        dropped = [c for c in cands if not c["kept"]]
-        assert len(kept) == min(len(cands), cfg.n_retain - finished_so_far)
+        assert {c["parent"] for c in cands} <= ids  # every candidate extends a path kept before
+        going = [c for c in cands if c["tag"] != "TOTAL_FINISH"]
+        kept = [c for c in going if c["kept"]]
+        assert len(kept) <= cfg.n_retain
+        dropped = [c for c in going if not c["kept"]]
         if kept and dropped:
             assert min(c["path_score"] for c in kept) >= max(c["path_score"] for c in dropped) - 1e-4
-        assert {c["beam"] for c in cands} <= set(range(cfg.n_retain))
-        finished_so_far += sum(c["tag"] == "TOTAL_FINISH" for c in kept)
-    assert finished_so_far == len(result.finished) <= cfg.n_retain
+        closed += sum(c["tag"] == "TOTAL_FINISH" for c in cands)
+        assert all(c["kept"] for c in cands if c["tag"] == "TOTAL_FINISH")  # closed lists all compete
+        ids = {c["id"] for c in kept}
+    assert closed == len(result.finished)
     key = (aggregate(result.best.scores, cfg.aggregation), result.best.logprob)
     for beam in result.finished:
         assert (aggregate(beam.scores, cfg.aggregation), beam.logprob) <= key
@@ -177,9 +181,73 @@ def test_root_explores_n_times_m(tiny_policy: TransformersPolicy, root: Any, too
     cfg = config("beam", n_retain=3, m_explore=1, temperature=5.0, seed=0)
     result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
     first, second = result.trace[0]["candidates"], result.trace[1]["candidates"]
-    assert len(first) > 1 and sum(c["kept"] for c in first) == len(first) <= 3
-    assert {c["beam"] for c in second} == set(range(len(first)))  # every kept root child grows
-    assert len(result.finished) > 1
+    assert len(first) == 3 and all(c["kept"] for c in first)  # three choices enumerated at the root
+    opened = {c["id"] for c in first if c["tag"] == "FUNC_NAME"}
+    assert {c["parent"] for c in second} == opened  # every open root child grows
+
+
+@dataclass
+class ListSizeScorer:
+    """Closing the list scores 1 with ``calls`` calls and 0.5 otherwise; every other step 1."""
+
+    calls: int
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        out = []
+        for t in trajectories:
+            n = sum(s.tag is StepTag.FUNC_FINISH for s in t)
+            out.append((1.0 if n == self.calls else 0.5) if t[-1].tag is StepTag.TOTAL_FINISH else 1.0)
+        return out
+
+
+@pytest.mark.parametrize("want", [1, 2])
+def test_close_and_another_call_are_compared_as_whole_lists(want: int, tiny_policy: TransformersPolicy,
+                                                            root: Any, tools: list[ToolSpec]) -> None:
+    """With N=1 "close" does not end the search: the other branch also closes, then whole lists compare."""
+    problem = make_problem(root, tools, max_calls=2)
+    result = beam_search(tiny_policy, ListSizeScorer(want), problem, config("beam", n_retain=1, m_explore=4))
+    assert result.calls is not None and len(result.calls) == want
+    if want == 2:  # the closed one-call list (0.5) waited in the pool while the second call was built
+        assert {len(assemble(b.steps)) for b in result.finished} >= {1, 2}
+
+
+@dataclass
+class DropScorer:
+    """Gives ``score`` to every argument step of a second call: such paths can then never beat a
+    closed one-call list (1.0), and the search drops them instead of finishing them."""
+
+    score_value: float
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [self.score_value if sum(s.tag is StepTag.FUNC_NAME for s in t) > 1 else 1.0 for t in trajectories]
+
+
+def test_paths_that_cannot_win_are_dropped(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=2)
+    result = beam_search(tiny_policy, DropScorer(0.4), problem, config("beam", n_retain=1, m_explore=4))
+    assert result.calls is not None and len(result.calls) == 1
+    seconds = [c for e in result.trace[:-1] for c in e["candidates"]
+               if c["tag"] == "FUNC_NAME" and c["text"].startswith(",")]
+    assert seconds and not any(c["kept"] for c in seconds)  # below the closed list at once
+    # With a non-monotone aggregation nothing is dropped early: the same paths run to their end.
+    late = beam_search(tiny_policy, DropScorer(0.4), problem, config("beam", n_retain=1, m_explore=4,
+                                                                      aggregation="mean"))
+    assert len(late.trace) > len(result.trace)
+
+
+def test_streaming_sees_only_decided_prefixes(tiny_policy: TransformersPolicy, root: Any,
+                                             tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=2)
+    for strategy in ("greedy", "beam"):
+        seen: list[tuple[Step, ...]] = []
+        result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy), seen.append)
+        assert seen and seen[-1] == result.best.steps
+        for a, b in zip(seen, seen[1:]):
+            assert b[: len(a)] == a and len(b) > len(a)  # only ever grows
+        if strategy == "greedy":  # one path: every step is decided as it is taken
+            assert [len(p) for p in seen[:-1]] == list(range(1, len(seen)))
 
 
 @dataclass

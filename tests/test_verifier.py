@@ -1,0 +1,284 @@
+"""The rule-based verifier: each signal on small hand-made conversations, and each ablation switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from langchain_toolprm.schema import ToolSpec, normalize_tools
+from langchain_toolprm.scorers import ScoringContext
+from langchain_toolprm.steps import Call, Step, StepTag, segment
+from langchain_toolprm.verifier import (
+    ABLATABLE,
+    Levels,
+    VerifierScorer,
+    relevance,
+    request_entities,
+    stem,
+    tokens,
+    words,
+)
+
+T = StepTag
+LV = Levels()
+
+TOOLS_RAW = [
+    {"type": "function", "function": {"name": "get_weather", "description": "Weather forecast for a city", "parameters": {
+        "type": "object", "properties": {
+            "city": {"type": "string", "description": "the city, e.g. London"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1},
+            "hourly": {"type": "boolean", "default": False},
+            "tags": {"type": "array", "items": {"type": "string"}}},
+        "required": ["city"]}}},
+    {"type": "function", "function": {"name": "convert_currency", "description": "Convert money between currencies",
+                                      "parameters": {"type": "object", "properties": {
+                                          "amount": {"type": "number"}, "from_currency": {"type": "string"},
+                                          "to_currency": {"type": "string"}},
+                                          "required": ["amount", "from_currency", "to_currency"]}}},
+    {"type": "function", "function": {"name": "book_flight", "description": "Book a flight between two cities",
+                                      "parameters": {"type": "object", "properties": {
+                                          "origin": {"type": "string"}, "destination": {"type": "string"}},
+                                          "required": ["origin", "destination"]}}},
+]
+
+
+@pytest.fixture(scope="module")
+def tools() -> list[ToolSpec]:
+    return normalize_tools(TOOLS_RAW)
+
+
+def context(tools: list[ToolSpec], *messages: Any) -> ScoringContext:
+    return ScoringContext(tuple(messages), tuple(tools))
+
+
+@pytest.fixture(scope="module")
+def ctx(tools: list[ToolSpec]) -> ScoringContext:
+    return context(
+        tools,
+        SystemMessage("You are helpful."),
+        HumanMessage("What is the weather forecast in Paris in celsius for 3 days? Also convert 12.5 US dollars to EUR."),
+        AIMessage("I think Berlin is nice."),
+        ToolMessage("It is raining in Lyon", tool_call_id="c1"),
+    )
+
+
+def opened(name: str, *args: tuple[str, Any]) -> list[Step]:
+    return [Step(T.FUNC_NAME, name), *(Step(T.ARG_VALUE, k, v) for k, v in args)]
+
+
+def judge(ctx: ScoringContext, steps: list[Step], verifier: VerifierScorer | None = None) -> tuple[float, str]:
+    [j] = (verifier or VerifierScorer()).judge(ctx, [steps])
+    return j.score, j.reason
+
+
+def value(ctx: ScoringContext, name: str, v: Any, tool: str = "get_weather", *before: tuple[str, Any],
+          verifier: VerifierScorer | None = None) -> float:
+    return judge(ctx, opened(tool, *before, (name, v)), verifier)[0]
+
+
+# ---- text helpers -------------------------------------------------------------------------------
+def test_words_tokens_and_stems() -> None:
+    assert words("getWeatherForecast") == ["get", "weather", "forecast"]
+    assert words("math.factorial_of") == ["math", "factorial", "of"]
+    assert tokens("User J46801 paid 12.5 EUR") == ["user", "j46801", "paid", "12.5", "eur"]
+    assert stem("areas") == stem("area") and stem("calculating") == stem("calculate")
+
+
+def test_request_entities() -> None:
+    found = {e.text for e in request_entities("What are the prices of MSFT and GOOG? Play 'Blue Moon' in New York 2 times.",
+                                              [])}
+    assert {"MSFT", "GOOG", "Blue Moon", "New York", "2"} <= found
+    assert "What" not in found and "Play" not in found  # sentence openers are no names
+
+
+# ---- relevance ----------------------------------------------------------------------------------
+def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -> None:
+    weather, convert, flight = tools
+    request = "What's the weather forecast in Tokyo?"
+    assert relevance(request, weather) > 0.5 > relevance(request, flight)
+    assert relevance("Book me a flight from Paris to Rome", flight) > relevance("Book me a flight from Paris to Rome",
+                                                                                 weather)
+    assert relevance("Who wrote Dracula?", weather) == relevance("Who wrote Dracula?", convert) == 0.0
+
+
+def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[ToolSpec]) -> None:
+    weather, _ = judge(ctx, [Step(T.FUNC_NAME, "get_weather")])
+    flight, why = judge(ctx, [Step(T.FUNC_NAME, "book_flight")])
+    assert LV.relevant <= weather <= 1.0 and flight < LV.irrelevant
+    assert why.startswith("relevance")
+    assert judge(ctx, [Step(T.FUNC_NAME, "unknown")])[0] == 0.0
+
+
+def test_no_call_wins_only_when_no_tool_is_relevant(tools: list[ToolSpec]) -> None:
+    joke = context(tools, HumanMessage("Tell me a joke."))
+    weather = context(tools, HumanMessage("Weather forecast for Oslo?"))
+    assert judge(joke, segment([]))[0] == LV.no_call
+    assert judge(weather, segment([]))[0] == LV.no_call_when_relevant
+    # Once the request's calls have their results, closing with no call is right.
+    call = {"name": "get_weather", "args": {"city": "Oslo"}, "id": "c1"}
+    answered = context(tools, HumanMessage("Weather forecast for Oslo?"), AIMessage("", tool_calls=[call]),
+                       ToolMessage("Snow", tool_call_id="c1"))
+    assert judge(answered, segment([]))[0] == LV.no_call
+
+
+# ---- coverage -----------------------------------------------------------------------------------
+def test_closing_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("What's the weather forecast in Paris and in London?"))
+    one = segment([Call("get_weather", {"city": "Paris"})])
+    both = segment([Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "London"})])
+    score, why = judge(ctx, one)
+    assert score == LV.uncovered and "London" in why
+    assert judge(ctx, both)[0] == 1.0
+
+
+def test_another_call_must_add_something(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("What's the weather forecast in Paris?"))
+    done = segment([Call("get_weather", {"city": "Paris"})])[:-1]  # one call, list still open
+    assert judge(ctx, [*done, Step(T.FUNC_NAME, "get_weather")])[0] == LV.nothing_new
+    two = context(tools, HumanMessage("Weather forecast for Paris and Rome?"))
+    again = [*done, *opened("get_weather", ("city", "paris ")), Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    new = [*done, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    assert judge(two, again)[0] == LV.nothing_new
+    assert judge(two, new)[0] == 1.0
+
+
+def test_numbers_cover_and_ground_whole_values(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Play Maroon 5 for 15 minutes, a 5% raise, twice."))
+    assert value(ctx, "days", 15) == LV.grounded
+    assert value(ctx, "days", 1) == LV.ungrounded  # "1" only inside "15"
+    assert value(ctx, "days", 2) == LV.grounded  # "twice"
+    assert value(ctx, "amount", 0.05, "convert_currency") == LV.grounded  # 5%
+
+
+# ---- grounding ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("v", "level"), [
+    ("Paris", LV.grounded),                    # the user's word
+    ("Lyon", LV.grounded),                     # tool results are evidence
+    ("Berlin", LV.ungrounded),                 # only the assistant said it
+    ("Madrid", LV.ungrounded),
+    ('Paris"}, ', LV.junk),
+    ("   ", LV.junk),
+])
+def test_string_grounding(ctx: ScoringContext, v: str, level: float) -> None:
+    assert value(ctx, "city", v) == level
+
+
+def test_abbreviations_of_the_users_words(ctx: ScoringContext) -> None:
+    before = ("amount", 12.5)
+    assert value(ctx, "from_currency", "USD", "convert_currency", before) == LV.grounded  # "US dollars"
+    assert value(ctx, "to_currency", "EUR", "convert_currency", before) == LV.grounded
+    assert value(ctx, "to_currency", "GBP", "convert_currency", before) == LV.ungrounded
+
+
+def test_over_long_and_swallowing_spans(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Book a flight from New York to Philadelphia tomorrow."))
+    assert value(ctx, "origin", "New York", "book_flight") == LV.grounded
+    assert value(ctx, "origin", "New York to Philadelphia", "book_flight") == LV.over_long
+    assert value(ctx, "origin", "New York Philadelphia", "book_flight", ("destination", "Philadelphia")) == LV.over_long
+    assert value(ctx, "origin", "Philadelphia", "book_flight", ("destination", "Philadelphia")) == LV.over_long
+
+
+def test_part_of_a_name_and_part_of_a_token(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Ask Dr. Lee about user J46801."))
+    assert value(ctx, "city", "Dr. Lee") == LV.grounded
+    assert value(ctx, "city", "Lee") == LV.default  # a part of the name the user gave whole
+    assert value(ctx, "city", "J46801") == LV.grounded
+    assert value(ctx, "city", "46801") == LV.ungrounded  # not a token of the request
+
+
+def test_lists_and_literals(ctx: ScoringContext) -> None:
+    assert value(ctx, "tags", ["Paris"]) == LV.grounded
+    assert value(ctx, "tags", ["Paris", "Oslo"]) == LV.ungrounded
+    assert value(ctx, "hourly", False) == LV.default
+    assert value(ctx, "unit", "celsius") == LV.grounded and value(ctx, "unit", "fahrenheit") == LV.default
+
+
+# ---- schema copy --------------------------------------------------------------------------------
+@pytest.mark.parametrize("v", ["string", "object", "city", "London"])
+def test_schema_text_as_a_value(tools: list[ToolSpec], v: str) -> None:
+    ctx = context(tools, HumanMessage("What's the weather forecast where I am?"))
+    score, why = judge(ctx, opened("get_weather", ("city", v)))
+    assert score == LV.schema_copy, why
+
+
+def test_schema_words_the_user_says_are_fine(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("What's the weather forecast in London?"))
+    assert value(ctx, "city", "London") == LV.grounded  # the description's example, but the user said it
+
+
+# ---- validity, finishing, duplicates -------------------------------------------------------------
+@pytest.mark.parametrize(("name", "v"), [("city", 3), ("unit", "kelvin"), ("days", 0), ("days", "3"),
+                                         ("hourly", "yes"), ("tags", "Paris"), ("country", "FR")])
+def test_schema_invalid_value_scores_zero(ctx: ScoringContext, name: str, v: Any) -> None:
+    assert value(ctx, name, v) == 0.0
+
+
+def test_finish_needs_required_arguments(ctx: ScoringContext) -> None:
+    for tag in (T.PARAM_FINISH, T.FUNC_FINISH):
+        tail = [Step(T.PARAM_FINISH)] + ([Step(tag)] if tag is T.FUNC_FINISH else [])
+        missing = [*opened("convert_currency", ("amount", 12.5)), *tail]
+        complete = [*opened("convert_currency", ("amount", 12.5), ("from_currency", "USD"), ("to_currency", "EUR")),
+                    *tail]
+        assert judge(ctx, missing)[0] == 0.0 and judge(ctx, complete)[0] == 1.0
+
+
+def test_duplicates_and_answered_calls(tools: list[ToolSpec]) -> None:
+    asked = {"name": "get_weather", "args": {"city": "Paris"}, "id": "c1"}
+    ctx = context(tools, HumanMessage("Weather forecast in Paris and Rome?"), AIMessage("", tool_calls=[asked]),
+                  ToolMessage("Sunny", tool_call_id="c1"))
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    assert judge(ctx, [*opened("get_weather", ("city", "Paris")), *finish])[0] == LV.junk  # its result is there
+    listed = segment([Call("get_weather", {"city": "Rome"})])[:-1]
+    assert judge(ctx, [*listed, *opened("get_weather", ("city", "Rome")), *finish])[0] == LV.duplicate
+
+
+def test_every_step_scores_in_range_with_a_reason(ctx: ScoringContext) -> None:
+    steps = segment([Call("get_weather", {"city": "Paris", "days": 3}), Call("convert_currency", {
+        "amount": 12.5, "from_currency": "USD", "to_currency": "EUR"})])
+    judged = VerifierScorer().judge(ctx, [steps[: i + 1] for i in range(len(steps))])
+    assert all(0.0 <= j.score <= 1.0 and j.reason for j in judged)
+    assert VerifierScorer().score(ctx, [steps]) == [judged[-1].score]
+    assert VerifierScorer().score(ctx, []) == []
+
+
+# ---- ablations ----------------------------------------------------------------------------------
+def test_each_signal_switches_off(tools: list[ToolSpec]) -> None:
+    assert set(ABLATABLE) == {"relevance", "coverage", "grounding", "schema_copy"}
+    joke = context(tools, HumanMessage("Tell me a joke."))
+    off = VerifierScorer(relevance=False)
+    assert judge(joke, [Step(T.FUNC_NAME, "book_flight")], off)[0] == 1.0
+    assert judge(joke, segment([]), off)[0] == 1.0
+    two = context(tools, HumanMessage("What's the weather forecast in Paris and in London?"))
+    one = segment([Call("get_weather", {"city": "Paris"})])
+    assert judge(two, one, VerifierScorer(coverage=False))[0] == 1.0
+    flight = context(tools, HumanMessage("Book a flight from New York to Philadelphia."))
+    assert value(flight, "origin", "New York to Philadelphia", "book_flight",
+                 verifier=VerifierScorer(grounding=False)) == LV.grounded  # the old substring test
+    blank = context(tools, HumanMessage("What's the weather forecast where I am?"))
+    assert value(blank, "city", "string", verifier=VerifierScorer(schema_copy=False)) == LV.ungrounded
+
+
+# ---- values copied from the request ---------------------------------------------------------------
+def test_copy_values_offers_the_requests_own_values() -> None:
+    from langchain_toolprm.verifier import copy_values
+
+    text = "Ship 3 boxes to 12 Oak Street in Springfield, 2.5 kg each."
+    assert copy_values(text, {"type": "integer"}) == [3, 12]
+    assert copy_values(text, {"type": "number"}) == [3, 12, 2.5]
+    strings = copy_values(text, {"type": "string"})
+    assert "12 Oak Street" in strings and "Springfield" in strings and len(strings) <= 6
+    assert copy_values(text, {"type": "boolean"}) == []
+    assert copy_values(text, {"anyOf": [{"type": "integer"}, {"type": "null"}]}) == [3, 12]
+
+
+def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Weather forecast for Oslo for 5 days."))
+    short = [*opened("get_weather", ("city", "Oslo")), Step(T.PARAM_FINISH)]
+    full = [*opened("get_weather", ("city", "Oslo"), ("days", 5)), Step(T.PARAM_FINISH)]
+    score, why = judge(ctx, short)
+    assert score == LV.unsaid and "'5'" in why
+    assert judge(ctx, full)[0] == 1.0
+    assert judge(ctx, short, VerifierScorer(coverage=False))[0] == 1.0
