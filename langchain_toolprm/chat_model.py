@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -46,6 +47,11 @@ class _Loaded:
     policy: TransformersPolicy
     scorer: Scorer
     lock: threading.Lock
+
+
+_LOADED: weakref.WeakValueDictionary[tuple[Any, ...], _Loaded] = weakref.WeakValueDictionary()
+"""Models loaded in this process by (model, prm, scorer, device, dtype): two chat models with the
+same settings share one copy (and its lock) for as long as either is alive."""
 
 
 class _Holder:
@@ -166,6 +172,10 @@ class ToolPRMChatModel(BaseChatModel):
             if holder.loaded is not None and holder.key != self._load_key():
                 # A copy made with another model or scorer must not reuse its origin's models.
                 self._holder = holder = _Holder()
+            if holder.loaded is None and self.policy is None and self.prm_model is None:
+                # Another model in this process with the same settings already loaded them.
+                holder.loaded = _LOADED.get(self._load_key())
+                holder.key = self._load_key()
             if holder.loaded is None:
                 start = time.perf_counter()
                 if self.policy is None:
@@ -178,6 +188,8 @@ class ToolPRMChatModel(BaseChatModel):
                     policy.name = EMBEDDED_MODEL_NAME
                 holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
                 holder.key = self._load_key()
+                if self.policy is None and self.prm_model is None:
+                    _LOADED[holder.key] = holder.loaded
                 if self.policy is None:
                     policy.warm_up()  # the per-process tables over the vocabulary, once, here
                     print(f"toolprm: ready in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)

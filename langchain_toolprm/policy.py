@@ -427,9 +427,13 @@ class TransformersPolicy:
         routes = {r for rs in per_text for r in rs}
         deep = sorted(r for r in routes if len(r) > 1)
         hidden_of = self._trie_hidden(state, deep)
-        for node in sorted({r[:d] for r in deep for d in range(1, len(r))}, key=len):
+        nodes = sorted({r[:d] for r in deep for d in range(1, len(r))}, key=len)
+        # The full softmax of every node at once: one pass over the output projection.
+        full = torch.log_softmax(self._logits(torch.stack([hidden_of[n] for n in nodes])), -1) \
+            if free and nodes else None
+        for k, node in enumerate(nodes):
             self._node_lps(hidden_of[node], node, {r for r in routes if r[:len(node)] == node and len(r) > len(node)},
-                           free, lp_of)
+                           free, lp_of, None if full is None else full[k])
         out = []
         for t, rs in zip(texts, per_text):
             if t is None:
@@ -440,9 +444,10 @@ class TransformersPolicy:
         return out
 
     def _node_lps(self, hidden: torch.Tensor, node: tuple[int, ...], routes: set[tuple[int, ...]],
-                  full: bool, lp_of: dict[tuple[tuple[int, ...], int], float]) -> float:
+                  full: bool, lp_of: dict[tuple[tuple[int, ...], int], float],
+                  full_row: torch.Tensor | None = None) -> float:
         """Log-probabilities of the children of one trie node into ``lp_of``; returns the mass the
-        children hold under the full softmax (with ``full``), else 0."""
+        children hold under the full softmax (with ``full``, from ``full_row`` when computed), else 0."""
         d = len(node)
         path = {r[d] for r in routes if len(r) > d + 1}
         own = {t: t for t in path}
@@ -453,7 +458,8 @@ class TransformersPolicy:
             return 0.0
         ids = sorted(own)
         if full:
-            vals = torch.log_softmax(self._logits(hidden), -1)[torch.tensor(ids)]
+            row = full_row if full_row is not None else torch.log_softmax(self._logits(hidden), -1)
+            vals = row[torch.tensor(ids)]
         else:
             vals = torch.log_softmax(self._logits(hidden, torch.tensor(ids, device=hidden.device)), -1)
         grouped: dict[int, list[float]] = {}
@@ -757,7 +763,8 @@ class TransformersPolicy:
         else:
             values = self.sample_values(after_key, lead, param.schema, count, tail=tail, temperature=temperature,
                                         max_tokens=max_value_tokens, generator=generator, distinct=enumerate_choices)
-            offered = [v for v in offered if param.is_valid(v)]
+            sampled = {dump_value(v[0]) for v in values if v is not None}
+            offered = [v for v in offered if param.is_valid(v) and dump_value(v) not in sampled]
             if offered:
                 texts = [dump_value(v) for v in offered]
                 scored = self.score_texts(after_key, lead, texts, free=True)

@@ -428,6 +428,11 @@ def test_loaded_models_are_shared_with_bound_copies(tiny_gemma_path: Path) -> No
     assert model._holder.loaded is loaded  # nothing was loaded a second time
     assert structured.first.bound._holder.loaded is loaded
     assert model.model_copy(update={"strategy": "greedy"})._holder.loaded is loaded
+    # Another chat model with the same settings shares the loaded weights; another dtype does not.
+    twin = ToolPRMChatModel(model=str(tiny_gemma_path), max_tokens=4, strategy="greedy")
+    assert twin._load() is loaded
+    other = ToolPRMChatModel(model=str(tiny_gemma_path), dtype="bfloat16")
+    assert other._load() is not loaded and other._load().policy.model.dtype == torch.bfloat16
 
 
 def test_bfloat16_policy_searches(tiny_gemma_path: Path) -> None:

@@ -42,7 +42,7 @@ def full_hidden(policy: TransformersPolicy, ids: list[int]) -> torch.Tensor:
 
 
 def reference_texts(policy: TransformersPolicy, prompt: list[int], pending: bytes,
-                    texts: list[str | None]) -> list[float]:
+                    texts: list[str | None], free: bool = False) -> list[float]:
     """``score_texts`` by brute force: every trie node's distribution from a fresh, uncached forward
     pass of the whole sequence, with the same routes, covers, restriction and route pruning."""
     per_text = [policy.routes(pending, t.encode()) if t is not None else [] for t in texts]
@@ -58,7 +58,7 @@ def reference_texts(policy: TransformersPolicy, prompt: list[int], pending: byte
             own.update({c: leaf for c in policy._cover(leaf) if c == leaf or c not in path})
         logits = full_logits(policy, prompt + list(node))[-1]
         ids = sorted(own)
-        full = complement and node == ()
+        full = (complement and node == ()) or free
         vals = torch.log_softmax(logits, -1)[ids] if full else torch.log_softmax(logits[ids], -1)
         grouped: dict[int, list[float]] = {}
         for i, v in zip(ids, vals.tolist()):
@@ -136,6 +136,17 @@ def test_score_texts_with_a_complement(policy: TransformersPolicy) -> None:
     assert scored[-1].route == ()
     with pytest.raises(ValueError, match="clean token boundary"):
         policy.score_texts(state, b'"', [None, "]"])
+
+
+def test_free_scoring_uses_the_models_own_probabilities(policy: TransformersPolicy) -> None:
+    """``free``: the full softmax at every node (values copied from the request, beside sampled ones)."""
+    prompt = policy.encode(LONG_TEXT + ' {"city', special=True)
+    state = policy.prefill(prompt)
+    texts: list[str | None] = ['"paris"', '"tokyo"', '"new york"', "12"]
+    got = [s.logprob for s in policy.score_texts(state, b'": ', texts, free=True)]
+    assert got == pytest.approx(reference_texts(policy, prompt, b'": ', texts, free=True), abs=1e-4)
+    restricted = [s.logprob for s in policy.score_texts(state, b'": ', texts)]
+    assert all(f <= r + 1e-6 for f, r in zip(got, restricted))  # the model's own: never above the restricted
 
 
 def test_score_texts_errors_and_state_untouched(tiny_policy: TransformersPolicy) -> None:
