@@ -8,6 +8,7 @@ known-wrong one. Where the model leaves out an optional argument a person would 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from langchain.agents import create_agent
@@ -144,6 +145,65 @@ def test_forced_tool_name(gemma: ToolPRMChatModel) -> None:
     assert [(c["tag"], c["text"], c["logprob"]) for c in trace[0]["candidates"]] == [
         ("FUNC_NAME", ' [{"name": "get_weather", "arguments": {', 0.0)
     ]
+
+
+def test_two_cities_give_two_calls(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS).invoke("What's the weather in Paris and in London?")
+    assert sorted(calls(msg)) == [("get_weather", {"city": "London"}), ("get_weather", {"city": "Paris"})]
+    assert_searched(msg, n_calls=2)
+
+
+def test_no_tool_fits_gives_prose(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS).invoke("Tell me a joke.")
+    assert msg.tool_calls == [] and isinstance(msg.content, str) and msg.content.strip()
+    assert msg.response_metadata["search"]["trace"][-1]["chosen"] == [" []"]
+
+
+def test_readme_demo_converts_dollars_to_euros(gemma: ToolPRMChatModel) -> None:
+    msg = gemma.bind_tools(DEMO_TOOLS).invoke("How much is 250 US dollars in euros?")
+    assert calls(msg) == [("convert_currency", {"amount": 250, "from_currency": "USD", "to_currency": "EUR"})]
+
+
+def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> None:
+    """Fed fragment by fragment, "another argument" and "another call" get a small fraction of what
+    the model gives them in its own tokens; the search scores them the natural way, and a chosen
+    path's fed tokens are the tokenizer's own tokens of its text."""
+    from langchain_toolprm.prompts import build_prompt
+    from langchain_toolprm.schema import normalize_tools
+
+    policy = gemma._load().policy
+    specs = normalize_tools(DEMO_TOOLS)
+
+    def both(question: str, written: str, options: list[str]) -> tuple[list[float], list[float]]:
+        prompt = build_prompt(policy.tokenizer, [HumanMessage(question)], specs)
+        ids = policy.encode(prompt.text)
+        natural = policy.natural(written.encode())
+        ours = policy.score_texts(policy.prefill(ids + natural[:-1]), policy.token_bytes(natural[-1:]), options)
+        # The old way: the written text encoded on its own, then each option's text on its own.
+        state = policy.prefill(ids + policy.encode(written))
+        fragments = [tuple(policy.encode(o)) for o in options]
+        old = policy.score_texts(state, b"", [policy.decode(f) for f in fragments])
+        return [math.exp(x.logprob) for x in ours], [math.exp(x.logprob) for x in old]
+
+    call = ' [{"name": "get_weather", "arguments": {"city": "Paris"'
+    ours, old = both("What's the weather in Paris in fahrenheit?", call, [', "unit":', "}}"])
+    assert ours[0] > 0.5 and ours[0] > 20 * old[0]  # another argument
+    ours, old = both("What's the weather in Paris and in London?", call + "}}",
+                     [', {"name": "get_weather"', "]"])
+    assert ours[0] > 0.3 and ours[0] > 20 * old[0]  # another call
+
+    from langchain_toolprm.policy import Constraints
+    from langchain_toolprm.search import SearchConfig, beam_search, prepare_problem
+    from langchain_toolprm.verifier import VerifierScorer
+
+    problem, _ = prepare_problem(policy, [HumanMessage("What's the weather in Paris and in London?")], specs,
+                                 Constraints(tuple(specs)), 128)
+    best = beam_search(policy, VerifierScorer(), problem, SearchConfig()).best
+    assert best is not None and len(best.texts) > 6
+    text = "".join(best.texts).encode()
+    # What the chosen path fed is what the tokenizer makes of its text: the model reads its own tokens.
+    assert policy.token_bytes(best.fed) + best.pending == text
+    assert list(best.fed) == policy.natural(text)[: len(best.fed)]
 
 
 # ---- with_structured_output --------------------------------------------------------------

@@ -111,10 +111,30 @@ def relevance(request: str, tool: ToolSpec) -> float:
     name = _content(tool.name)
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
-    body = _content(text)
+    body = _content(text) | _abbreviated(request, text)
     said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
     told = sum(_covered_by(w, body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
+
+
+_PLAIN_ACRONYMS = frozenset({"API", "URL", "URI", "ID", "JSON", "HTTP", "HTTPS", "HTML", "XML", "SQL", "UTC", "GMT",
+                             "CSV", "PDF", "ISO"})
+
+
+def _abbreviated(request: str, text: str) -> set[str]:
+    """Stems of request words that an all-capitals code in ``text`` abbreviates: "USD" covers "US
+    dollars", "EUR" covers "euros" (a tool's codes against the user's full words)."""
+    codes = set(re.findall(r"\b[A-Z]{3,6}\b", text)) - _PLAIN_ACRONYMS
+    ws = re.findall(r"[A-Za-z]+", request)
+    out: set[str] = set()
+    for code in codes:
+        for i in range(len(ws)):
+            for k in (1, 2, 3):
+                span = ws[i:i + k]
+                if len(span) == k and _abbreviates(code, " ".join(span)) and ws[i][0].lower() == code[0].lower():
+                    out |= {stem(w.lower()) for w in span}
+                    break
+    return out
 
 
 def _numbers_in(text: str) -> list[float]:

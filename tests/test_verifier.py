@@ -282,3 +282,13 @@ def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSp
     assert score == LV.unsaid and "'5'" in why
     assert judge(ctx, full)[0] == 1.0
     assert judge(ctx, short, VerifierScorer(coverage=False))[0] == 1.0
+
+
+def test_codes_in_a_tool_text_cover_the_users_full_words(tools: list[ToolSpec]) -> None:
+    convert = tools[1]
+    assert relevance("How much is 250 US dollars in euros?", convert) == 0.0  # its text has no codes
+    coded = normalize_tools([{"type": "function", "function": {
+        "name": "convert_currency", "description": "Convert money (ISO codes such as USD, EUR)",
+        "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}}}])[0]
+    assert relevance("How much is 250 US dollars in euros?", coded) >= 0.25
+    assert relevance("Apples in the USA", coded) == 0.0  # a code must spell the words' own starts
