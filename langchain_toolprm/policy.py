@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import bisect
 import copy
+import hashlib
 import json
 import math
+import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -318,8 +322,7 @@ class TransformersPolicy:
     def _vocab(self) -> tuple[list[bytes], dict[bytes, int], list[tuple[bytes, int]]]:
         """Every token's bytes, the token of each spelling (an ordinary one where there is one), and
         the ordinary tokens sorted by spelling (for covers)."""
-        _, _, info = self._xgr
-        texts = [bytes(t) for t in info.decoded_vocab][: self._head.shape[0]]
+        texts = self._tables[2]
         special = set(getattr(self.tokenizer, "all_special_ids", [])) | set(self._eos_ids)
         by_text: dict[bytes, int] = {}
         for i, t in enumerate(texts):
@@ -331,15 +334,9 @@ class TransformersPolicy:
     @cached_property
     def _starts(self) -> dict[bytes, torch.Tensor]:
         """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or ``}``."""
-        texts = self._vocab[0]
-        n = self._head.shape[0]
-        quote = torch.zeros(n, dtype=torch.bool)
-        tail = torch.zeros(n, dtype=torch.bool)
-        for i, t in enumerate(texts):
-            if t[:1] == b'"':
-                quote[i] = True
-            elif t[:1] in (b",", b"}"):
-                tail[i] = True
+        firsts = [t[:1] for t in self._vocab[0]]
+        quote = torch.tensor([f == b'"' for f in firsts], dtype=torch.bool)
+        tail = torch.tensor([f in (b",", b"}") for f in firsts], dtype=torch.bool)
         return {b'"': quote, b",}": tail}
 
     def token_bytes(self, ids: Sequence[int]) -> bytes:
@@ -485,12 +482,38 @@ class TransformersPolicy:
     # ---- sampling a free JSON value -------------------------------------------------------
     @cached_property
     def _xgr(self) -> tuple[Any, Any, Any]:
+        xgr, info, _ = self._tables
+        return xgr, xgr.GrammarCompiler(info, max_threads=1), info
+
+    @cached_property
+    def _tables(self) -> tuple[Any, Any, list[bytes]]:
+        """xgrammar's tokenizer info and every token's bytes: seconds to build for a large
+        vocabulary, so kept on disk (``$TOOLPRM_CACHE/tokenizers``) keyed by the tokenizer file's
+        digest, and read back by later processes in a fraction of that."""
         import xgrammar as xgr
 
+        path = _tables_path(self.tokenizer, self._head.shape[0], self._eos_ids, version("xgrammar"))
+        if path is not None and path.is_file():
+            try:
+                with path.open("rb") as f:
+                    saved = pickle.load(f)
+                return xgr, xgr.TokenizerInfo.deserialize_json(saved["info"]), saved["texts"]
+            except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never trusted
+                path.unlink(missing_ok=True)
         info = xgr.TokenizerInfo.from_huggingface(
             self.tokenizer, vocab_size=self._head.shape[0], stop_token_ids=self._eos_ids or None
         )
-        return xgr, xgr.GrammarCompiler(info, max_threads=1), info
+        texts = [bytes(t) for t in info.decoded_vocab][: self._head.shape[0]]
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                with tmp.open("wb") as f:
+                    pickle.dump({"info": info.serialize_json(), "texts": texts}, f)
+                os.replace(tmp, path)
+            except OSError:  # a read-only cache only costs the next process the build
+                pass
+        return xgr, info, texts
 
     def _grammar(self, lead: str, schema: dict[str, Any], tail: str) -> Any:
         """``lead`` (the unfed text before the value, with the space after the colon), the value,
@@ -812,6 +835,18 @@ class TransformersPolicy:
             beam.logprob + cand.logprob,
             beam.scores + (score,), beam.texts + (cand.text,), cand.pending, beam.fed + cand.feed,
         )
+
+
+def _tables_path(tokenizer: Any, vocab: int, eos: list[int], version: str) -> Path | None:
+    """Where a tokenizer's tables are kept: by the digest of its ``tokenizer.json`` (None when it
+    has none to read, e.g. a tokenizer built in memory)."""
+    source = Path(str(getattr(tokenizer, "name_or_path", "") or "")) / "tokenizer.json"
+    if not source.is_file():
+        return None
+    h = hashlib.sha256(source.read_bytes())
+    h.update(json.dumps([vocab, eos, version]).encode())
+    root = os.environ.get("TOOLPRM_CACHE") or Path.home() / ".cache" / "langchain_toolprm"
+    return Path(root) / "tokenizers" / f"{h.hexdigest()[:32]}.pkl"
 
 
 def clone_cache(cache: Any) -> Any:

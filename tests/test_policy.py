@@ -614,3 +614,20 @@ def test_distinct_samples_split_at_the_first_content_token(tiny_policy: Transfor
     assert len({s[split] for s in seqs}) >= 2
     # Before the split nothing of the value itself was written.
     assert not tiny_policy.token_bytes(seqs[0][:split])[len(LEAD):].strip(b' "')
+
+
+def test_vocabulary_tables_are_kept_across_processes(tiny_gemma_path: Any, tmp_path: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables a policy builds over its vocabulary are written once and read back later; a damaged
+    file is rebuilt, never trusted."""
+    monkeypatch.setenv("TOOLPRM_CACHE", str(tmp_path))
+    first = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    first.warm_up()
+    [saved] = list((tmp_path / "tokenizers").glob("*.pkl"))
+    second = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    second.warm_up()
+    assert second._vocab[0] == first._vocab[0] and torch.equal(second._starts[b'"'], first._starts[b'"'])
+    saved.write_bytes(b"not a pickle")
+    third = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    assert third._vocab[0] == first._vocab[0]
+    assert saved.read_bytes() != b"not a pickle"  # rebuilt and written again
