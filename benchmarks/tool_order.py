@@ -10,7 +10,6 @@ calls the same functions (as a multiset), and right when those are the expected 
 from __future__ import annotations
 
 import argparse
-import collections
 import sys
 import time
 
