@@ -1,39 +1,38 @@
 #!/usr/bin/env bash
-# Produces every number in docs/results.md: the embedded Gemma 3 270M on the non-live BFCL
-# categories (1,240 items), ToolAlpaca (114) and API-Bank level-1 (399), with
-#   unconstrained greedy (raw text parsed), constrained greedy, best-of-4 at the beam's
-#   candidate budget (N*M = 4), fine-grained beam N=1 M=4 with the verifier, and the same beam
-#   with verifier x the shipped ToolPRM, ranked by score alone and by score x p(path)^0.2.
-# Phase 1 runs every strategy on a slice (the first 50 items of each BFCL category and each
-# Hammer set); phase 2 extends every strategy to all items. Two lanes run side by side, one
-# torch thread each (the 2-core CPU this was measured on). Every command resumes where it
-# stopped, so an interrupted run is finished by running the script again.
-# Usage: benchmarks/results.sh [OUT] [LANES]   (default results/ and "a b"; one lane: "a"); then
-#        python benchmarks/results_tables.py OUT
+# Produces the numbers of docs/results.md (the search issue: the proposer in the model's own
+# tokens and the deciding verifier), on the embedded Gemma 3 270M:
+#   whole sets (BFCL non-live 1,240 items, ToolAlpaca 114, API-Bank level-1 399): beam N=1 M=4
+#     with the verifier, and constrained greedy;
+#   evaluation slices: each verifier signal switched off (the first 25 items of each category),
+#     beam N=2 M=4, best-of-4 and majority vote of 4 (the first 50);
+#   the oracle table (benchmarks/oracle.py: the first 25 items of each BFCL category, M=4 and 8).
+# Jobs go to two lanes, one torch thread each (the 2-core CPU this was measured on); every
+# command resumes where it stopped, so an interrupted run is finished by running it again.
+# Usage: benchmarks/results.sh [OUT]   (default results/); then
+#        python benchmarks/results_tables.py OUT/whole OUT/slices --slice 50
 set -euo pipefail
 OUT=${1:-results}
 export OMP_NUM_THREADS=1
-run() { toolprm --threads 1 eval --out "$OUT" "$@"; }
-both() { for b in bfcl toolalpaca apibank_l1; do run --benchmark "$b" "$@"; done; }
-BEAM=(--strategy beam --N 1 --M 4)
-
+run() { toolprm --threads 1 eval "$@"; }
+sets() {  # every benchmark set: "$@" are the strategy arguments
+  run --benchmark bfcl --category simple_python,multiple,irrelevance "$@"
+  run --benchmark toolalpaca "$@"
+  run --benchmark bfcl --category parallel,parallel_multiple "$@"
+  run --benchmark apibank_l1 "$@"
+}
 lane_a() {
-  for limit in 50 0; do
-    both --limit $limit --strategy greedy
-    both --limit $limit --strategy best_of_n --samples 4
-    run --benchmark bfcl --category simple_python,multiple --limit $limit --strategy unconstrained
-    for b in toolalpaca apibank_l1; do run --benchmark $b --limit $limit --strategy unconstrained; done
-    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm --policy-weight 0.2
+  sets --out "$OUT/whole" --limit 0 --strategy beam --N 1 --M 4
+  python benchmarks/oracle.py --limit 25 --m 4 8 --out "$OUT/oracle"
+  for signal in relevance coverage grounding schema_copy; do
+    sets --out "$OUT/slices" --limit 25 --strategy beam --ablate "$signal"
   done
+  sets --out "$OUT/slices" --limit 50 --strategy best_of_n --samples 4
 }
 lane_b() {
-  for limit in 50 0; do
-    both --limit $limit "${BEAM[@]}"
-    run --benchmark bfcl --category parallel,parallel_multiple,irrelevance --limit $limit --strategy unconstrained
-    both --limit $limit "${BEAM[@]}" --scorer combined:toolprm
-  done
+  sets --out "$OUT/whole" --limit 0 --strategy greedy
+  sets --out "$OUT/slices" --limit 50 --strategy beam --N 2 --M 4
+  sets --out "$OUT/slices" --limit 50 --strategy majority --samples 4
 }
-for lane in ${2:-a b}; do
-  "lane_$lane" > "$OUT.lane_$lane.log" 2>&1 &
-done
+lane_a > "$OUT.lane_a.log" 2>&1 &
+lane_b > "$OUT.lane_b.log" 2>&1 &
 wait

@@ -3,11 +3,16 @@
 A strategy enters a category's rows only once it has answered every item of that category's
 slice (the first ``--slice`` items), so all rows of a category cover the same items; the
 second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
-every result file under DIR without the raw texts (how benchmarks/per_item/ was made), which this
+every result file under DIR without the raw texts (how benchmarks/per_item/v1 and v2 were made), which this
 script reads as well. ``--reread`` first reads the free-text strategies' calls again from their
 raw texts (``evaluation.reread_text_answers``; needs the policy's tokenizer, ``--model``).
 
-    python benchmarks/results_tables.py results/ [--slice 50] [--reread] [--pack benchmarks/per_item]
+    python benchmarks/results_tables.py results/ [--slice 50] [--reread] [--pack benchmarks/per_item/v2]
+    python benchmarks/results_tables.py benchmarks/per_item/v2 "old proposer=benchmarks/per_item/v1"
+
+Several folders can be read together; ``PREFIX=FOLDER`` prefixes that folder's strategy labels
+(``old proposer: greedy``), so runs of another version sit beside today's without mixing. The
+unprefixed ``greedy`` is the reference of every ratio and paired test.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the results folder")
+    parser.add_argument("out", nargs="+", help="results folders; PREFIX=FOLDER prefixes its strategy labels")
     parser.add_argument("--slice", type=int, default=50, help="items per category in the slice")
     parser.add_argument("--pack", type=Path, help="also write a gzipped copy of every result file here")
     parser.add_argument("--reread", action="store_true",
@@ -125,6 +130,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.model and not args.reread:
         parser.error("--model is only used with --reread")
+    folders = [(None, Path(f)) if "=" not in f else (f.split("=", 1)[0], Path(f.split("=", 1)[1])) for f in args.out]
+    if (args.reread or args.pack) and len(folders) > 1:
+        parser.error("--reread and --pack take one folder")
+    args.out = folders[0][1]
     examples = _examples()
     every = [ex for exs in examples.values() for ex in exs]
     if args.reread:
@@ -141,7 +150,10 @@ def main() -> None:
             with gzip.GzipFile(target, "wb", mtime=0) as dst:
                 for rec in read_jsonl(f):
                     dst.write((json.dumps({k: v for k, v in rec.items() if k not in UNPACKED}) + "\n").encode())
-    records = read_results([args.out], every)  # scored by today's metrics, from the stored calls
+    records = []  # scored by today's metrics, from the stored calls
+    for prefix, folder in folders:
+        records += [r if prefix is None else {**r, "strategy": f"{prefix}: {r['strategy']}"}
+                    for r in read_results([folder], every)]
     for title, items in ((f"Slice: the first {args.slice} items of each category", _items(examples, args.slice)),
                          ("Whole categories", _items(examples, None))):
         complete = _complete(records, items)

@@ -220,6 +220,19 @@ def test_structured_output_extracts_a_person(gemma: ToolPRMChatModel) -> None:
     assert_searched(raw)
 
 
+class Address(BaseModel):
+    """A postal address."""
+
+    street: str
+    city: str
+
+
+def test_structured_output_keeps_the_house_number(gemma: ToolPRMChatModel) -> None:
+    # "12 Oak Street" once came back as "Oak Street": the verifier preferred a shorter verbatim span.
+    out = gemma.with_structured_output(Address).invoke("I live at 12 Oak Street in Springfield.")
+    assert out == Address(street="12 Oak Street", city="Springfield")
+
+
 # ---- conversations -------------------------------------------------------------------------
 
 

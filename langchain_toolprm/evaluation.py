@@ -551,8 +551,8 @@ def summary_table(records: Iterable[dict[str, Any]], keep: Callable[[dict[str, A
                 "time x greedy"]
         out += [f"### {bench}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for (cat, label), v in sorted(table.items(), key=lambda kv: (kv[0][0] == "mean", kv[0][0], kv[1]["order"])):
-            ref = next((x for (c, _), x in table.items() if c == cat and x["order"][0] == STRATEGIES.index("greedy")),
-                       None)
+            greedy = [(lab, x) for (c, lab), x in table.items() if c == cat and x["order"][0] == STRATEGIES.index("greedy")]
+            ref = next((x for lab, x in greedy if lab == "greedy"), greedy[0][1] if greedy else None)
             tokens = v["policy_tokens"] + v["scorer_tokens"]
             ref_tokens = ref["policy_tokens"] + ref["scorer_tokens"] if ref else 0
             cells = [cat, label, str(v["n"]), *(f"{100 * v['quality'][q]:.1f}" for q in quality),

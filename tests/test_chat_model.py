@@ -504,6 +504,19 @@ def test_stream_emits_each_decided_step(chat: ToolPRMChatModel) -> None:
     assert chunks[-1].response_metadata["search"]["strategy"] == "greedy"
 
 
+def test_astream_events_carry_the_stream(chat: ToolPRMChatModel) -> None:
+    bound = chat.bind_tools(TOOLS, tool_choice="get_weather")
+
+    async def collect() -> list[dict[str, Any]]:
+        return [e async for e in bound.astream_events(QUESTION, strategy="greedy", version="v2")]
+
+    events = asyncio.run(collect())
+    streamed = [e["data"]["chunk"] for e in events if e["event"] == "on_chat_model_stream"]
+    assert sum(bool(c.tool_call_chunks) for c in streamed) >= 2  # several steps, not one block
+    [end] = [e for e in events if e["event"] == "on_chat_model_end"]
+    assert calls_of(end["data"]["output"]) == calls_of(bound.invoke(QUESTION, strategy="greedy"))
+
+
 def test_stream_prose_token_by_token(chat: ToolPRMChatModel) -> None:
     chunks = list(chat.stream(QUESTION, max_tokens=12))
     pieces = [c.content for c in chunks if c.content]
