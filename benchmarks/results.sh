@@ -4,12 +4,12 @@
 #   whole sets (BFCL non-live 1,240 items, ToolAlpaca 114, API-Bank level-1 399): beam N=1 M=4
 #     with the verifier, and constrained greedy;
 #   evaluation slices: each verifier signal switched off (the first 25 items of each category),
-#     beam N=2 M=4, best-of-4 and majority vote of 4 (the first 50);
+#     beam N=2 M=4, best-of-4 and majority vote of 4 (the same first 25);
 #   the oracle table (benchmarks/oracle.py: the first 25 items of each BFCL category, M=4 and 8).
 # Jobs go to two lanes, one torch thread each (the 2-core CPU this was measured on); every
 # command resumes where it stopped, so an interrupted run is finished by running it again.
 # Usage: benchmarks/results.sh [OUT]   (default results/); then
-#        python benchmarks/results_tables.py OUT/whole OUT/slices --slice 50
+#        python benchmarks/results_tables.py OUT/whole OUT/slices --slice 25
 set -euo pipefail
 OUT=${1:-results}
 export OMP_NUM_THREADS=1
@@ -26,12 +26,12 @@ lane_a() {
   for signal in relevance coverage grounding schema_copy; do
     sets --out "$OUT/slices" --limit 25 --strategy beam --ablate "$signal"
   done
-  sets --out "$OUT/slices" --limit 50 --strategy best_of_n --samples 4
+  sets --out "$OUT/slices" --limit 25 --strategy best_of_n --samples 4
 }
 lane_b() {
   sets --out "$OUT/whole" --limit 0 --strategy greedy
-  sets --out "$OUT/slices" --limit 50 --strategy beam --N 2 --M 4
-  sets --out "$OUT/slices" --limit 50 --strategy majority --samples 4
+  sets --out "$OUT/slices" --limit 25 --strategy beam --N 2 --M 4
+  sets --out "$OUT/slices" --limit 25 --strategy majority --samples 4
 }
 lane_a > "$OUT.lane_a.log" 2>&1 &
 lane_b > "$OUT.lane_b.log" 2>&1 &

@@ -367,7 +367,12 @@ class VerifierScorer:
             param = tool.param(step.name or "") if tool else None
             if tool is None or param is None or not param.is_valid(step.value):
                 return Judgement(0.0, "invalid for its schema")
-            return self._value(ctx, facts, tool, param.name, step.value, before.open_args)
+            judged = self._value(ctx, facts, tool, param.name, step.value, before.open_args)
+            if self.coverage and judged.score > self.levels.partly:
+                repeat = self._repeats(facts, tool, param.name, step.value, before.calls, before.open_args)
+                if repeat:
+                    return Judgement(self.levels.partly, repeat)
+            return judged
         if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
             tool = ctx.tool(before.open_name or "")
             if not tool or tool.validate_arguments(before.open_args) is not None:
@@ -414,6 +419,23 @@ class VerifierScorer:
         if rel >= self.relevance_threshold:
             return round(lv.relevant + (1 - lv.relevant) * rel, 4)
         return round(lv.irrelevant * rel / self.relevance_threshold, 4)
+
+    @staticmethod
+    def _repeats(facts: _Facts, tool: ToolSpec, name: str, value: Any, calls: Sequence[Call],
+                 others: dict[str, Any]) -> str | None:
+        """Why a value of a later call repeats an earlier call's value for the same argument while the
+        request still names an unused entity of the same kind (a number, or a name): the likely
+        right value for this call ("2019" after a call for "2018"). None when it is fine to repeat
+        ("Dara Inc" in both calls)."""
+        if not any(c.name == tool.name and c.arguments.get(name) == value for c in calls):
+            return None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number or isinstance(value, str)):
+            return None
+        unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number]
+        if not unused:
+            return None
+        return f"repeats an earlier call's {name!r} while the request's {unused[0].text!r} is unused"
 
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
                others: dict[str, Any]) -> Judgement:

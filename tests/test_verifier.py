@@ -292,3 +292,14 @@ def test_codes_in_a_tool_text_cover_the_users_full_words(tools: list[ToolSpec]) 
         "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}}}])[0]
     assert relevance("How much is 250 US dollars in euros?", coded) >= 0.25
     assert relevance("Apples in the USA", coded) == 0.0  # a code must spell the words' own starts
+
+
+def test_a_later_call_repeating_a_value_while_another_is_unused(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Weather forecast in Paris for 3 days, and in Rome for 5 days."))
+    first = segment([Call("get_weather", {"city": "Paris", "days": 3})])[:-1]
+    again = judge(ctx, [*first, *opened("get_weather", ("city", "Rome"), ("days", 3))])
+    new = judge(ctx, [*first, *opened("get_weather", ("city", "Rome"), ("days", 5))])
+    assert again[0] == LV.partly and "'5'" in again[1] and new[0] == LV.grounded
+    # A repeat is fine when nothing of its kind is left to use: the same company in both calls.
+    ctx2 = context(tools, HumanMessage("Weather forecast in Paris for 3 days, and again for 5 days."))
+    assert judge(ctx2, [*first, *opened("get_weather", ("city", "Paris"))])[0] == LV.grounded
