@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
@@ -125,6 +126,19 @@ def test_two_cities_and_a_count(gemma: ToolPRMChatModel) -> None:
     }
     assert set(args) <= {"origin", "destination", "passengers", "direct_only"}
     assert_searched(msg)
+
+
+def test_a_huge_message_is_refused_at_once(gemma: ToolPRMChatModel) -> None:
+    import time
+
+    from langchain_toolprm import ContextLengthError
+
+    start = time.perf_counter()
+    with pytest.raises(ContextLengthError, match="max_prompt_tokens=8192"):
+        gemma.bind_tools(DEMO_TOOLS).invoke("Please summarise this. " + "word " * 20000)
+    assert time.perf_counter() - start < 10  # refused before any encoding (19k tokens took minutes before)
+    with pytest.raises(TimeoutError):  # and a timeout covers the encoding of what is allowed
+        gemma.invoke("word " * 6000, timeout=0.5)
 
 
 def test_tool_choice_none_answers_in_text(gemma: ToolPRMChatModel) -> None:
