@@ -9,6 +9,7 @@ every copy ``bind_tools`` / ``with_structured_output`` make.
 from __future__ import annotations
 
 import json
+import math
 import queue
 import sys
 import threading
@@ -105,6 +106,10 @@ class ToolPRMChatModel(BaseChatModel):
     m_explore: int = Field(default=4, ge=1)
     """M: candidates explored per path and step (finite choices enumerated, values sampled)."""
     temperature: float = Field(default=0.8, ge=0.0, allow_inf_nan=False)
+    """Sampling temperature of the search's candidate values (the paper's 0.8)."""
+    reply_temperature: float = Field(default=0.3, ge=0.0, allow_inf_nan=False)
+    """Sampling temperature of a prose reply: lower than the search's, since a 270M model's prose
+    at 0.8 drifts off the conversation (0: greedy)."""
     aggregation: Aggregation = "min"
     policy_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     """Paths rank by score x p(path)^policy_weight; 0: the policy's log-probability only breaks ties."""
@@ -249,6 +254,10 @@ class ToolPRMChatModel(BaseChatModel):
         started = time.monotonic()
         max_tokens = _positive_int("max_tokens", kwargs.get("max_tokens", self.max_tokens))
         max_calls = _positive_int("max_calls", kwargs.get("max_calls", self.max_calls))
+        reply_temperature = kwargs.get("reply_temperature", self.reply_temperature)
+        if not (isinstance(reply_temperature, (int, float)) and math.isfinite(reply_temperature)
+                and reply_temperature >= 0):
+            raise ValueError(f"reply_temperature must be a finite number >= 0, not {reply_temperature!r}")
         tools = kwargs.get("tools") or []
         specs = normalize_tools(tools) if tools else []
         required, forced, disabled = resolve_tool_choice(kwargs.get("tool_choice"), [s.name for s in specs])
@@ -265,13 +274,14 @@ class ToolPRMChatModel(BaseChatModel):
             try:
                 return self._answer(policy, scorer, messages, specs, config, required, forced, max_tokens,
                                     max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
-                                    stop, on_decided, on_text, call_ids)
+                                    stop, on_decided, on_text, call_ids, float(reply_temperature))
             finally:
                 policy.deadline = None
 
     def _answer(self, policy: TransformersPolicy, scorer: Scorer, messages: list[BaseMessage], specs: list[Any],
                 config: SearchConfig, required: bool, forced: str | None, max_tokens: int, max_calls: int,
-                stop: list[str] | None, on_decided: Any, on_text: Any, call_ids: Sequence[str]) -> AIMessage:
+                stop: list[str] | None, on_decided: Any, on_text: Any, call_ids: Sequence[str],
+                reply_temperature: float) -> AIMessage:
         before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
         reserve = max_tokens if not specs else config.max_value_tokens * 4
         rules = Constraints(tuple(specs), required, forced, max_calls)
@@ -297,7 +307,7 @@ class ToolPRMChatModel(BaseChatModel):
         if not tool_calls and not invalid and not required:
             tail = (prompt.call_format.empty or "") + prompt.reply_prefix if specs else ""
             state = policy.extend(problem.root, policy.encode(tail)) if tail else problem.root
-            content = policy.generate_text(state, max_tokens=max_tokens, temperature=config.temperature,
+            content = policy.generate_text(state, max_tokens=max_tokens, temperature=reply_temperature,
                                            stop=stops, generator=generator, on_text=on_text)
         metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
         p_in = policy.usage.input_tokens - before_p.input_tokens
