@@ -662,7 +662,9 @@ class TransformersPolicy:
                 text = text[:cut]
                 break
             safe = min(len(text) - hold, len(text.rstrip()))
-            if on_text is not None and safe > sent and "\ufffd" not in text[sent:safe]:
+            while safe > sent and text[safe - 1] == "\ufffd":  # a character whose bytes are not all here yet
+                safe -= 1
+            if on_text is not None and safe > sent:
                 on_text(text[sent:safe])
                 sent = safe
             hidden = self._forward(torch.tensor([[tok]]), cache)[:, -1]
