@@ -87,7 +87,12 @@ def bfcl_data_dir(path: str | Path | None = None) -> Path:
 
 
 def bfcl_schema(doc: dict[str, Any], where: str) -> dict[str, Any]:
-    """A BFCL parameter doc as JSON Schema: types mapped, BFCL's ``optional`` note dropped."""
+    """A BFCL parameter doc as JSON Schema: types mapped, BFCL's ``optional`` note dropped.
+
+    BFCL puts the allowed elements of a list in the list's own ``enum`` (read literally, no
+    list satisfies it); they move to ``items``, which is what the function means. Some live
+    functions list strings as the ``enum`` of an integer or boolean (``'dontcare'`` among
+    them); BFCL's checker goes by the type, so such an ``enum`` is dropped."""
     kind = doc.get("type")
     if kind not in BFCL_TYPES:
         raise DataFileError(f"{where}: unknown BFCL type {kind!r}")
@@ -97,6 +102,11 @@ def bfcl_schema(doc: dict[str, Any], where: str) -> dict[str, Any]:
         out["properties"] = {k: bfcl_schema(v, f"{where}.{k}") for k, v in doc["properties"].items()}
     if "items" in doc:
         out["items"] = bfcl_schema(doc["items"], f"{where}[]")
+    enum = out.get("enum")
+    if out["type"] == "array" and isinstance(enum, list) and not any(isinstance(v, list) for v in enum):
+        out["items"] = {**out.get("items", {}), "enum": out.pop("enum")}
+    elif isinstance(enum, list) and out["type"] != "string" and all(isinstance(v, str) for v in enum):
+        del out["enum"]
     return out
 
 

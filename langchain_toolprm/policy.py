@@ -715,7 +715,8 @@ class TransformersPolicy:
         several arguments are sampled; fewer when fewer exist).
 
         ``enumerate_choices``: finite choices (names, enum values, ``[]`` or a call, another
-        argument or finish, another call or close) are the ``m`` most likely distinct ones, and
+        argument or finish, another call or close) are the ``m`` most likely distinct ones, with
+        the finishing option (``[]``, close the list, finish the arguments) always among them, and
         free values are sampled at ``temperature`` (greedy at 0). Otherwise every choice is
         drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
         ``copies`` offers values taken from the conversation for a free parameter: they join
@@ -728,6 +729,12 @@ class TransformersPolicy:
         else:
             scored = self.score_texts(beam.kv, beam.pending, [o.scored or None for o in options])
         counts = _choose([s.logprob for s in scored], m, temperature, generator, enumerate_choices)
+        if enumerate_choices and m > 1:
+            # "No call", "no more calls" and "no more arguments" always compete, however unlikely
+            # the policy finds them: the scorer, not the policy's top m, decides when to stop.
+            for k, opt in enumerate(options):
+                if opt.step.tag in (StepTag.TOTAL_FINISH, StepTag.PARAM_FINISH):
+                    counts.setdefault(k, 1)
         total = sum(math.exp(scored[k].logprob) for k in counts if options[k].step.tag is StepTag.ARG_VALUE)
         out: list[Candidate] = []
         for k, count in counts.items():

@@ -345,6 +345,12 @@ def _for_grammar(node: Any, where: str) -> Any:
                 out = _distribute(out, key)
     except _Unsatisfiable as e:
         raise ToolSchemaError(f"{where}: no value can satisfy it: {e}") from None
+    required = out.get("required")
+    if isinstance(required, list) and not {"properties", "additionalProperties", "patternProperties"} & set(out):
+        # An object described only by its required names (BFCL's "dict" parameters): the grammar
+        # closes objects, so those names are offered, each with any value. Where 'properties'
+        # exist, a required name missing from them is refused as the slip it usually is.
+        out["properties"] = {n: {} for n in required if isinstance(n, str)}
     props = out.get("properties")
     if isinstance(props, dict):
         for name in [n for n, s in props.items() if s is False]:

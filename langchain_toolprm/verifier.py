@@ -29,7 +29,7 @@ from langchain_core.messages import AIMessage
 
 from .policy import Usage
 from .prompts import message_text
-from .schema import ToolSpec
+from .schema import ParamSpec, ToolSpec
 from .scorers import ScoringContext, call_key
 from .steps import Call, Step, StepTag, replay
 
@@ -270,6 +270,19 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
     return unique[:limit]
 
 
+def _could_hold(param: ParamSpec, entity: Entity) -> bool:
+    """Whether ``param`` could take ``entity``: one of its options, or a value of its types (an
+    unused city does not keep a call open whose only free argument is a unit)."""
+    if param.choices is not None:
+        return any(str(c).lower() == entity.text.lower() for c in param.choices)
+    kinds = _types(param.schema)
+    if not kinds:
+        return True
+    if entity.number is not None:
+        return bool(kinds & {"integer", "number", "string", "array"})
+    return bool(kinds & {"string", "array"})
+
+
 def _types(schema: dict[str, Any]) -> set[str]:
     kind = schema.get("type")
     kinds = set(kind) if isinstance(kind, list) else {kind} if kind else set()
@@ -378,8 +391,10 @@ class VerifierScorer:
             if not tool or tool.validate_arguments(before.open_args) is not None:
                 return Judgement(0.0, "arguments invalid or incomplete")
             if step.tag is StepTag.PARAM_FINISH:
-                if self.coverage and any(p.name not in before.open_args for p in tool.params):
-                    unused = facts.left([*before.calls, Call(tool.name, before.open_args)])
+                remaining = [p for p in tool.params if p.name not in before.open_args]
+                if self.coverage and remaining:
+                    unused = [e for e in facts.left([*before.calls, Call(tool.name, before.open_args)])
+                              if any(_could_hold(p, e) for p in remaining)]
                     if unused:
                         return Judgement(lv.unsaid, "the request's " + ", ".join(repr(e.text) for e in unused[:3])
                                          + " unused while optional arguments remain")

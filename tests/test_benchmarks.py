@@ -11,6 +11,7 @@ import pytest
 import langchain_toolprm.benchmarks as benchmarks
 from langchain_toolprm.benchmarks import (
     BFCL_CATEGORIES,
+    bfcl_schema,
     load_benchmark,
     load_bfcl,
     load_hammer,
@@ -90,6 +91,18 @@ def test_bfcl_tools_become_json_schema_with_dotted_names(bfcl_dir: Path) -> None
     assert props["scale"]["type"] == "number" and props["extra"]["type"] == "string"
     assert props["opts"]["type"] == "object" and props["opts"]["properties"]["fast"] == {"type": "boolean"}
     assert props["legs"]["items"]["type"] == "object" and props["count"]["type"] == "integer"
+
+
+def test_bfcl_enum_idioms_become_satisfiable_schemas() -> None:
+    # A list's own enum names its elements; strings listed for an integer are dropped (BFCL checks the type).
+    listed = bfcl_schema({"type": "array", "items": {"type": "string"}, "enum": ["co2", "noise"]}, "f.metrics")
+    assert listed == {"type": "array", "items": {"type": "string", "enum": ["co2", "noise"]}}
+    assert bfcl_schema({"type": "integer", "enum": ["1", "2", "dontcare"]}, "f.n") == {"type": "integer"}
+    assert bfcl_schema({"type": "string", "enum": ["a", "b"]}, "f.s") == {"type": "string", "enum": ["a", "b"]}
+    specs = normalize_tools([{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"m": listed}, "required": ["m"]}}}])
+    assert specs[0].validate_arguments({"m": ["co2"]}) is None
+    assert specs[0].validate_arguments({"m": ["pm10"]}) is not None
 
 
 def test_bfcl_gold_takes_first_fitting_accepted_values(bfcl_dir: Path) -> None:

@@ -13,7 +13,15 @@ from jsonschema import Draft202012Validator
 from langchain_core.messages import HumanMessage
 
 from langchain_toolprm import GenerativePRM, TransformersPolicy
-from langchain_toolprm.policy import Beam, Candidate, Constraints, ContextLengthError, KVState, _choose
+from langchain_toolprm.policy import (
+    Beam,
+    Candidate,
+    Constraints,
+    ContextLengthError,
+    KVState,
+    Scored,
+    _choose,
+)
 from langchain_toolprm.prompts import build_prompt
 from langchain_toolprm.schema import ToolSpec, normalize_tools
 from langchain_toolprm.steps import StepTag, assemble, dump_value, next_tags, replay
@@ -460,12 +468,32 @@ def test_propose_first_step_enumerates_every_choice(tiny_policy: TransformersPol
     assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), require_call=True,
                                                         forced_name="set_alarm")) == {(StepTag.FUNC_NAME, "set_alarm")}
     assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), max_calls=0)) == {(StepTag.TOTAL_FINISH, None)}
-    # M smaller than the choices: the M most likely distinct ones, in order.
-    two = tiny_policy.propose(beam, 2, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
-                              max_value_tokens=4, generator=None)
+    # M smaller than the choices: the M most likely distinct ones, in order, and "no call"
+    # (the last option) always, however unlikely: the scorer must be able to choose it.
     scored = tiny_policy.score_texts(root, b"", [fmt.name_text(t.name, True) for t in tools] + [fmt.empty])
-    order = sorted(range(len(scored)), key=lambda k: -scored[k].logprob)[:2]
-    assert [c.logprob for c in two] == pytest.approx([scored[k].logprob for k in order], abs=1e-6)
+    by_likelihood = sorted(range(len(scored)), key=lambda k: -scored[k].logprob)
+    for m in (1, 2):
+        got = tiny_policy.propose(beam, m, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
+                                  max_value_tokens=4, generator=None)
+        top = by_likelihood[:m]
+        want = top + ([len(tools)] if m > 1 and len(tools) not in top else [])
+        assert [c.logprob for c in got] == pytest.approx([scored[k].logprob for k in want], abs=1e-6)
+
+
+def test_no_call_is_offered_when_least_likely(tiny_policy: TransformersPolicy, tools: list[ToolSpec],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    root, fmt, _ = _root(tiny_policy, tools)
+    real = tiny_policy.score_texts
+
+    def no_call_last(state: KVState, pending: bytes, texts: list[str | None], free: bool = False) -> list[Scored]:
+        out = real(state, pending, texts, free=free)
+        return [Scored(-50.0, sc.route) if t == fmt.empty else sc for t, sc in zip(texts, out)]
+
+    monkeypatch.setattr(tiny_policy, "score_texts", no_call_last)
+    offered = _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=2)
+    assert len(offered) == 3 and (StepTag.TOTAL_FINISH, None) in offered
+    # With M=1 (greedy) only the most likely step is offered.
+    assert _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=1) != {(StepTag.TOTAL_FINISH, None)}
 
 
 def test_propose_inside_a_call(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:

@@ -534,6 +534,15 @@ def test_unknown_type(kind: str) -> None:
         normalize_tool(openai_tool({"p": {"type": "array", "items": {"type": kind}}}))
 
 
+def test_object_described_only_by_required_names() -> None:
+    # BFCL's "dict" parameters: the grammar offers the required names, each with any value.
+    spec = normalize_tool(openai_tool({"population": {"type": "object", "required": ["adults", "children"]}}))
+    param = spec.param("population")
+    assert param is not None
+    assert param.is_valid({"adults": 2, "children": "none"}) and not param.is_valid({"adults": 2})
+    assert set(param.schema["properties"]) == {"adults", "children"}
+
+
 def test_required_parameter_not_defined() -> None:
     with pytest.raises(ToolSchemaError, match="required parameter 'q' is not defined"):
         normalize_tool(openai_tool({"p": {"type": "string"}}, ["q"]))

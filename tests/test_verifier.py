@@ -282,6 +282,15 @@ def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSp
     assert score == LV.unsaid and "'5'" in why
     assert judge(ctx, full)[0] == 1.0
     assert judge(ctx, short, VerifierScorer(coverage=False))[0] == 1.0
+    # An unused city cannot go into a unit: closing Paris's arguments is fine while London waits.
+    # (the fixture's weather tool also has a list of strings, which could take a city).
+    narrow = normalize_tools([{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"enum": ["celsius", "fahrenheit"]},
+                                         "days": {"type": "integer"}}, "required": ["city"]}}}])
+    paris = [*opened("get_weather", ("city", "Paris")), Step(T.PARAM_FINISH)]
+    assert judge(context(narrow, HumanMessage("What's the weather in Paris and in London?")), paris)[0] == 1.0
+    assert judge(context(tools, HumanMessage("What's the weather in Paris and in London?")), paris)[0] == LV.unsaid
+    assert judge(context(narrow, HumanMessage("Weather in Paris and London for 3 days.")), paris)[0] == LV.unsaid
 
 
 def test_codes_in_a_tool_text_cover_the_users_full_words(tools: list[ToolSpec]) -> None:
