@@ -539,7 +539,8 @@ class TransformersPolicy:
         possibly the start of what follows (a ``",`` token); ``end`` is the byte length of
         ``lead`` plus the value. A value that has not ended within ``max_tokens`` is None.
         Numbers end when the model writes a character of ``tail`` after them; strings, arrays
-        and objects at their closing character. At temperature 0 the model's mass on all the
+        and objects at their closing character; a number still growing when the budget is spent
+        ends there. At temperature 0 the model's mass on all the
         tokens that end a number or a string competes, as one choice, with the best token
         that goes on.
 
@@ -612,6 +613,11 @@ class TransformersPolicy:
             alive = [alive[r] for r in keep]
             feed = torch.tensor([[tokens[i][-1]] for i in alive])
             hidden = self._forward(feed, cache)[:, -1]
+        for i in alive:  # the budget is spent: a number that runs on ("1000000...") ends where it is
+            if results[i] is None:
+                done = _value_end(self.token_bytes(tokens[i]), start, final=True)
+                if done is not None:
+                    results[i] = (done[0], tuple(tokens[i]), logprobs[i], done[1])
         if together and results[0] is not None:  # never split: one value, the same for every row
             results = [results[0]] * n
         return results
@@ -898,16 +904,18 @@ def _logsumexp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def _value_end(written: bytes, start: int) -> tuple[Any, int] | None:
+def _value_end(written: bytes, start: int, final: bool = False) -> tuple[Any, int] | None:
     """(value, end) once ``written[start:]`` holds a whole JSON value: a string, array or object at
-    its closing character, a number or literal once ``,`` ``}`` or ``]`` follows it."""
+    its closing character, a number or literal once ``,`` ``}`` or ``]`` follows it (or, when the
+    token budget is spent, ``final``, at its last character)."""
     try:
         text = written[start:].decode("utf-8")
         value, end = json.JSONDecoder().raw_decode(text)
     except (ValueError, UnicodeDecodeError):
         return None
     if (isinstance(value, (int, float, bool)) or value is None) and text[end:end + 1] not in (",", "}", "]"):
-        return None  # a number may take another digit or an exponent ("1.5" then "e3") until one follows
+        if not (final and end == len(text)):
+            return None  # a number may take another digit or an exponent ("1.5" then "e3") until one follows
     return value, start + len(text[:end].encode("utf-8"))
 
 

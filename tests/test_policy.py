@@ -21,6 +21,7 @@ from langchain_toolprm.policy import (
     KVState,
     Scored,
     _choose,
+    _value_end,
 )
 from langchain_toolprm.prompts import build_prompt
 from langchain_toolprm.schema import ToolSpec, normalize_tools
@@ -558,6 +559,14 @@ def test_propose_greedy_is_deterministic(tiny_policy: TransformersPolicy, tools:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+def test_value_end() -> None:
+    assert _value_end(b'": 12,', 3) == (12, 5)
+    assert _value_end(b'": "a b"', 3) == ("a b", 8)
+    assert _value_end(b'": 100000', 3) is None  # a number may take another digit
+    assert _value_end(b'": 100000', 3, final=True) == (100000, 9)  # unless the budget is spent
+    assert _value_end(b'": 1.', 3, final=True) is None and _value_end(b'": "ab', 3, final=True) is None
+
+
 def test_choose() -> None:
     lps = [-3.0, -0.1, -2.0]
     assert _choose(lps, 5, 0.0, None, True) == {1: 5}
