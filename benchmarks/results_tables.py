@@ -12,7 +12,7 @@ raw texts (``evaluation.reread_text_answers``; needs the policy's tokenizer, ``-
 
 Several folders can be read together; ``PREFIX=FOLDER`` prefixes that folder's strategy labels
 (``old proposer: greedy``), so runs of another version sit beside today's without mixing. The
-unprefixed ``greedy`` is the reference of every ratio and paired test.
+unprefixed ``greedy`` is the reference of every ratio and paired test (``--reference`` names another).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _complete(records: list[dict[str, Any]], items: dict[Group, set[str]]) -> se
     return {key for key, ids in done.items() if items[key[1]] <= ids}
 
 
-def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> str:
+def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool], reference: str = "greedy") -> str:
     """One row per strategy: BFCL accuracy averaged over the five categories, the Hammer sets'
     average F1, and seconds per item against constrained greedy on the same items ("-" where a
     strategy has not finished a group)."""
@@ -69,10 +69,10 @@ def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], boo
     for r in records:
         if keep(r):
             by[r["strategy"]][_group(r)].append(r)
-    greedy = by.get("greedy", {})
+    greedy = by.get(reference, {})
     out = ["| strategy | BFCL non-live (mean of 5 categories) | ToolAlpaca avg F1 | API-Bank L1 avg F1 | "
-           "time x greedy |", "|---|---|---|---|---|"]
-    for label, groups in sorted(by.items(), key=lambda kv: kv[0] != "greedy"):
+           f"time x {reference} |", "|---|---|---|---|---|"]
+    for label, groups in sorted(by.items(), key=lambda kv: kv[0] != reference):
         bfcl = [sum(r["correct"] for r in groups[("bfcl", c)]) / len(groups[("bfcl", c)])
                 for c in BFCL if groups.get(("bfcl", c))]
         cells = [f"{100 * sum(bfcl) / len(bfcl):.1f}" if len(bfcl) == len(BFCL) else f"- ({len(bfcl)}/5 done)"]
@@ -97,7 +97,7 @@ def sign_test(better: int, worse: int) -> float:
     return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
 
 
-def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> str:
+def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool], reference: str = "greedy") -> str:
     """Each strategy against constrained greedy item by item: on how many items it scored higher
     (BFCL: right where greedy was wrong; the Hammer sets: a higher average of name and argument F1)
     or lower, and the sign test's p-value. Differences of means hide how many items moved."""
@@ -105,11 +105,11 @@ def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]
     for r in records:
         if keep(r):
             q[(r["strategy"], _group(r))][r["id"]] = _quality(r)
-    out = ["| benchmark | category | strategy | items | better than greedy | worse | sign test p |",
+    out = [f"| benchmark | category | strategy | items | better than {reference} | worse | sign test p |",
            "|---|---|---|---|---|---|---|"]
     for (label, group), mine in sorted(q.items(), key=lambda kv: (GROUPS.index(kv[0][1]), kv[0][0])):
-        ref = q.get(("greedy", group))
-        if label == "greedy" or not ref:
+        ref = q.get((reference, group))
+        if label == reference or not ref:
             continue
         ids = mine.keys() & ref.keys()
         better = sum(mine[i] > ref[i] for i in ids)
@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--reread", action="store_true",
                         help="first read the free-text answers' calls again from their raw texts")
     parser.add_argument("--model", type=Path, help="with --reread: the policy (default: the embedded Gemma)")
+    parser.add_argument("--reference", default="greedy",
+                        help="the strategy label of the time ratios and paired tests (e.g. 'v1: greedy')")
     args = parser.parse_args()
     if args.model and not args.reread:
         parser.error("--model is only used with --reread")
@@ -164,7 +166,7 @@ def main() -> None:
                  complete: set[tuple[str, Group]] = complete) -> bool:
             return r["id"] in items[_group(r)] and (r["strategy"], _group(r)) in complete
 
-        print(f"## {title}\n\n{headline(records, keep)}\n\n{paired(records, keep)}\n\n"
+        print(f"## {title}\n\n{headline(records, keep, args.reference)}\n\n{paired(records, keep, args.reference)}\n\n"
               f"{summary_table(records, keep)}")
 
 
