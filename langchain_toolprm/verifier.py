@@ -4,8 +4,10 @@ It decides where a small policy cannot (every signal can be switched off for abl
 
 - **relevance**: content words of the request against each tool's name and description. It
   ranks function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
-- **coverage**: entities and numbers of the request that no call uses yet favour another call
-  (closing the list scores lower); another call that uses nothing new scores lower;
+- **coverage**: entities and numbers of the request (and, once a call uses one member of a list
+  the user spells out, "copper and aluminum", the other members) that no call uses yet favour
+  another call: closing the list scores lower, the less of the request it uses the lower; another
+  call that uses nothing new scores lower, and so does a value that takes an unused one's place;
 - **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
   its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
   swallow another argument's value are told apart from the user's own words;
@@ -324,7 +326,12 @@ class Levels:
     """Closing a call's arguments while the request names something no argument uses and
     optional parameters remain."""
     uncovered: float = 0.75
-    """Closing the list while the request still names something no call uses."""
+    """Closing the list while the request still names something no call uses: the lowest such
+    score, for a list that uses none of the request's entities."""
+    uncovered_most: float = 0.79
+    """What closing with unused entities tends to as the share used grows: a list that uses
+    more of the request ranks above a shorter one that uses less, and still below any call
+    whose values are all at least ``partly``."""
     nothing_new: float = 0.45
     """Another call when every entity is used, or a finished call that adds none."""
     no_call: float = 0.95
@@ -382,9 +389,9 @@ class VerifierScorer:
                 return Judgement(0.0, "invalid for its schema")
             judged = self._value(ctx, facts, tool, param.name, step.value, before.open_args)
             if self.coverage and judged.score > self.levels.partly:
-                repeat = self._repeats(facts, tool, param.name, step.value, before.calls, before.open_args)
-                if repeat:
-                    return Judgement(self.levels.partly, repeat)
+                displaced = self._displaces(facts, tool, param.name, step.value, before.calls, before.open_args)
+                if displaced:
+                    return Judgement(self.levels.partly, displaced)
             return judged
         if step.tag in (StepTag.PARAM_FINISH, StepTag.FUNC_FINISH):
             tool = ctx.tool(before.open_name or "")
@@ -423,7 +430,9 @@ class VerifierScorer:
         if self.coverage:
             left = facts.left(calls)
             if left:
-                return Judgement(lv.uncovered, "no call uses " + ", ".join(repr(e.text) for e in left[:3]))
+                used = 1 - len(left) / len(facts.owed([*calls, *ctx.calls_since_request]))
+                return Judgement(round(lv.uncovered + (lv.uncovered_most - lv.uncovered) * used, 4),
+                                 "no call uses " + ", ".join(repr(e.text) for e in left[:3]))
         return Judgement(1.0, "every entity of the request is used")
 
     def _name_level(self, rel: float) -> float:
@@ -436,21 +445,25 @@ class VerifierScorer:
         return round(lv.irrelevant * rel / self.relevance_threshold, 4)
 
     @staticmethod
-    def _repeats(facts: _Facts, tool: ToolSpec, name: str, value: Any, calls: Sequence[Call],
-                 others: dict[str, Any]) -> str | None:
-        """Why a value of a later call repeats an earlier call's value for the same argument while the
-        request still names an unused entity of the same kind (a number, or a name): the likely
-        right value for this call ("2019" after a call for "2018"). None when it is fine to repeat
-        ("Dara Inc" in both calls)."""
-        if not any(c.name == tool.name and c.arguments.get(name) == value for c in calls):
-            return None
+    def _displaces(facts: _Facts, tool: ToolSpec, name: str, value: Any, calls: Sequence[Call],
+                   others: dict[str, Any]) -> str | None:
+        """Why a value takes the place of an unused entity of the same kind (a number, or a name)
+        that the request still names: it repeats an earlier call's value for the same argument
+        ("2018" again where "2019" is unused), or it is a number only a number word gives ("two
+        pairs" as 2 where "27" is unused). None when it is fine ("Dara Inc" in both calls)."""
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (number or isinstance(value, str)):
+            return None
+        repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
+        worded = number and not any(e.number is not None and _same_number(float(value), e.number)
+                                    for e in facts.entities)
+        if not (repeat or worded):
             return None
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number]
         if not unused:
             return None
-        return f"repeats an earlier call's {name!r} while the request's {unused[0].text!r} is unused"
+        what = f"repeats an earlier call's {name!r}" if repeat else "a number word's number"
+        return f"{what} while the request's {unused[0].text!r} is unused"
 
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
                others: dict[str, Any]) -> Judgement:
@@ -541,14 +554,59 @@ class _Facts:
         return request_entities(self.request, self.ctx.tools)
 
     def left(self, calls: Sequence[Call]) -> list[Entity]:
-        """Entities of the request that neither these calls nor the request's earlier calls use."""
+        """Entities of the request (and siblings of the calls' values) that neither these calls nor
+        the request's earlier calls use."""
         done = list(calls) + list(self.ctx.calls_since_request)
-        return [e for e in self.entities if not e.used_by(done)]
+        return [e for e in self.owed(done) if not e.used_by(done)]
+
+    def owed(self, calls: Sequence[Call]) -> list[Entity]:
+        """The request's entities and the siblings of these calls' values."""
+        named = {e.text.lower() for e in self.entities}
+        return self.entities + [e for e in self.siblings(calls) if e.text not in named]
+
+    @cached_property
+    def _request_words(self) -> list[str]:
+        return [w.lower() for w in re.findall(r"[\w'’-]+|,", self.request)]
+
+    def siblings(self, calls: Sequence[Call]) -> list[Entity]:
+        """Phrases the request coordinates with a value the calls use: with "copper" used, the
+        "aluminum" of "copper and aluminum"; with "navy" used, "purple" and "maroon" of "navy,
+        purple and maroon". Lower-case names are no entities on their own, but a list the user
+        spells out asks for each of its members. Sibling phrases have the value's word count."""
+        seq = self._request_words
+        out: list[Entity] = []
+        values = {v.strip() for c in calls for v in c.arguments.values() if isinstance(v, str)}
+        for value in values:
+            ws = [w.lower() for w in re.findall(r"[\w'’-]+", value)]
+            k = len(ws)
+            if not 0 < k <= 3 or not all(_wordlike(w) for w in ws):
+                continue
+            for start in (i for i in range(len(seq) - k + 1) if seq[i:i + k] == ws):
+                for step in (1, -1):
+                    at = start
+                    while True:
+                        gap = seq[at + k:at + k + 2] if step == 1 else seq[max(at - 2, 0):at]
+                        links = [g for g in gap if g in (",", "and")]
+                        if not links or (step == 1 and gap[0] not in (",", "and")) or \
+                                (step == -1 and gap[-1] not in (",", "and")):
+                            break
+                        skip = 2 if len(links) == 2 else 1  # ", and"
+                        at = at + k + skip if step == 1 else at - k - skip
+                        phrase = seq[at:at + k] if at >= 0 else []
+                        if len(phrase) != k or not all(_wordlike(w) and w not in _STOP for w in phrase):
+                            break
+                        out.append(Entity(" ".join(phrase)))
+        return list(dict.fromkeys(out))
 
     def capital_starts(self, value: str) -> list[int]:
         """Where words that could start an abbreviation of ``value`` begin in the evidence."""
         first = value.strip()[:1].lower()
         return [m.start() for m in re.finditer(r"\b\w", self.evidence_raw) if self.evidence_raw[m.start()].lower() == first]
+
+
+def _wordlike(word: str) -> bool:
+    """A word a name is made of ("HbA1c" too), not a number or punctuation."""
+    return word[:1].isalpha() and word.replace("-", "").isalnum()
 
 
 def _phrase_in(ws: Sequence[str], seq: Sequence[str]) -> bool:

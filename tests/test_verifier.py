@@ -130,8 +130,18 @@ def test_closing_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> No
     one = segment([Call("get_weather", {"city": "Paris"})])
     both = segment([Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "London"})])
     score, why = judge(ctx, one)
-    assert score == LV.uncovered and "London" in why
+    assert LV.uncovered < score < LV.uncovered_most < LV.partly and "London" in why
     assert judge(ctx, both)[0] == 1.0
+
+
+def test_closing_ranks_lists_by_the_share_of_entities_they_use(tools: list[ToolSpec]) -> None:
+    # A stray capitalised phrase no call can use ("Grand Tour") must not make a two-city list tie
+    # with a one-city list: then the likelier, shorter list wins and the second city is lost.
+    ctx = context(tools, HumanMessage("For the Grand Tour: the weather forecast in Paris, and in London?"))
+    one = judge(ctx, segment([Call("get_weather", {"city": "Paris"})]))
+    both = judge(ctx, segment([Call("get_weather", {"city": "Paris"}), Call("get_weather", {"city": "London"})]))
+    assert "Grand Tour" in one[1] and "Grand Tour" in both[1]
+    assert LV.uncovered < one[0] < both[0] < LV.uncovered_most
 
 
 def test_another_call_must_add_something(tools: list[ToolSpec]) -> None:
@@ -145,11 +155,36 @@ def test_another_call_must_add_something(tools: list[ToolSpec]) -> None:
     assert judge(two, new)[0] == 1.0
 
 
+def test_members_of_a_list_the_user_spells_out_are_each_owed_a_call(tools: list[ToolSpec]) -> None:
+    # Lower-case names are no entities, but once a call uses one member of "oslo, bergen and
+    # tromso" the others are unused until calls carry them too.
+    ctx = context(tools, HumanMessage("weather forecast for oslo, bergen and tromso"))
+    one = segment([Call("get_weather", {"city": "oslo"})])
+    score, why = judge(ctx, one)
+    assert score < LV.partly and "'bergen'" in why and "'tromso'" in why
+    three = segment([Call("get_weather", {"city": c}) for c in ("oslo", "bergen", "tromso")])
+    assert judge(ctx, three)[0] == 1.0
+    # A stop word ends the list: "Paris, and a hotel" owes nothing.
+    hotel = context(tools, HumanMessage("weather forecast for paris, and a hotel"))
+    assert judge(hotel, segment([Call("get_weather", {"city": "paris"})]))[0] == 1.0
+
+
+def test_a_number_word_does_not_take_an_unused_numbers_place(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Weather in Paris for two periods: 3 days and 5 days."))
+    first = segment([Call("get_weather", {"city": "Paris", "days": 3})])[:-1]
+    score, why = judge(ctx, [*first, *opened("get_weather", ("city", "Paris"), ("days", 2))])
+    assert score == LV.partly and "'5'" in why
+    assert judge(ctx, [*first, *opened("get_weather", ("city", "Paris"), ("days", 5))])[0] == LV.grounded
+    # With every number used, the number word is the user's own value.
+    assert value(context(tools, HumanMessage("Weather in Paris for two days.")), "days", 2) == LV.grounded
+
+
 def test_numbers_cover_and_ground_whole_values(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("Play Maroon 5 for 15 minutes, a 5% raise, twice."))
     assert value(ctx, "days", 15) == LV.grounded
     assert value(ctx, "days", 1) == LV.ungrounded  # "1" only inside "15"
-    assert value(ctx, "days", 2) == LV.grounded  # "twice"
+    assert value(ctx, "days", 2, verifier=VerifierScorer(coverage=False)) == LV.grounded  # "twice"
+    assert value(ctx, "days", 2) == LV.partly  # ... but in the place of the unused "15"
     assert value(ctx, "amount", 0.05, "convert_currency") == LV.grounded  # 5%
 
 
