@@ -57,7 +57,8 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "ar
                          "str", "bool", "dict", "list", "tuple", "any"})
 _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+"""A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
 
 
@@ -405,6 +406,9 @@ class VerifierScorer:
                     if unused:
                         return Judgement(lv.unsaid, "the request's " + ", ".join(repr(e.text) for e in unused[:3])
                                          + " unused while optional arguments remain")
+                    flags = [p.name for p in remaining if _types(p.schema) == {"boolean"} and facts.names(p.name)]
+                    if flags:
+                        return Judgement(lv.unsaid, f"the request names the flag {flags[0]!r}, left unset")
                 return Judgement(1.0, "arguments complete")
             call = Call(tool.name, before.open_args)
             key = call_key(call.name, call.arguments)
@@ -457,12 +461,17 @@ class VerifierScorer:
         repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
         worded = number and not any(e.number is not None and _same_number(float(value), e.number)
                                     for e in facts.entities)
-        if not (repeat or worded):
+        tied = facts.tied_to(name) if number else []
+        elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
+        if not (repeat or worded or elsewhere):
             return None
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number]
+        if elsewhere and not (repeat or worded):
+            unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
         if not unused:
             return None
-        what = f"repeats an earlier call's {name!r}" if repeat else "a number word's number"
+        what = (f"repeats an earlier call's {name!r}" if repeat else "a number word's number" if worded
+                else f"the request puts {unused[0].text!r} by {name!r}, not this")
         return f"{what} while the request's {unused[0].text!r} is unused"
 
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
@@ -475,6 +484,10 @@ class VerifierScorer:
                 "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
             if copied:
                 return Judgement(lv.schema_copy, copied)
+        if isinstance(value, bool) and facts.names(name):
+            if value:
+                return Judgement(lv.grounded, "a flag the request names")
+            return Judgement(lv.partly, "a flag the request names, set false")
         default = param.schema.get("default")
         if default is not None and value == default:
             return Judgement(lv.default, "the default")
@@ -563,6 +576,38 @@ class _Facts:
         """The request's entities and the siblings of these calls' values."""
         named = {e.text.lower() for e in self.entities}
         return self.entities + [e for e in self.siblings(calls) if e.text not in named]
+
+    @cached_property
+    def _request_stems(self) -> set[str]:
+        return {stem(w) for w in words(self.request)}
+
+    def names(self, param: str) -> bool:
+        """Whether the request speaks of a parameter by its name: at least half of its words
+        ("toll roads avoided" names ``avoid_tolls``, "their history" ``include_history``). A
+        flag the request names is asked for; one it does not is best left at its default."""
+        ws = [w for w in words(param) if w not in _STOP and len(w) > 2]
+        ws = [w for w in ws if w not in _GENERIC] or ws
+        return bool(ws) and sum(_covered_by(stem(w), self._request_stems) for w in ws) * 2 >= len(ws)
+
+    def tied_to(self, param: str) -> list[float]:
+        """Numbers the request writes right by a word of the parameter's name: "a current of 20"
+        ties 20 to ``current``, "accelerated at 4" ties 4 to ``acceleration``; up to three words
+        after the word, or one before it ("300 meters" is no tie to ``distance``)."""
+        names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
+        if not names:
+            return []
+        seq = self._request_terms
+        out = []
+        for i, (word, _) in enumerate(seq):
+            if word is not None and any(_meets(stem(word), n) for n in names):
+                out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
+        return out
+
+    @cached_property
+    def _request_terms(self) -> list[tuple[str | None, float | None]]:
+        """The request as (word, None) and (None, number) in order."""
+        return [(None, float(m.group(1).replace(",", ""))) if m.group(1) else (m.group(0).lower(), None)
+                for m in re.finditer(rf"({_NUMBER.pattern})|[A-Za-z]+", self.request)]
 
     @cached_property
     def _request_words(self) -> list[str]:

@@ -186,6 +186,31 @@ def test_numbers_cover_and_ground_whole_values(tools: list[ToolSpec]) -> None:
     assert value(ctx, "days", 2, verifier=VerifierScorer(coverage=False)) == LV.grounded  # "twice"
     assert value(ctx, "days", 2) == LV.partly  # ... but in the place of the unused "15"
     assert value(ctx, "amount", 0.05, "convert_currency") == LV.grounded  # 5%
+    # Scientific notation is one number; an exponent is none.
+    sci = context(tools, HumanMessage("Convert 2e-3 dollars, accelerating at 4 m/s^2."))
+    assert value(sci, "amount", 0.002, "convert_currency") == LV.grounded
+    assert value(sci, "amount", 2, "convert_currency") == LV.ungrounded
+
+
+def test_a_flag_the_request_names_is_set_and_one_it_does_not_is_left(tools: list[ToolSpec]) -> None:
+    hourly = context(tools, HumanMessage("Hourly weather forecast for Paris"))
+    assert value(hourly, "hourly", True) == LV.grounded
+    assert value(hourly, "hourly", False) == LV.partly
+    score, why = judge(hourly, [*opened("get_weather", ("city", "Paris")), Step(T.PARAM_FINISH)])
+    assert score == LV.unsaid and "'hourly'" in why
+    plain = context(tools, HumanMessage("Weather forecast for Paris"))
+    assert value(plain, "hourly", True) == value(plain, "hourly", False) == LV.default
+    assert judge(plain, [*opened("get_weather", ("city", "Paris")), Step(T.PARAM_FINISH)])[0] == 1.0
+
+
+def test_a_number_the_request_puts_by_a_parameters_name_belongs_to_it(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Weather in Paris in 3 places for 5 days."))
+    score, why = judge(ctx, opened("get_weather", ("city", "Paris"), ("days", 3)))
+    assert score == LV.partly and "'5'" in why and "'days'" in why
+    assert value(ctx, "days", 5, "get_weather", ("city", "Paris")) == LV.grounded
+    # Once an earlier call has used it, the tie does not hold another call to it.
+    done = segment([Call("get_weather", {"city": "Paris", "days": 5})])[:-1]
+    assert judge(ctx, [*done, *opened("get_weather", ("city", "Paris"), ("days", 3))])[0] == LV.grounded
 
 
 # ---- grounding ----------------------------------------------------------------------------------
