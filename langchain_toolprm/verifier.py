@@ -672,7 +672,7 @@ def _schema_copy(value: Any, name: str, schema: dict[str, Any], evidence: set[st
     ws = words(value)
     if not ws:
         return None
-    grounded = all(w in evidence for w in ws)
+    grounded = all(w in evidence for w in tokens(value)) or all(w in evidence for w in ws)  # "PayPal" whole too
     low = value.strip().lower()
     if low in _JSON_TYPES and not grounded:
         return "a type name"

@@ -267,6 +267,10 @@ def test_schema_text_as_a_value(tools: list[ToolSpec], v: str) -> None:
 def test_schema_words_the_user_says_are_fine(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("What's the weather forecast in London?"))
     assert value(ctx, "city", "London") == LV.grounded  # the description's example, but the user said it
+    pay = normalize_tools([{"type": "function", "function": {"name": "pay", "description": "Pay a bill", "parameters": {
+        "type": "object", "properties": {"method": {"type": "string", "description": "how, e.g. PayPal"}}}}}])
+    said = context(pay, HumanMessage("Pay the bill with PayPal."))
+    assert value(said, "method", "PayPal", "pay") == LV.grounded  # one word to the user, two to a camelCase split
 
 
 # ---- validity, finishing, duplicates -------------------------------------------------------------
