@@ -14,6 +14,7 @@ from langchain_core.tools import tool
 
 from .dataset import add_build_parser
 from .evaluation import add_eval_parser
+from .sft import add_train_policy_parser
 from .training import add_eval_prm_parser, add_train_parser
 
 
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_build_parser(sub)
     add_train_parser(sub)
+    add_train_policy_parser(sub)
     add_eval_prm_parser(sub)
     return parser
 

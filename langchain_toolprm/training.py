@@ -20,10 +20,10 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import torch
 
@@ -63,6 +63,10 @@ class EncodedTrajectory:
     positions: tuple[int, ...]
     labels: tuple[bool, ...]
     tags: tuple[StepTag, ...]
+
+    @property
+    def targets(self) -> tuple[bool, ...]:
+        return self.labels
 
 
 def encode_labelled(tokenizer: Any, traj: LabelledTrajectory, mode: LabelMode = "prm",
@@ -109,44 +113,65 @@ def encode_dataset(tokenizer: Any, trajectories: Sequence[LabelledTrajectory], m
     return out, skipped
 
 
+class Encoded(Protocol):
+    """A training input: token ids, and the positions whose next token is learnt, with targets."""
+
+    @property
+    def ids(self) -> torch.Tensor: ...
+    @property
+    def positions(self) -> tuple[int, ...]: ...
+    @property
+    def targets(self) -> tuple[Any, ...]: ...
+
+
 @dataclass(frozen=True)
 class _Batch:
     ids: torch.Tensor
     mask: torch.Tensor
     rows: torch.Tensor
     cols: torch.Tensor
-    labels: torch.Tensor
+    targets: torch.Tensor
 
 
-def _collate(batch: Sequence[EncodedTrajectory], pad_id: int, device: torch.device) -> _Batch:
-    """Right-padded ids: the label positions keep their indices, causal attention ignores the pad."""
+def collate(batch: Sequence[Encoded], pad_id: int, device: torch.device) -> _Batch:
+    """Right-padded ids: the target positions keep their indices, causal attention ignores the pad."""
     width = max(len(e.ids) for e in batch)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
-    rows, cols, labels = [], [], []
+    rows, cols, targets = [], [], []
     for r, e in enumerate(batch):
         ids[r, :len(e.ids)] = e.ids
         mask[r, :len(e.ids)] = 1
         rows += [r] * len(e.positions)
         cols += e.positions
-        labels += e.labels
+        targets += e.targets
     return _Batch(ids.to(device), mask.to(device), torch.tensor(rows, device=device),
-                  torch.tensor(cols, device=device), torch.tensor(labels, device=device))
+                  torch.tensor(cols, device=device), torch.tensor(targets, device=device))
+
+
+def _position_logits(model: Any, batch: _Batch) -> torch.Tensor:
+    """Next-token logits at the target positions only. Hidden states come from the decoder alone:
+    projecting every position onto Gemma 3's 262k-token vocabulary would cost more than the rest
+    of the model."""
+    hidden = model.get_decoder()(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False).last_hidden_state
+    return model.get_output_embeddings()(hidden[batch.rows, batch.cols]).float()
 
 
 def _label_nll(model: Any, batch: _Batch, label_ids: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """-log p(label token) at each label position (full-vocabulary softmax) and whether p(+) > p(-).
-
-    Hidden states come from the decoder alone; only the label positions are projected onto the
-    vocabulary.
-    """
-    hidden = model.get_decoder()(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False).last_hidden_state
-    logits = model.get_output_embeddings()(hidden[batch.rows, batch.cols]).float()
+    """-log p(label token) at each label position (full-vocabulary softmax) and whether p(+) > p(-)."""
+    logits = _position_logits(model, batch)
     plus, minus = label_ids
-    target = torch.where(batch.labels, plus, minus)
+    target = torch.where(batch.targets, plus, minus)
     nll = -torch.log_softmax(logits, -1).gather(1, target[:, None])[:, 0]
-    correct = (logits[:, plus] > logits[:, minus]) == batch.labels
+    correct = (logits[:, plus] > logits[:, minus]) == batch.targets
     return nll, correct
+
+
+def token_nll(model: Any, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """-log p(target token) at each target position and whether it is the most likely token."""
+    logits = _position_logits(model, batch)
+    nll = -torch.log_softmax(logits, -1).gather(1, batch.targets[:, None])[:, 0]
+    return nll, logits.argmax(-1) == batch.targets
 
 
 @torch.no_grad()
@@ -169,7 +194,7 @@ def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTra
     by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        nll, correct = _label_nll(model, _collate(chunk, pad, device), prm.label_ids)
+        nll, correct = _label_nll(model, collate(chunk, pad, device), prm.label_ids)
         nll_sum += float(nll.sum())
         right += int(correct.sum())
         flags = correct.tolist()
@@ -188,13 +213,12 @@ def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTra
 
 
 @dataclass
-class PRMTrainConfig:
-    """Everything a run depends on; saved as ``train_config.json`` next to the model."""
+class TrainConfig:
+    """What every run depends on (PRM or policy); saved as ``train_config.json`` next to the model."""
 
     base_model: str
     train_file: str
     output_dir: str
-    mode: LabelMode = "prm"
     lora: bool = True
     lora_r: int = 8
     lora_alpha: int = 16
@@ -220,8 +244,6 @@ class PRMTrainConfig:
     def __post_init__(self) -> None:
         self.base_model, self.train_file, self.output_dir = map(str, (self.base_model, self.train_file, self.output_dir))
         self.eval_file = None if self.eval_file is None else str(self.eval_file)
-        if self.mode not in LABEL_MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(LABEL_MODES)}")
         torch_dtype(self.dtype)  # an unknown name is an error here, before any loading
         for name in ("epochs", "batch_size", "grad_accum", "max_length", "save_every", "log_every", "save_total_limit"):
             if getattr(self, name) < 1:
@@ -231,17 +253,30 @@ class PRMTrainConfig:
 
 
 @dataclass
+class PRMTrainConfig(TrainConfig):
+    """A PRM run: ``mode`` picks the labels learnt."""
+
+    mode: LabelMode = "prm"
+
+    def __post_init__(self) -> None:
+        if self.mode not in LABEL_MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(LABEL_MODES)}")
+        super().__post_init__()
+
+
+@dataclass
 class TrainResult:
     output_dir: Path
     losses: list[float]
     """Mean loss of each optimizer step this call ran."""
     accuracies: list[float]
-    """2-way accuracy (p(+) > p(-) vs label) of each optimizer step this call ran."""
+    """Accuracy of each optimizer step this call ran: p(+) > p(-) against the label for a PRM,
+    the target token ranked first for a policy."""
     steps: int
     """Optimizer steps done in all, counting those before a resume."""
     start_step: int
     skipped: int
-    """Training trajectories dropped because their steps alone exceed ``max_length``."""
+    """Training inputs dropped because they cannot fit ``max_length``."""
     eval: dict[str, Any] | None = None
 
 
@@ -251,7 +286,7 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _load_model(config: PRMTrainConfig, checkpoint: Path | None) -> Any:
+def _load_model(config: TrainConfig, checkpoint: Path | None) -> Any:
     from transformers import AutoModelForCausalLM
 
     dtype = torch_dtype(config.dtype)
@@ -308,41 +343,40 @@ def _trim_log(path: Path, step: int) -> None:
         path.write_text("".join(ln + "\n" for ln in lines))
 
 
-def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
-    """Train a generative PRM; the output directory loads with ``GenerativePRM.from_pretrained``.
+Loss = Callable[[Any, _Batch], tuple[torch.Tensor, torch.Tensor]]
+"""(model, batch) -> per-target negative log-likelihood and whether each target is right."""
+
+
+def start_checkpoint(config: TrainConfig, resume: bool) -> Path | None:
+    """The checkpoint a run continues from; checks the output directory before any loading."""
+    if Path(config.base_model).is_absolute() and not Path(config.base_model).exists():
+        raise FileNotFoundError(f"no base model at {config.base_model}")
+    found = _checkpoints(Path(config.output_dir))
+    if found and not resume:
+        raise ValueError(f"{config.output_dir} already holds checkpoints; resume from them or choose another "
+                         f"output directory")
+    return found[-1][1] if found else None
+
+
+def fit(config: TrainConfig, data: Sequence[Encoded], pad: int, loss: Loss, checkpoint: Path | None,
+         desc: str, progress: bool) -> tuple[Any, dict[str, int], list[float], list[float], int]:
+    """The shared optimisation loop: (trained model, state, losses, accuracies, start step).
 
     Checkpoints (``checkpoint-<step>/``: weights as safetensors, optimizer, scheduler, RNG
     state and the data position) are written every ``save_every`` optimizer steps and at the
-    end; ``resume=True`` continues from the latest one, so a killed run loses at most
+    end; a run given the latest one continues there, so a killed run loses at most
     ``save_every`` steps. Data order is a seeded shuffle per epoch, so the position is two ints.
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from tqdm import tqdm
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
-    if Path(config.base_model).is_absolute() and not Path(config.base_model).exists():
-        raise FileNotFoundError(f"no base model at {config.base_model}")
-    trajectories = load_trajectories(config.train_file)
-    _check_labelled(trajectories, config.mode, config.train_file)
-    eval_set = load_trajectories(config.eval_file) if config.eval_file else None
     out = Path(config.output_dir)
-    found = _checkpoints(out)
-    if found and not resume:
-        raise ValueError(f"{out} already holds checkpoints; resume from them or choose another output directory")
-    checkpoint = found[-1][1] if found else None
-
     accelerator = Accelerator()
     if accelerator.num_processes > 1:
-        raise RuntimeError("train_prm runs in a single process (it calls the decoder directly, outside DDP)")
+        raise RuntimeError("training runs in a single process (it calls the decoder directly, outside DDP)")
     set_seed(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    label_ids = label_token_ids(tokenizer)
-    data, skipped = encode_dataset(tokenizer, trajectories, config.mode, config.max_length, progress)
-    if not data:
-        raise ValueError(f"{config.train_file}: all {skipped} labelled trajectories have more than "
-                         f"{config.max_length} step tokens (mode {config.mode!r})")
-
     model = _load_model(config, checkpoint)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
@@ -362,11 +396,10 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
-    pad = tokenizer.pad_token_id or 0
     start_step, logged, started = state["step"], state["step"], time.perf_counter()
     losses: list[float] = []
     accs: list[float] = []
-    bar = tqdm(total=total, initial=start_step, desc="train-prm", disable=not progress)
+    bar = tqdm(total=total, initial=start_step, desc=desc, disable=not progress)
     model.train()
     while state["step"] < total:
         order = list(range(len(data)))
@@ -375,11 +408,11 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
         windows = [batches[i:i + config.grad_accum] for i in range(0, len(batches), config.grad_accum)]
         while state["window"] < len(windows) and state["step"] < total:
             window = [[data[i] for i in b] for b in windows[state["window"]]]
-            n_labels = sum(len(e.positions) for b in window for e in b)
+            n_targets = sum(len(e.positions) for b in window for e in b)
             loss_sum, right = 0.0, 0
             for b in window:
-                nll, correct = _label_nll(model, _collate(b, pad, accelerator.device), label_ids)
-                accelerator.backward(nll.sum() / n_labels)
+                nll, correct = loss(model, collate(b, pad, accelerator.device))
+                accelerator.backward(nll.sum() / n_targets)
                 loss_sum += float(nll.detach().sum())
                 right += int(correct.sum())
             accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -388,8 +421,8 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
             scheduler.step()
             optimizer.zero_grad()
             state = {"step": state["step"] + 1, "epoch": state["epoch"], "window": state["window"] + 1}
-            losses.append(loss_sum / n_labels)
-            accs.append(right / n_labels)
+            losses.append(loss_sum / n_targets)
+            accs.append(right / n_targets)
             bar.update()
             bar.set_postfix(loss=f"{losses[-1]:.4f}", acc=f"{accs[-1]:.3f}")
             if state["step"] % config.log_every == 0 or state["step"] == total:
@@ -404,9 +437,30 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
         if state["window"] >= len(windows):
             state = {"step": state["step"], "epoch": state["epoch"] + 1, "window": 0}
     bar.close()
-
     trained = accelerator.unwrap_model(model)
     trained.save_pretrained(out)
+    return trained, state, losses, accs, start_step
+
+
+def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
+    """Train a generative PRM; the output directory loads with ``GenerativePRM.from_pretrained``.
+    ``resume=True`` continues from the latest checkpoint (see :func:`fit`)."""
+    from transformers import AutoTokenizer
+
+    checkpoint = start_checkpoint(config, resume)
+    trajectories = load_trajectories(config.train_file)
+    _check_labelled(trajectories, config.mode, config.train_file)
+    eval_set = load_trajectories(config.eval_file) if config.eval_file else None
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    label_ids = label_token_ids(tokenizer)
+    data, skipped = encode_dataset(tokenizer, trajectories, config.mode, config.max_length, progress)
+    if not data:
+        raise ValueError(f"{config.train_file}: all {skipped} labelled trajectories have more than "
+                         f"{config.max_length} step tokens (mode {config.mode!r})")
+    trained, state, losses, accs, start_step = fit(
+        config, data, tokenizer.pad_token_id or 0, lambda m, b: _label_nll(m, b, label_ids), checkpoint,
+        "train-prm", progress)
+    out = Path(config.output_dir)
     tokenizer.save_pretrained(out)
     metrics = None
     if eval_set is not None:
@@ -420,15 +474,8 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
 _DEFAULTS = {f.name: f.default for f in fields(PRMTrainConfig)}
 
 
-def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``train-prm``: every :class:`PRMTrainConfig` field as a flag."""
-    p = subparsers.add_parser("train-prm", help="train a generative PRM (LoRA or full) on labelled trajectories")
-    p.add_argument("--train-file", required=True, help="JSONL of labelled trajectories")
-    p.add_argument("--output-dir", required=True, help="where checkpoints and the trained PRM go")
-    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
-    p.add_argument("--eval-file", help="JSONL of labelled trajectories evaluated after training")
-    p.add_argument("--mode", choices=LABEL_MODES, default=_DEFAULTS["mode"],
-                   help="labels: every step (prm), no per-argument labels (cprm), outcome only (orm)")
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of every :class:`TrainConfig` field past the paths, and ``--resume``/``--progress``."""
     p.add_argument("--lora", action=argparse.BooleanOptionalAction, default=_DEFAULTS["lora"],
                    help="train a LoRA adapter (--no-lora: full fine-tune)")
     p.add_argument("--lora-r", type=int, default=_DEFAULTS["lora_r"])
@@ -447,20 +494,38 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                    help="continue from the latest checkpoint in the output directory")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+
+
+def config_values(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """A config's keyword arguments from parsed flags; no ``--base-model`` means the embedded model."""
+    values = {name: getattr(args, name) for name in names}
+    modules = values["target_modules"]
+    values["target_modules"] = modules[0] if len(modules) == 1 else modules
+    if values["base_model"] is None:
+        from .embedded import ensure_embedded_model
+
+        values["base_model"] = str(ensure_embedded_model())
+    return values
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train-prm``: every :class:`PRMTrainConfig` field as a flag."""
+    p = subparsers.add_parser("train-prm", help="train a generative PRM (LoRA or full) on labelled trajectories")
+    p.add_argument("--train-file", required=True, help="JSONL of labelled trajectories")
+    p.add_argument("--output-dir", required=True, help="where checkpoints and the trained PRM go")
+    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
+    p.add_argument("--eval-file", help="JSONL of labelled trajectories evaluated after training")
+    p.add_argument("--mode", choices=LABEL_MODES, default=_DEFAULTS["mode"],
+                   help="labels: every step (prm), no per-argument labels (cprm), outcome only (orm)")
+    add_config_flags(p)
     p.set_defaults(func=_train_command)
     return p
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    values = {f.name: getattr(args, f.name) for f in fields(PRMTrainConfig)}
-    modules = values["target_modules"]
-    values["target_modules"] = modules[0] if len(modules) == 1 else modules
     try:
-        if values["base_model"] is None:
-            from .embedded import ensure_embedded_model
-
-            values["base_model"] = str(ensure_embedded_model())
-        result = train_prm(PRMTrainConfig(**values), progress=args.progress, resume=args.resume)
+        config = PRMTrainConfig(**config_values(args, [f.name for f in fields(PRMTrainConfig)]))
+        result = train_prm(config, progress=args.progress, resume=args.resume)
     except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
         print(f"toolprm train-prm: error: {e}", file=sys.stderr)
         return 2

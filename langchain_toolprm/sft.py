@@ -1,0 +1,171 @@
+"""Supervised fine-tuning of a policy on tool calling: teach a base model the answer the search asks of it.
+
+An example is posed exactly as the chat model poses it (:func:`prompts.build_prompt`: the
+built-in prompt for a base model, the model's own chat template otherwise) and the target is
+the call list spelled in that prompt's call format, as the step grammar writes it, ``[]``
+included. Only the answer's tokens carry loss. The data are ``examples_<split>.jsonl`` files of
+``toolprm build-dataset`` (training sources only, with Hammer-style function masking, shuffled
+and padded tool lists and removed-tool irrelevance examples); optimisation, checkpoints and
+resume are the PRM trainer's (:func:`training.fit`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .prompts import CallFormat, build_prompt
+from .records import DataFileError, ToolExample, load_examples
+from .steps import Call, dump_value
+from .training import (
+    TrainConfig,
+    TrainResult,
+    add_config_flags,
+    collate,
+    config_values,
+    fit,
+    start_checkpoint,
+    token_nll,
+)
+
+
+def answer_text(calls: Sequence[Call], fmt: CallFormat) -> str | None:
+    """The call list as the grammar writes it in ``fmt``; None for "no call" in a format that
+    writes it as prose (there is no reply to learn from a call-only record)."""
+    if not calls:
+        return fmt.empty
+    parts = []
+    for i, call in enumerate(calls):
+        args = ", ".join(f"{dump_value(k)}: {dump_value(v)}" for k, v in call.arguments.items())
+        parts.append(fmt.open_call(call.name, i == 0) + args + "}" + fmt.call_close)
+    return "".join(parts) + fmt.list_close
+
+
+@dataclass(frozen=True)
+class EncodedAnswer:
+    """Prompt and answer tokens; ``positions`` predict ``targets``, the answer's tokens."""
+
+    ids: torch.Tensor
+    positions: tuple[int, ...]
+    targets: tuple[int, ...]
+
+
+def encode_example(tokenizer: Any, example: ToolExample, max_length: int | None = None) -> EncodedAnswer | None:
+    """``example`` as a training input; None when it cannot be learnt whole (longer than
+    ``max_length``, or "no call" in a prose format). The answer keeps the tokens the model
+    would write after the prompt: the whole text is tokenized at once unless the prompt's last
+    token would merge with the answer's first."""
+    prompt = build_prompt(tokenizer, example.lc_messages(), example.specs())
+    answer = answer_text(example.gold, prompt.call_format)
+    if answer is None:
+        return None
+    special = not prompt.chat_template
+    head = tokenizer(prompt.text, add_special_tokens=special)["input_ids"]
+    ids = tokenizer(prompt.text + answer, add_special_tokens=special)["input_ids"]
+    if ids[:len(head)] != head:
+        ids = head + tokenizer(answer, add_special_tokens=False)["input_ids"]
+    if max_length is not None and len(ids) > max_length:
+        return None
+    n = len(head)
+    return EncodedAnswer(torch.tensor(ids, dtype=torch.int32), tuple(range(n - 1, len(ids) - 1)), tuple(ids[n:]))
+
+
+def encode_examples(tokenizer: Any, examples: Sequence[ToolExample], max_length: int | None = None,
+                    progress: bool = False) -> tuple[list[EncodedAnswer], int]:
+    """Encoded examples, and how many were skipped (too long, or no learnable answer)."""
+    from tqdm import tqdm
+
+    out = [encode_example(tokenizer, ex, max_length) for ex in tqdm(examples, desc="encoding", disable=not progress,
+                                                                    leave=False)]
+    kept = [e for e in out if e is not None]
+    return kept, len(out) - len(kept)
+
+
+@torch.no_grad()
+def evaluate_policy(model: Any, tokenizer: Any, examples: Sequence[ToolExample], *, batch_size: int = 8,
+                    max_length: int | None = None) -> dict[str, Any]:
+    """Answer-token loss and accuracy (the target token ranked first), and the share of examples
+    whose every answer token ranks first (greedy would write the answer whole)."""
+    data, skipped = encode_examples(tokenizer, examples, max_length)
+    if not data:
+        raise ValueError(f"evaluation data: none of {len(examples)} examples has a learnable answer within "
+                         f"{max_length} tokens")
+    model.eval()
+    device = model.get_output_embeddings().weight.device
+    pad = tokenizer.pad_token_id or 0
+    order = sorted(data, key=lambda e: len(e.ids))
+    nll_sum, right, whole = 0.0, 0, 0
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        nll, correct = token_nll(model, collate(chunk, pad, device))
+        nll_sum += float(nll.sum())
+        right += int(correct.sum())
+        flags = correct.tolist()
+        for e in chunk:
+            mine, flags = flags[:len(e.positions)], flags[len(e.positions):]
+            whole += all(mine)
+    n = sum(len(e.positions) for e in data)
+    return {"loss": nll_sum / n, "token_acc": right / n, "answer_acc": whole / len(data), "n_tokens": n,
+            "n_examples": len(data), "skipped": skipped}
+
+
+def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
+    """Fine-tune ``config.base_model`` on the examples of ``config.train_file`` (LoRA or full);
+    the output directory loads with ``TransformersPolicy.from_pretrained`` and as
+    ``ToolPRMChatModel(model=...)``. ``resume=True`` continues from the latest checkpoint."""
+    from transformers import AutoTokenizer
+
+    checkpoint = start_checkpoint(config, resume)
+    examples = load_examples(config.train_file)
+    held_out = load_examples(config.eval_file) if config.eval_file else None
+    if not examples:
+        raise DataFileError(f"{config.train_file}: no examples")
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    data, skipped = encode_examples(tokenizer, examples, config.max_length, progress)
+    if not data:
+        raise ValueError(f"{config.train_file}: none of {len(examples)} examples has a learnable answer within "
+                         f"{config.max_length} tokens")
+    trained, state, losses, accs, start_step = fit(config, data, tokenizer.pad_token_id or 0, token_nll, checkpoint,
+                                                   "train-policy", progress)
+    out = Path(config.output_dir)
+    tokenizer.save_pretrained(out)
+    metrics = None
+    if held_out is not None:
+        metrics = evaluate_policy(trained, tokenizer, held_out, max_length=config.max_length)
+        (out / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return TrainResult(out, losses, accs, state["step"], start_step, skipped, metrics)
+
+
+# ---- command line ---------------------------------------------------------------------------------
+def add_train_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train-policy``: every :class:`training.TrainConfig` field as a flag."""
+    p = subparsers.add_parser("train-policy", help="fine-tune a policy on tool calling (LoRA or full)")
+    p.add_argument("--train-file", required=True, help="examples JSONL (examples_train.jsonl of build-dataset)")
+    p.add_argument("--output-dir", required=True, help="where checkpoints and the tuned policy go")
+    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
+    p.add_argument("--eval-file", help="held-out examples JSONL, evaluated after training")
+    add_config_flags(p)
+    p.set_defaults(func=_train_policy_command)
+    return p
+
+
+def _train_policy_command(args: argparse.Namespace) -> int:
+    try:
+        config = TrainConfig(**config_values(args, [f.name for f in fields(TrainConfig)]))
+        result = train_policy(config, progress=args.progress, resume=args.resume)
+    except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
+        print(f"toolprm train-policy: error: {e}", file=sys.stderr)
+        return 2
+    last = f", last loss {result.losses[-1]:.4f}" if result.losses else ""
+    print(f"trained {result.steps} steps (from {result.start_step}){last}, skipped {result.skipped} "
+          f"examples -> {result.output_dir}")
+    if result.eval is not None:
+        print(json.dumps(result.eval))
+    return 0
