@@ -248,6 +248,8 @@ def add_build_parser(sub: Any) -> None:
                    help="do not add the empty answer [] (labelled -) to each query that needs a call")
     p.add_argument("--shard", default="0/1", help="i/n: sample only queries i, i+n, ... (annotate merges shards)")
     p.add_argument("--annotate-only", action="store_true", help="skip sampling; label what is collected")
+    p.add_argument("--examples-only", action="store_true",
+                   help="stop after the masked and irrelevance examples (the data of train-policy): no model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_build_command)
@@ -272,6 +274,12 @@ def _build_command(args: Any) -> int:
     )
     rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_value_tokens=args.max_value_tokens,
                             seed=args.seed, shard=shard, num_shards=num_shards)
+    if args.examples_only:
+        for split, exs in build_examples(Path(args.out), args.data_dir, config).items():
+            calls = sum(bool(e.gold) for e in exs)
+            print(f"{split}: {len(exs)} examples ({calls} with calls, {len(exs) - calls} without) -> "
+                  f"{Path(args.out) / f'examples_{split}.jsonl'}")
+        return 0
     policy = None
     if not args.annotate_only:
         from .embedded import ensure_embedded_model

@@ -115,6 +115,17 @@ def test_missing_data_and_empty_dataset_are_clear(tmp_path: Path) -> None:
         build_dataset(tmp_path / "ds2", policy=None, data_dir=data, config=CONFIG)
 
 
+def test_cli_examples_only_writes_the_policy_data_without_a_model(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    data = glaive_dir(tmp_path / "data", n=6)
+    assert main(["build-dataset", "--out", str(tmp_path / "ds"), "--data-dir", str(data), "--sources", "glaive",
+                 "--examples-only", "--test-fraction", "0.3"]) == 0
+    out = capsys.readouterr().out
+    train = load_examples(tmp_path / "ds" / "examples_train.jsonl")
+    assert f"train: {len(train)} examples" in out and train and not (tmp_path / "ds" / "rollouts_train.jsonl").exists()
+    assert any(not e.gold for e in train)  # irrelevance examples (the gold tool removed) are there too
+
+
 def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["build-dataset", "--out", str(tmp_path / "ds"), "--data-dir", str(tmp_path / "nowhere"),
                  "--sources", "glaive", "--annotate-only"])
