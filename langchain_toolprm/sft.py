@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,8 @@ from .training import (
     TrainResult,
     add_config_flags,
     collate,
-    config_values,
     fit,
+    run_training_command,
     start_checkpoint,
     token_nll,
 )
@@ -147,25 +146,10 @@ def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = F
 def add_train_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train-policy``: every :class:`training.TrainConfig` field as a flag."""
     p = subparsers.add_parser("train-policy", help="fine-tune a policy on tool calling (LoRA or full)")
-    p.add_argument("--train-file", required=True, help="examples JSONL (examples_train.jsonl of build-dataset)")
-    p.add_argument("--output-dir", required=True, help="where checkpoints and the tuned policy go")
-    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
-    p.add_argument("--eval-file", help="held-out examples JSONL, evaluated after training")
-    add_config_flags(p)
+    add_config_flags(p, "examples (examples_<split>.jsonl of build-dataset)", "the tuned policy")
     p.set_defaults(func=_train_policy_command)
     return p
 
 
 def _train_policy_command(args: argparse.Namespace) -> int:
-    try:
-        config = TrainConfig(**config_values(args, [f.name for f in fields(TrainConfig)]))
-        result = train_policy(config, progress=args.progress, resume=args.resume)
-    except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
-        print(f"toolprm train-policy: error: {e}", file=sys.stderr)
-        return 2
-    last = f", last loss {result.losses[-1]:.4f}" if result.losses else ""
-    print(f"trained {result.steps} steps (from {result.start_step}){last}, skipped {result.skipped} "
-          f"examples -> {result.output_dir}")
-    if result.eval is not None:
-        print(json.dumps(result.eval))
-    return 0
+    return run_training_command(args, TrainConfig, train_policy, "train-policy", "examples")

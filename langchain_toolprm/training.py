@@ -474,8 +474,13 @@ def train_prm(config: PRMTrainConfig, progress: bool = True, *, resume: bool = F
 _DEFAULTS = {f.name: f.default for f in fields(PRMTrainConfig)}
 
 
-def add_config_flags(p: argparse.ArgumentParser) -> None:
-    """The flags of every :class:`TrainConfig` field past the paths, and ``--resume``/``--progress``."""
+def add_config_flags(p: argparse.ArgumentParser, data: str, out: str) -> None:
+    """The flags of every :class:`TrainConfig` field, and ``--resume``/``--progress``; ``data``
+    says what the train and eval files hold, ``out`` what the output directory receives."""
+    p.add_argument("--train-file", required=True, help=f"JSONL of {data}")
+    p.add_argument("--output-dir", required=True, help=f"where checkpoints and {out} go")
+    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
+    p.add_argument("--eval-file", help=f"held-out JSONL of {data}, evaluated after training")
     p.add_argument("--lora", action=argparse.BooleanOptionalAction, default=_DEFAULTS["lora"],
                    help="train a LoRA adapter (--no-lora: full fine-tune)")
     p.add_argument("--lora-r", type=int, default=_DEFAULTS["lora_r"])
@@ -511,30 +516,32 @@ def config_values(args: argparse.Namespace, names: Sequence[str]) -> dict[str, A
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train-prm``: every :class:`PRMTrainConfig` field as a flag."""
     p = subparsers.add_parser("train-prm", help="train a generative PRM (LoRA or full) on labelled trajectories")
-    p.add_argument("--train-file", required=True, help="JSONL of labelled trajectories")
-    p.add_argument("--output-dir", required=True, help="where checkpoints and the trained PRM go")
-    p.add_argument("--base-model", help="local model directory (default: the embedded Gemma 3 270M)")
-    p.add_argument("--eval-file", help="JSONL of labelled trajectories evaluated after training")
     p.add_argument("--mode", choices=LABEL_MODES, default=_DEFAULTS["mode"],
                    help="labels: every step (prm), no per-argument labels (cprm), outcome only (orm)")
-    add_config_flags(p)
+    add_config_flags(p, "labelled trajectories", "the trained PRM")
     p.set_defaults(func=_train_command)
     return p
 
 
-def _train_command(args: argparse.Namespace) -> int:
+def run_training_command(args: argparse.Namespace, config_type: type[TrainConfig],
+                         train: Callable[..., TrainResult], command: str, skipped: str) -> int:
+    """A training command's body: config from flags, the run, a one-line summary; bad input exits 2."""
     try:
-        config = PRMTrainConfig(**config_values(args, [f.name for f in fields(PRMTrainConfig)]))
-        result = train_prm(config, progress=args.progress, resume=args.resume)
+        config = config_type(**config_values(args, [f.name for f in fields(config_type)]))
+        result = train(config, progress=args.progress, resume=args.resume)
     except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
-        print(f"toolprm train-prm: error: {e}", file=sys.stderr)
+        print(f"toolprm {command}: error: {e}", file=sys.stderr)
         return 2
     last = f", last loss {result.losses[-1]:.4f}" if result.losses else ""
     print(f"trained {result.steps} steps (from {result.start_step}){last}, skipped {result.skipped} "
-          f"too-long trajectories -> {result.output_dir}")
+          f"{skipped} -> {result.output_dir}")
     if result.eval is not None:
         print(json.dumps(result.eval))
     return 0
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    return run_training_command(args, PRMTrainConfig, train_prm, "train-prm", "too-long trajectories")
 
 
 def add_eval_prm_parser(subparsers: Any) -> argparse.ArgumentParser:
