@@ -22,7 +22,7 @@ import torch
 
 from .prompts import CallFormat, build_prompt
 from .records import DataFileError, ToolExample, load_examples
-from .steps import Call, dump_value
+from .steps import Call, Step, StepTag, step_fragment
 from .training import (
     TrainConfig,
     TrainResult,
@@ -42,7 +42,8 @@ def answer_text(calls: Sequence[Call], fmt: CallFormat) -> str | None:
         return fmt.empty
     parts = []
     for i, call in enumerate(calls):
-        args = ", ".join(f"{dump_value(k)}: {dump_value(v)}" for k, v in call.arguments.items())
+        args = "".join(step_fragment(Step(StepTag.ARG_VALUE, k, v), j == 0)
+                       for j, (k, v) in enumerate(call.arguments.items()))
         parts.append(fmt.open_call(call.name, i == 0) + args + "}" + fmt.call_close)
     return "".join(parts) + fmt.list_close
 

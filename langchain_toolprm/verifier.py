@@ -557,6 +557,7 @@ class _Facts:
         self.evidence_seq = tokens(self.evidence_raw)
         self.evidence_words = set(self.evidence_seq)
         self.numbers = _numbers_in(self.evidence_raw)
+        self._ties: dict[str, list[float]] = {}
 
     @cached_property
     def relevance(self) -> dict[str, float]:
@@ -593,14 +594,15 @@ class _Facts:
         """Numbers the request writes right by a word of the parameter's name: "a current of 20"
         ties 20 to ``current``, "accelerated at 4" ties 4 to ``acceleration``; up to three words
         after the word, or one before it ("300 meters" is no tie to ``distance``)."""
+        if param in self._ties:  # asked for every value candidate: read the request once per parameter
+            return self._ties[param]
         names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
-        if not names:
-            return []
         seq = self._request_terms
-        out = []
+        out: list[float] = []
         for i, (word, _) in enumerate(seq):
-            if word is not None and any(_meets(stem(word), n) for n in names):
+            if names and word is not None and any(_meets(stem(word), n) for n in names):
                 out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
+        self._ties[param] = out
         return out
 
     @cached_property

@@ -132,7 +132,7 @@ def test_resume_continues_where_it_stopped(tiny_gemma_path: Path, train_file: Pa
     assert resumed.losses == pytest.approx(straight.losses[2:], rel=1e-4)
 
 
-def test_errors_name_the_problem(tiny_gemma_path: Path, tmp_path: Path) -> None:
+def test_errors_name_the_problem(tiny_gemma_path: Path, train_file: Path, tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="missing.jsonl"):
         train_policy(config(tiny_gemma_path, tmp_path / "missing.jsonl", tmp_path / "o"), progress=False)
     empty = tmp_path / "empty.jsonl"
@@ -144,13 +144,7 @@ def test_errors_name_the_problem(tiny_gemma_path: Path, tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="bad.jsonl"):
         train_policy(config(tiny_gemma_path, bad, tmp_path / "o"), progress=False)
     with pytest.raises(ValueError, match="none of 3 examples"):
-        train_policy(config(tiny_gemma_path, EXAMPLES_FILE(tmp_path), tmp_path / "o", max_length=8), progress=False)
-
-
-def EXAMPLES_FILE(tmp: Path) -> Path:  # noqa: N802
-    path = tmp / "examples.jsonl"
-    write_jsonl(path, EXAMPLES)
-    return path
+        train_policy(config(tiny_gemma_path, train_file, tmp_path / "o", max_length=8), progress=False)
 
 
 def test_cli_trains_a_policy(tiny_gemma_path: Path, train_file: Path, tmp_path: Path,
