@@ -1,0 +1,38 @@
+"""The verifier's lowest step score along each gold call list of the training sources (no
+model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
+and which rules pull gold lists down.
+
+    python benchmarks/verifier_on_gold.py --per-source 400
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from langchain_toolprm.scorers import ScoringContext
+from langchain_toolprm.sources import load_training_sources
+from langchain_toolprm.steps import segment
+from langchain_toolprm.verifier import VerifierScorer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-source", type=int, default=400, help="gold lists read per source")
+    parser.add_argument("--sources", default="sealtools,glaive,toolace")
+    args = parser.parse_args()
+    verifier = VerifierScorer()
+    lows = []
+    for report in load_training_sources(sources=args.sources.split(",")):
+        for ex in [e for e in report.examples if e.gold][:args.per_source]:
+            steps = segment(list(ex.gold))
+            ctx = ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs()))
+            lows.append(min(verifier.judge(ctx, [steps[:i + 1] for i in range(len(steps))]), key=lambda j: j.score))
+    print(f"{len(lows)} gold call lists")
+    for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
+        print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
+    print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
+
+
+if __name__ == "__main__":
+    main()
