@@ -27,9 +27,9 @@ from .training import (
     TrainConfig,
     TrainResult,
     add_config_flags,
-    collate,
     fit,
     run_training_command,
+    scored,
     start_checkpoint,
     token_nll,
 )
@@ -97,20 +97,11 @@ def evaluate_policy(model: Any, tokenizer: Any, examples: Sequence[ToolExample],
     if not data:
         raise ValueError(f"evaluation data: none of {len(examples)} examples has a learnable answer within "
                          f"{max_length} tokens")
-    model.eval()
-    device = model.get_output_embeddings().weight.device
-    pad = tokenizer.pad_token_id or 0
-    order = sorted(data, key=lambda e: len(e.ids))
     nll_sum, right, whole = 0.0, 0, 0
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        nll, correct = token_nll(model, collate(chunk, pad, device))
-        nll_sum += float(nll.sum())
-        right += int(correct.sum())
-        flags = correct.tolist()
-        for e in chunk:
-            mine, flags = flags[:len(e.positions)], flags[len(e.positions):]
-            whole += all(mine)
+    for _, nll, mine in scored(model, tokenizer, data, token_nll, batch_size):
+        nll_sum += nll
+        right += sum(mine)
+        whole += all(mine)
     n = sum(len(e.positions) for e in data)
     return {"loss": nll_sum / n, "token_acc": right / n, "answer_acc": whole / len(data), "n_tokens": n,
             "n_examples": len(data), "skipped": skipped}

@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
@@ -149,6 +149,10 @@ def collate(batch: Sequence[Encoded], pad_id: int, device: torch.device) -> _Bat
                   torch.tensor(cols, device=device), torch.tensor(targets, device=device))
 
 
+Loss = Callable[[Any, _Batch], tuple[torch.Tensor, torch.Tensor]]
+"""(model, batch) -> per-target negative log-likelihood and whether each target is right."""
+
+
 def _position_logits(model: Any, batch: _Batch) -> torch.Tensor:
     """Next-token logits at the target positions only. Hidden states come from the decoder alone:
     projecting every position onto Gemma 3's 262k-token vocabulary would cost more than the rest
@@ -175,6 +179,25 @@ def token_nll(model: Any, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
+def scored(model: Any, tokenizer: Any, data: Sequence[Encoded], loss: Loss,
+           batch_size: int) -> Iterator[tuple[Any, float, list[bool]]]:
+    """Each input with its summed target loss and whether each target was right, in batches of
+    similar lengths (little padding wasted); the model is put in eval mode."""
+    model.eval()
+    device = model.get_output_embeddings().weight.device
+    pad = tokenizer.pad_token_id or 0
+    order = sorted(data, key=lambda e: len(e.ids))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        nll, correct = loss(model, collate(chunk, pad, device))
+        losses, flags = nll.tolist(), correct.tolist()
+        for e in chunk:
+            n = len(e.positions)
+            yield e, sum(losses[:n]), flags[:n]
+            losses, flags = losses[n:], flags[n:]
+
+
+@torch.no_grad()
 def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTrajectory], mode: LabelMode = "prm",
                           *, batch_size: int = 8, max_length: int | None = None) -> dict[str, Any]:
     """Loss, step and trajectory accuracy of ``prm`` on ``trajectories`` (the paper's table).
@@ -186,24 +209,16 @@ def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTra
     data, skipped = encode_dataset(prm.tokenizer, trajectories, mode, max_length)
     if not data:
         raise ValueError(f"evaluation data: all {skipped} labelled trajectories are longer than {max_length} tokens")
-    model = prm.model.eval()
-    device = model.get_output_embeddings().weight.device
-    pad = prm.tokenizer.pad_token_id or 0
-    order = sorted(data, key=lambda e: len(e.ids))
     nll_sum, right, traj_right = 0.0, 0, 0
     by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        nll, correct = _label_nll(model, collate(chunk, pad, device), prm.label_ids)
-        nll_sum += float(nll.sum())
-        right += int(correct.sum())
-        flags = correct.tolist()
-        for e in chunk:
-            mine, flags = flags[:len(e.positions)], flags[len(e.positions):]
-            traj_right += all(mine)
-            for tag, ok in zip(e.tags, mine):
-                by_tag[tag.name][0] += ok
-                by_tag[tag.name][1] += 1
+    loss: Loss = lambda m, b: _label_nll(m, b, prm.label_ids)  # noqa: E731
+    for e, nll, mine in scored(prm.model, prm.tokenizer, data, loss, batch_size):
+        nll_sum += nll
+        right += sum(mine)
+        traj_right += all(mine)
+        for tag, ok in zip(e.tags, mine):
+            by_tag[tag.name][0] += ok
+            by_tag[tag.name][1] += 1
     n_steps = sum(len(e.positions) for e in data)
     return {
         "mode": mode, "loss": nll_sum / n_steps, "step_acc": right / n_steps, "traj_acc": traj_right / len(data),
@@ -341,10 +356,6 @@ def _trim_log(path: Path, step: int) -> None:
     if path.exists():
         lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
         path.write_text("".join(ln + "\n" for ln in lines))
-
-
-Loss = Callable[[Any, _Batch], tuple[torch.Tensor, torch.Tensor]]
-"""(model, batch) -> per-target negative log-likelihood and whether each target is right."""
 
 
 def start_checkpoint(config: TrainConfig, resume: bool) -> Path | None:
