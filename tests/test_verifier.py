@@ -376,3 +376,45 @@ def test_a_later_call_repeating_a_value_while_another_is_unused(tools: list[Tool
     # A repeat is fine when nothing of its kind is left to use: the same company in both calls.
     ctx2 = context(tools, HumanMessage("Weather forecast in Paris for 3 days, and again for 5 days."))
     assert judge(ctx2, [*first, *opened("get_weather", ("city", "Paris"))])[0] == LV.grounded
+
+
+# ---- functions the request names ------------------------------------------------------------------
+AIR = {"type": "function", "function": {"name": "get_air_quality", "description": "Air quality index of a city",
+                                        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                       "required": ["city"]}}}
+
+
+def test_a_function_the_request_names_is_owed_a_call() -> None:
+    # Both calls use the same city, so entity coverage alone closes after the first: the second
+    # function is owed because the request names it ("air quality"), not because of a value.
+    tools = normalize_tools([*TOOLS_RAW, AIR])
+    ctx = context(tools, HumanMessage("Get the weather forecast in Paris, and also its air quality."))
+    weather = segment([Call("get_weather", {"city": "Paris"})])
+    both = segment([Call("get_weather", {"city": "Paris"}), Call("get_air_quality", {"city": "Paris"})])
+    score, why = judge(ctx, weather)
+    assert LV.uncovered <= score < LV.uncovered_most and "get_air_quality()" in why
+    assert judge(ctx, both)[0] == 1.0
+    open_ = weather[:-1]
+    assert judge(ctx, [*open_, Step(T.FUNC_NAME, "get_weather")])[0] == LV.nothing_new
+    assert judge(ctx, [*open_, Step(T.FUNC_NAME, "get_air_quality")])[0] > LV.called_again
+    rome = context(tools, HumanMessage("Get the weather forecast in Paris and Rome, then the air quality in Paris."))
+    assert judge(rome, [*open_, Step(T.FUNC_NAME, "get_weather")])[0] == LV.called_again  # the named one first
+    assert judge(rome, [*open_, Step(T.FUNC_NAME, "get_air_quality")])[0] > LV.called_again
+    assert judge(ctx, both[:-1])[0] == LV.new_function_only  # no new entity, a named function
+    assert LV.uncovered_most < LV.new_function_only < 1.0
+    assert judge(ctx, weather, VerifierScorer(coverage=False))[0] == 1.0
+    # Without words that ask for several tasks a named function is no task of its own: in one-task
+    # requests such words name parameters or topics far more often than second calls.
+    one_task = context(tools, HumanMessage("Get the weather forecast with air quality in Paris."))
+    assert judge(one_task, weather)[0] == 1.0
+
+
+def test_a_word_the_called_function_explains_owes_nothing() -> None:
+    # "hourly" names get_hourly_forecast, but get_weather has an ``hourly`` flag: no second call.
+    hourly = {"type": "function", "function": {"name": "get_hourly_forecast", "description": "Hour by hour",
+                                               "parameters": {"type": "object", "properties": {
+                                                   "city": {"type": "string"}}, "required": ["city"]}}}
+    tools = normalize_tools([*TOOLS_RAW, hourly])
+    ctx = context(tools, HumanMessage("First, the hourly weather forecast for Paris, please."))
+    assert judge(ctx, segment([Call("get_weather", {"city": "Paris", "hourly": True})]))[0] == 1.0
+    assert "get_weather()" in judge(ctx, segment([Call("get_hourly_forecast", {"city": "Paris"})]))[1]
