@@ -259,12 +259,53 @@ ABLATABLE = ("relevance", "coverage", "grounding", "schema_copy")
 """The verifier's signals that an ablation can switch off."""
 
 
+_ITEM = re.compile(r"""(?<![\w.])(?P<num>-?\d+(?:\.\d+)?)(?:st|nd|rd|th)?\b|(?P<q>["'])(?P<text>[^"'\n]{1,60}?)(?P=q)""")
+_LIST_GAP = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|;\s*)?", re.I)
+
+
+def _spelled_lists(request: str) -> list[list[int | float | str]]:
+    """Lists the request spells out: numbers or quoted strings joined by commas, "and" or "or"
+    ("85, 90, 88 and 92", "[200,300,400]", "'Age', 'Income' and 'Education'", "2nd, 3rd and
+    4th"), two items at least. Outside brackets, "10,000" stays one number."""
+    out: list[list[int | float | str]] = []
+    run: list[int | float | str] = []
+    end = -1
+    for m in _ITEM.finditer(request):
+        num = m.group("num")
+        item: int | float | str = m.group("text") if m.group("q") else int(num) if "." not in num else float(num)
+        gap = request[end:m.start()] if run else None
+        in_brackets = request.count("[", 0, m.start()) > request.count("]", 0, m.start())
+        if gap == "," and num and re.fullmatch(r"\d{3}(?:\.\d+)?", num) and isinstance(run[-1], int) \
+                and not in_brackets:
+            run[-1] = run[-1] * 1000 + item  # type: ignore[operator]  # "10,000": thousands, not a list
+        elif gap is not None and isinstance(item, str) == isinstance(run[-1], str) and _LIST_GAP.fullmatch(gap):
+            run.append(item)
+        else:
+            if len(run) > 1:
+                out.append(run)
+            run = [item]
+        end = m.end()
+    if len(run) > 1:
+        out.append(run)
+    return out
+
+
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
     """Values a parameter may take straight from the request: its numbers (for number types),
-    and for strings its names, quoted phrases, a number with the name after it ("12 Oak
-    Street") and its content words. Unchecked against ``schema`` beyond its type."""
+    for strings its names, quoted phrases, a number with the name after it ("12 Oak Street") and
+    its content words, and for arrays the lists it spells out. Unchecked against ``schema``
+    beyond its types."""
     kinds = _types(schema)
     out: list[Any] = []
+    if "array" in kinds:
+        items = _types(schema.get("items") or {})
+        for run in _spelled_lists(request):
+            numbers = all(not isinstance(v, str) for v in run)
+            if numbers and items & {"number", "integer"} and (
+                    "number" in items or all(isinstance(v, int) for v in run)):
+                out.append(run)
+            elif not numbers and "string" in items:
+                out.append([str(v) for v in run])
     if kinds & {"integer", "number"}:
         for n in _numbers_in(request):
             if n.is_integer():
@@ -534,7 +575,10 @@ class VerifierScorer:
         if isinstance(value, (list, dict)):
             items = value if isinstance(value, list) else list(value.values())
             parts = [self._grounded(facts, v, {}) for v in items] or [Judgement(lv.ungrounded, "empty")]
-            return min(parts, key=lambda j: j.score)
+            worst = min(parts, key=lambda j: j.score)
+            if isinstance(value, list) and worst.score > lv.partly and facts.cut_list(value):
+                return Judgement(lv.partly, "part of a list the request spells out")
+            return worst
         if isinstance(value, (int, float)):
             if not any(_same_number(float(value), n) for n in facts.numbers):
                 return Judgement(lv.ungrounded, "a number nowhere in the conversation")
@@ -640,6 +684,16 @@ class _Facts:
 
     def _tool_words(self, tool: ToolSpec) -> set[str]:
         return _content(" ".join([tool.name, tool.description, *(p.name for p in tool.params)]))
+
+    def cut_list(self, value: list[Any]) -> bool:
+        """Whether ``value`` leaves out items of a list the request spells out that has all of
+        its own ([22, 33, 42] of "[22,33,42,12,34]")."""
+        key = [str(v).lower() for v in value]
+        return any(len(run) > len(key) and all(k in run for k in key) for run in self._spelled)
+
+    @cached_property
+    def _spelled(self) -> list[list[str]]:
+        return [[str(v).lower() for v in run] for run in _spelled_lists(self.request)]
 
     @cached_property
     def _request_stems(self) -> set[str]:

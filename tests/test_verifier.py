@@ -338,6 +338,29 @@ def test_copy_values_offers_the_requests_own_values() -> None:
     assert copy_values(text, {"anyOf": [{"type": "integer"}, {"type": "null"}]}) == [3, 12]
 
 
+def test_a_list_cut_short_scores_partly(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Weather forecast for 'Oslo', 'Bergen' and 'Tromso' on days 1, 2 and 3."))
+    assert value(ctx, "tags", ["Oslo", "Bergen", "Tromso"]) == LV.grounded
+    assert value(ctx, "tags", ["Oslo", "Bergen"]) == LV.partly
+    assert value(ctx, "tags", ["1", "2", "3"]) == LV.grounded
+
+
+@pytest.mark.parametrize(("text", "items", "lists"), [
+    ("Scores: 85, 90, 88 and 92; set bins to 5.", "integer", [[85, 90, 88, 92]]),
+    ("Cash flows [200,300,400] at 8%", "number", [[200, 300, 400]]),  # in brackets: no thousands
+    ("Incomes of 10,000 and 2,500.5", "number", [[10000, 2500.5]]),  # outside: 10,000 is one number
+    ("Incomes of 10,000 and 2,500.5", "integer", []),  # not all whole
+    ("For the 2nd, 3rd and 4th floors of Sample3", "integer", [[2, 3, 4]]),
+    ("Predictors 'Age', 'Income' or 'Education'.", "string", [["Age", "Income", "Education"]]),
+    ("Predictors 'Age', 'Income' or 'Education'.", "integer", []),
+    ("Between 1 and 3, then 'x'", "string", []),
+])
+def test_copy_values_offers_the_lists_the_request_spells_out(text: str, items: str, lists: list[Any]) -> None:
+    from langchain_toolprm.verifier import copy_values
+
+    assert copy_values(text, {"type": "array", "items": {"type": items}}) == lists
+
+
 def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("Weather forecast for Oslo for 5 days."))
     short = [*opened("get_weather", ("city", "Oslo")), Step(T.PARAM_FINISH)]
