@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -263,7 +263,8 @@ _ITEM = re.compile(r"""(?<![\w.])(?P<num>-?\d+(?:\.\d+)?)(?:st|nd|rd|th)?\b|(?P<
 _LIST_GAP = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|;\s*)?", re.I)
 
 
-def _spelled_lists(request: str) -> list[list[int | float | str]]:
+@lru_cache(maxsize=64)
+def _spelled_lists(request: str) -> tuple[tuple[int | float | str, ...], ...]:
     """Lists the request spells out: numbers or quoted strings joined by commas, "and" or "or"
     ("85, 90, 88 and 92", "[200,300,400]", "'Age', 'Income' and 'Education'", "2nd, 3rd and
     4th"), two items at least. Outside brackets, "10,000" stays one number."""
@@ -287,7 +288,7 @@ def _spelled_lists(request: str) -> list[list[int | float | str]]:
         end = m.end()
     if len(run) > 1:
         out.append(run)
-    return out
+    return tuple(map(tuple, out))  # cached: read once per question, not once per value step
 
 
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
@@ -303,7 +304,7 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
             numbers = all(not isinstance(v, str) for v in run)
             if numbers and items & {"number", "integer"} and (
                     "number" in items or all(isinstance(v, int) for v in run)):
-                out.append(run)
+                out.append(list(run))
             elif not numbers and "string" in items:
                 out.append([str(v) for v in run])
     if kinds & {"integer", "number"}:
@@ -673,17 +674,17 @@ class _Facts:
         """Named functions that neither these calls nor the request's earlier ones call, unless a
         called function's own text explains the naming words ("speed" is the displacement
         function's ``initial_speed``, not a call for the final-speed one)."""
+        if not self.named_functions:  # the common case: asked for every step judged
+            return []
         done = {c.name for c in [*calls, *self.ctx.calls_since_request]}
-        explained: set[str] = set()
-        for name in done:
-            tool = self.ctx.tool(name)
-            if tool is not None:
-                explained |= self._tool_words(tool)
+        explained = set().union(*(self._tool_words[n] for n in done if n in self._tool_words))
         return [n for n, hits in self.named_functions.items()
                 if n not in done and any(not _covered_by(w, explained) for w in hits)]
 
-    def _tool_words(self, tool: ToolSpec) -> set[str]:
-        return _content(" ".join([tool.name, tool.description, *(p.name for p in tool.params)]))
+    @cached_property
+    def _tool_words(self) -> dict[str, set[str]]:
+        return {t.name: _content(" ".join([t.name, t.description, *(p.name for p in t.params)]))
+                for t in self.ctx.tools}
 
     def cut_list(self, value: list[Any]) -> bool:
         """Whether ``value`` leaves out items of a list the request spells out that has all of
