@@ -299,7 +299,8 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
     kinds = _types(schema)
     out: list[Any] = []
     if "array" in kinds:
-        items = _types(schema.get("items") or {})
+        item_schema = schema.get("items")
+        items = _types(item_schema) if isinstance(item_schema, dict) else set()  # tuple-style items: no copies
         for run in _spelled_lists(request):
             numbers = all(not isinstance(v, str) for v in run)
             if numbers and items & {"number", "integer"} and (

@@ -359,6 +359,7 @@ def test_copy_values_offers_the_lists_the_request_spells_out(text: str, items: s
     from langchain_toolprm.verifier import copy_values
 
     assert copy_values(text, {"type": "array", "items": {"type": items}}) == lists
+    assert copy_values(text, {"type": "array", "items": [{"type": items}]}) == []  # tuple-style items
 
 
 def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> None:
