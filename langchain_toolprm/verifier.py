@@ -186,7 +186,8 @@ def _value_words(value: Any) -> set[str]:
 
 
 def _same_number(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) or math.isclose(a * 100, b, rel_tol=1e-9)
+    """Whether value ``a`` is the request's ``b``: equal, or a fraction of a percentage (0.05 of "5%")."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15) or (abs(a) < 1 and math.isclose(a * 100, b, rel_tol=1e-9))
 
 
 @dataclass(frozen=True)
@@ -523,13 +524,23 @@ class VerifierScorer:
     @staticmethod
     def _displaces(facts: _Facts, tool: ToolSpec, name: str, value: Any, calls: Sequence[Call],
                    others: dict[str, Any]) -> str | None:
-        """Why a value takes the place of an unused entity of the same kind (a number, or a name)
-        that the request still names: it repeats an earlier call's value for the same argument
-        ("2018" again where "2019" is unused), or it is a number only a number word gives ("two
-        pairs" as 2 where "27" is unused). None when it is fine ("Dara Inc" in both calls)."""
+        """Why a value is another argument's, or takes the place of an unused entity of the same
+        kind (a number, or a name) that the request still names; None when it is fine ("Dara Inc"
+        in both calls).
+
+        - A number that belongs to another argument (``_Facts.owner``).
+        - While such an entity is unused: the value repeats an earlier call's value for the same
+          argument ("2018" again where "2019" is unused), it is a number only a number word gives
+          ("two pairs" as 2 where "27" is unused), or the request ties other numbers to this
+          argument. An unused number that belongs to another argument is not this one's to take.
+        """
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (number or isinstance(value, str)):
             return None
+        if number:
+            owner = facts.owner(tool, name, float(value), calls)
+            if owner:
+                return owner
         repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
         worded = number and not any(e.number is not None and _same_number(float(value), e.number)
                                     for e in facts.entities)
@@ -537,7 +548,8 @@ class VerifierScorer:
         elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
         if not (repeat or worded or elsewhere):
             return None
-        unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number]
+        unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
+                  and not (number and facts.owner(tool, name, e.number or 0.0, calls))]
         if elsewhere and not (repeat or worded):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
         if not unused:
@@ -712,16 +724,74 @@ class _Facts:
     def tied_to(self, param: str) -> list[float]:
         """Numbers the request writes right by a word of the parameter's name: "a current of 20"
         ties 20 to ``current``, "accelerated at 4" ties 4 to ``acceleration``; up to three words
-        after the word, or one before it ("300 meters" is no tie to ``distance``)."""
+        after the word, or one before it ("300 meters" is no tie to ``distance``). A word joined by
+        "and" to a word of another parameter's name ties nothing: "the base and height as 6cm and
+        10cm" gives each its number in turn ("6 feet tall and weighs 80" still ties 80)."""
         if param in self._ties:  # asked for every value candidate: read the request once per parameter
             return self._ties[param]
         names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
         seq = self._request_terms
         out: list[float] = []
         for i, (word, _) in enumerate(seq):
+            joined = seq[i - 2][0] if i > 1 and seq[i - 1][0] == "and" else None
+            if joined and _covered_by(stem(joined), self._param_stems - names):  # "base and height as 6 and 10"
+                continue
             if names and word is not None and any(_meets(stem(word), n) for n in names):
                 out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
         self._ties[param] = out
+        return out
+
+    def owner(self, tool: ToolSpec, param: str, number: float, calls: Sequence[Call]) -> str | None:
+        """Why ``number`` belongs to another numeric argument of ``tool`` than ``param``, or None.
+
+        - The request ties it to that argument and not to ``param`` ("a change in time of 10" is
+          ``d_time``'s, not ``b_field``'s), unless the argument's words are the function's own
+          ("the final temperature when 20 kg" ties nothing to ``temperature1`` of
+          ``calculate_final_temperature``).
+        - An earlier call to the function gave that argument this number, or one with the same
+          unit ("10 years and 20 years": with 20 the earlier ``duration``, 10 is no income), while
+          ``param``'s earlier value has another unit.
+
+        On the training sources' gold calls it names another argument for 2 of 687 numbers
+        (``python benchmarks/parallel_values.py``).
+        """
+        if any(_same_number(number, n) for n in self.tied_to(param)):
+            return None
+        topic = _content(tool.name)  # "the final temperature when 20 kg" names the function, not temperature1
+        for p in tool.params:
+            if p.name != param and _types(p.schema) & {"integer", "number"} and not _content(p.name) <= topic \
+                    and any(_same_number(number, n) for n in self.tied_to(p.name)):
+                return f"the request ties {number:g} to {p.name!r}"
+        unit = self._units.get(number)
+        for c in calls:
+            if c.name != tool.name:
+                continue
+            mine = c.arguments.get(param)
+            for k, v in c.arguments.items():
+                if k == param or isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue
+                if _same_number(float(v), number) and mine != v:
+                    return f"an earlier call's {k!r}"
+                kin = unit is not None and self._units.get(float(v)) == unit
+                if kin and not (isinstance(mine, (int, float)) and self._units.get(float(mine)) == unit):
+                    return f"a number in {unit!r} like an earlier call's {k!r}"
+        return None
+
+    @cached_property
+    def _param_stems(self) -> set[str]:
+        return {stem(w) for t in self.ctx.tools for p in t.params for w in words(p.name)
+                if w not in _STOP and w not in _GENERIC and len(w) > 2}
+
+    @cached_property
+    def _units(self) -> dict[float, str]:
+        """The word written right after each number of the request ("years" of "10 years"), where it
+        is no stop word."""
+        seq = self._request_terms
+        out: dict[float, str] = {}
+        for i, (_, n) in enumerate(seq):
+            after = seq[i + 1][0] if i + 1 < len(seq) else None
+            if n is not None and n not in out and after and after not in _STOP:
+                out[n] = after
         return out
 
     @cached_property

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from langchain_toolprm.schema import ToolSpec, normalize_tools
+from langchain_toolprm.schema import ToolSpec, normalize_tool, normalize_tools
 from langchain_toolprm.scorers import ScoringContext
 from langchain_toolprm.steps import Call, Step, StepTag, segment
 from langchain_toolprm.verifier import (
@@ -211,6 +211,38 @@ def test_a_number_the_request_puts_by_a_parameters_name_belongs_to_it(tools: lis
     # Once an earlier call has used it, the tie does not hold another call to it.
     done = segment([Call("get_weather", {"city": "Paris", "days": 5})])[:-1]
     assert judge(ctx, [*done, *opened("get_weather", ("city", "Paris"), ("days", 3))])[0] == LV.grounded
+
+
+def test_a_number_tied_to_another_argument_or_given_to_it_earlier_is_not_this_ones() -> None:
+    tool = normalize_tool({"type": "function", "function": {"name": "em_force", "description": "Induced electromagnetic force",
+                           "parameters": {"type": "object", "properties": {
+                               "b_field": {"type": "number"}, "area": {"type": "number"},
+                               "d_time": {"type": "number"}}, "required": ["b_field", "area", "d_time"]}}})
+    ctx = context([tool], HumanMessage("The force for a magnetic field of 5 Tesla through a 2 square meter loop and "
+                                       "change in time of 4 seconds, then repeat with a change in time of 10 seconds."))
+    first = segment([Call("em_force", {"b_field": 5, "area": 2, "d_time": 4})])[:-1]
+    score, why = judge(ctx, [*first, *opened("em_force", ("b_field", 10))])
+    assert score == LV.partly and "ties 10 to 'd_time'" in why
+    score, why = judge(ctx, [*first, *opened("em_force", ("b_field", 2))])
+    assert score == LV.partly and "earlier call's 'area'" in why
+    # The first call's field again is right: the unused 10 is d_time's, not b_field's to take.
+    assert judge(ctx, [*first, *opened("em_force", ("b_field", 5))])[0] == LV.grounded
+    assert judge(ctx, [*first, *opened("em_force", ("b_field", 5), ("area", 2), ("d_time", 10))])[0] == LV.grounded
+
+
+def test_a_number_with_the_unit_of_an_earlier_calls_argument_is_that_arguments() -> None:
+    tool = normalize_tool({"type": "function", "function": {"name": "alimony", "description": "Alimony to pay",
+                           "parameters": {"type": "object", "properties": {
+                               "payor_income": {"type": "integer"}, "recipient_income": {"type": "integer"},
+                               "duration": {"type": "integer"}}, "required": ["payor_income", "duration"]}}})
+    ctx = context([tool], HumanMessage("Alimony for the next 10 years and 20 years if the payor's income is "
+                                       "$10,000 and the recipient's income is $3,000."))
+    first = segment([Call("alimony", {"payor_income": 10000, "recipient_income": 3000, "duration": 20})])[:-1]
+    score, why = judge(ctx, [*first, *opened("alimony", ("payor_income", 10))])
+    assert score == LV.partly and "like an earlier call's 'duration'" in why
+    # The unused 10 is duration's to take, so the first call's income again is right.
+    assert judge(ctx, [*first, *opened("alimony", ("payor_income", 10000))])[0] == LV.grounded
+    assert judge(ctx, [*first, *opened("alimony", ("payor_income", 10000), ("duration", 10))])[0] == LV.grounded
 
 
 # ---- grounding ----------------------------------------------------------------------------------
@@ -442,3 +474,36 @@ def test_a_word_the_called_function_explains_owes_nothing() -> None:
     ctx = context(tools, HumanMessage("First, the hourly weather forecast for Paris, please."))
     assert judge(ctx, segment([Call("get_weather", {"city": "Paris", "hourly": True})]))[0] == 1.0
     assert "get_weather()" in judge(ctx, segment([Call("get_hourly_forecast", {"city": "Paris"})]))[1]
+
+
+def test_words_joined_by_and_take_their_numbers_in_turn_without_ties() -> None:
+    tool = normalize_tool({"type": "function", "function": {"name": "rectangle_area", "description": "Area",
+                           "parameters": {"type": "object", "properties": {
+                               "width": {"type": "integer"}, "length": {"type": "integer"}},
+                               "required": ["width", "length"]}}})
+    ctx = context([tool], HumanMessage("The area of a rectangle with its width and length as 4m and 9m."))
+    assert value(ctx, "width", 4, "rectangle_area") == LV.grounded
+    assert value(ctx, "length", 9, "rectangle_area", ("width", 4)) == LV.grounded
+    # A number before "and" keeps its word's tie: "weighs 80 and height 6".
+    ctx = context([tool], HumanMessage("A rectangle of width 80 and length 6."))
+    assert judge(ctx, opened("rectangle_area", ("width", 6)))[0] == LV.partly
+
+
+def test_tiny_numbers_are_told_apart() -> None:
+    tool = normalize_tool({"type": "function", "function": {"name": "potential", "description": "Electrostatic potential",
+                           "parameters": {"type": "object", "properties": {
+                               "charge1": {"type": "number"}, "charge2": {"type": "number"}},
+                               "required": ["charge1", "charge2"]}}})
+    ctx = context([tool], HumanMessage("The potential between two charged bodies of 1e-9 and 2e-9."))
+    score, why = judge(ctx, opened("potential", ("charge1", 1e-9), ("charge2", 2)))
+    assert score == LV.partly and "'2e-9' is unused" in why
+    assert value(ctx, "charge2", 2e-9, "potential", ("charge1", 1e-9)) == LV.grounded
+
+
+def test_a_parameter_named_by_the_functions_own_words_owns_no_number() -> None:
+    tool = normalize_tool({"type": "function", "function": {"name": "calculate_final_temperature", "description": "Mixing",
+                           "parameters": {"type": "object", "properties": {
+                               "mass1": {"type": "integer"}, "temperature1": {"type": "integer"}},
+                               "required": ["mass1", "temperature1"]}}})
+    ctx = context([tool], HumanMessage("The final temperature when 20 kg of water at 30 degree Celsius is mixed."))
+    assert value(ctx, "mass1", 20, "calculate_final_temperature") == LV.grounded
