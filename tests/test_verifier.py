@@ -79,6 +79,12 @@ def value(ctx: ScoringContext, name: str, v: Any, tool: str = "get_weather", *be
     return judge(ctx, opened(tool, *before, (name, v)), verifier)[0]
 
 
+def numbers_tool(name: str, description: str, *params: str) -> ToolSpec:
+    """A tool whose parameters are all required numbers."""
+    return normalize_tool({"type": "function", "function": {"name": name, "description": description, "parameters": {
+        "type": "object", "properties": {p: {"type": "number"} for p in params}, "required": list(params)}}})
+
+
 # ---- text helpers -------------------------------------------------------------------------------
 def test_words_tokens_and_stems() -> None:
     assert words("getWeatherForecast") == ["get", "weather", "forecast"]
@@ -214,10 +220,7 @@ def test_a_number_the_request_puts_by_a_parameters_name_belongs_to_it(tools: lis
 
 
 def test_a_number_tied_to_another_argument_or_given_to_it_earlier_is_not_this_ones() -> None:
-    tool = normalize_tool({"type": "function", "function": {"name": "em_force", "description": "Induced electromagnetic force",
-                           "parameters": {"type": "object", "properties": {
-                               "b_field": {"type": "number"}, "area": {"type": "number"},
-                               "d_time": {"type": "number"}}, "required": ["b_field", "area", "d_time"]}}})
+    tool = numbers_tool("em_force", "Induced electromagnetic force", "b_field", "area", "d_time")
     ctx = context([tool], HumanMessage("The force for a magnetic field of 5 Tesla through a 2 square meter loop and "
                                        "change in time of 4 seconds, then repeat with a change in time of 10 seconds."))
     first = segment([Call("em_force", {"b_field": 5, "area": 2, "d_time": 4})])[:-1]
@@ -231,10 +234,7 @@ def test_a_number_tied_to_another_argument_or_given_to_it_earlier_is_not_this_on
 
 
 def test_a_number_with_the_unit_of_an_earlier_calls_argument_is_that_arguments() -> None:
-    tool = normalize_tool({"type": "function", "function": {"name": "alimony", "description": "Alimony to pay",
-                           "parameters": {"type": "object", "properties": {
-                               "payor_income": {"type": "integer"}, "recipient_income": {"type": "integer"},
-                               "duration": {"type": "integer"}}, "required": ["payor_income", "duration"]}}})
+    tool = numbers_tool("alimony", "Alimony to pay", "payor_income", "recipient_income", "duration")
     ctx = context([tool], HumanMessage("Alimony for the next 10 years and 20 years if the payor's income is "
                                        "$10,000 and the recipient's income is $3,000."))
     first = segment([Call("alimony", {"payor_income": 10000, "recipient_income": 3000, "duration": 20})])[:-1]
@@ -477,10 +477,7 @@ def test_a_word_the_called_function_explains_owes_nothing() -> None:
 
 
 def test_words_joined_by_and_take_their_numbers_in_turn_without_ties() -> None:
-    tool = normalize_tool({"type": "function", "function": {"name": "rectangle_area", "description": "Area",
-                           "parameters": {"type": "object", "properties": {
-                               "width": {"type": "integer"}, "length": {"type": "integer"}},
-                               "required": ["width", "length"]}}})
+    tool = numbers_tool("rectangle_area", "Area", "width", "length")
     ctx = context([tool], HumanMessage("The area of a rectangle with its width and length as 4m and 9m."))
     assert value(ctx, "width", 4, "rectangle_area") == LV.grounded
     assert value(ctx, "length", 9, "rectangle_area", ("width", 4)) == LV.grounded
@@ -490,10 +487,7 @@ def test_words_joined_by_and_take_their_numbers_in_turn_without_ties() -> None:
 
 
 def test_tiny_numbers_are_told_apart() -> None:
-    tool = normalize_tool({"type": "function", "function": {"name": "potential", "description": "Electrostatic potential",
-                           "parameters": {"type": "object", "properties": {
-                               "charge1": {"type": "number"}, "charge2": {"type": "number"}},
-                               "required": ["charge1", "charge2"]}}})
+    tool = numbers_tool("potential", "Electrostatic potential", "charge1", "charge2")
     ctx = context([tool], HumanMessage("The potential between two charged bodies of 1e-9 and 2e-9."))
     score, why = judge(ctx, opened("potential", ("charge1", 1e-9), ("charge2", 2)))
     assert score == LV.partly and "'2e-9' is unused" in why
@@ -501,9 +495,6 @@ def test_tiny_numbers_are_told_apart() -> None:
 
 
 def test_a_parameter_named_by_the_functions_own_words_owns_no_number() -> None:
-    tool = normalize_tool({"type": "function", "function": {"name": "calculate_final_temperature", "description": "Mixing",
-                           "parameters": {"type": "object", "properties": {
-                               "mass1": {"type": "integer"}, "temperature1": {"type": "integer"}},
-                               "required": ["mass1", "temperature1"]}}})
+    tool = numbers_tool("calculate_final_temperature", "Mixing", "mass1", "temperature1")
     ctx = context([tool], HumanMessage("The final temperature when 20 kg of water at 30 degree Celsius is mixed."))
     assert value(ctx, "mass1", 20, "calculate_final_temperature") == LV.grounded
