@@ -196,9 +196,11 @@ class Entity:
 
     text: str
     number: float | None = None
+    function: str | None = None
+    """Owed to calls of this function only (a sibling of one of its values); None: to any call."""
 
     def used_by(self, calls: Sequence[Call]) -> bool:
-        values = [v for c in calls for v in c.arguments.values()]
+        values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
         mine = set(words(self.text))
@@ -443,7 +445,8 @@ class VerifierScorer:
             if tool is None:
                 return Judgement(0.0, "unknown function")
             owed = facts.uncalled(before.calls) if self.coverage and before.calls else []
-            if self.coverage and before.calls and not facts.left(before.calls) and tool.name not in owed:
+            if self.coverage and before.calls and tool.name not in owed and \
+                    not [e for e in facts.left(before.calls) if e.function in (None, tool.name)]:
                 return Judgement(lv.nothing_new, "every entity of the request is used already")
             if not self.relevance:
                 return Judgement(1.0, "a bound tool")
@@ -471,7 +474,7 @@ class VerifierScorer:
                 remaining = [p for p in tool.params if p.name not in before.open_args]
                 if self.coverage and remaining:
                     unused = [e for e in facts.left([*before.calls, Call(tool.name, before.open_args)])
-                              if any(_could_hold(p, e) for p in remaining)]
+                              if e.function in (None, tool.name) and any(_could_hold(p, e) for p in remaining)]
                     if unused:
                         return Judgement(lv.unsaid, "the request's " + ", ".join(repr(e.text) for e in unused[:3])
                                          + " unused while optional arguments remain")
@@ -507,7 +510,8 @@ class VerifierScorer:
             if left or uncalled:
                 owed = len(facts.owed([*calls, *ctx.calls_since_request])) + len(facts.named_functions)
                 used = 1 - (len(left) + len(uncalled)) / owed
-                missing = [repr(e.text) for e in left[:3]] + [f"{n}()" for n in uncalled[:3]]
+                missing = [repr(e.text) + (f" for {e.function}" if e.function else "") for e in left[:3]] + \
+                    [f"{n}()" for n in uncalled[:3]]
                 return Judgement(round(lv.uncovered + (lv.uncovered_most - lv.uncovered) * used, 4),
                                  "no call uses " + ", ".join(missing))
         return Judgement(1.0, "every entity of the request is used")
@@ -549,7 +553,7 @@ class VerifierScorer:
         if not (repeat or worded or elsewhere):
             return None
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
-                  and not (number and facts.owner(tool, name, e.number or 0.0, calls))]
+                  and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))]
         if elsewhere and not (repeat or worded):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
         if not unused:
@@ -661,9 +665,11 @@ class _Facts:
         return [e for e in self.owed(done) if not e.used_by(done)]
 
     def owed(self, calls: Sequence[Call]) -> list[Entity]:
-        """The request's entities and the siblings of these calls' values."""
+        """The request's entities and the siblings of these calls' values. A sibling that is an entity
+        already adds nothing while the calls are all to its function."""
         named = {e.text.lower() for e in self.entities}
-        return self.entities + [e for e in self.siblings(calls) if e.text not in named]
+        functions = {c.name for c in calls}
+        return self.entities + [e for e in self.siblings(calls) if e.text not in named or functions != {e.function}]
 
     @cached_property
     def named_functions(self) -> dict[str, set[str]]:
@@ -808,14 +814,19 @@ class _Facts:
         """Phrases the request coordinates with a value the calls use: with "copper" used, the
         "aluminum" of "copper and aluminum"; with "navy" used, "purple" and "maroon" of "navy,
         purple and maroon". Lower-case names are no entities on their own, but a list the user
-        spells out asks for each of its members. Sibling phrases have the value's word count."""
+        spells out asks for each of its members. Sibling phrases have the value's word count.
+        Whole numbers are coordinated too ("in 1900 and 1950"). A sibling is owed to the function
+        whose call used the value: "the weight of Neutron and Proton ... also the diameter of a
+        Proton and Neutron" owes each function both particles."""
         seq = self._request_words
         out: list[Entity] = []
-        values = {v.strip() for c in calls for v in c.arguments.values() if isinstance(v, str)}
-        for value in values:
+        pairs = {(c.name, v.strip() if isinstance(v, str) else str(v)) for c in calls for v in c.arguments.values()
+                 if isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)}
+        for function, value in sorted(pairs):
             ws = [w.lower() for w in re.findall(r"[\w'’-]+", value)]
             k = len(ws)
-            if not 0 < k <= 3 or not all(_wordlike(w) for w in ws):
+            number = value.isdigit()
+            if not 0 < k <= 3 or not (number or all(_wordlike(w) for w in ws)):
                 continue
             for start in (i for i in range(len(seq) - k + 1) if seq[i:i + k] == ws):
                 for step in (1, -1):
@@ -829,9 +840,10 @@ class _Facts:
                         skip = 2 if len(links) == 2 else 1  # ", and"
                         at = at + k + skip if step == 1 else at - k - skip
                         phrase = seq[at:at + k] if at >= 0 else []
-                        if len(phrase) != k or not all(_wordlike(w) and w not in _STOP for w in phrase):
+                        if len(phrase) != k or not (phrase[0].isdigit() if number else
+                                                    all(_wordlike(w) and w not in _STOP for w in phrase)):
                             break
-                        out.append(Entity(" ".join(phrase)))
+                        out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
         return list(dict.fromkeys(out))
 
     def capital_starts(self, value: str) -> list[int]:

@@ -498,3 +498,26 @@ def test_a_parameter_named_by_the_functions_own_words_owns_no_number() -> None:
     tool = numbers_tool("calculate_final_temperature", "Mixing", "mass1", "temperature1")
     ctx = context([tool], HumanMessage("The final temperature when 20 kg of water at 30 degree Celsius is mixed."))
     assert value(ctx, "mass1", 20, "calculate_final_temperature") == LV.grounded
+
+
+def test_each_function_is_owed_every_member_of_a_list_its_call_took_one_of() -> None:
+    def tool(name: str, param: str, kind: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": name.replace("_", " "),
+                               "parameters": {"type": "object", "properties": {param: {"type": kind}},
+                                              "required": [param]}}})
+    particles = [tool("get_weight", "particle", "string"), tool("get_diameter", "particle", "string")]
+    ctx = context(particles, HumanMessage("What is the weight of Neutron and Proton? Also what is the diameter "
+                                          "of a Proton and Neutron?"))
+    mixed = [Call("get_weight", {"particle": "Neutron"}), Call("get_diameter", {"particle": "Proton"})]
+    score, why = judge(ctx, segment(mixed))
+    assert score < LV.partly and "'proton' for get_weight" in why
+    # get_diameter's own sibling makes its second call new.
+    assert judge(ctx, segment([*mixed, Call("get_diameter", {"particle": "Neutron"})])[:-1])[0] == LV.grounded
+    every = [*mixed, Call("get_weight", {"particle": "Proton"}), Call("get_diameter", {"particle": "Neutron"})]
+    assert judge(ctx, segment(every))[0] == 1.0
+    years = [tool("life_expectancy", "year", "integer"), tool("gdp", "year", "integer")]
+    ctx = context(years, HumanMessage("The life expectancy in 1900 and 1950? Also the GDP in these years."))
+    score, why = judge(ctx, segment([Call("life_expectancy", {"year": 1900}), Call("gdp", {"year": 1950})]))
+    assert score < LV.partly and "'1950' for life_expectancy" in why
+    every = [Call("life_expectancy", {"year": y}) for y in (1900, 1950)] + [Call("gdp", {"year": y}) for y in (1900, 1950)]
+    assert judge(ctx, segment(every))[0] == 1.0
