@@ -763,11 +763,9 @@ class _Facts:
         """
         if any(_same_number(number, n) for n in self.tied_to(param)):
             return None
-        topic = _content(tool.name)  # "the final temperature when 20 kg" names the function, not temperature1
-        for p in tool.params:
-            if p.name != param and _types(p.schema) & {"integer", "number"} and not _content(p.name) <= topic \
-                    and any(_same_number(number, n) for n in self.tied_to(p.name)):
-                return f"the request ties {number:g} to {p.name!r}"
+        for other in self._number_params[tool.name]:
+            if other != param and any(_same_number(number, n) for n in self.tied_to(other)):
+                return f"the request ties {number:g} to {other!r}"
         unit = self._units.get(number)
         for c in calls:
             if c.name != tool.name:
@@ -782,6 +780,13 @@ class _Facts:
                 if kin and not (isinstance(mine, (int, float)) and self._units.get(float(mine)) == unit):
                     return f"a number in {unit!r} like an earlier call's {k!r}"
         return None
+
+    @cached_property
+    def _number_params(self) -> dict[str, list[str]]:
+        """Each tool's numeric parameters whose words are not all the function's own ("the final
+        temperature when 20 kg" names ``calculate_final_temperature``, not its ``temperature1``)."""
+        return {t.name: [p.name for p in t.params if _types(p.schema) & {"integer", "number"}
+                         and not _content(p.name) <= _content(t.name)] for t in self.ctx.tools}
 
     @cached_property
     def _param_stems(self) -> set[str]:
