@@ -32,7 +32,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model, resolve_prm
+from .embedded import load_policy, policy_name, resolve_prm
 from .policy import Constraints, TransformersPolicy, Usage
 from .schema import normalize_tools
 from .scorers import CombinedScorer, GenerativePRM, Scorer
@@ -94,7 +94,8 @@ class ToolPRMChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
     model: str | None = None
-    """Policy: a local model directory or hub id in the local cache; None = embedded Gemma 3 270M."""
+    """Policy: a local model directory, a hub id in the local cache, or a LoRA adapter directory
+    (merged into the base its config names); None or ``"gemma-3-270m"`` = embedded Gemma 3 270M."""
     prm: str | None = None
     """A trained generative PRM (full model or peft adapter directory); ``"toolprm"`` = the
     shipped ToolPRM (trained on the embedded policy's rollouts); None = the verifier alone."""
@@ -147,7 +148,7 @@ class ToolPRMChatModel(BaseChatModel):
     def model_name(self) -> str:
         if self.policy is not None:
             return self.policy.name
-        return self.model or EMBEDDED_MODEL_NAME
+        return policy_name(self.model)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -184,13 +185,9 @@ class ToolPRMChatModel(BaseChatModel):
             if holder.loaded is None:
                 start = time.perf_counter()
                 if self.policy is None:
-                    source = self.model or ensure_embedded_model()
-                    print(f"toolprm: loading the policy from {source} ...", file=sys.stderr, flush=True)
-                policy = self.policy or TransformersPolicy.from_pretrained(
-                    source, device=self.device, dtype=self.dtype, device_map=self.device_map,
-                )
-                if self.policy is None and self.model is None:
-                    policy.name = EMBEDDED_MODEL_NAME
+                    print(f"toolprm: loading the policy {self.model_name} ...", file=sys.stderr, flush=True)
+                policy = self.policy or load_policy(self.model, device=self.device, dtype=self.dtype,
+                                                    device_map=self.device_map)
                 holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
                 holder.key = self._load_key()
                 if self.policy is None and self.prm_model is None:

@@ -282,10 +282,9 @@ def _build_command(args: Any) -> int:
         return 0
     policy = None
     if not args.annotate_only:
-        from .embedded import ensure_embedded_model
-        from .policy import TransformersPolicy
+        from .embedded import load_policy
 
-        policy = TransformersPolicy.from_pretrained(args.model or ensure_embedded_model())
+        policy = load_policy(args.model)
     command = "toolprm " + " ".join(shlex.quote(a) for a in args.argv)
     stats = build_dataset(args.out, policy=policy, data_dir=args.data_dir, config=config, rollout=rollout,
                           command=command, progress=not args.quiet)

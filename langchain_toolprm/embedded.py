@@ -291,6 +291,28 @@ def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
     return Path(prm), None
 
 
+EMBEDDED_BASE = "gemma-3-270m"
+"""``model=`` name of the embedded Gemma 3 270M as packaged: a base model, never tuned to call tools."""
+
+
+def policy_name(model: str | Path | None) -> str:
+    """The name results carry for a ``model`` setting."""
+    return EMBEDDED_MODEL_NAME if model is None or model == EMBEDDED_BASE else str(model)
+
+
+def load_policy(model: str | Path | None = None, **kwargs: Any) -> Any:
+    """The one place a policy is built from a ``model`` setting (chat model, evaluation,
+    dataset building): None or ``"gemma-3-270m"`` is the embedded model; anything else is a
+    model directory, a hub id in the local cache, or a LoRA adapter directory whose config
+    names its base. ``kwargs`` go to :meth:`TransformersPolicy.from_pretrained`."""
+    from .policy import TransformersPolicy
+
+    embedded = model is None or model == EMBEDDED_BASE
+    policy = TransformersPolicy.from_pretrained(ensure_embedded_model() if embedded else model, **kwargs)
+    policy.name = policy_name(model)
+    return policy
+
+
 def prm_digest(prm: str) -> str:
     """SHA-256 (first 16 hex digits) over a PRM's weight files, so results name the weights
     they were scored with, not just a path or the name ``toolprm``."""

@@ -678,11 +678,9 @@ def _scorer_args(value: str) -> dict[str, Any]:
 
 
 def _load_policy(args: argparse.Namespace) -> TransformersPolicy:
-    from .embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+    from .embedded import load_policy
 
-    policy = TransformersPolicy.from_pretrained(args.model or ensure_embedded_model(), device=args.device)
-    if args.model is None:
-        policy.name = EMBEDDED_MODEL_NAME
+    policy = load_policy(args.model, device=args.device)
     # The grammar's tables over the vocabulary are built once per process: build them before
     # any item is timed, so the first item of the first strategy is not charged for them.
     policy.warm_up()

@@ -174,30 +174,11 @@ class TransformersPolicy:
     @classmethod
     def from_pretrained(
         cls, path: str | Path, *, device: str | None = None, dtype: str | torch.dtype = "float32",
-        device_map: str | dict | None = None,
+        device_map: str | dict | None = None, base_model: str | Path | None = None,
     ) -> TransformersPolicy:
-        """Load from a local directory, or a hub id already in the local Hugging Face cache.
-
-        Nothing is downloaded: a hub id that is not cached locally is an error naming it.
-        """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        dtype = torch_dtype(dtype)
-        local = Path(path).exists()
-        if not local and Path(path).is_absolute():
-            raise FileNotFoundError(f"no model directory at {path}")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=not local)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(path), dtype=dtype, device_map=device_map, local_files_only=not local
-            )
-        except OSError as e:
-            if local:
-                raise
-            raise FileNotFoundError(
-                f"model {str(path)!r} is neither a local directory nor in the local Hugging Face "
-                f"cache; nothing is downloaded at run time: fetch it elsewhere and pass its directory"
-            ) from e
+        """Load a model directory, a hub id already in the local cache, or a LoRA adapter
+        directory merged into its base (see :func:`load_causal_lm`). Nothing is downloaded."""
+        model, tokenizer = load_causal_lm(path, base_model=base_model, dtype=dtype, device_map=device_map)
         if device and device_map is None:
             model = model.to(device)
         return cls(model, tokenizer, name=str(path))
@@ -871,6 +852,52 @@ def clone_cache(cache: Any) -> Any:
     clone = copy.copy(cache)
     clone.layers = [copy.copy(layer) for layer in cache.layers]
     return clone
+
+
+def load_causal_lm(path: str | Path, *, base_model: str | Path | None = None, dtype: str | torch.dtype = "float32",
+                   device_map: str | dict | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a model directory, a hub id already in the local Hugging Face
+    cache, or a peft adapter directory (``adapter_config.json``).
+
+    An adapter is merged into its base, so a tuned model costs no time per call; ``base_model``
+    replaces the base its config records (an adapter trained on another machine's path). The
+    tokenizer is the adapter's if it saved one, else the base's. Nothing is downloaded: a hub id
+    not cached locally is an error naming it.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch_dtype(dtype)
+    path = Path(path) if Path(path).exists() or Path(path).is_absolute() else path
+    if isinstance(path, Path) and not path.exists():
+        raise FileNotFoundError(f"no model directory at {path}")
+    adapter = isinstance(path, Path) and (path / "adapter_config.json").exists()
+    if adapter:
+        from peft import PeftConfig
+
+        base = base_model or PeftConfig.from_pretrained(str(path)).base_model_name_or_path
+        if Path(base).is_absolute() and not Path(base).exists():
+            raise FileNotFoundError(f"the adapter at {path} names its base model {base}, which is not here: "
+                                    f"pass its directory as base_model")
+        tok_src = path if (path / "tokenizer_config.json").exists() else base
+    else:
+        base = base_model or path
+        tok_src = path
+    local = Path(base).exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(tok_src), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, device_map=device_map,
+                                                     local_files_only=True)
+    except OSError as e:
+        if local:
+            raise
+        raise FileNotFoundError(
+            f"model {str(base)!r} is neither a local directory nor in the local Hugging Face cache; nothing "
+            f"is downloaded at run time: fetch it elsewhere and pass its directory") from e
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    return model, tokenizer
 
 
 def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:

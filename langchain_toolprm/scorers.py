@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import torch
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from .policy import Usage, clone_cache, torch_dtype
+from .policy import Usage, clone_cache, load_causal_lm
 from .prompts import message_text, render_context
 from .schema import ToolSpec
 from .steps import Call, Step, fragments
@@ -145,23 +145,11 @@ class GenerativePRM:
         For an adapter, ``base_model`` replaces the base recorded in its config (an adapter
         trained on one machine's local path); the tokenizer is the adapter's, else the base's.
         """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        weights_dtype = torch_dtype(dtype)
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no PRM at {path}")
-        if (path / "adapter_config.json").exists():
-            from peft import PeftConfig, PeftModel
-
-            base = str(base_model or PeftConfig.from_pretrained(str(path)).base_model_name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(base, dtype=weights_dtype)
-            model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-            tok_src = path if (path / "tokenizer_config.json").exists() else base
-        else:
-            model = AutoModelForCausalLM.from_pretrained(str(base_model or path), dtype=weights_dtype)
-            tok_src = path
-        return cls(model, AutoTokenizer.from_pretrained(str(tok_src)), name=str(path))
+        model, tokenizer = load_causal_lm(path, base_model=base_model, dtype=dtype)
+        return cls(model, tokenizer, name=str(path))
 
     @torch.no_grad()
     def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:

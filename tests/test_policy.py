@@ -669,3 +669,37 @@ def test_vocabulary_tables_are_kept_across_processes(tiny_gemma_path: Any, tmp_p
     third = TransformersPolicy.from_pretrained(tiny_gemma_path)
     assert third._vocab[0] == first._vocab[0]
     assert saved.read_bytes() != b"not a pickle"  # rebuilt and written again
+
+
+def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path: Any) -> None:
+    """An adapter directory is a policy: merged, it gives the adapted logits with no adapter left."""
+    import json
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_gemma_path))
+    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([[2, 10, 20, 30]])
+    with torch.no_grad():
+        want = peft_model(input_ids=ids).logits
+        plain = peft_model.get_base_model()
+        with peft_model.disable_adapter():
+            base_logits = plain(input_ids=ids).logits
+    policy = TransformersPolicy.from_pretrained(tmp_path / "adapter")
+    assert not any("lora" in name for name, _ in policy.model.named_parameters())
+    with torch.no_grad():
+        got = policy.model(input_ids=ids).logits
+    assert torch.allclose(got, want, atol=1e-4)
+    assert not torch.allclose(got, base_logits, atol=1e-3)
+
+    # An adapter trained elsewhere names a base path this machine lacks: said, and overridable.
+    config_path = tmp_path / "adapter" / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "base_model_name_or_path": str(tmp_path / "elsewhere")}))
+    with pytest.raises(FileNotFoundError, match="names its base model .*elsewhere.*pass its directory"):
+        TransformersPolicy.from_pretrained(tmp_path / "adapter")
+    moved = TransformersPolicy.from_pretrained(tmp_path / "adapter", base_model=tiny_gemma_path)
+    with torch.no_grad():
+        assert torch.allclose(moved.model(input_ids=ids).logits, want, atol=1e-4)
