@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol, get_args
 
 import torch
 
-from .policy import torch_dtype
+from .policy import clone_cache, torch_dtype
 from .records import LabelledTrajectory, load_trajectories
 from .scorers import GenerativePRM, ScoringContext, encode_trajectory, label_token_ids
 from .steps import StepTag
@@ -131,22 +131,57 @@ class _Batch:
     rows: torch.Tensor
     cols: torch.Tensor
     targets: torch.Tensor
+    past: Any = None
+    """Keys and values of a prefix every row starts with (``ids`` and ``cols`` begin after it)."""
 
 
-def collate(batch: Sequence[Encoded], pad_id: int, device: torch.device) -> _Batch:
-    """Right-padded ids: the target positions keep their indices, causal attention ignores the pad."""
-    width = max(len(e.ids) for e in batch)
+def shared_prefix(data: Sequence[Encoded]) -> tuple[int, ...]:
+    """The token ids every input starts with, cut before the first learnt position (every target
+    is predicted from a position after the prefix)."""
+    if not data:
+        return ()
+    first = data[0].ids.tolist()
+    n = min(min(e.positions) for e in data)
+    for e in data[1:]:
+        ids = e.ids[:n].tolist()
+        n = next((i for i, (a, b) in enumerate(zip(first, ids)) if a != b), min(n, len(ids)))
+    return tuple(first[:n])
+
+
+@torch.no_grad()
+def prefix_past(model: Any, prefix: Sequence[int], rows: int, device: torch.device) -> Any:
+    """The prefix's keys and values for ``rows`` inputs, with the current weights and no
+    dropout. Fed once per optimizer step instead of once per input (the built-in prompt's
+    instructions and example are about a third of an example's tokens); no gradient flows into
+    the prefix, a truncation its small share of the loss's reach makes cheap."""
+    was_training = model.training
+    model.eval()
+    from transformers import DynamicCache
+
+    past = DynamicCache(config=model.config)
+    ids = torch.tensor([list(prefix)] * rows, dtype=torch.long, device=device)
+    model.get_decoder()(input_ids=ids, cache=past, use_cache=True)
+    model.train(was_training)
+    return past
+
+
+def collate(batch: Sequence[Encoded], pad_id: int, device: torch.device, past: Any = None) -> _Batch:
+    """Right-padded ids: the target positions keep their indices, causal attention ignores the pad.
+    With ``past`` (see :func:`prefix_past`) the ids and positions start after its prefix."""
+    skip = past.get_seq_length() if past is not None else 0
+    width = max(len(e.ids) for e in batch) - skip
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
+    mask = torch.zeros((len(batch), skip + width), dtype=torch.long)
     rows, cols, targets = [], [], []
     for r, e in enumerate(batch):
-        ids[r, :len(e.ids)] = e.ids
+        ids[r, :len(e.ids) - skip] = e.ids[skip:]
         mask[r, :len(e.ids)] = 1
         rows += [r] * len(e.positions)
-        cols += e.positions
+        cols += [p - skip for p in e.positions]
         targets += e.targets
     return _Batch(ids.to(device), mask.to(device), torch.tensor(rows, device=device),
-                  torch.tensor(cols, device=device), torch.tensor(targets, device=device))
+                  torch.tensor(cols, device=device), torch.tensor(targets, device=device),
+                  None if past is None else clone_cache(past))
 
 
 Loss = Callable[[Any, _Batch], tuple[torch.Tensor, torch.Tensor]]
@@ -157,7 +192,8 @@ def _position_logits(model: Any, batch: _Batch) -> torch.Tensor:
     """Next-token logits at the target positions only. Hidden states come from the decoder alone:
     projecting every position onto Gemma 3's 262k-token vocabulary would cost more than the rest
     of the model."""
-    hidden = model.get_decoder()(input_ids=batch.ids, attention_mask=batch.mask, use_cache=False).last_hidden_state
+    hidden = model.get_decoder()(input_ids=batch.ids, attention_mask=batch.mask, cache=batch.past,
+                                 use_cache=batch.past is not None).last_hidden_state
     return model.get_output_embeddings()(hidden[batch.rows, batch.cols]).float()
 
 
@@ -187,9 +223,13 @@ def scored(model: Any, tokenizer: Any, data: Sequence[Encoded], loss: Loss,
     device = model.get_output_embeddings().weight.device
     pad = tokenizer.pad_token_id or 0
     order = sorted(data, key=lambda e: len(e.ids))
+    prefix = shared_prefix(order)
+    pasts: dict[int, Any] = {}
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        nll, correct = loss(model, collate(chunk, pad, device))
+        if prefix and len(chunk) not in pasts:
+            pasts[len(chunk)] = prefix_past(model, prefix, len(chunk), device)
+        nll, correct = loss(model, collate(chunk, pad, device, pasts.get(len(chunk))))
         losses, flags = nll.tolist(), correct.tolist()
         for e in chunk:
             n = len(e.positions)
@@ -255,6 +295,9 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
     eval_file: str | None = None
+    share_prefix: bool = True
+    """Feed the token prefix all examples share (the built-in prompt's instructions and example)
+    once per optimizer step, without gradient (see :func:`prefix_past`)."""
 
     def __post_init__(self) -> None:
         self.base_model, self.train_file, self.output_dir = map(str, (self.base_model, self.train_file, self.output_dir))
@@ -407,6 +450,7 @@ def fit(config: TrainConfig, data: Sequence[Encoded], pad: int, loss: Loss, chec
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
+    prefix = shared_prefix(data) if config.share_prefix else ()
     start_step, logged, started = state["step"], state["step"], time.perf_counter()
     losses: list[float] = []
     accs: list[float] = []
@@ -421,8 +465,10 @@ def fit(config: TrainConfig, data: Sequence[Encoded], pad: int, loss: Loss, chec
             window = [[data[i] for i in b] for b in windows[state["window"]]]
             n_targets = sum(len(e.positions) for b in window for e in b)
             loss_sum, right = 0.0, 0
+            pasts = {n: prefix_past(model, prefix, n, accelerator.device) for n in {len(b) for b in window}} \
+                if prefix else {}
             for b in window:
-                nll, correct = loss(model, collate(b, pad, accelerator.device))
+                nll, correct = loss(model, collate(b, pad, accelerator.device, pasts.get(len(b))))
                 accelerator.backward(nll.sum() / n_targets)
                 loss_sum += float(nll.detach().sum())
                 right += int(correct.sum())
@@ -507,6 +553,8 @@ def add_config_flags(p: argparse.ArgumentParser, data: str, out: str) -> None:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=_DEFAULTS[name])
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--dtype", default=_DEFAULTS["dtype"], help="float32 (fast on AVX2 CPUs), bfloat16, ...")
+    p.add_argument("--share-prefix", action=argparse.BooleanOptionalAction, default=_DEFAULTS["share_prefix"],
+                   help="feed the prefix every example shares once per optimizer step, without gradient")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                    help="continue from the latest checkpoint in the output directory")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)

@@ -22,10 +22,14 @@ from langchain_toolprm.training import (
     PRMTrainConfig,
     add_eval_prm_parser,
     add_train_parser,
+    collate,
     encode_dataset,
     encode_labelled,
     evaluate_reward_model,
+    prefix_past,
     select_labels,
+    shared_prefix,
+    token_nll,
     train_prm,
 )
 
@@ -362,3 +366,27 @@ def test_cli_train_and_eval(trained, tiny_gemma_path: Path, data_file: Path, tmp
         assert args.func(args) == 2
         err = capsys.readouterr().err
         assert "error:" in err and "Traceback" not in err
+
+
+def test_a_shared_prefix_fed_once_gives_the_same_losses(tiny_gemma_path: Path) -> None:
+    """Feeding the prefix every input shares once (as training does per optimizer step) changes
+    no loss or accuracy; the prefix stops before the first learnt position."""
+    from langchain_toolprm.sft import EncodedAnswer
+
+    head = list(range(2, 40))
+    data = [EncodedAnswer(torch.tensor(head + tail, dtype=torch.int32), tuple(range(len(head) + k, len(head) + len(tail) - 1)),
+                          tuple(tail[k + 1:]))
+            for tail, k in (([50, 51, 52, 53, 54, 55], 1), ([60, 61, 62], 0), ([70, 71, 72, 73], 2))]
+    assert shared_prefix(data) == tuple(head)
+    early = EncodedAnswer(torch.tensor(head + [99], dtype=torch.int32), (20, 21), (22, 23))
+    assert shared_prefix([*data, early]) == tuple(head[:20])
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_gemma_path)).eval()
+    device = torch.device("cpu")
+    with torch.no_grad():
+        whole_nll, whole_right = token_nll(model, collate(data, 0, device))
+        past = prefix_past(model, shared_prefix(data), len(data), device)
+        nll, right = token_nll(model, collate(data, 0, device, past))
+        again, _ = token_nll(model, collate(data, 0, device, past))  # the prefix's cache is not consumed
+    assert torch.allclose(nll, whole_nll, atol=1e-4)
+    assert torch.equal(right, whole_right)
+    assert torch.allclose(again, nll)
