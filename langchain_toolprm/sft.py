@@ -3,7 +3,8 @@
 An example is posed exactly as the chat model poses it (:func:`prompts.build_prompt`: the
 built-in prompt for a base model, the model's own chat template otherwise) and the target is
 the call list spelled in that prompt's call format, as the step grammar writes it, ``[]``
-included. Only the answer's tokens carry loss. The data are ``examples_<split>.jsonl`` files of
+included, and after "no call" the source's reply when it has a short one (a reply to a tool
+result, or to a question no tool serves). Only the answer's tokens carry loss. The data are ``examples_<split>.jsonl`` files of
 ``toolprm build-dataset`` (training sources only, with Hammer-style function masking, shuffled
 and padded tool lists and removed-tool irrelevance examples); optimisation, checkpoints and
 resume are the PRM trainer's (:func:`training.fit`).
@@ -34,11 +35,21 @@ from .training import (
     token_nll,
 )
 
+MAX_REPLY_CHARS = 400
+"""Longer replies are not learnt (the example keeps its call list alone): a few long prose
+replies would otherwise outweigh the call tokens the search depends on."""
 
-def answer_text(calls: Sequence[Call], fmt: CallFormat) -> str | None:
-    """The call list as the grammar writes it in ``fmt``; None for "no call" in a format that
-    writes it as prose (there is no reply to learn from a call-only record)."""
+
+def answer_text(calls: Sequence[Call], fmt: CallFormat, reply_prefix: str = "", reply: str | None = None) -> str | None:
+    """The answer as the chat model writes it in ``fmt``: the call list as the grammar spells it,
+    then, after no call, the reply (``reply_prefix`` and the text, as the built-in prompt's
+    example writes it). None when nothing is learnable: "no call" in a format that writes it as
+    prose, with no reply to learn."""
     if not calls:
+        if reply is not None and len(reply) <= MAX_REPLY_CHARS and reply.strip():
+            if fmt.empty is None:
+                return reply.strip() + fmt.list_close
+            return f"{fmt.empty}{reply_prefix} {reply.strip()}\n"
         return fmt.empty
     parts = []
     for i, call in enumerate(calls):
@@ -63,7 +74,7 @@ def encode_example(tokenizer: Any, example: ToolExample, max_length: int | None 
     would write after the prompt: the whole text is tokenized at once unless the prompt's last
     token would merge with the answer's first."""
     prompt = build_prompt(tokenizer, example.lc_messages(), example.specs())
-    answer = answer_text(example.gold, prompt.call_format)
+    answer = answer_text(example.gold, prompt.call_format, prompt.reply_prefix, example.meta.get("reply"))
     if answer is None:
         return None
     special = not prompt.chat_template

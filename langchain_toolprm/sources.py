@@ -393,7 +393,8 @@ def _sharegpt(source: str, records: list[Any],
                 kind = {"human": "no_call", "observation": "reply_after_result"}.get(prev or "")
                 if kind:
                     try:
-                        report.examples.append(_example(source, n, messages, tools, [], {**meta, "kind": kind}))
+                        report.examples.append(_example(source, n, messages, tools, [],
+                                                        {**meta, "kind": kind, "reply": value}))
                     except _Skip as exc:
                         report.skipped[str(exc)] += 1
                     n += 1

@@ -16,7 +16,14 @@ from langchain_toolprm.policy import Constraints, TransformersPolicy
 from langchain_toolprm.prompts import BUILTIN_JSON, build_prompt, qwen_format
 from langchain_toolprm.records import DataFileError, ToolExample, write_jsonl
 from langchain_toolprm.search import SearchConfig, prepare_problem, run_search
-from langchain_toolprm.sft import answer_text, encode_example, encode_examples, evaluate_policy, train_policy
+from langchain_toolprm.sft import (
+    MAX_REPLY_CHARS,
+    answer_text,
+    encode_example,
+    encode_examples,
+    evaluate_policy,
+    train_policy,
+)
 from langchain_toolprm.steps import Call, fragments, segment
 from langchain_toolprm.training import TrainConfig
 from langchain_toolprm.verifier import VerifierScorer
@@ -43,6 +50,11 @@ def test_answers_are_spelled_as_the_grammar_writes_them() -> None:
     assert parse_calls(text, BUILTIN_JSON) == calls
     assert answer_text([], BUILTIN_JSON) == " []"
     assert answer_text([], qwen_format("<|im_end|>")) is None  # "no call" is prose there: nothing to learn
+    # After no call, a short reply is learnt as the chat model writes it; a long one is not.
+    assert answer_text([], BUILTIN_JSON, "\nAssistant:", " It is sunny. ") == " []\nAssistant: It is sunny.\n"
+    assert answer_text([], qwen_format("<|im_end|>"), "", "It is sunny.") == "It is sunny.<|im_end|>"
+    assert answer_text([], BUILTIN_JSON, "\nAssistant:", "x" * (MAX_REPLY_CHARS + 1)) == " []"
+    assert answer_text(calls, BUILTIN_JSON, "\nAssistant:", "ignored") == text  # a reply follows results, not calls
 
 
 def test_encoding_poses_the_question_as_the_search_does(tiny_policy: TransformersPolicy) -> None:

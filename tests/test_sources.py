@@ -103,6 +103,7 @@ def test_glaive(tmp_path: Path) -> None:
     report = load_glaive(tmp_path)
     kinds = [(e.id, e.meta["kind"], len(e.gold)) for e in report.examples]
     assert kinds == [("glaive-0", "no_call", 0), ("glaive-1", "call", 2), ("glaive-2", "reply_after_result", 0)]
+    assert [e.meta.get("reply") for e in report.examples] == ["Hello! Which city?", None, "Cold in both."]
     call, reply = report.examples[1], report.examples[2]
     assert call.gold == (Call("get_weather", {"city": "Oslo"}), Call("get_weather", {"city": "Rome"}))
     assert [m["role"] for m in call.messages] == ["user", "assistant", "user"]
