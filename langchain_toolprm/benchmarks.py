@@ -17,11 +17,11 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .records import DataFileError, ToolExample, require_file
+from .records import DataFileError, ToolExample, load_examples, require_file
 from .records import data_dir as shared_data_dir
 from .schema import ParamSpec, normalize_tools
 from .steps import Call
@@ -36,7 +36,10 @@ BFCL_CATEGORIES = (
 )
 HammerSet = Literal["toolalpaca", "apibank_l1"]
 HAMMER_SETS: tuple[str, ...] = get_args(HammerSet)
-BENCHMARKS = ("bfcl", *HAMMER_SETS)
+HELDOUT = "heldout"
+"""The held-out split of ``toolprm build-dataset`` (training sources, never a test set): the
+place to choose settings for a tuned policy without looking at a benchmark."""
+BENCHMARKS = ("bfcl", *HAMMER_SETS, HELDOUT)
 
 # BFCL's Python-ish type names -> JSON Schema, as BFCL itself maps them for OpenAI-style
 # models ("any" is offered as a string; its checker also expects a str for it).
@@ -363,7 +366,8 @@ def load_hammer(name: HammerSet, data_dir: str | Path | None = None, limit: int 
 def load_benchmark(
     benchmark: str, category: str | None = None, data_dir: str | Path | None = None, limit: int | None = None,
 ) -> list[ToolExample]:
-    """Load ``benchmark`` ("bfcl" needs ``category``); ``data_dir`` is as for its own loader."""
+    """Load ``benchmark`` ("bfcl" needs ``category``); ``data_dir`` is as for its own loader
+    (for ``heldout``, the build-dataset output folder)."""
     if benchmark == "bfcl":
         if category is None:
             raise ValueError(f"BFCL needs a category: {', '.join(BFCL_CATEGORIES)}")
@@ -372,6 +376,15 @@ def load_benchmark(
         if category is not None:
             raise ValueError(f"{benchmark} has no categories (got {category!r})")
         return load_hammer(benchmark, data_dir, limit)  # type: ignore[arg-type]
+    if benchmark == HELDOUT:
+        if category is not None:
+            raise ValueError(f"{benchmark} has no categories (got {category!r})")
+        if data_dir is None:
+            raise ValueError("heldout needs --data-dir: the build-dataset output folder holding examples_test.jsonl")
+        path = require_file(Path(data_dir) / "examples_test.jsonl", "held-out examples")
+        # Results group by benchmark and category: here the category is the training source.
+        return [replace(ex, source=f"{HELDOUT}-{ex.source}", meta={**ex.meta, "category": ex.source})
+                for ex in load_examples(path)[:limit]]
     raise ValueError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")
 
 

@@ -18,7 +18,7 @@ from langchain_toolprm.benchmarks import (
     read_bfcl,
     read_hammer,
 )
-from langchain_toolprm.records import DataFileError
+from langchain_toolprm.records import DataFileError, ToolExample, write_jsonl
 from langchain_toolprm.schema import normalize_tools
 from langchain_toolprm.steps import Call
 
@@ -267,5 +267,22 @@ def test_load_benchmark_dispatch(shared_dir: Path, bfcl_dir: Path) -> None:
         load_benchmark("bfcl")
     with pytest.raises(ValueError, match="no categories"):
         load_benchmark("toolalpaca", "simple", shared_dir)
-    with pytest.raises(ValueError, match="valid: bfcl, toolalpaca, apibank_l1"):
+    with pytest.raises(ValueError, match="valid: bfcl, toolalpaca, apibank_l1, heldout"):
         load_benchmark("toolbench")
+
+
+def test_heldout_reads_the_dataset_split(tmp_path: Path) -> None:
+    """The held-out split of build-dataset, where a tuned policy's settings are chosen."""
+    examples = [ToolExample(f"glaive-{i}", "glaive", ({"role": "user", "content": f"weather in {city}"},), (), ())
+                for i, city in enumerate(["Oslo", "Rome"])]
+    with pytest.raises(ValueError, match="heldout needs --data-dir"):
+        load_benchmark("heldout")
+    with pytest.raises(DataFileError, match="held-out examples"):
+        load_benchmark("heldout", data_dir=tmp_path)
+    write_jsonl(tmp_path / "examples_test.jsonl", examples)
+    loaded = load_benchmark("heldout", data_dir=tmp_path)
+    assert [(ex.id, ex.source, ex.meta["category"], ex.messages) for ex in loaded] == [
+        (ex.id, "heldout-glaive", "glaive", ex.messages) for ex in examples]
+    assert len(load_benchmark("heldout", data_dir=tmp_path, limit=1)) == 1
+    with pytest.raises(ValueError, match="no categories"):
+        load_benchmark("heldout", "simple_python", tmp_path)
