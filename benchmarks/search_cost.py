@@ -5,9 +5,10 @@
 Runs the embedded Gemma 3 270M (or --model) on a fixed set of questions, for constrained
 greedy and a small (N, M) grid of fine-grained beam search with the verifier, and reports
 wall time and policy tokens per question, with each setting's ratio to greedy. With several
-``--dtype`` values every setting runs once per dtype (the policy loaded in each), and the ratio
-and answer agreement are against the first dtype: e.g. ``--dtype float32 bfloat16`` measures what
-bfloat16 buys on a CPU with AMX or AVX512-BF16.
+``--dtype`` or ``--model`` values every setting runs once per (model, dtype) variant, and the
+ratio and answer agreement are against the first: e.g. ``--dtype float32 bfloat16`` measures
+what bfloat16 buys on a CPU with AMX or AVX512-BF16, and ``--model gemma-3-270m ADAPTER_DIR``
+what a tuned LoRA adapter (merged at load) costs per call.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 from langchain_core.tools import tool
 
 from langchain_toolprm import ToolPRMChatModel, TransformersPolicy
-from langchain_toolprm.embedded import ensure_embedded_model
+from langchain_toolprm.embedded import EMBEDDED_BASE, load_policy
 
 
 @tool
@@ -90,23 +91,32 @@ def beam_setting(text: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="policy directory (default: embedded Gemma 3 270M)")
+    parser.add_argument("--model", nargs="+", default=[EMBEDDED_BASE],
+                        help="policies (model directories, LoRA adapter directories, or gemma-3-270m, the "
+                             "embedded default); the first is the baseline")
     parser.add_argument("--dtype", nargs="+", default=["float32"], help="policy dtypes; the first is the baseline")
     parser.add_argument("--grid", nargs="*", type=beam_setting, default=GRID, help="beam settings NxM, e.g. 1x4 2x4")
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     args = parser.parse_args()
-    path = args.model or ensure_embedded_model()
+    variants = [(model, dtype) for model in args.model for dtype in args.dtype]
+    several = len(variants) > 1
+
+    def label(variant: tuple[str, str]) -> str:
+        model, dtype = variant
+        parts = ([model] if len(args.model) > 1 else []) + ([dtype] if len(args.dtype) > 1 else [])
+        return ", ".join(parts)
+
     settings = {"constrained greedy": {"strategy": "greedy"}}
     settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in args.grid}
-    runs: dict[tuple[str, str], tuple[TransformersPolicy, object]] = {}  # (setting, dtype) -> policy, bound
-    for dtype in args.dtype:
-        policy = TransformersPolicy.from_pretrained(path, dtype=dtype)
+    runs: dict[tuple[str, tuple[str, str]], tuple[TransformersPolicy, object]] = {}  # (setting, variant) -> ...
+    for variant in variants:
+        policy = load_policy(variant[0], dtype=variant[1])
         base = ToolPRMChatModel(policy=policy)
         base.bind_tools(TOOLS, tool_choice="any").invoke("warm-up: weather in Rome?")  # load + compile once
         for name, upd in settings.items():
-            runs[(name, dtype)] = (policy, base.model_copy(update=upd).bind_tools(TOOLS, tool_choice="any"))
+            runs[(name, variant)] = (policy, base.model_copy(update=upd).bind_tools(TOOLS, tool_choice="any"))
     totals = {key: [0.0, 0, 0] for key in runs}
-    answers: dict[tuple[str, str], list[str]] = {key: [] for key in runs}
+    answers: dict[tuple[str, tuple[str, str]], list[str]] = {key: [] for key in runs}
     for q in QUESTIONS:  # settings interleaved per question, so load on the machine hits all alike
         for key, (policy, b) in runs.items():
             policy.clear_prompt_cache()  # every call encodes its prompt: no setting inherits another's
@@ -115,29 +125,28 @@ def main() -> None:
             totals[key][1] += t_in
             totals[key][2] += t_out
             answers[key].append(answer)
-    first = ("constrained greedy", args.dtype[0])
+    first = ("constrained greedy", variants[0])
     g_wall = totals[first][0]
     k = len(QUESTIONS)
-    several = len(args.dtype) > 1
     columns = ["strategy", "wall s / question", "x greedy", "policy tokens fed / question", "tokens sampled / question"]
-    columns += [f"answers as {args.dtype[0]}"] if several else []
+    columns += [f"answers as {label(variants[0])}"] if several else []
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
-        f"{os.cpu_count()} CPUs; policy {args.model or 'embedded Gemma 3 270M'}; {k} questions, 5 tools, "
+        f"{os.cpu_count()} CPUs; policy {', '.join(args.model)}; {k} questions, 5 tools, "
         "verifier scorer, tool_choice='any'; settings interleaved per question; each call encodes its "
         "prompt from scratch (prompt cache cleared).",
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
     ]
-    for (name, dtype), (wall, t_in, t_out) in totals.items():
-        cells = [f"{name} ({dtype})" if several else name, f"{wall / k:.2f}", f"{wall / g_wall:.2f}",
+    for (name, variant), (wall, t_in, t_out) in totals.items():
+        cells = [f"{name} ({label(variant)})" if several else name, f"{wall / k:.2f}", f"{wall / g_wall:.2f}",
                  f"{t_in / k:.0f}", f"{t_out / k:.0f}"]
         if several:
-            same = sum(a == b for a, b in zip(answers[(name, dtype)], answers[(name, args.dtype[0])]))
+            same = sum(a == b for a, b in zip(answers[(name, variant)], answers[(name, variants[0])]))
             cells.append(f"{same}/{k}")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Answers of constrained greedy ({args.dtype[0]}):",
+    lines += ["", f"Answers of constrained greedy ({label(variants[0]) or args.model[0]}):",
               *[f"- {q} -> {a}" for q, a in zip(QUESTIONS, answers[first])]]
     table = "\n".join(lines)
     print(table)
