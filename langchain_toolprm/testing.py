@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 _SPECIAL = ["<pad>", "<eos>", "<bos>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
 
@@ -90,3 +90,15 @@ def build_tiny_model(path: str | Path, arch: Literal["gemma3", "qwen2"] = "gemma
     model.save_pretrained(path)
     fast.save_pretrained(path)
     return path
+
+
+def build_tiny_adapter(base: Path, path: Path) -> Any:
+    """A LoRA adapter with random (non-zero) weights on the model at ``base``, saved at ``path``;
+    returns the unmerged peft model, whose logits a loaded adapter must reproduce."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base)),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    model.save_pretrained(path)
+    return model.eval()

@@ -675,18 +675,14 @@ def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path:
     """An adapter directory is a policy: merged, it gives the adapted logits with no adapter left."""
     import json
 
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+    from langchain_toolprm.testing import build_tiny_adapter
 
-    base = AutoModelForCausalLM.from_pretrained(str(tiny_gemma_path))
-    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
-    peft_model.save_pretrained(tmp_path / "adapter")
+    peft_model = build_tiny_adapter(tiny_gemma_path, tmp_path / "adapter")
     ids = torch.tensor([[2, 10, 20, 30]])
     with torch.no_grad():
         want = peft_model(input_ids=ids).logits
-        plain = peft_model.get_base_model()
         with peft_model.disable_adapter():
-            base_logits = plain(input_ids=ids).logits
+            base_logits = peft_model(input_ids=ids).logits
     policy = TransformersPolicy.from_pretrained(tmp_path / "adapter")
     assert not any("lora" in name for name, _ in policy.model.named_parameters())
     with torch.no_grad():
