@@ -44,12 +44,19 @@ class DatasetConfig:
     limit: int | None = None
     test_fraction: float = 0.1
     irrelevance_fraction: float = 0.15
+    irrelevance_near_misses: int = 0
+    """Tools on a removed gold tool's topic added to an irrelevance example (see
+    :func:`masking.near_misses`); 0: the tools left after the removal, padded at random. Off by
+    default until a policy trained with them is measured (some near misses may still serve the
+    request: docs/policy.md)."""
     include_gold: bool = True
     include_empty: bool = True
     seed: int = 0
     mask: MaskConfig = field(default_factory=MaskConfig)
 
     def __post_init__(self) -> None:
+        if self.irrelevance_near_misses < 0:
+            raise ValueError(f"irrelevance_near_misses must be 0 or more, not {self.irrelevance_near_misses}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit (queries per source) must be 1 or more, or None for all, not {self.limit}")
 
@@ -86,7 +93,8 @@ def build_examples(out_dir: Path, data_dir: str | Path | None, config: DatasetCo
     out: dict[str, list[ToolExample]] = {}
     for name, exs in split.items():
         masked = mask_examples(exs, config.mask)
-        irrelevant = irrelevance_examples(exs, config.mask, fraction=config.irrelevance_fraction)
+        irrelevant = irrelevance_examples(exs, config.mask, fraction=config.irrelevance_fraction,
+                                          near=config.irrelevance_near_misses)
         out[name] = masked + irrelevant
         write_jsonl(paths[name], out[name])
     write_jsonl(out_dir / "sources.jsonl", [_report_row(r) for r in reports])
@@ -242,6 +250,8 @@ def add_build_parser(sub: Any) -> None:
                    help="a value longer than this is cut and its trajectory dropped")
     p.add_argument("--mask-fraction", type=float, default=MaskConfig().fraction)
     p.add_argument("--irrelevance-fraction", type=float, default=DatasetConfig().irrelevance_fraction)
+    p.add_argument("--irrelevance-near-misses", type=int, default=DatasetConfig().irrelevance_near_misses,
+                   help="tools on the removed tool's topic added to each irrelevance example")
     p.add_argument("--test-fraction", type=float, default=DatasetConfig().test_fraction)
     p.add_argument("--no-gold", action="store_true", help="do not add each query's gold trajectory")
     p.add_argument("--no-empty", action="store_true",
@@ -268,7 +278,8 @@ def _build_command(args: Any) -> int:
         raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(ALL_SOURCES)}")
     config = DatasetConfig(
         sources=sources, limit=args.limit, test_fraction=args.test_fraction,
-        irrelevance_fraction=args.irrelevance_fraction, include_gold=not args.no_gold,
+        irrelevance_fraction=args.irrelevance_fraction, irrelevance_near_misses=args.irrelevance_near_misses,
+        include_gold=not args.no_gold,
         include_empty=not args.no_empty, seed=args.seed,
         mask=MaskConfig(fraction=args.mask_fraction, seed=args.seed),
     )

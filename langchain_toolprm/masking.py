@@ -20,8 +20,9 @@ from typing import Any
 
 from .labels import values_equal
 from .records import ToolExample
-from .schema import ParamSpec
+from .schema import ParamSpec, normalize_tools
 from .steps import Call
+from .verifier import content_words, relevance
 
 
 @dataclass(frozen=True)
@@ -220,11 +221,49 @@ def mask_examples(examples: Sequence[ToolExample], config: MaskConfig = MaskConf
     return [_arrange(ex, _rng(config, ex.id), pool, config, i in chosen) for i, ex in enumerate(examples)]
 
 
+def _topic(tool: dict[str, Any]) -> set[str]:
+    fn = tool["function"]
+    return content_words(f"{fn['name']} {fn.get('description', '')}")
+
+
+NEAR_MISS_MAX_OVERLAP = 0.5
+"""A near miss shares less than this share (Jaccard) of its topic words with a removed tool:
+more and it may be the same tool under another name, a second right answer."""
+
+
+def near_misses(pool: Sequence[dict[str, Any]], removed: Sequence[dict[str, Any]], k: int,
+                avoid: Sequence[dict[str, Any]], request: str) -> list[dict[str, Any]]:
+    """Up to ``k`` pool tools on a removed tool's topic that do something else: the most topic
+    words shared with it (at least one, under ``NEAR_MISS_MAX_OVERLAP``), at most half as
+    relevant to ``request`` as the removed tool (a tool the request speaks of as much may serve
+    it: "ChronicPainStrategies" for techniques against chronic pain), nothing in ``avoid``.
+
+    Removing the gold tool alone leaves tools of other topics, which a request tells apart by
+    its words; a tool that shares the request's topic but not its task is what a tuned policy
+    must learn to refuse ("the area of a circle" with only a rectangle's area offered)."""
+    names = {_name(t).casefold() for t in [*avoid, *removed]}
+    descs = {str(t["function"].get("description", "")).casefold() for t in [*avoid, *removed]}
+    topics = [_topic(t) for t in removed]
+    bar = 0.5 * max((relevance(request, spec) for spec in normalize_tools(list(removed))), default=0.0)
+    scored = []
+    for tool in pool:
+        if _name(tool).casefold() in names or str(tool["function"].get("description", "")).casefold() in descs:
+            continue
+        words = _topic(tool)
+        overlaps = [len(words & t) / len(words | t) for t in topics if words | t]
+        if overlaps and 0 < max(overlaps) < NEAR_MISS_MAX_OVERLAP \
+                and relevance(request, normalize_tools([tool])[0]) <= bar:
+            scored.append((max(overlaps), _name(tool), tool))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [tool for _, _, tool in scored[:k]]
+
+
 def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = MaskConfig(),
-                         fraction: float = 0.15) -> list[ToolExample]:
+                         fraction: float = 0.15, near: int = 0) -> list[ToolExample]:
     """About ``fraction`` x len(examples) new no-call examples: a query with its gold tools taken
-    away (at least one other tool stays, drawn from the pool if needed). The conversation must
-    not already call a removed tool. Masked at ``config.fraction`` like the rest."""
+    away (at least one other tool stays, drawn from the pool if needed), and up to ``near``
+    :func:`near_misses` of them added. The conversation must not already call a removed tool.
+    Masked at ``config.fraction`` like the rest."""
     pool = tool_pool(examples)
     eligible = []
     for ex in examples:
@@ -240,10 +279,14 @@ def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = M
         ex_rng = _rng(config, ex.id, "irr")
         gold_names = {c.name for c in ex.gold}
         removed = [t for t in ex.tools if _name(t) in gold_names]
-        kept = [t for t in ex.tools if _name(t) not in gold_names] or _draw(ex_rng, pool, 1, ex.tools)
+        others = [t for t in ex.tools if _name(t) not in gold_names]
+        request = next((str(m.get("content") or "") for m in reversed(ex.messages) if m.get("role") == "user"), "")
+        nearby = near_misses(pool, removed, near, ex.tools, request) if near else []
+        kept = others + nearby or _draw(ex_rng, pool, 1, ex.tools)
         if not kept:
             continue
         base = replace(ex, id=f"{ex.id}-irr", tools=tuple(kept), gold=(),
-                       meta={**ex.meta, "kind": "irrelevance", "removed_tools": sorted(gold_names)})
+                       meta={**ex.meta, "kind": "irrelevance", "removed_tools": sorted(gold_names),
+                             **({"near_misses": [_name(t) for t in nearby]} if near else {})})
         out.append(_arrange(base, ex_rng, pool, config, i in masked, removed))
     return out

@@ -97,7 +97,8 @@ def stem(word: str) -> str:
     return word
 
 
-def _content(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The stems that say what a text is about: no stop words, generic verbs or numbers."""
     return {stem(w) for w in words(text) if w not in _STOP and w not in _GENERIC and not w[0].isdigit()
             and len(w) > 1}
 
@@ -121,14 +122,14 @@ def relevance(request: str, tool: ToolSpec) -> float:
     "calculate") and stop words carry nothing (though a generic request word may name a tool:
     "calculate" and a "Calculator"); numbers are left to grounding.
     """
-    req = _content(request)
+    req = content_words(request)
     if not req:
         return 0.0
     asked = req | {stem(w) for w in words(request) if w in _GENERIC}  # "calculate" names a "Calculator"
-    name = _content(tool.name)
+    name = content_words(tool.name)
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
-    body = _content(text) | _abbreviated(request, text)
+    body = content_words(text) | _abbreviated(request, text)
     said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
     told = sum(_covered_by(w, body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
@@ -680,7 +681,7 @@ class _Facts:
         tools = self.ctx.tools
         if len(tools) < 2 or not asks_several_tasks(self.request):
             return {}
-        names = {t.name: _content(t.name) for t in tools}
+        names = {t.name: content_words(t.name) for t in tools}
         out = {}
         for t in tools:
             own = names[t.name] - set().union(*(v for k, v in names.items() if k != t.name))
@@ -702,7 +703,7 @@ class _Facts:
 
     @cached_property
     def _tool_words(self) -> dict[str, set[str]]:
-        return {t.name: _content(" ".join([t.name, t.description, *(p.name for p in t.params)]))
+        return {t.name: content_words(" ".join([t.name, t.description, *(p.name for p in t.params)]))
                 for t in self.ctx.tools}
 
     def cut_list(self, value: list[Any]) -> bool:
@@ -786,7 +787,7 @@ class _Facts:
         """Each tool's numeric parameters whose words are not all the function's own ("the final
         temperature when 20 kg" names ``calculate_final_temperature``, not its ``temperature1``)."""
         return {t.name: [p.name for p in t.params if _types(p.schema) & {"integer", "number"}
-                         and not _content(p.name) <= _content(t.name)] for t in self.ctx.tools}
+                         and not content_words(p.name) <= content_words(t.name)] for t in self.ctx.tools}
 
     @cached_property
     def _param_stems(self) -> set[str]:
@@ -912,4 +913,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "relevance", "request_entities", "stem", "words"]
+__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "content_words", "relevance", "request_entities",
+           "stem", "words"]

@@ -6,7 +6,14 @@ import json
 import random
 
 from langchain_toolprm.labels import label_steps
-from langchain_toolprm.masking import MaskConfig, irrelevance_examples, mask_example, mask_examples, tool_pool
+from langchain_toolprm.masking import (
+    MaskConfig,
+    irrelevance_examples,
+    mask_example,
+    mask_examples,
+    near_misses,
+    tool_pool,
+)
 from langchain_toolprm.records import ToolExample
 from langchain_toolprm.steps import Call, segment
 
@@ -156,3 +163,26 @@ def test_irrelevance_needs_a_tool_left_and_no_earlier_call() -> None:
     out = irrelevance_examples([fresh(0), *others()], MaskConfig(fraction=0, pad_tools_to=None), fraction=1.0)
     assert len(out) == 1 and len(out[0].tools) == 1
     assert out[0].tools[0]["function"]["name"].startswith("other_tool_")
+
+
+def test_near_misses_share_the_topic_but_not_the_tool() -> None:
+    """An irrelevance example can keep tools on the removed tool's topic: the nearest first, never
+    one so close it may be the same tool, never one of another topic."""
+    forecast = tool("get_forecast", "Weather forecast for the coming days in a city", city={"type": "string"})
+    alerts = tool("weather_alerts", "Storm alerts issued in a region", region={"type": "string"})
+    copy_ = tool("fetch_weather", "Weather in a city", city={"type": "string"})  # the gold tool renamed
+    near_dup = tool("city_weather_now", "Current weather in a city", city={"type": "string"})
+    pool = [forecast, alerts, copy_, near_dup, STOCK, *tool_pool(others())]
+    request = "What is the weather in Oslo city today?"
+    assert near_misses(pool, [WEATHER], 5, [], request) == [forecast, alerts]
+    assert near_misses(pool, [WEATHER], 1, [forecast], request) == [alerts]
+    # as much about the request as the removed tool: it may serve it, so it is no near miss
+    assert near_misses(pool, [WEATHER], 5, [], "weather forecast for the coming days in Oslo city") == [alerts]
+    exs = [fresh(0), ToolExample("p", "test", ({"role": "user", "content": "x"},), tuple(pool), ())]
+    plain = irrelevance_examples(exs, MaskConfig(fraction=0, pad_tools_to=None), fraction=1.0)
+    near = irrelevance_examples(exs, MaskConfig(fraction=0, pad_tools_to=None), fraction=1.0, near=2)
+    assert [x.id for x in near] == [x.id for x in plain] == ["ex-0-irr"]
+    # "for 1 day" in city 0: the forecast speaks of the request as much as the removed tool did
+    assert near[0].meta["near_misses"] == ["weather_alerts"]
+    assert [t["function"]["name"] for t in near[0].tools] == ["weather_alerts"]
+    assert "near_misses" not in plain[0].meta
