@@ -14,7 +14,7 @@ import json
 import random
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +66,14 @@ def tool_pool(examples: Sequence[ToolExample]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def _clashing(avoid: Sequence[dict[str, Any]]) -> Callable[[dict[str, Any]], bool]:
+    """Whether a tool shares a name or a description with one of ``avoid`` (case-folded)."""
+    names = {_name(t).casefold() for t in avoid}
+    descs = {str(t["function"].get("description", "")).casefold() for t in avoid}
+    return lambda tool: (_name(tool).casefold() in names
+                         or str(tool["function"].get("description", "")).casefold() in descs)
+
+
 def _draw(rng: random.Random, pool: Sequence[dict[str, Any]], k: int,
           avoid: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Up to ``k`` pool tools whose name and description clash with nothing in ``avoid``.
@@ -73,17 +81,17 @@ def _draw(rng: random.Random, pool: Sequence[dict[str, Any]], k: int,
     A clashing description would be the same tool under another name, and could make a
     distractor a second right answer.
     """
-    names = {_name(t).casefold() for t in avoid}
-    descs = {str(t["function"].get("description", "")).casefold() for t in avoid}
+    clashes = _clashing(avoid)
     out: list[dict[str, Any]] = []
+    drawn: set[str] = set()
     for _ in range(20 * k if pool else 0):
         if len(out) == k:
             break
         tool = pool[rng.randrange(len(pool))]
-        if _name(tool).casefold() in names or str(tool["function"].get("description", "")).casefold() in descs:
+        if clashes(tool) or _name(tool).casefold() in drawn:
             continue
         out.append(tool)
-        names.add(_name(tool).casefold())
+        drawn.add(_name(tool).casefold())
     return out
 
 
@@ -241,13 +249,12 @@ def near_misses(pool: Sequence[dict[str, Any]], removed: Sequence[dict[str, Any]
     Removing the gold tool alone leaves tools of other topics, which a request tells apart by
     its words; a tool that shares the request's topic but not its task is what a tuned policy
     must learn to refuse ("the area of a circle" with only a rectangle's area offered)."""
-    names = {_name(t).casefold() for t in [*avoid, *removed]}
-    descs = {str(t["function"].get("description", "")).casefold() for t in [*avoid, *removed]}
+    clashes = _clashing([*avoid, *removed])
     topics = [_topic(t) for t in removed]
     bar = 0.5 * max((relevance(request, spec) for spec in normalize_tools(list(removed))), default=0.0)
     scored = []
     for tool in pool:
-        if _name(tool).casefold() in names or str(tool["function"].get("description", "")).casefold() in descs:
+        if clashes(tool):
             continue
         words = _topic(tool)
         overlaps = [len(words & t) / len(words | t) for t in topics if words | t]

@@ -867,10 +867,9 @@ def load_causal_lm(path: str | Path, *, base_model: str | Path | None = None, dt
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch_dtype(dtype)
-    path = Path(path) if Path(path).exists() or Path(path).is_absolute() else path
-    if isinstance(path, Path) and not path.exists():
+    if Path(path).is_absolute() and not Path(path).exists():
         raise FileNotFoundError(f"no model directory at {path}")
-    adapter = isinstance(path, Path) and (path / "adapter_config.json").exists()
+    adapter = (Path(path) / "adapter_config.json").exists()
     if adapter:
         from peft import PeftConfig
 

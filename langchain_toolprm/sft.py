@@ -4,10 +4,10 @@ An example is posed exactly as the chat model poses it (:func:`prompts.build_pro
 built-in prompt for a base model, the model's own chat template otherwise) and the target is
 the call list spelled in that prompt's call format, as the step grammar writes it, ``[]``
 included, and after "no call" the source's reply when it has a short one (a reply to a tool
-result, or to a question no tool serves). Only the answer's tokens carry loss. The data are ``examples_<split>.jsonl`` files of
-``toolprm build-dataset`` (training sources only, with Hammer-style function masking, shuffled
-and padded tool lists and removed-tool irrelevance examples); optimisation, checkpoints and
-resume are the PRM trainer's (:func:`training.fit`).
+result, or to a question no tool serves). Only the answer's tokens carry loss. The data are
+``examples_<split>.jsonl`` files of ``toolprm build-dataset`` (training sources only, with
+Hammer-style function masking, shuffled and padded tool lists and removed-tool irrelevance
+examples); optimisation, checkpoints and resume are the PRM trainer's (:func:`training.fit`).
 """
 
 from __future__ import annotations

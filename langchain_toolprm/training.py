@@ -154,10 +154,10 @@ def prefix_past(model: Any, prefix: Sequence[int], rows: int, device: torch.devi
     dropout. Fed once per optimizer step instead of once per input (the built-in prompt's
     instructions and example are about a third of an example's tokens); no gradient flows into
     the prefix, a truncation its small share of the loss's reach makes cheap."""
-    was_training = model.training
-    model.eval()
     from transformers import DynamicCache
 
+    was_training = model.training
+    model.eval()
     past = DynamicCache(config=model.config)
     ids = torch.tensor([list(prefix)] * rows, dtype=torch.long, device=device)
     model.get_decoder()(input_ids=ids, cache=past, use_cache=True)
