@@ -11,7 +11,7 @@ import gzip
 import json
 from collections import Counter
 
-from langchain_toolprm.benchmarks import load_benchmark
+from langchain_toolprm.evaluation.benchmarks import load_benchmark
 
 
 def main() -> None:

@@ -22,12 +22,12 @@ from typing import Any
 import torch
 
 from langchain_toolprm import ToolPRMChatModel
+from langchain_toolprm.backends.embedded import ensure_embedded_model
+from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
 from langchain_toolprm.cli import DEMO_TOOLS
-from langchain_toolprm.embedded import ensure_embedded_model
-from langchain_toolprm.policy import Constraints, TransformersPolicy
-from langchain_toolprm.schema import normalize_tools
-from langchain_toolprm.search import SearchConfig, prepare_problem, run_search
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.core.schema import normalize_tools
+from langchain_toolprm.core.search import SearchConfig, prepare_problem, run_search
+from langchain_toolprm.core.verifier import VerifierScorer
 
 ROWS: list[tuple[str, float]] = []
 

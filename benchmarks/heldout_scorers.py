@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from langchain_toolprm.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
-from langchain_toolprm.evaluation import EvalSpec, make_scorer, run_eval, slug, summarize
-from langchain_toolprm.policy import TransformersPolicy
-from langchain_toolprm.records import load_examples
-from langchain_toolprm.search import check_policy_weight
+from langchain_toolprm.backends.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+from langchain_toolprm.backends.transformers import TransformersPolicy
+from langchain_toolprm.core.search import check_policy_weight
+from langchain_toolprm.data.records import load_examples
+from langchain_toolprm.evaluation.runner import EvalSpec, make_scorer, run_eval, slug, summarize
 
 
 def _weights(text: str) -> list[float]:

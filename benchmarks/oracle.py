@@ -22,14 +22,14 @@ import zlib
 from collections import defaultdict
 from pathlib import Path
 
-from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
-from langchain_toolprm.metrics import score_item
-from langchain_toolprm.policy import Constraints, TransformersPolicy
-from langchain_toolprm.records import call_to_dict
-from langchain_toolprm.search import SearchConfig, beam_search, prepare_problem
-from langchain_toolprm.steps import assemble
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.backends.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
+from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
+from langchain_toolprm.core.search import SearchConfig, beam_search, prepare_problem
+from langchain_toolprm.core.steps import assemble
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.records import call_to_dict
+from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark
+from langchain_toolprm.evaluation.metrics import score_item
 
 CATEGORIES = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 

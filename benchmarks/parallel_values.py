@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from langchain_toolprm.scorers import ScoringContext
-from langchain_toolprm.sources import load_training_sources
-from langchain_toolprm.steps import StepTag, segment
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.steps import StepTag, segment
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.sources import load_training_sources
 
 CHECKS = {"the request ties": "tied to another argument", "an earlier call's": "an earlier call's other argument",
           "a number in": "the unit of an earlier call's other argument"}

@@ -13,9 +13,9 @@ import json
 
 import torch
 
-from langchain_toolprm.embedded import EMBEDDED_BASE, load_policy
-from langchain_toolprm.records import load_examples
-from langchain_toolprm.sft import evaluate_policy
+from langchain_toolprm.backends.embedded import EMBEDDED_BASE, load_policy
+from langchain_toolprm.data.records import load_examples
+from langchain_toolprm.training.sft import evaluate_policy
 
 
 def main() -> None:

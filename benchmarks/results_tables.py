@@ -27,11 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from langchain_toolprm.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.embedded import ensure_embedded_model
-from langchain_toolprm.evaluation import read_results, reread_text_answers, summary_table
-from langchain_toolprm.metrics import aggregate_hammer
-from langchain_toolprm.records import ToolExample, read_jsonl
+from langchain_toolprm.backends.embedded import ensure_embedded_model
+from langchain_toolprm.data.records import ToolExample, read_jsonl
+from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark
+from langchain_toolprm.evaluation.metrics import aggregate_hammer
+from langchain_toolprm.evaluation.runner import read_results, reread_text_answers, summary_table
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 GROUPS = [("bfcl", c) for c in BFCL] + [("toolalpaca", "-"), ("apibank_l1", "-")]

@@ -26,7 +26,7 @@ import torch
 from langchain_core.tools import tool
 
 from langchain_toolprm import ToolPRMChatModel, TransformersPolicy
-from langchain_toolprm.embedded import EMBEDDED_BASE, load_policy
+from langchain_toolprm.backends.embedded import EMBEDDED_BASE, load_policy
 
 
 @tool

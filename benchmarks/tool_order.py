@@ -2,7 +2,7 @@
 
     python benchmarks/tool_order.py --strategy beam greedy --orders 3 --out docs/tool_order.md
 
-Every question of ``langchain_toolprm.tool_order`` is answered with the same tools listed in
+Every question of ``langchain_toolprm.evaluation.tool_order`` is answered with the same tools listed in
 ``--orders`` orders (as given, reversed, random); a question is order-stable when every order
 calls the same functions (as a multiset), and right when those are the expected ones.
 """
@@ -14,7 +14,7 @@ import sys
 import time
 
 from langchain_toolprm import ToolPRMChatModel
-from langchain_toolprm.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
+from langchain_toolprm.evaluation.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
 
 
 def main() -> int:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from langchain_toolprm.scorers import ScoringContext
-from langchain_toolprm.sources import load_training_sources
-from langchain_toolprm.steps import segment
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.steps import segment
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.sources import load_training_sources
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from langchain_toolprm.benchmarks import BFCL_CATEGORIES, bfcl_data_dir, read_bfcl
-from langchain_toolprm.metrics import bfcl_check, standardize
-from langchain_toolprm.records import DataFileError, ToolExample
-from langchain_toolprm.schema import normalize_tools
-from langchain_toolprm.steps import Call
+from langchain_toolprm.core.schema import normalize_tools
+from langchain_toolprm.core.steps import Call
+from langchain_toolprm.data.records import DataFileError, ToolExample
+from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, bfcl_data_dir, read_bfcl
+from langchain_toolprm.evaluation.metrics import bfcl_check, standardize
 
 pytestmark = pytest.mark.integration
 

@@ -191,8 +191,8 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
     """Fed fragment by fragment, "another argument" and "another call" get a small fraction of what
     the model gives them in its own tokens; the search scores them the natural way, and a chosen
     path's fed tokens are the tokenizer's own tokens of its text."""
-    from langchain_toolprm.prompts import build_prompt
-    from langchain_toolprm.schema import normalize_tools
+    from langchain_toolprm.core.prompts import build_prompt
+    from langchain_toolprm.core.schema import normalize_tools
 
     policy = gemma._load().policy
     specs = normalize_tools(DEMO_TOOLS)
@@ -215,9 +215,9 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
                      [', {"name": "get_weather"', "]"])
     assert ours[0] > 0.3 and ours[0] > 20 * old[0]  # another call
 
-    from langchain_toolprm.policy import Constraints
-    from langchain_toolprm.search import SearchConfig, beam_search, prepare_problem
-    from langchain_toolprm.verifier import VerifierScorer
+    from langchain_toolprm.backends.transformers import Constraints
+    from langchain_toolprm.core.search import SearchConfig, beam_search, prepare_problem
+    from langchain_toolprm.core.verifier import VerifierScorer
 
     problem, _ = prepare_problem(policy, [HumanMessage("What's the weather in Paris and in London?")], specs,
                                  Constraints(tuple(specs)), 128)
@@ -306,9 +306,9 @@ def test_shipped_toolprm_guides_the_search() -> None:
 def test_eval_names_the_shipped_toolprm_and_its_weights() -> None:
     """``toolprm eval --scorer combined:toolprm`` builds verifier x the shipped adapter, and the
     results record which weights scored them."""
-    from langchain_toolprm.embedded import prm_digest, shipped_prm_dir
-    from langchain_toolprm.evaluation import EvalSpec, make_scorer
-    from langchain_toolprm.scorers import CombinedScorer, GenerativePRM
+    from langchain_toolprm.backends.embedded import prm_digest, shipped_prm_dir
+    from langchain_toolprm.core.scorers import CombinedScorer, GenerativePRM
+    from langchain_toolprm.evaluation.runner import EvalSpec, make_scorer
 
     scorer = make_scorer(EvalSpec("beam", scorer="combined", prm="toolprm"))
     assert isinstance(scorer, CombinedScorer) and isinstance(scorer.scorers[1], GenerativePRM)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_toolprm.labels import label_steps
-from langchain_toolprm.masking import MaskConfig, irrelevance_examples, mask_examples
-from langchain_toolprm.records import data_dir
-from langchain_toolprm.sources import ALL_SOURCES, LoadReport, load_training_sources
-from langchain_toolprm.steps import segment
+from langchain_toolprm.core.steps import segment
+from langchain_toolprm.data.labels import label_steps
+from langchain_toolprm.data.masking import MaskConfig, irrelevance_examples, mask_examples
+from langchain_toolprm.data.records import data_dir
+from langchain_toolprm.data.sources import ALL_SOURCES, LoadReport, load_training_sources
 
 pytestmark = pytest.mark.integration
 

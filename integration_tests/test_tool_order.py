@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from langchain_toolprm import ToolPRMChatModel
-from langchain_toolprm.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
+from langchain_toolprm.evaluation.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
 
 
 def test_shuffling_the_tools_does_not_change_the_functions(gemma: ToolPRMChatModel) -> None:

@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from langchain_core.tools import tool
 
-from .dataset import add_build_parser
-from .evaluation import add_eval_parser
-from .sft import add_train_policy_parser
-from .training import add_eval_prm_parser, add_train_parser
+from .data.dataset import add_build_parser
+from .evaluation.runner import add_eval_parser
+from .training.prm import add_eval_prm_parser, add_train_parser
+from .training.sft import add_train_policy_parser
 
 
 @tool
@@ -62,7 +62,7 @@ def format_trace(trace: list[dict[str, Any]]) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .chat_model import ToolPRMChatModel
+    from .core.chat_model import ToolPRMChatModel
 
     llm = ToolPRMChatModel(model=args.model, prm=args.prm, strategy=args.strategy, n_retain=args.n,
                            m_explore=args.m, seed=args.seed, policy_weight=args.policy_weight)
@@ -83,7 +83,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from .embedded import ensure_embedded_model
+    from .backends.embedded import ensure_embedded_model
 
     # An explicit prepare re-hashes every file, whatever an earlier check stamped.
     print(ensure_embedded_model(force=args.force, full_check=True))

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-import langchain_toolprm.benchmarks as benchmarks
-from langchain_toolprm.benchmarks import (
+import langchain_toolprm.evaluation.benchmarks as benchmarks
+from langchain_toolprm.core.schema import normalize_tools
+from langchain_toolprm.core.steps import Call
+from langchain_toolprm.data.records import DataFileError, ToolExample, write_jsonl
+from langchain_toolprm.evaluation.benchmarks import (
     BFCL_CATEGORIES,
     bfcl_schema,
     load_benchmark,
@@ -18,9 +21,6 @@ from langchain_toolprm.benchmarks import (
     read_bfcl,
     read_hammer,
 )
-from langchain_toolprm.records import DataFileError, ToolExample, write_jsonl
-from langchain_toolprm.schema import normalize_tools
-from langchain_toolprm.steps import Call
 
 DISTANCE = {
     "name": "geo.distance", "description": "Distance between two points.",

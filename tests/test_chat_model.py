@@ -404,7 +404,7 @@ def test_constructor_and_binding_load_nothing(monkeypatch: pytest.MonkeyPatch) -
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr("langchain_toolprm.embedded.ensure_embedded_model", refuse)
+    monkeypatch.setattr("langchain_toolprm.backends.embedded.ensure_embedded_model", refuse)
     monkeypatch.setattr(TransformersPolicy, "from_pretrained", classmethod(refuse))
     model = ToolPRMChatModel()
     assert model._holder.loaded is None

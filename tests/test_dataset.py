@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from langchain_toolprm.backends.transformers import TransformersPolicy
 from langchain_toolprm.cli import main
-from langchain_toolprm.dataset import DatasetConfig, build_dataset, group_of, split_examples
-from langchain_toolprm.labels import label_steps
-from langchain_toolprm.masking import MaskConfig
-from langchain_toolprm.policy import TransformersPolicy
-from langchain_toolprm.records import DataFileError, ToolExample, load_examples, load_trajectories, read_jsonl
-from langchain_toolprm.rollouts import RolloutConfig, collect_rollouts, shard_path
-from langchain_toolprm.sources import load_glaive
-from langchain_toolprm.steps import StepTag
+from langchain_toolprm.core.steps import StepTag
+from langchain_toolprm.data.dataset import DatasetConfig, build_dataset, group_of, split_examples
+from langchain_toolprm.data.labels import label_steps
+from langchain_toolprm.data.masking import MaskConfig
+from langchain_toolprm.data.records import (
+    DataFileError,
+    ToolExample,
+    load_examples,
+    load_trajectories,
+    read_jsonl,
+)
+from langchain_toolprm.data.rollouts import RolloutConfig, collect_rollouts, shard_path
+from langchain_toolprm.data.sources import load_glaive
 
 # Enum and boolean arguments only: the random-weight policy always finishes such a call list.
 TOOLS = [

@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from langchain_toolprm import TransformersPolicy, evaluation
-from langchain_toolprm.benchmarks import bfcl_example, load_benchmark
+from langchain_toolprm import TransformersPolicy
 from langchain_toolprm.cli import main
-from langchain_toolprm.evaluation import (
+from langchain_toolprm.core.prompts import BUILTIN_JSON, llama3_format, qwen_format
+from langchain_toolprm.core.scorers import GenerativePRM
+from langchain_toolprm.core.steps import Call
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.records import ToolExample
+from langchain_toolprm.evaluation import runner as evaluation
+from langchain_toolprm.evaluation.benchmarks import bfcl_example, load_benchmark
+from langchain_toolprm.evaluation.runner import (
     STRATEGIES,
     EvalSpec,
     Prediction,
@@ -27,11 +33,6 @@ from langchain_toolprm.evaluation import (
     slug,
     summarize,
 )
-from langchain_toolprm.prompts import BUILTIN_JSON, llama3_format, qwen_format
-from langchain_toolprm.records import ToolExample
-from langchain_toolprm.scorers import GenerativePRM
-from langchain_toolprm.steps import Call
-from langchain_toolprm.verifier import VerifierScorer
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city", "parameters": {
     "type": "dict", "properties": {

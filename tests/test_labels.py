@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_toolprm.labels import call_matches, calls_match, label_steps, values_equal
-from langchain_toolprm.schema import normalize_tools
-from langchain_toolprm.steps import Call, Step, StepOrderError, StepTag, segment
+from langchain_toolprm.core.schema import normalize_tools
+from langchain_toolprm.core.steps import Call, Step, StepOrderError, StepTag, segment
+from langchain_toolprm.data.labels import call_matches, calls_match, label_steps, values_equal
 
 F, A, P, FF, T = StepTag.FUNC_NAME, StepTag.ARG_VALUE, StepTag.PARAM_FINISH, StepTag.FUNC_FINISH, StepTag.TOTAL_FINISH
 

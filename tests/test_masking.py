@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import random
 
-from langchain_toolprm.labels import label_steps
-from langchain_toolprm.masking import (
+from langchain_toolprm.core.steps import Call, segment
+from langchain_toolprm.data.labels import label_steps
+from langchain_toolprm.data.masking import (
     MaskConfig,
     irrelevance_examples,
     mask_example,
@@ -14,8 +15,7 @@ from langchain_toolprm.masking import (
     near_misses,
     tool_pool,
 )
-from langchain_toolprm.records import ToolExample
-from langchain_toolprm.steps import Call, segment
+from langchain_toolprm.data.records import ToolExample
 
 
 def tool(name: str, desc: str, **params: dict) -> dict:

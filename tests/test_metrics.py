@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from langchain_toolprm.benchmarks import bfcl_example
-from langchain_toolprm.metrics import (
+from langchain_toolprm.core.steps import Call
+from langchain_toolprm.data.records import ToolExample
+from langchain_toolprm.evaluation.benchmarks import bfcl_example
+from langchain_toolprm.evaluation.metrics import (
     aggregate_hammer,
     bfcl_check,
     hammer_scores,
@@ -16,8 +18,6 @@ from langchain_toolprm.metrics import (
     score_item,
     standardize,
 )
-from langchain_toolprm.records import ToolExample
-from langchain_toolprm.steps import Call
 
 AREA = {
     "name": "geometry.area", "description": "Area of a triangle.",

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from langchain_core.messages import HumanMessage
 
 from langchain_toolprm import GenerativePRM, TransformersPolicy
-from langchain_toolprm.policy import (
+from langchain_toolprm.backends.transformers import (
     Beam,
     Candidate,
     Constraints,
@@ -23,9 +23,9 @@ from langchain_toolprm.policy import (
     _choose,
     _value_end,
 )
-from langchain_toolprm.prompts import build_prompt
-from langchain_toolprm.schema import ToolSpec, normalize_tools
-from langchain_toolprm.steps import StepTag, assemble, dump_value, next_tags, replay
+from langchain_toolprm.core.prompts import build_prompt
+from langchain_toolprm.core.schema import ToolSpec, normalize_tools
+from langchain_toolprm.core.steps import StepTag, assemble, dump_value, next_tags, replay
 
 SHORT_TEXT = "the weather in paris"
 LONG_TEXT = (

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
 from transformers import AutoTokenizer
 
-from langchain_toolprm.prompts import (
+from langchain_toolprm.core.prompts import (
     BUILTIN_INTRO,
     BUILTIN_JSON,
     BUILTIN_STOP,
@@ -24,7 +24,7 @@ from langchain_toolprm.prompts import (
     render_context,
     render_conversation,
 )
-from langchain_toolprm.schema import ToolSpec, normalize_tools
+from langchain_toolprm.core.schema import ToolSpec, normalize_tools
 
 TOOLS_RAW = [
     {"type": "function", "function": {

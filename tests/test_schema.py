@@ -9,7 +9,7 @@ import pytest
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
-from langchain_toolprm.schema import (
+from langchain_toolprm.core.schema import (
     ParamSpec,
     ToolSchemaError,
     ToolSpec,
@@ -374,7 +374,7 @@ def test_choices_keep_only_legal_values() -> None:
 
 
 def test_schema_checks_are_cached_by_schema_text() -> None:
-    from langchain_toolprm.schema import _prepare
+    from langchain_toolprm.core.schema import _prepare
 
     tool_ = openai_tool({"q": {"type": "string", "pattern": "^[a-z]+$", "x-cache-test": 1}}, name="cached")
     normalize_tool(tool_)

@@ -12,17 +12,17 @@ import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from langchain_toolprm import TransformersPolicy
-from langchain_toolprm.policy import Usage
-from langchain_toolprm.schema import ToolSpec, normalize_tools
-from langchain_toolprm.scorers import (
+from langchain_toolprm.backends.transformers import Usage
+from langchain_toolprm.core.schema import ToolSpec, normalize_tools
+from langchain_toolprm.core.scorers import (
     CombinedScorer,
     GenerativePRM,
     ScoringContext,
     encode_trajectory,
     label_token_ids,
 )
-from langchain_toolprm.steps import Call, Step, StepTag, render_trajectory, segment
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.core.steps import Call, Step, StepTag, render_trajectory, segment
+from langchain_toolprm.core.verifier import VerifierScorer
 
 T = StepTag
 

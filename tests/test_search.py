@@ -12,11 +12,11 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_toolprm import TransformersPolicy
-from langchain_toolprm.policy import Constraints, KVState, Usage
-from langchain_toolprm.prompts import build_prompt
-from langchain_toolprm.schema import ToolSpec, normalize_tools
-from langchain_toolprm.scorers import ScoringContext
-from langchain_toolprm.search import (
+from langchain_toolprm.backends.transformers import Constraints, KVState, Usage
+from langchain_toolprm.core.prompts import build_prompt
+from langchain_toolprm.core.schema import ToolSpec, normalize_tools
+from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.search import (
     STRATEGIES,
     SearchConfig,
     SearchProblem,
@@ -29,8 +29,8 @@ from langchain_toolprm.search import (
     majority_vote,
     run_search,
 )
-from langchain_toolprm.steps import Call, Step, StepTag, assemble
-from langchain_toolprm.verifier import VerifierScorer
+from langchain_toolprm.core.steps import Call, Step, StepTag, assemble
+from langchain_toolprm.core.verifier import VerifierScorer
 
 TOOLS_RAW = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {

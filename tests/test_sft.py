@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
 from langchain_toolprm.cli import main
-from langchain_toolprm.evaluation import parse_calls
-from langchain_toolprm.policy import Constraints, TransformersPolicy
-from langchain_toolprm.prompts import BUILTIN_JSON, build_prompt, qwen_format
-from langchain_toolprm.records import DataFileError, ToolExample, write_jsonl
-from langchain_toolprm.search import SearchConfig, prepare_problem, run_search
-from langchain_toolprm.sft import (
+from langchain_toolprm.core.prompts import BUILTIN_JSON, build_prompt, qwen_format
+from langchain_toolprm.core.search import SearchConfig, prepare_problem, run_search
+from langchain_toolprm.core.steps import Call, fragments, segment
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.records import DataFileError, ToolExample, write_jsonl
+from langchain_toolprm.evaluation.runner import parse_calls
+from langchain_toolprm.training.prm import TrainConfig
+from langchain_toolprm.training.sft import (
     MAX_REPLY_CHARS,
     answer_text,
     encode_example,
@@ -24,9 +27,6 @@ from langchain_toolprm.sft import (
     evaluate_policy,
     train_policy,
 )
-from langchain_toolprm.steps import Call, fragments, segment
-from langchain_toolprm.training import TrainConfig
-from langchain_toolprm.verifier import VerifierScorer
 
 TOOLS = (
     {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {

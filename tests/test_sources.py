@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm.labels import label_steps
-from langchain_toolprm.records import DataFileError
-from langchain_toolprm.sources import (
+from langchain_toolprm.core.steps import Call, segment
+from langchain_toolprm.data.labels import label_steps
+from langchain_toolprm.data.records import DataFileError
+from langchain_toolprm.data.sources import (
     ALL_SOURCES,
     load_apibank_lv3,
     load_glaive,
@@ -18,7 +19,6 @@ from langchain_toolprm.sources import (
     load_training_sources,
     parse_api_call,
 )
-from langchain_toolprm.steps import Call, segment
 
 
 def write(path: Path, data: object, jsonl: bool = False) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_toolprm.steps import (
+from langchain_toolprm.core.steps import (
     Call,
     Step,
     StepOrderError,

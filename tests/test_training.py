@@ -14,11 +14,11 @@ from tokenizers.processors import TemplateProcessing
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from langchain_toolprm import GenerativePRM, ToolPRMChatModel
-from langchain_toolprm.embedded import cache_dir
-from langchain_toolprm.records import DataFileError, LabelledTrajectory, ToolExample, write_jsonl
-from langchain_toolprm.scorers import ScoringContext, encode_trajectory, label_token_ids
-from langchain_toolprm.steps import Call, StepTag, segment
-from langchain_toolprm.training import (
+from langchain_toolprm.backends.embedded import cache_dir
+from langchain_toolprm.core.scorers import ScoringContext, encode_trajectory, label_token_ids
+from langchain_toolprm.core.steps import Call, StepTag, segment
+from langchain_toolprm.data.records import DataFileError, LabelledTrajectory, ToolExample, write_jsonl
+from langchain_toolprm.training.prm import (
     PRMTrainConfig,
     add_eval_prm_parser,
     add_train_parser,
@@ -371,7 +371,7 @@ def test_cli_train_and_eval(trained, tiny_gemma_path: Path, data_file: Path, tmp
 def test_a_shared_prefix_fed_once_gives_the_same_losses(tiny_gemma_path: Path) -> None:
     """Feeding the prefix every input shares once (as training does per optimizer step) changes
     no loss or accuracy; the prefix stops before the first learnt position."""
-    from langchain_toolprm.sft import EncodedAnswer
+    from langchain_toolprm.training.sft import EncodedAnswer
 
     head = list(range(2, 40))
     data = [EncodedAnswer(torch.tensor(head + tail, dtype=torch.int32), tuple(range(len(head) + k, len(head) + len(tail) - 1)),

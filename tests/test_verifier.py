@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from langchain_toolprm.schema import ToolSpec, normalize_tool, normalize_tools
-from langchain_toolprm.scorers import ScoringContext
-from langchain_toolprm.steps import Call, Step, StepTag, segment
-from langchain_toolprm.verifier import (
+from langchain_toolprm.core.schema import ToolSpec, normalize_tool, normalize_tools
+from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.steps import Call, Step, StepTag, segment
+from langchain_toolprm.core.verifier import (
     ABLATABLE,
     Levels,
     VerifierScorer,
@@ -359,7 +359,7 @@ def test_each_signal_switches_off(tools: list[ToolSpec]) -> None:
 
 # ---- values copied from the request ---------------------------------------------------------------
 def test_copy_values_offers_the_requests_own_values() -> None:
-    from langchain_toolprm.verifier import copy_values
+    from langchain_toolprm.core.verifier import copy_values
 
     text = "Ship 3 boxes to 12 Oak Street in Springfield, 2.5 kg each."
     assert copy_values(text, {"type": "integer"}) == [3, 12]
@@ -388,7 +388,7 @@ def test_a_list_cut_short_scores_partly(tools: list[ToolSpec]) -> None:
     ("Between 1 and 3, then 'x'", "string", []),
 ])
 def test_copy_values_offers_the_lists_the_request_spells_out(text: str, items: str, lists: list[Any]) -> None:
-    from langchain_toolprm.verifier import copy_values
+    from langchain_toolprm.core.verifier import copy_values
 
     assert copy_values(text, {"type": "array", "items": {"type": items}}) == lists
     assert copy_values(text, {"type": "array", "items": [{"type": items}]}) == []  # tuple-style items

@@ -37,9 +37,9 @@ from typing import Any
 
 import torch
 
-from .prompts import CallFormat
-from .schema import ParamSpec, ToolSpec
-from .steps import PartialState, Step, StepTag, dump_value, replay
+from ..core.prompts import CallFormat
+from ..core.schema import ParamSpec, ToolSpec
+from ..core.steps import PartialState, Step, StepTag, dump_value, replay
 
 
 class ContextLengthError(ValueError):

@@ -1,10 +1,10 @@
-"""Test benchmarks read into :class:`~langchain_toolprm.records.ToolExample` records.
+"""Test benchmarks read into :class:`~langchain_toolprm.data.records.ToolExample` records.
 
 BFCL (the ten single-turn Python categories, from the data files of the ``bfcl-eval`` wheel)
 and the two Hammer F1 sets (ToolAlpaca and API-Bank level 1, from ``shared/data/hammer_f1``).
 Only data files are read: importing ``bfcl_eval`` would pull every vendor SDK it depends on.
 
-Each loader keeps what its scorer in :mod:`langchain_toolprm.metrics` needs in ``meta``: for
+Each loader keeps what its scorer in :mod:`langchain_toolprm.evaluation.metrics` needs in ``meta``: for
 BFCL the original function docs (their Python-ish types decide the type rules) and the
 possible answers; the gold calls are one accepted answer, for training-style use and display.
 """
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .records import DataFileError, ToolExample, load_examples, require_file
-from .records import data_dir as shared_data_dir
-from .schema import ParamSpec, normalize_tools
-from .steps import Call
+from ..core.schema import ParamSpec, normalize_tools
+from ..core.steps import Call
+from ..data.records import DataFileError, ToolExample, load_examples, require_file
+from ..data.records import data_dir as shared_data_dir
 
 log = logging.getLogger(__name__)
 

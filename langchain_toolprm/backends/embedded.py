@@ -272,7 +272,7 @@ SHIPPED_PRM = "toolprm"
 
 def shipped_prm_dir() -> Path:
     """The shipped ToolPRM LoRA adapter; its base is the embedded Gemma 3 270M."""
-    return Path(__file__).parent / "prms" / "toolprm-gemma3-270m"
+    return Path(__file__).parents[1] / "prms" / "toolprm-gemma3-270m"
 
 
 def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
@@ -305,7 +305,7 @@ def load_policy(model: str | Path | None = None, **kwargs: Any) -> Any:
     dataset building): None or ``"gemma-3-270m"`` is the embedded model; anything else is a
     model directory, a hub id in the local cache, or a LoRA adapter directory whose config
     names its base. ``kwargs`` go to :meth:`TransformersPolicy.from_pretrained`."""
-    from .policy import TransformersPolicy
+    from .transformers import TransformersPolicy
 
     embedded = model is None or model == EMBEDDED_BASE
     policy = TransformersPolicy.from_pretrained(ensure_embedded_model() if embedded else model, **kwargs)

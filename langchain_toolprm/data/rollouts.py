@@ -15,10 +15,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .policy import Constraints, ContextLengthError, TransformersPolicy
+from ..backends.transformers import Constraints, ContextLengthError, TransformersPolicy
+from ..core.search import SearchConfig, best_of_n, prepare_problem
+from ..core.verifier import VerifierScorer
 from .records import ToolExample, append_jsonl, read_jsonl, step_to_dict
-from .search import SearchConfig, best_of_n, prepare_problem
-from .verifier import VerifierScorer
 
 
 @dataclass(frozen=True)

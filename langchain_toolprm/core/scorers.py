@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import torch
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from .policy import Usage, clone_cache, load_causal_lm
+from ..backends.transformers import Usage, clone_cache, load_causal_lm
 from .prompts import message_text, render_context
 from .schema import ToolSpec
 from .steps import Call, Step, fragments

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.steps import StepTag, segment
 from .labels import label_steps
 from .masking import MaskConfig, irrelevance_examples, mask_examples
 from .records import (
@@ -31,7 +32,6 @@ from .records import (
 )
 from .rollouts import RolloutConfig
 from .sources import ALL_SOURCES, LoadReport, load_training_sources
-from .steps import StepTag, segment
 
 SPLITS = ("train", "test")
 
@@ -174,7 +174,7 @@ def write_card(out_dir: Path, stats: dict[str, dict[str, Any]], command: str) ->
     lines = [
         "# ToolPRM step-labelled dataset", "",
         "Fine-grained trajectories sampled by the policy, each step labelled `+`/`-` by rule against",
-        "the gold calls (langchain_toolprm.labels). Built with:", "", "```", command, "```", "",
+        "the gold calls (langchain_toolprm.data.labels). Built with:", "", "```", command, "```", "",
         "## Sources (queries loaded before masking, and what each loader skipped)", "",
         "| source | examples | skipped |", "|---|---|---|",
     ]
@@ -293,7 +293,7 @@ def _build_command(args: Any) -> int:
         return 0
     policy = None
     if not args.annotate_only:
-        from .embedded import load_policy
+        from ..backends.embedded import load_policy
 
         policy = load_policy(args.model)
     command = "toolprm " + " ".join(shlex.quote(a) for a in args.argv)

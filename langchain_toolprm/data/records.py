@@ -19,8 +19,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, convert_to_messages
 
-from .schema import ToolSpec, normalize_tools
-from .steps import Call, Step, StepTag
+from ..core.schema import ToolSpec, normalize_tools
+from ..core.steps import Call, Step, StepTag
 
 DATA_ENV = "TOOLPRM_DATA"
 

@@ -30,8 +30,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .records import ToolExample
-from .steps import Call
+from ..core.steps import Call
+from ..data.records import ToolExample
 
 _PY_TYPES: dict[str, type] = {
     "string": str, "integer": int, "float": float, "boolean": bool,
@@ -78,7 +78,7 @@ def bfcl_check(example: ToolExample, calls: Sequence[Call] | None) -> CheckResul
 
     Irrelevance categories are right iff there is no call (None or an empty list); elsewhere
     an empty list is a wrong count and None is ``no_output``. The example must come from
-    :func:`~langchain_toolprm.benchmarks.load_bfcl` (its meta holds BFCL's docs and answers).
+    :func:`~langchain_toolprm.evaluation.benchmarks.load_bfcl` (its meta holds BFCL's docs and answers).
     """
     if "irrelevance" in example.meta["category"]:
         if calls:

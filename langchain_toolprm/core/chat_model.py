@@ -32,8 +32,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .embedded import load_policy, policy_name, resolve_prm
-from .policy import Constraints, TransformersPolicy, Usage
+from ..backends.embedded import load_policy, policy_name, resolve_prm
+from ..backends.transformers import Constraints, TransformersPolicy, Usage
 from .schema import normalize_tools
 from .scorers import CombinedScorer, GenerativePRM, Scorer
 from .search import Aggregation, SearchConfig, Strategy, prepare_problem, run_search

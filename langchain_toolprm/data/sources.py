@@ -1,4 +1,4 @@
-"""Loaders that turn the PRM training sources into :class:`~langchain_toolprm.records.ToolExample`.
+"""Loaders that turn the PRM training sources into :class:`~langchain_toolprm.data.records.ToolExample`.
 
 Each source spells conversations, tools and calls its own way (Seal-Tools' typed catalogue,
 glaive's and ToolACE's ShareGPT turns, API-Bank's ``[Api(k='v')]`` strings). The loaders
@@ -21,9 +21,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ..core.schema import ToolSchemaError, ToolSpec, normalize_tool
+from ..core.steps import Call
 from .records import DataFileError, ToolExample, data_dir, require_file
-from .schema import ToolSchemaError, ToolSpec, normalize_tool
-from .steps import Call
 
 SEALTOOLS, GLAIVE, TOOLACE, APIBANK = "sealtools", "glaive", "toolace", "apibank_lv3"
 ALL_SOURCES: tuple[str, ...] = (SEALTOOLS, GLAIVE, TOOLACE, APIBANK)
@@ -196,7 +196,7 @@ def _tool_message(call_id: str, content: Any) -> dict[str, Any]:
 
 def _example(source: str, n: int, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]],
              gold: Sequence[Call], meta: dict[str, Any]) -> ToolExample:
-    """The final example, after the tool list passes :func:`~langchain_toolprm.schema.normalize_tools`."""
+    """The final example, after the tool list passes :func:`~langchain_toolprm.core.schema.normalize_tools`."""
     if not tools:
         raise _Skip("no usable tools")
     ex = ToolExample(f"{source}-{n}", source, tuple(dict(m) for m in messages), tuple(tools), tuple(gold), meta)

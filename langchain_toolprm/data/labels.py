@@ -15,8 +15,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from .schema import ToolSpec
-from .steps import Call, Step, StepTag, replay
+from ..core.schema import ToolSpec
+from ..core.steps import Call, Step, StepTag, replay
 
 _NUMBER = re.compile(r"[+-]?(\d+(,\d{3})*(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # A signed number keeps its sign and decimal point; elsewhere only letters and digits count.

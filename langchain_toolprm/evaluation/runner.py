@@ -34,12 +34,15 @@ import torch
 from tqdm import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from .benchmarks import BENCHMARKS, BFCL_CATEGORIES, load_benchmark
-from .embedded import SHIPPED_PRM, prm_digest, resolve_prm
-from .metrics import aggregate_hammer, score_item
-from .policy import Constraints, ContextLengthError, TransformersPolicy, Usage
-from .prompts import CallFormat, build_prompt
-from .records import (
+from ..backends.embedded import SHIPPED_PRM, prm_digest, resolve_prm
+from ..backends.transformers import Constraints, ContextLengthError, TransformersPolicy, Usage
+from ..core.prompts import CallFormat, build_prompt
+from ..core.schema import ToolSchemaError, ToolSpec
+from ..core.scorers import CombinedScorer, GenerativePRM, Scorer
+from ..core.search import Aggregation, SearchConfig, check_policy_weight, prepare_problem, run_search
+from ..core.steps import Call
+from ..core.verifier import ABLATABLE, VerifierScorer
+from ..data.records import (
     DataFileError,
     ToolExample,
     append_jsonl,
@@ -48,11 +51,8 @@ from .records import (
     read_jsonl,
     write_jsonl,
 )
-from .schema import ToolSchemaError, ToolSpec
-from .scorers import CombinedScorer, GenerativePRM, Scorer
-from .search import Aggregation, SearchConfig, check_policy_weight, prepare_problem, run_search
-from .steps import Call
-from .verifier import ABLATABLE, VerifierScorer
+from .benchmarks import BENCHMARKS, BFCL_CATEGORIES, load_benchmark
+from .metrics import aggregate_hammer, score_item
 
 EvalStrategy = Literal["unconstrained", "greedy", "best_of_n", "majority", "token_beam", "beam"]
 STRATEGIES: tuple[str, ...] = get_args(EvalStrategy)
@@ -678,7 +678,7 @@ def _scorer_args(value: str) -> dict[str, Any]:
 
 
 def _load_policy(args: argparse.Namespace) -> TransformersPolicy:
-    from .embedded import load_policy
+    from ..backends.embedded import load_policy
 
     policy = load_policy(args.model, device=args.device)
     # The grammar's tables over the vocabulary are built once per process: build them before

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from .prompts import CallFormat, build_prompt
-from .records import DataFileError, ToolExample, load_examples
-from .steps import Call, Step, StepTag, step_fragment
-from .training import (
+from ..core.prompts import CallFormat, build_prompt
+from ..core.steps import Call, Step, StepTag, step_fragment
+from ..data.records import DataFileError, ToolExample, load_examples
+from .prm import (
     TrainConfig,
     TrainResult,
     add_config_flags,

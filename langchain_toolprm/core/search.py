@@ -23,7 +23,14 @@ from typing import Any, Literal
 import torch
 from langchain_core.messages import BaseMessage
 
-from .policy import Beam, Candidate, Constraints, ContextLengthError, KVState, TransformersPolicy
+from ..backends.transformers import (
+    Beam,
+    Candidate,
+    Constraints,
+    ContextLengthError,
+    KVState,
+    TransformersPolicy,
+)
 from .prompts import CallFormat, PolicyPrompt, build_prompt
 from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..core.schema import ParamSpec, normalize_tools
+from ..core.steps import Call
+from ..core.verifier import content_words, relevance
 from .labels import values_equal
 from .records import ToolExample
-from .schema import ParamSpec, normalize_tools
-from .steps import Call
-from .verifier import content_words, relevance
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Where token probabilities come from: in-process transformers, served engines."""

@@ -1,0 +1,1 @@
+"""The runtime: messages + tools -> prompt -> search (proposer, backend, scorer) -> calls."""

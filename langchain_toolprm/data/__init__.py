@@ -1,0 +1,1 @@
+"""PRM and policy training data: sources, masking, rollouts, labels."""

@@ -1,0 +1,1 @@
+"""Benchmarks, their scoring, and the evaluation harness."""

@@ -1,0 +1,1 @@
+"""Training the PRM and the tool-tuned policy."""
