@@ -18,7 +18,9 @@ from langchain_toolprm.backends.embedded import EMBEDDED_MODEL_NAME, ensure_embe
 from langchain_toolprm.backends.transformers import TransformersPolicy
 from langchain_toolprm.core.search import check_policy_weight
 from langchain_toolprm.data.records import load_examples
-from langchain_toolprm.evaluation.runner import EvalSpec, make_scorer, run_eval, slug, summarize
+from langchain_toolprm.evaluation.reports import summarize
+from langchain_toolprm.evaluation.runner import make_scorer, run_eval
+from langchain_toolprm.evaluation.specs import EvalSpec, slug
 
 
 def _weights(text: str) -> list[float]:

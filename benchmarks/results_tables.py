@@ -5,7 +5,7 @@ slice (the first ``--slice`` items), so all rows of a category cover the same it
 second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
 every result file under DIR without the raw texts (how benchmarks/per_item/v1 and v2 were made), which this
 script reads as well. ``--reread`` first reads the free-text strategies' calls again from their
-raw texts (``evaluation.reread_text_answers``; needs the policy's tokenizer, ``--model``).
+raw texts (``evaluation.reports.reread_text_answers``; needs the policy's tokenizer, ``--model``).
 
     python benchmarks/results_tables.py results/ [--slice 50] [--reread] [--pack benchmarks/per_item/v2]
     python benchmarks/results_tables.py benchmarks/per_item/v2 "old proposer=benchmarks/per_item/v1"
@@ -31,7 +31,7 @@ from langchain_toolprm.backends.embedded import ensure_embedded_model
 from langchain_toolprm.data.records import ToolExample, read_jsonl
 from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark
 from langchain_toolprm.evaluation.metrics import aggregate_hammer
-from langchain_toolprm.evaluation.runner import read_results, reread_text_answers, summary_table
+from langchain_toolprm.evaluation.reports import read_results, reread_text_answers, summary_table
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 GROUPS = [("bfcl", c) for c in BFCL] + [("toolalpaca", "-"), ("apibank_l1", "-")]

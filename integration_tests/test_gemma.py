@@ -308,7 +308,8 @@ def test_eval_names_the_shipped_toolprm_and_its_weights() -> None:
     results record which weights scored them."""
     from langchain_toolprm.backends.embedded import prm_digest, shipped_prm_dir
     from langchain_toolprm.core.scorers import CombinedScorer, GenerativePRM
-    from langchain_toolprm.evaluation.runner import EvalSpec, make_scorer
+    from langchain_toolprm.evaluation.runner import make_scorer
+    from langchain_toolprm.evaluation.specs import EvalSpec
 
     scorer = make_scorer(EvalSpec("beam", scorer="combined", prm="toolprm"))
     assert isinstance(scorer, CombinedScorer) and isinstance(scorer.scorers[1], GenerativePRM)

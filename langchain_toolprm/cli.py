@@ -1,4 +1,8 @@
-"""The ``toolprm`` command line: ``toolprm demo`` runs a real bind_tools call and prints the search."""
+"""The ``toolprm`` command line: ``toolprm demo`` runs a real bind_tools call and prints the search.
+
+``eval`` and ``grid`` are parsed here into plain :class:`~langchain_toolprm.evaluation.specs.EvalSpec`
+values, so the evaluation modules stay callable from Python without an argparse namespace.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,21 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.tools import tool
 
+from .backends.embedded import SHIPPED_PRM, load_policy
+from .backends.transformers import TransformersPolicy
+from .core.verifier import ABLATABLE, VerifierScorer
 from .data.dataset import add_build_parser
-from .evaluation.runner import add_eval_parser
+from .data.records import DataFileError
+from .evaluation.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
+from .evaluation.plots import plot_grid
+from .evaluation.reports import summarize
+from .evaluation.runner import make_scorer, run_eval, run_grid
+from .evaluation.specs import STRATEGIES, EvalSpec, scorer_label, slug
 from .training.prm import add_eval_prm_parser, add_train_parser
 from .training.sft import add_train_policy_parser
 
@@ -88,6 +101,124 @@ def _prepare(args: argparse.Namespace) -> int:
     # An explicit prepare re-hashes every file, whatever an earlier check stamped.
     print(ensure_embedded_model(force=args.force, full_check=True))
     return 0
+
+
+# ---- eval and grid --------------------------------------------------------------------------------
+def _split(values: Sequence[str] | None) -> list[str]:
+    """Repeatable options that also take comma lists: ``--x a --x b,c`` -> [a, b, c]."""
+    return [v.strip() for value in values or () for v in value.split(",") if v.strip()]
+
+
+def _categories(benchmark: str, given: Sequence[str] | None) -> list[str | None]:
+    """The ``--category`` values checked against the benchmark's (all unknown ones named at once),
+    else its defaults; ``[None]`` for a benchmark without categories."""
+    bench = get_benchmark(benchmark)
+    cats = _split(given)
+    if not bench.categories:
+        if cats:
+            raise ValueError(f"{benchmark} has no categories (got {', '.join(cats)})")
+        return [None]
+    unknown = [c for c in cats if c not in bench.categories]
+    if unknown:
+        raise ValueError(f"unknown {benchmark.upper()} category {', '.join(unknown)}; "
+                         f"valid: {', '.join(bench.categories)}")
+    return list(dict.fromkeys(cats) or bench.default_categories)
+
+
+def _scorer_args(value: str) -> dict[str, Any]:
+    """``verifier``, a PRM path, or ``combined:PATH`` (verifier x PRM) -> EvalSpec fields."""
+    if value == "verifier":
+        return {"scorer": "verifier"}
+    kind, path = ("combined", value.split(":", 1)[1]) if value.startswith("combined:") else ("prm", value)
+    if path != SHIPPED_PRM and not Path(path).exists():
+        raise FileNotFoundError(f"no PRM at {path} (--scorer takes verifier, {SHIPPED_PRM}, a PRM path, "
+                                f"or combined:PATH)")
+    return {"scorer": kind, "prm": path}
+
+
+def _load_policy(args: argparse.Namespace) -> TransformersPolicy:
+    policy = load_policy(args.model, device=args.device)
+    # The grammar's tables over the vocabulary are built once per process: build them before
+    # any item is timed, so the first item of the first strategy is not charged for them.
+    policy.warm_up()
+    return policy
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """``eval`` and ``grid``: check every argument and load the data before the models load."""
+    try:
+        categories = _categories(args.benchmark, args.category)
+        base = {"seed": args.seed, "temperature": args.temperature, "aggregation": args.aggregation,
+                "policy_weight": args.policy_weight, "ablate": ",".join(sorted(_split([args.ablate or ""]))),
+                **_scorer_args(args.scorer)}
+        if args.command == "grid":
+            ns, ms = ([int(x) for x in _split([v])] for v in (args.ns, args.ms))
+            specs = [EvalSpec("beam", n=n, m=m, **base) for n in ns for m in ms]
+        else:
+            names = dict.fromkeys(_split(args.strategy) or ["greedy", "beam"])
+            specs = [EvalSpec(s, n=args.n, m=args.m, samples=args.samples, **base) for s in names]  # type: ignore[arg-type]
+        if args.limit < 0:
+            raise ValueError(f"--limit must be 0 (every item) or more, not {args.limit}")
+        data = {c: load_benchmark(args.benchmark, c, args.data_dir, args.limit or None) for c in categories}
+        empty = [c or args.benchmark for c, exs in data.items() if not exs]
+        if empty:
+            raise DataFileError(f"no items loaded for {', '.join(empty)}")
+        needs_prm = any(s.strategy in ("best_of_n", "majority", "beam") for s in specs)
+        scorer = make_scorer(specs[0], prm_base=args.prm_base) if needs_prm else VerifierScorer()
+        policy = _load_policy(args)
+    except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
+        print(f"toolprm {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    folders = []
+    for category, examples in data.items():
+        out_dir = Path(args.out) / args.benchmark / (category or "all")
+        folders.append(out_dir)
+        if args.command == "grid":
+            run_grid(examples, ns, ms, out_dir, policy=policy, scorer=scorer, base=specs[0], resume=args.resume)
+            print(f"{category or args.benchmark}: {plot_grid(out_dir, scorer=scorer_label(specs[0]))}")
+            continue
+        for spec in specs:
+            run_eval(examples, spec, out_dir / f"{slug(spec.name)}.jsonl", policy=policy, scorer=scorer,
+                     resume=args.resume)
+    # With earlier runs in the same folders (e.g. greedy for the ratios), scored by today's metrics.
+    print(summarize(folders, examples=[ex for exs in data.values() for ex in exs]))
+    return 0
+
+
+def add_eval_parser(subparsers: Any) -> None:
+    """Register ``eval`` (strategies x categories) and ``grid`` (beam search over N x M)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
+    common.add_argument("--category", action="append",
+                        help="BFCL category, repeatable or comma list (default: the non-live ones)")
+    common.add_argument("--scorer", default="verifier",
+                        help=f"verifier, a PRM path or {SHIPPED_PRM} (the shipped ToolPRM), or combined:PATH "
+                             f"(verifier x that PRM)")
+    common.add_argument("--prm-base", help="base model for a PRM adapter whose recorded base is elsewhere")
+    common.add_argument("--limit", type=int, default=100, help="first items per category (0: all)")
+    common.add_argument("--out", default="results", help="results folder (one JSONL per category x strategy)")
+    common.add_argument("--model", help="policy: local model directory (default: the embedded Gemma 3 270M)")
+    common.add_argument("--device", help="where the policy runs (cpu, cuda)")
+    common.add_argument("--data-dir", help="BFCL's data folder, or the shared data folder for the Hammer sets")
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--temperature", type=float, default=0.8)
+    common.add_argument("--aggregation", default="min", choices=["last", "min", "mean", "product"])
+    common.add_argument("--policy-weight", type=float, default=0.0,
+                        help="rank paths by score x p(path)^W (default 0: the policy only breaks ties)")
+    common.add_argument("--ablate", help=f"verifier signals to switch off, comma list of {', '.join(ABLATABLE)}")
+    common.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start over instead of skipping items already in the results files")
+    ev = subparsers.add_parser("eval", parents=[common], help="evaluate decoding strategies on a benchmark")
+    ev.add_argument("--strategy", action="append",
+                    help=f"repeatable or comma list of {', '.join(STRATEGIES)} (default: greedy,beam)")
+    ev.add_argument("--N", dest="n", type=int, default=1, help="beams retained by fine-grained search")
+    ev.add_argument("--M", dest="m", type=int, default=4, help="candidates explored per beam")
+    ev.add_argument("--samples", type=int, help="best_of_n/majority samples, token_beam beams (default N*M)")
+    ev.set_defaults(func=_run_command)
+    grid = subparsers.add_parser("grid", parents=[common], help="fine-grained beam search over an N x M grid")
+    grid.add_argument("--N", dest="ns", default="1,2,4", help="comma list of N (retain)")
+    grid.add_argument("--M", dest="ms", default="1,2,4,8", help="comma list of M (explore)")
+    grid.set_defaults(func=_run_command)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

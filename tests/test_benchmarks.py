@@ -1,4 +1,4 @@
-"""Benchmark loaders on tiny hand-made files in BFCL's and Hammer's formats."""
+"""Benchmark loaders on tiny hand-made files in BFCL's and Hammer's formats, and the registry."""
 
 from __future__ import annotations
 
@@ -8,18 +8,23 @@ from typing import Any
 
 import pytest
 
-import langchain_toolprm.evaluation.benchmarks as benchmarks
 from langchain_toolprm.core.schema import normalize_tools
 from langchain_toolprm.core.steps import Call
 from langchain_toolprm.data.records import DataFileError, ToolExample, write_jsonl
 from langchain_toolprm.evaluation.benchmarks import (
+    BENCHMARKS,
     BFCL_CATEGORIES,
+    Benchmark,
+    benchmark_of,
+    bfcl,
     bfcl_schema,
+    get_benchmark,
     load_benchmark,
     load_bfcl,
     load_hammer,
     read_bfcl,
     read_hammer,
+    scored_as,
 )
 
 DISTANCE = {
@@ -120,7 +125,7 @@ def test_bfcl_required_empty_string_answer_becomes_empty_string() -> None:
     entry = {"id": "live_simple_0", "question": [[{"role": "user", "content": "q"}]], "function": [{
         "name": "f", "description": "", "parameters": {"type": "dict", "required": ["s"], "properties": {
             "s": {"type": "string"}}}}]}
-    ex = benchmarks.bfcl_example(entry, {"id": "live_simple_0", "ground_truth": [{"f": {"s": [""]}}]}, "live_simple")
+    ex = bfcl.bfcl_example(entry, {"id": "live_simple_0", "ground_truth": [{"f": {"s": [""]}}]}, "live_simple")
     assert ex.gold == (Call("f", {"s": ""}),)
 
 
@@ -146,7 +151,7 @@ def test_bfcl_missing_data(bfcl_dir: Path, tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(DataFileError, match="pip install --no-deps bfcl-eval"):
         load_bfcl("simple_python", tmp_path / "nowhere")
     monkeypatch.delenv("TOOLPRM_BFCL_DIR", raising=False)
-    monkeypatch.setattr(benchmarks.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(bfcl.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataFileError, match="TOOLPRM_BFCL_DIR"):
         load_bfcl("simple_python")
     with pytest.raises(DataFileError, match="BFCL multiple.*TOOLPRM_BFCL_DIR"):
@@ -163,7 +168,7 @@ def test_bfcl_unknown_category_or_type(bfcl_dir: Path) -> None:
     with pytest.raises(ValueError, match="live_simple"):
         load_bfcl("simple_java", bfcl_dir)
     with pytest.raises(DataFileError, match="unknown BFCL type 'HashMap'"):
-        benchmarks.bfcl_tool({"name": "f", "parameters": {"type": "dict", "properties": {"m": {"type": "HashMap"}}}})
+        bfcl.bfcl_tool({"name": "f", "parameters": {"type": "dict", "properties": {"m": {"type": "HashMap"}}}})
     assert len(BFCL_CATEGORIES) == 10
 
 
@@ -283,6 +288,38 @@ def test_heldout_reads_the_dataset_split(tmp_path: Path) -> None:
     loaded = load_benchmark("heldout", data_dir=tmp_path)
     assert [(ex.id, ex.source, ex.meta["category"], ex.messages) for ex in loaded] == [
         (ex.id, "heldout-glaive", "glaive", ex.messages) for ex in examples]
+    assert benchmark_of(loaded[0]) == ("heldout", "glaive")  # results group by training source
     assert len(load_benchmark("heldout", data_dir=tmp_path, limit=1)) == 1
     with pytest.raises(ValueError, match="no categories"):
         load_benchmark("heldout", "simple_python", tmp_path)
+
+
+# ----------------------------------------------------------------------------------- registry
+
+PROTOCOL = [name for name in vars(Benchmark) if not name.startswith("_")]
+
+
+def test_every_registered_benchmark_meets_the_protocol(shared_dir: Path, bfcl_dir: Path) -> None:
+    assert PROTOCOL == ["name", "categories", "default_categories", "columns", "load", "score", "quality"]
+    assert list(BENCHMARKS) == ["bfcl", "toolalpaca", "apibank_l1", "heldout"]
+    scored = {"correct": True, "exact": True, "no_output": False, "name_f1": 1.0, "arg_f1": 0.5}
+    for name, bench in BENCHMARKS.items():
+        assert all(hasattr(bench, member) for member in PROTOCOL), name
+        assert bench.name == name and get_benchmark(name) is bench and scored_as(name) is bench
+        assert isinstance(bench.categories, tuple) and set(bench.default_categories) <= set(bench.categories)
+        assert isinstance(bench.columns, tuple) and len(bench.quality([scored])) == len(bench.columns) > 0
+    assert BENCHMARKS["bfcl"].default_categories == BFCL_CATEGORIES[:5]  # the non-live ones
+    # Each scores its own items (BFCL by its AST rules, the Hammer sets by F1).
+    for name, data_dir, category in (("bfcl", bfcl_dir, "simple_python"), ("toolalpaca", shared_dir, None)):
+        ex = load_benchmark(name, category, data_dir)[0]
+        assert benchmark_of(ex) == (name, category)
+        assert BENCHMARKS[name].score(ex, list(ex.gold))["correct"] is True
+        assert BENCHMARKS[name].score(ex, None)["correct"] is False
+
+
+def test_an_unknown_benchmark_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown benchmark 'toolbench'; valid: bfcl, toolalpaca, apibank_l1, heldout"):
+        get_benchmark("toolbench")
+    # Results of items loaded outside the registry (a training source's held-out queries) are
+    # scored and reported as the held-out split's are.
+    assert scored_as("glaive") is BENCHMARKS["heldout"]

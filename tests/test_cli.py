@@ -1,4 +1,4 @@
-"""The toolprm command line on a tiny model."""
+"""The toolprm command line on a tiny model (eval and grid on a tiny BFCL category)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from langchain_toolprm.cli import main
+from langchain_toolprm.data.records import ToolExample
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["prepare", "--help"]])
@@ -106,3 +107,75 @@ def test_build_dataset_rejects_nonsense_counts(option: str, value: str, tmp_path
     assert exit_info.value.code == 2
     assert f"argument {option}:" in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()  # refused before any work
+
+
+# ---- eval and grid ------------------------------------------------------------------------------
+def test_cli_eval_end_to_end_and_resume(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy",
+            "--strategy", "beam,best_of_n", "--M", "2", "--limit", "2", "--model", str(tiny_gemma_path),
+            "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "### bfcl" in out and "| simple_python | greedy | 2 |" in out and "| simple_python | best_of_n 2 verifier | 2 |" in out
+    folder = tmp_path / "bfcl" / "simple_python"
+    assert sorted(p.name for p in folder.iterdir()) == ["beam_N=1_M=2_verifier.jsonl", "best_of_n_2_verifier.jsonl",
+                                                        "greedy.jsonl"]
+    before = {p: p.read_text() for p in folder.iterdir()}
+    assert main(argv) == 0  # resumed: nothing to do, nothing appended
+    assert {p: p.read_text() for p in folder.iterdir()} == before
+
+
+def test_cli_limit_zero_runs_every_item(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
+                                        tiny_bfcl: list[ToolExample]) -> None:
+    argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy", "--limit", "0",
+            "--model", str(tiny_gemma_path), "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    lines = (tmp_path / "bfcl" / "simple_python" / "greedy.jsonl").read_text().splitlines()
+    assert len(lines) == len(tiny_bfcl) == 2  # every item, where a --limit of 0 once loaded none
+
+
+def test_cli_grid(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
+                  capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["grid", "--benchmark", "bfcl", "--category", "simple_python", "--N", "1", "--M", "1,2", "--limit", "1",
+            "--model", str(tiny_gemma_path), "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    folder = tmp_path / "bfcl" / "simple_python"
+    assert (folder / "grid.png").exists() and (folder / "grid.md").exists()
+    assert "beam N=1 M=2 verifier" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--benchmark", "bfcl", "--category", "simple_python,nope"], "unknown BFCL category nope"),
+    (["--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy,sampling"], "unknown strategy 'sampling'"),
+    (["--benchmark", "bfcl", "--category", "simple_python", "--data-dir", "{tmp}/missing"], "BFCL data not found"),
+    (["--benchmark", "toolalpaca", "--data-dir", "{tmp}"], "missing data file"),
+    (["--benchmark", "toolalpaca", "--category", "simple_python"], "toolalpaca has no categories"),
+    (["--benchmark", "bfcl", "--scorer", "{tmp}/no-prm"], "no PRM at"),
+    (["--benchmark", "bfcl", "--category", "simple_python", "--N", "0"], "at least 1"),
+    (["--benchmark", "bfcl", "--category", "simple_python", "--limit", "-1"], "--limit must be 0"),
+])
+def test_cli_errors_are_clear(args: list[str], message: str, tmp_path: Path, tiny_gemma_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", *(a.format(tmp=tmp_path) for a in args), "--model", str(tiny_gemma_path), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("toolprm eval: error:") and message in err
+
+
+def test_cli_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--benchmark", "nope"])
+    assert exit_info.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_cli_eval_over_a_folder_is_one_error_line(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bfcl" / "simple_python" / "greedy.jsonl").mkdir(parents=True)
+    argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy", "--limit", "1",
+            "--model", str(tiny_gemma_path), "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err  # after the model's loading bar
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("toolprm: error:") and "greedy.jsonl is not a results file" in last
+    assert "Traceback" not in err

@@ -17,7 +17,7 @@ from langchain_toolprm.core.search import SearchConfig, prepare_problem, run_sea
 from langchain_toolprm.core.steps import Call, fragments, segment
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import DataFileError, ToolExample, write_jsonl
-from langchain_toolprm.evaluation.runner import parse_calls
+from langchain_toolprm.evaluation.baselines import parse_calls
 from langchain_toolprm.training.prm import TrainConfig
 from langchain_toolprm.training.sft import (
     MAX_REPLY_CHARS,

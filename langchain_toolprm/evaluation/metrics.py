@@ -78,7 +78,8 @@ def bfcl_check(example: ToolExample, calls: Sequence[Call] | None) -> CheckResul
 
     Irrelevance categories are right iff there is no call (None or an empty list); elsewhere
     an empty list is a wrong count and None is ``no_output``. The example must come from
-    :func:`~langchain_toolprm.evaluation.benchmarks.load_bfcl` (its meta holds BFCL's docs and answers).
+    :func:`~langchain_toolprm.evaluation.benchmarks.bfcl.load_bfcl` (its meta holds BFCL's docs
+    and answers).
     """
     if "irrelevance" in example.meta["category"]:
         if calls:
