@@ -22,9 +22,10 @@ from typing import Any
 import torch
 
 from langchain_toolprm import ToolPRMChatModel
-from langchain_toolprm.backends.embedded import ensure_embedded_model
-from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
+from langchain_toolprm.backends.transformers import TransformersBackend
 from langchain_toolprm.cli import DEMO_TOOLS
+from langchain_toolprm.core.embedded import ensure_embedded_model
+from langchain_toolprm.core.proposer import Constraints
 from langchain_toolprm.core.schema import normalize_tools
 from langchain_toolprm.core.search import SearchConfig, prepare_problem, run_search
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -51,7 +52,7 @@ def main() -> int:
     with phase("embedded model present (conversion done earlier)"):
         path = ensure_embedded_model()
     with phase("load tokenizer and weights"):
-        policy = TransformersPolicy.from_pretrained(path)
+        policy = TransformersBackend.from_pretrained(path)
     with phase("tables over the vocabulary (xgrammar tokenizer info, spellings)"):
         policy.warm_up()
     specs = normalize_tools(DEMO_TOOLS)
@@ -70,7 +71,7 @@ def main() -> int:
         policy.clear_prompt_cache()  # keeps the pinned head and the tables, drops the question's state
         problem, _ = prepare_problem(policy, [HumanMessage("How much is 250 US dollars in euros?")], specs, rules, 128)
         run_search(policy, VerifierScorer(), problem, SearchConfig())
-    llm = ToolPRMChatModel(policy=policy)
+    llm = ToolPRMChatModel(backend=policy)
     with phase("third call through ToolPRMChatModel.bind_tools(...).invoke"):
         llm.bind_tools(DEMO_TOOLS).invoke("Is it sunny in Lyon?")
     sentence = policy.encode(" The quick brown fox jumps over the lazy dog.")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from langchain_toolprm.backends.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
-from langchain_toolprm.backends.transformers import TransformersPolicy
+from langchain_toolprm.backends.transformers import TransformersBackend
+from langchain_toolprm.core.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
 from langchain_toolprm.core.search import check_policy_weight
 from langchain_toolprm.data.records import load_examples
 from langchain_toolprm.evaluation.reports import summarize
@@ -51,7 +51,7 @@ def main() -> None:
 
     examples = load_examples(args.examples)[: args.limit]
     base = str(ensure_embedded_model())
-    policy = TransformersPolicy.from_pretrained(base)
+    policy = TransformersBackend.from_pretrained(base)
     policy.name = EMBEDDED_MODEL_NAME
     policy.warm_up()
     specs = [EvalSpec("greedy")] + [

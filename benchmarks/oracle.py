@@ -22,8 +22,8 @@ import zlib
 from collections import defaultdict
 from pathlib import Path
 
-from langchain_toolprm.backends.embedded import EMBEDDED_MODEL_NAME, ensure_embedded_model
-from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
+from langchain_toolprm.core.loader import load_backend
+from langchain_toolprm.core.proposer import Constraints
 from langchain_toolprm.core.search import SearchConfig, beam_search, prepare_problem
 from langchain_toolprm.core.steps import assemble
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -35,9 +35,7 @@ CATEGORIES = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 
 
 def run(limit: int, ms: list[int], out: Path) -> None:
-    policy = TransformersPolicy.from_pretrained(ensure_embedded_model())
-    policy.name = EMBEDDED_MODEL_NAME
-    policy.warm_up()
+    policy = load_backend()
     out.mkdir(parents=True, exist_ok=True)
     for m in ms:
         path = out / f"oracle_M={m}.jsonl"

@@ -13,7 +13,8 @@ import json
 
 import torch
 
-from langchain_toolprm.backends.embedded import EMBEDDED_BASE, load_policy
+from langchain_toolprm.core.embedded import EMBEDDED_BASE
+from langchain_toolprm.core.loader import load_backend
 from langchain_toolprm.data.records import load_examples
 from langchain_toolprm.training.sft import evaluate_policy
 
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    policy = load_policy(args.model)
+    policy = load_backend(args.model)
     metrics = evaluate_policy(policy.model, policy.tokenizer, load_examples(args.examples), max_length=args.max_length)
     print(json.dumps(metrics, indent=2))
 

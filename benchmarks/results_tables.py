@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from langchain_toolprm.backends.embedded import ensure_embedded_model
+from langchain_toolprm.core.embedded import ensure_embedded_model
 from langchain_toolprm.data.records import ToolExample, read_jsonl
 from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark
 from langchain_toolprm.evaluation.metrics import aggregate_hammer

@@ -25,8 +25,9 @@ from typing import Literal
 import torch
 from langchain_core.tools import tool
 
-from langchain_toolprm import ToolPRMChatModel, TransformersPolicy
-from langchain_toolprm.backends.embedded import EMBEDDED_BASE, load_policy
+from langchain_toolprm import ToolPRMChatModel, TransformersBackend
+from langchain_toolprm.core.embedded import EMBEDDED_BASE
+from langchain_toolprm.core.loader import load_backend
 
 
 @tool
@@ -108,10 +109,10 @@ def main() -> None:
 
     settings = {"constrained greedy": {"strategy": "greedy"}}
     settings |= {f"beam N={n} M={m}": {"strategy": "beam", "n_retain": n, "m_explore": m} for n, m in args.grid}
-    runs: dict[tuple[str, tuple[str, str]], tuple[TransformersPolicy, object]] = {}  # (setting, variant) -> ...
+    runs: dict[tuple[str, tuple[str, str]], tuple[TransformersBackend, object]] = {}  # (setting, variant) -> ...
     for variant in variants:
-        policy = load_policy(variant[0], dtype=variant[1])
-        base = ToolPRMChatModel(policy=policy)
+        policy = load_backend(variant[0], dtype=variant[1])
+        base = ToolPRMChatModel(backend=policy)
         base.bind_tools(TOOLS, tool_choice="any").invoke("warm-up: weather in Rome?")  # load + compile once
         for name, upd in settings.items():
             runs[(name, variant)] = (policy, base.model_copy(update=upd).bind_tools(TOOLS, tool_choice="any"))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import langchain_toolprm
-from langchain_toolprm.backends.embedded import _check_cache
+from langchain_toolprm.core.embedded import _check_cache
 
 # The subprocesses run the code under test, wherever the installed package points.
 SOURCE = str(Path(langchain_toolprm.__file__).parents[1])

@@ -215,7 +215,7 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
                      [', {"name": "get_weather"', "]"])
     assert ours[0] > 0.3 and ours[0] > 20 * old[0]  # another call
 
-    from langchain_toolprm.backends.transformers import Constraints
+    from langchain_toolprm.core.proposer import Constraints
     from langchain_toolprm.core.search import SearchConfig, beam_search, prepare_problem
     from langchain_toolprm.core.verifier import VerifierScorer
 
@@ -306,7 +306,7 @@ def test_shipped_toolprm_guides_the_search() -> None:
 def test_eval_names_the_shipped_toolprm_and_its_weights() -> None:
     """``toolprm eval --scorer combined:toolprm`` builds verifier x the shipped adapter, and the
     results record which weights scored them."""
-    from langchain_toolprm.backends.embedded import prm_digest, shipped_prm_dir
+    from langchain_toolprm.core.embedded import prm_digest, shipped_prm_dir
     from langchain_toolprm.core.scorers import CombinedScorer, GenerativePRM
     from langchain_toolprm.evaluation.runner import make_scorer
     from langchain_toolprm.evaluation.specs import EvalSpec

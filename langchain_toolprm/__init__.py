@@ -1,7 +1,9 @@
 """langchain-toolprm: reliable tool calls from small local models by PRM-guided search."""
 
-from .backends.transformers import ContextLengthError, TransformersPolicy
+from .backends.transformers import TransformersBackend
+from .core.backend import Backend, ContextLengthError
 from .core.chat_model import ToolPRMChatModel
+from .core.loader import load_backend, load_scorer
 from .core.schema import ToolSchemaError, ToolSpec, normalize_tools
 from .core.scorers import CombinedScorer, GenerativePRM
 from .core.search import SearchConfig, beam_search, best_of_n, greedy, majority_vote
@@ -9,8 +11,8 @@ from .core.steps import Call, Step, StepTag, render_trajectory, segment
 from .core.verifier import VerifierScorer
 
 __all__ = [
-    "Call", "CombinedScorer", "ContextLengthError", "GenerativePRM", "SearchConfig", "Step",
-    "StepTag", "ToolPRMChatModel", "ToolSchemaError", "ToolSpec", "TransformersPolicy",
-    "VerifierScorer", "beam_search", "best_of_n", "greedy", "majority_vote", "normalize_tools",
+    "Backend", "Call", "CombinedScorer", "ContextLengthError", "GenerativePRM", "SearchConfig", "Step",
+    "StepTag", "ToolPRMChatModel", "ToolSchemaError", "ToolSpec", "TransformersBackend", "VerifierScorer", "beam_search",
+    "best_of_n", "greedy", "load_backend", "load_scorer", "majority_vote", "normalize_tools",
     "render_trajectory", "segment",
 ]

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from langchain_core.tools import tool
 
-from .backends.embedded import SHIPPED_PRM, load_policy
-from .backends.transformers import TransformersPolicy
+from .core.backend import Backend
+from .core.embedded import SHIPPED_PRM
+from .core.loader import load_backend
 from .core.verifier import ABLATABLE, VerifierScorer
 from .data.dataset import add_build_parser
 from .data.records import DataFileError
@@ -96,7 +97,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from .backends.embedded import ensure_embedded_model
+    from .core.embedded import ensure_embedded_model
 
     # An explicit prepare re-hashes every file, whatever an earlier check stamped.
     print(ensure_embedded_model(force=args.force, full_check=True))
@@ -136,12 +137,10 @@ def _scorer_args(value: str) -> dict[str, Any]:
     return {"scorer": kind, "prm": path}
 
 
-def _load_policy(args: argparse.Namespace) -> TransformersPolicy:
-    policy = load_policy(args.model, device=args.device)
-    # The grammar's tables over the vocabulary are built once per process: build them before
-    # any item is timed, so the first item of the first strategy is not charged for them.
-    policy.warm_up()
-    return policy
+def _load_policy(args: argparse.Namespace) -> Backend:
+    """The per-process tables over the vocabulary are built as it loads, so the first item of the
+    first strategy is not charged for them."""
+    return load_backend(args.model, device=args.device)
 
 
 def _run_command(args: argparse.Namespace) -> int:

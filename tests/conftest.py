@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm import ToolPRMChatModel, TransformersPolicy
+from langchain_toolprm import ToolPRMChatModel, TransformersBackend
 from langchain_toolprm.data.records import ToolExample
 from langchain_toolprm.evaluation.benchmarks import load_benchmark
 from langchain_toolprm.testing import build_tiny_model
@@ -27,19 +27,19 @@ def tiny_qwen_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_policy(tiny_gemma_path: Path) -> TransformersPolicy:
-    return TransformersPolicy.from_pretrained(tiny_gemma_path)
+def tiny_policy(tiny_gemma_path: Path) -> TransformersBackend:
+    return TransformersBackend.from_pretrained(tiny_gemma_path)
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen_policy(tiny_qwen_path: Path) -> TransformersPolicy:
-    return TransformersPolicy.from_pretrained(tiny_qwen_path)
+def tiny_qwen_policy(tiny_qwen_path: Path) -> TransformersBackend:
+    return TransformersBackend.from_pretrained(tiny_qwen_path)
 
 
 @pytest.fixture()
-def tiny_chat(tiny_policy: TransformersPolicy) -> ToolPRMChatModel:
+def tiny_chat(tiny_policy: TransformersBackend) -> ToolPRMChatModel:
     """A chat model over the shared tiny Gemma policy (no reload per test)."""
-    return ToolPRMChatModel(policy=tiny_policy, max_tokens=16, max_value_tokens=12)
+    return ToolPRMChatModel(backend=tiny_policy, max_tokens=16, max_value_tokens=12)
 
 
 WEATHER = {"name": "get_weather", "description": "Weather in a city", "parameters": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from langchain_toolprm import TransformersPolicy
+from langchain_toolprm import TransformersBackend
 from langchain_toolprm.core.prompts import BUILTIN_JSON, llama3_format, qwen_format
 from langchain_toolprm.core.steps import Call
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -61,7 +61,7 @@ def test_parse_llama3() -> None:
 
 
 # ---- decoding ----------------------------------------------------------------------------------
-def test_text_strategies_on_a_chat_template(tiny_qwen_policy: TransformersPolicy, tiny_bfcl: list[ToolExample],
+def test_text_strategies_on_a_chat_template(tiny_qwen_policy: TransformersBackend, tiny_bfcl: list[ToolExample],
                                             fast: dict[str, int]) -> None:
     """The <tool_call> template path: random text holds no block, which reads as "no call"."""
     for strategy in ("unconstrained", "token_beam"):
@@ -69,7 +69,7 @@ def test_text_strategies_on_a_chat_template(tiny_qwen_policy: TransformersPolicy
         assert pred.policy_output_tokens > 0 and (pred.calls is None or isinstance(pred.calls, list))
 
 
-def test_unconstrained_stops_once_the_json_list_closes(tiny_policy: TransformersPolicy) -> None:
+def test_unconstrained_stops_once_the_json_list_closes(tiny_policy: TransformersBackend) -> None:
     """Text after a closed list cannot change what ``parse_calls`` reads, so greedy stops there."""
     tok = tiny_policy.tokenizer
     prompt = tok("Calls:", add_special_tokens=False).input_ids

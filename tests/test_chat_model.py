@@ -30,7 +30,7 @@ from langchain_core.tools import BaseTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field, ValidationError
 
-from langchain_toolprm import ContextLengthError, ToolPRMChatModel, ToolSchemaError, TransformersPolicy
+from langchain_toolprm import ContextLengthError, ToolPRMChatModel, ToolSchemaError, TransformersBackend
 from langchain_toolprm.testing import build_tiny_model
 
 QUESTION = "what is the weather in paris"
@@ -82,8 +82,8 @@ WEATHER_SCHEMA: dict[str, Any] = {
 def chat(request: pytest.FixtureRequest) -> ToolPRMChatModel:
     """A chat model over a shared tiny policy, once per prompt path."""
     fixture = "tiny_policy" if request.param == "gemma3" else "tiny_qwen_policy"
-    policy: TransformersPolicy = request.getfixturevalue(fixture)
-    return ToolPRMChatModel(policy=policy, max_tokens=16, max_value_tokens=12)
+    policy: TransformersBackend = request.getfixturevalue(fixture)
+    return ToolPRMChatModel(backend=policy, max_tokens=16, max_value_tokens=12)
 
 
 def assert_valid_calls(message: BaseMessage, schemas: dict[str, dict[str, Any]] = SCHEMAS) -> None:
@@ -314,18 +314,18 @@ def test_orphan_tool_results_and_missing_results_are_errors() -> None:
         llm.invoke([HumanMessage("hi"), AIMessage("", tool_calls=[call]), HumanMessage("and?")])
 
 
-def test_long_prompt_is_refused_before_encoding(tiny_policy: TransformersPolicy) -> None:
-    llm = ToolPRMChatModel(policy=tiny_policy, max_prompt_tokens=50, max_tokens=4)
+def test_long_prompt_is_refused_before_encoding(tiny_policy: TransformersBackend) -> None:
+    llm = ToolPRMChatModel(backend=tiny_policy, max_prompt_tokens=50, max_tokens=4)
     before = tiny_policy.usage.input_tokens
     with pytest.raises(ContextLengthError, match="over max_prompt_tokens=50"):
         llm.invoke("please " * 100)
     assert tiny_policy.usage.input_tokens == before  # nothing was encoded
 
 
-def test_timeout_covers_prompt_encoding(tiny_policy: TransformersPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timeout_covers_prompt_encoding(tiny_policy: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     """A long prompt is encoded in chunks and the deadline is checked before each one."""
     monkeypatch.setattr(tiny_policy, "chunk", 16)
-    llm = ToolPRMChatModel(policy=tiny_policy, max_tokens=4, timeout=1e-6)
+    llm = ToolPRMChatModel(backend=tiny_policy, max_tokens=4, timeout=1e-6)
     tiny_policy.clear_prompt_cache(pinned=True)
     before = tiny_policy.usage.input_tokens
     with pytest.raises(TimeoutError):
@@ -404,8 +404,8 @@ def test_constructor_and_binding_load_nothing(monkeypatch: pytest.MonkeyPatch) -
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a model was loaded")
 
-    monkeypatch.setattr("langchain_toolprm.backends.embedded.ensure_embedded_model", refuse)
-    monkeypatch.setattr(TransformersPolicy, "from_pretrained", classmethod(refuse))
+    monkeypatch.setattr("langchain_toolprm.core.embedded.ensure_embedded_model", refuse)
+    monkeypatch.setattr(TransformersBackend, "from_pretrained", classmethod(refuse))
     model = ToolPRMChatModel()
     assert model._holder.loaded is None
     model.bind_tools(TOOLS, tool_choice="any")
@@ -432,14 +432,14 @@ def test_loaded_models_are_shared_with_bound_copies(tiny_gemma_path: Path) -> No
     twin = ToolPRMChatModel(model=str(tiny_gemma_path), max_tokens=4, strategy="greedy")
     assert twin._load() is loaded
     other = ToolPRMChatModel(model=str(tiny_gemma_path), dtype="bfloat16")
-    assert other._load() is not loaded and other._load().policy.model.dtype == torch.bfloat16
+    assert other._load() is not loaded and other._load().backend.model.dtype == torch.bfloat16
 
 
 def test_bfloat16_policy_searches(tiny_gemma_path: Path) -> None:
     """``dtype="bfloat16"`` (faster on CPUs with AMX or AVX512-BF16) runs the whole search."""
     model = ToolPRMChatModel(model=str(tiny_gemma_path), dtype="bfloat16", max_tokens=16, max_value_tokens=12)
     message = model.bind_tools([count_items, *TOOLS], tool_choice="any").invoke("count 3 items")
-    assert next(model._holder.loaded.policy.model.parameters()).dtype == torch.bfloat16
+    assert next(model._holder.loaded.backend.model.parameters()).dtype == torch.bfloat16
     assert message.tool_calls
     assert_valid_calls(message)
     assert_metadata(message)
@@ -589,10 +589,10 @@ def test_create_agent_runs_the_tool_loop(chat: ToolPRMChatModel) -> None:
 # ---- strategies ---------------------------------------------------------------------------
 @pytest.mark.parametrize("strategy", ["greedy", "beam", "best_of_n", "majority"])
 def test_strategies_return_valid_calls(
-    strategy: str, tiny_policy: TransformersPolicy, tiny_qwen_policy: TransformersPolicy
+    strategy: str, tiny_policy: TransformersBackend, tiny_qwen_policy: TransformersBackend
 ) -> None:
     for policy in (tiny_policy, tiny_qwen_policy):
-        model = ToolPRMChatModel(policy=policy, strategy=strategy, n_retain=2, m_explore=2,
+        model = ToolPRMChatModel(backend=policy, strategy=strategy, n_retain=2, m_explore=2,
                                  max_tokens=8, max_value_tokens=8)
         message = model.bind_tools([count_items, *TOOLS], tool_choice="any").invoke("count 3 items")
         assert message.tool_calls

@@ -71,7 +71,7 @@ def test_prepare_with_a_cache_that_cannot_be_written(tmp_path: Path, monkeypatch
 
 def test_prepare_checks_every_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from langchain_toolprm.backends import embedded
+    from langchain_toolprm.core import embedded
 
     monkeypatch.setenv("TOOLPRM_CACHE", str(tmp_path))
     cache = embedded.cache_dir()

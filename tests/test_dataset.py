@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm.backends.transformers import TransformersPolicy
+from langchain_toolprm.backends.transformers import TransformersBackend
 from langchain_toolprm.cli import main
 from langchain_toolprm.core.steps import StepTag
 from langchain_toolprm.data.dataset import DatasetConfig, build_dataset, group_of, split_examples
@@ -54,7 +54,7 @@ CONFIG = DatasetConfig(sources=("glaive",), test_fraction=0.3, irrelevance_fract
 ROLLOUT = RolloutConfig(k=2, max_value_tokens=8, max_steps=16)
 
 
-def test_build_dataset_end_to_end_and_resume(tmp_path: Path, tiny_policy: TransformersPolicy) -> None:
+def test_build_dataset_end_to_end_and_resume(tmp_path: Path, tiny_policy: TransformersBackend) -> None:
     data = glaive_dir(tmp_path / "data")
     out = tmp_path / "ds"
     stats = build_dataset(out, policy=tiny_policy, data_dir=data, config=CONFIG, rollout=ROLLOUT, progress=False)
@@ -86,7 +86,7 @@ def test_build_dataset_end_to_end_and_resume(tmp_path: Path, tiny_policy: Transf
     assert (out / "rollouts_train.jsonl").read_text().count("\n") == lines  # resumed: nothing sampled again
 
 
-def test_shards_cover_every_query_once(tmp_path: Path, tiny_policy: TransformersPolicy) -> None:
+def test_shards_cover_every_query_once(tmp_path: Path, tiny_policy: TransformersBackend) -> None:
     data = glaive_dir(tmp_path / "data", n=5)
     out = tmp_path / "ds"
     whole = split_examples(load_examples_from(data), 0.0, 0)["train"]
@@ -105,7 +105,7 @@ def load_examples_from(data: Path) -> list[ToolExample]:
     return load_glaive(data).examples
 
 
-def test_rollouts_are_reproducible(tiny_policy: TransformersPolicy, tmp_path: Path) -> None:
+def test_rollouts_are_reproducible(tiny_policy: TransformersBackend, tmp_path: Path) -> None:
     whole = load_examples_from(glaive_dir(tmp_path / "data", n=2))
     a = collect_rollouts(tiny_policy, whole, tmp_path / "a.jsonl", ROLLOUT, progress=False)
     b = collect_rollouts(tiny_policy, whole[::-1], tmp_path / "b.jsonl", ROLLOUT, progress=False)

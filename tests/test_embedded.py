@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm.backends import embedded
-from langchain_toolprm.backends.embedded import (
+from langchain_toolprm.core import embedded
+from langchain_toolprm.core.embedded import (
     EmbeddedModelError,
     cache_dir,
     ensure_embedded_model,
@@ -245,7 +245,7 @@ def test_waits_for_another_process_conversion(cache: Path, monkeypatch: pytest.M
 
 
 def test_prm_setting_resolves_to_a_directory(tmp_path: Path) -> None:
-    from langchain_toolprm.backends.embedded import resolve_prm, shipped_prm_dir
+    from langchain_toolprm.core.embedded import resolve_prm, shipped_prm_dir
 
     assert resolve_prm(None) == (None, None)
     assert resolve_prm(str(tmp_path)) == (tmp_path, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langchain_toolprm import TransformersPolicy
+from langchain_toolprm import TransformersBackend
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import ToolExample
 from langchain_toolprm.evaluation.plots import plot_grid
@@ -12,7 +12,7 @@ from langchain_toolprm.evaluation.runner import run_eval, run_grid
 from langchain_toolprm.evaluation.specs import EvalSpec
 
 
-def test_plot_grid_draws_and_tabulates_the_grid(tmp_path: Path, tiny_policy: TransformersPolicy,
+def test_plot_grid_draws_and_tabulates_the_grid(tmp_path: Path, tiny_policy: TransformersBackend,
                                                 tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
     run_grid(tiny_bfcl[:1], [1, 2], [1, 2], tmp_path, policy=tiny_policy, scorer=VerifierScorer(),
              base=EvalSpec("beam", **fast), progress=False)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from transformers import AutoModelForCausalLM
 
-from langchain_toolprm import ToolPRMChatModel, TransformersPolicy
+from langchain_toolprm import ToolPRMChatModel, TransformersBackend
 
 _names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8).filter(lambda s: s[0] != "_")
 
@@ -103,12 +103,12 @@ def tools(draw: st.DrawFn) -> list[dict[str, Any]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tool_list=tools(), weight_seed=st.integers(0, 2**16), search_seed=st.integers(0, 100),
        strategy=st.sampled_from(["beam", "greedy", "best_of_n"]))
-def test_every_returned_call_validates(tiny_policy: TransformersPolicy, tool_list: list[dict[str, Any]],
+def test_every_returned_call_validates(tiny_policy: TransformersBackend, tool_list: list[dict[str, Any]],
                                        weight_seed: int, search_seed: int, strategy: str) -> None:
     torch.manual_seed(weight_seed)
     model = AutoModelForCausalLM.from_config(tiny_policy.model.config)
-    policy = TransformersPolicy(model, tiny_policy.tokenizer)
-    chat = ToolPRMChatModel(policy=policy, strategy=strategy, n_retain=2, m_explore=3, temperature=1.0,
+    policy = TransformersBackend(model, tiny_policy.tokenizer)
+    chat = ToolPRMChatModel(backend=policy, strategy=strategy, n_retain=2, m_explore=3, temperature=1.0,
                             max_value_tokens=10, seed=search_seed, max_tokens=4)
     message = chat.bind_tools(tool_list, tool_choice="any").invoke("use a tool: paris 3 true")
     by_name = {t["function"]["name"]: t["function"]["parameters"] for t in tool_list}

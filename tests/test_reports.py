@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm import TransformersPolicy
+from langchain_toolprm import TransformersBackend
 from langchain_toolprm.core.steps import Call
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import ToolExample
@@ -33,7 +33,7 @@ def test_reading_results_needs_no_transformers() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_reread_text_answers_applies_todays_parser(tmp_path: Path, tiny_policy: TransformersPolicy,
+def test_reread_text_answers_applies_todays_parser(tmp_path: Path, tiny_policy: TransformersBackend,
                                                   tiny_bfcl: list[ToolExample], fast: dict[str, int],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     examples = tiny_bfcl
@@ -56,7 +56,7 @@ def test_reread_text_answers_applies_todays_parser(tmp_path: Path, tiny_policy: 
         reread_text_answers(tmp_path / "unconstrained.jsonl", tiny_policy.tokenizer, examples[:1])
 
 
-def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: TransformersPolicy,
+def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: TransformersBackend,
                                                    tiny_bfcl: list[ToolExample],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     examples = tiny_bfcl

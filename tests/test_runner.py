@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_toolprm import TransformersPolicy
+from langchain_toolprm import TransformersBackend
 from langchain_toolprm.core.scorers import GenerativePRM
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import ToolExample
@@ -20,7 +20,7 @@ from langchain_toolprm.evaluation.specs import STRATEGIES, EvalSpec, Prediction,
 
 # ---- one item --------------------------------------------------------------------------------
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_every_strategy_predicts_with_cost(strategy: str, tiny_policy: TransformersPolicy,
+def test_every_strategy_predicts_with_cost(strategy: str, tiny_policy: TransformersBackend,
                                            tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
     pred = predict(tiny_policy, VerifierScorer(), tiny_bfcl[0], EvalSpec(strategy, m=2, **fast))
     assert isinstance(pred, Prediction) and pred.error is None
@@ -33,7 +33,7 @@ def test_every_strategy_predicts_with_cost(strategy: str, tiny_policy: Transform
         assert pred.policy_output_tokens > 0  # generated text is counted too
 
 
-def test_prm_cost_is_counted_and_greedy_does_not_pay_it(tiny_gemma_path: Path, tiny_policy: TransformersPolicy,
+def test_prm_cost_is_counted_and_greedy_does_not_pay_it(tiny_gemma_path: Path, tiny_policy: TransformersBackend,
                                                          tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
     prm = GenerativePRM.from_pretrained(tiny_gemma_path)
     spec = {"scorer": "prm", "prm": str(tiny_gemma_path), "m": 2, **fast}
@@ -41,7 +41,7 @@ def test_prm_cost_is_counted_and_greedy_does_not_pay_it(tiny_gemma_path: Path, t
     assert predict(tiny_policy, prm, tiny_bfcl[0], EvalSpec("greedy", **spec)).scorer_tokens == 0
 
 
-def test_results_name_the_prm_weights(tmp_path: Path, tiny_gemma_path: Path, tiny_policy: TransformersPolicy,
+def test_results_name_the_prm_weights(tmp_path: Path, tiny_gemma_path: Path, tiny_policy: TransformersBackend,
                                       tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
     """Retrained weights under the same path must not extend results scored with the old ones."""
     prm_dir = tmp_path / "prm"
@@ -57,13 +57,13 @@ def test_results_name_the_prm_weights(tmp_path: Path, tiny_gemma_path: Path, tin
         run_eval(tiny_bfcl, spec, path, policy=tiny_policy, scorer=prm, progress=False)
 
 
-def test_a_prompt_too_long_is_an_item_error(tiny_policy: TransformersPolicy, tiny_bfcl: list[ToolExample]) -> None:
+def test_a_prompt_too_long_is_an_item_error(tiny_policy: TransformersBackend, tiny_bfcl: list[ToolExample]) -> None:
     pred = predict(tiny_policy, VerifierScorer(), tiny_bfcl[0], EvalSpec("unconstrained", max_new_tokens=10**6))
     assert pred.calls is None and pred.error.startswith("ContextLengthError")
 
 
 # ---- runs --------------------------------------------------------------------------------------
-def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: TransformersPolicy,
+def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: TransformersBackend,
                                            tiny_bfcl: list[ToolExample], fast: dict[str, int],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     examples = tiny_bfcl
@@ -95,7 +95,7 @@ def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: Transfor
 
 
 # ---- grid ---------------------------------------------------------------------------------------
-def test_grid_runs_share_files_with_eval(tmp_path: Path, tiny_policy: TransformersPolicy,
+def test_grid_runs_share_files_with_eval(tmp_path: Path, tiny_policy: TransformersBackend,
                                          tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
     base = EvalSpec("beam", **fast)
     paths = run_grid(tiny_bfcl[:1], [1, 2], [1, 2], tmp_path, policy=tiny_policy, scorer=VerifierScorer(),

@@ -11,8 +11,8 @@ import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from langchain_toolprm import TransformersPolicy
-from langchain_toolprm.backends.transformers import Usage
+from langchain_toolprm import TransformersBackend
+from langchain_toolprm.core.backend import Usage
 from langchain_toolprm.core.schema import ToolSpec, normalize_tools
 from langchain_toolprm.core.scorers import (
     CombinedScorer,
@@ -98,7 +98,7 @@ TRAJECTORIES = {
 @pytest.mark.parametrize("which", ["gemma", "qwen"])
 @pytest.mark.parametrize("name", TRAJECTORIES)
 def test_encode_trajectory_positions(which: str, name: str, ctx: ScoringContext,
-                                     tiny_policy: TransformersPolicy, tiny_qwen_policy: TransformersPolicy) -> None:
+                                     tiny_policy: TransformersBackend, tiny_qwen_policy: TransformersBackend) -> None:
     tok = (tiny_policy if which == "gemma" else tiny_qwen_policy).tokenizer
     steps = TRAJECTORIES[name]
     ids, positions = encode_trajectory(tok, ctx.text, steps)
@@ -113,7 +113,7 @@ def test_encode_trajectory_positions(which: str, name: str, ctx: ScoringContext,
     assert positions[-1] == len(ids) - 1 - len(tok("\n", add_special_tokens=False)["input_ids"])
 
 
-def test_label_token_ids(tiny_policy: TransformersPolicy) -> None:
+def test_label_token_ids(tiny_policy: TransformersBackend) -> None:
     tok = tiny_policy.tokenizer
     plus, minus = label_token_ids(tok)
     assert plus != minus

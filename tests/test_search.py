@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_toolprm import TransformersPolicy
-from langchain_toolprm.backends.transformers import Constraints, KVState, Usage
+from langchain_toolprm import TransformersBackend
+from langchain_toolprm.backends.transformers import TState
+from langchain_toolprm.core.backend import Usage
 from langchain_toolprm.core.prompts import build_prompt
+from langchain_toolprm.core.proposer import Constraints
 from langchain_toolprm.core.schema import ToolSpec, normalize_tools
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.search import (
@@ -55,14 +57,14 @@ def tools() -> list[ToolSpec]:
 
 
 @pytest.fixture(scope="module")
-def root(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> tuple[KVState, Any]:
+def root(tiny_policy: TransformersBackend, tools: list[ToolSpec]) -> tuple[TState, Any]:
     """Prompt -> prefill, once: as ToolPRMChatModel._respond does it."""
     prompt = build_prompt(tiny_policy.tokenizer, MESSAGES, tools)
     ids = tiny_policy.encode(prompt.text, special=not prompt.chat_template)
-    return tiny_policy.prefill(ids, 32 * 4), prompt.call_format
+    return TState(tiny_policy.prefill(ids, 32 * 4)), prompt.call_format
 
 
-def make_problem(root: tuple[KVState, Any], tools: list[ToolSpec], *, require: bool = True,
+def make_problem(root: tuple[TState, Any], tools: list[ToolSpec], *, require: bool = True,
                  forced: str | None = None, max_calls: int = 2) -> SearchProblem:
     state, fmt = root
     rules = Constraints(tuple(tools), require, forced, max_calls)
@@ -98,7 +100,7 @@ def check_result(result: SearchResult, tools: list[ToolSpec], max_calls: int) ->
 
 # ---- every strategy -----------------------------------------------------------------------
 @pytest.mark.parametrize("strategy", STRATEGY_NAMES)
-def test_strategies_valid_and_deterministic(strategy: str, tiny_policy: TransformersPolicy, root: Any,
+def test_strategies_valid_and_deterministic(strategy: str, tiny_policy: TransformersBackend, root: Any,
                                             tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=1)
     result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy, seed=3))
@@ -119,7 +121,7 @@ def test_strategies_valid_and_deterministic(strategy: str, tiny_policy: Transfor
     assert len(again.finished) == len(result.finished)
 
 
-def test_different_seeds_can_differ(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_different_seeds_can_differ(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=1)
     traces = set()
     for seed in range(4):
@@ -131,7 +133,7 @@ def test_different_seeds_can_differ(tiny_policy: TransformersPolicy, root: Any, 
     assert len(traces) > 1
 
 
-def test_greedy_ignores_the_seed_and_takes_one_path(tiny_policy: TransformersPolicy, root: Any,
+def test_greedy_ignores_the_seed_and_takes_one_path(tiny_policy: TransformersBackend, root: Any,
                                                     tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools)
     a = greedy(tiny_policy, VerifierScorer(), problem, config("greedy", seed=0))
@@ -142,7 +144,7 @@ def test_greedy_ignores_the_seed_and_takes_one_path(tiny_policy: TransformersPol
         assert [c["kept"] for c in entry["candidates"]] == [True]
 
 
-def test_run_search_dispatches(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_run_search_dispatches(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     assert STRATEGIES == {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n,
                           "majority": majority_vote}
     problem = make_problem(root, tools)
@@ -152,7 +154,7 @@ def test_run_search_dispatches(tiny_policy: TransformersPolicy, root: Any, tools
 
 
 # ---- beam search -----------------------------------------------------------------------------
-def test_beam_trace_keeps_the_best(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_beam_trace_keeps_the_best(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     cfg = config("beam", n_retain=2, m_explore=3, seed=1)
     result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools), cfg)
     check_result(result, tools, max_calls=2)
@@ -176,7 +178,7 @@ def test_beam_trace_keeps_the_best(tiny_policy: TransformersPolicy, root: Any, t
         assert (aggregate(beam.scores, cfg.aggregation), beam.logprob) <= key
 
 
-def test_root_explores_n_times_m(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_root_explores_n_times_m(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     """With M < N the root stands for N beams: M=1 still fills N beams at the first step."""
     cfg = config("beam", n_retain=3, m_explore=1, temperature=5.0, seed=0)
     result = beam_search(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
@@ -202,7 +204,7 @@ class ListSizeScorer:
 
 
 @pytest.mark.parametrize("want", [1, 2])
-def test_close_and_another_call_are_compared_as_whole_lists(want: int, tiny_policy: TransformersPolicy,
+def test_close_and_another_call_are_compared_as_whole_lists(want: int, tiny_policy: TransformersBackend,
                                                             root: Any, tools: list[ToolSpec]) -> None:
     """With N=1 "close" does not end the search: the other branch also closes, then whole lists compare."""
     problem = make_problem(root, tools, max_calls=2)
@@ -224,7 +226,7 @@ class DropScorer:
         return [self.score_value if sum(s.tag is StepTag.FUNC_NAME for s in t) > 1 else 1.0 for t in trajectories]
 
 
-def test_paths_that_cannot_win_are_dropped(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_paths_that_cannot_win_are_dropped(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=2)
     result = beam_search(tiny_policy, DropScorer(0.4), problem, config("beam", n_retain=1, m_explore=4))
     assert result.calls is not None and len(result.calls) == 1
@@ -237,7 +239,7 @@ def test_paths_that_cannot_win_are_dropped(tiny_policy: TransformersPolicy, root
     assert len(late.trace) > len(result.trace)
 
 
-def test_streaming_sees_only_decided_prefixes(tiny_policy: TransformersPolicy, root: Any,
+def test_streaming_sees_only_decided_prefixes(tiny_policy: TransformersBackend, root: Any,
                                              tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=2)
     for strategy in ("greedy", "beam"):
@@ -263,7 +265,7 @@ class FavourScorer:
 
 
 @pytest.mark.parametrize("name", ["ping", "set_alarm"])
-def test_beam_follows_the_scorer(name: str, tiny_policy: TransformersPolicy, root: Any,
+def test_beam_follows_the_scorer(name: str, tiny_policy: TransformersBackend, root: Any,
                                  tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=1)
     cfg = config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0)
@@ -284,7 +286,7 @@ class NearTieScorer:
                 for t in trajectories]
 
 
-def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: TransformersPolicy, root: Any,
+def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: TransformersBackend, root: Any,
                                                                tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=1)
     overruled = 0
@@ -301,7 +303,7 @@ def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: Trans
     assert overruled == 2  # the same candidates each time: only the policy's favourite keeps its name
 
 
-def test_forced_name_and_max_calls(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_forced_name_and_max_calls(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, forced="set_alarm", max_calls=1)
     for strategy in ("beam", "best_of_n"):
         result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy))
@@ -309,7 +311,7 @@ def test_forced_name_and_max_calls(tiny_policy: TransformersPolicy, root: Any, t
         assert [c.name for c in result.calls] == ["set_alarm"]
 
 
-def test_no_call_required_may_return_empty_list(tiny_policy: TransformersPolicy, root: Any,
+def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,
                                                 tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, require=False, max_calls=0)
     result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam"))
@@ -317,14 +319,14 @@ def test_no_call_required_may_return_empty_list(tiny_policy: TransformersPolicy,
     assert result.best is not None and [s.tag for s in result.best.steps] == [StepTag.TOTAL_FINISH]
 
 
-def test_unfinished_search_returns_none(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_unfinished_search_returns_none(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     result = run_search(tiny_policy, VerifierScorer(), make_problem(root, tools), config("beam", max_steps=2))
     assert result.calls is None and result.best is None and result.finished == []
     assert len(result.trace) == 2 and all("chosen" not in e for e in result.trace)
 
 
 # ---- best-of-N and majority vote -------------------------------------------------------------
-def test_best_of_n_picks_best_aggregate(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_best_of_n_picks_best_aggregate(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     cfg = config("best_of_n", n_retain=3, aggregation="mean", seed=2, temperature=1.5)
     result = best_of_n(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
     check_result(result, tools, max_calls=1)
@@ -336,7 +338,7 @@ def test_best_of_n_picks_best_aggregate(tiny_policy: TransformersPolicy, root: A
     assert aggregate(result.best.scores, "mean") == best
 
 
-def test_majority_picks_most_common(tiny_policy: TransformersPolicy, root: Any, tools: list[ToolSpec]) -> None:
+def test_majority_picks_most_common(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:
     cfg = config("majority", n_retain=4, seed=4, temperature=0.7)
     result = majority_vote(tiny_policy, VerifierScorer(), make_problem(root, tools, max_calls=1), cfg)
     check_result(result, tools, max_calls=1)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from langchain_toolprm.backends.transformers import Constraints, TransformersPolicy
+from langchain_toolprm.backends.transformers import TransformersBackend
 from langchain_toolprm.cli import main
 from langchain_toolprm.core.prompts import BUILTIN_JSON, build_prompt, qwen_format
+from langchain_toolprm.core.proposer import Constraints
 from langchain_toolprm.core.search import SearchConfig, prepare_problem, run_search
 from langchain_toolprm.core.steps import Call, fragments, segment
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -57,7 +58,7 @@ def test_answers_are_spelled_as_the_grammar_writes_them() -> None:
     assert answer_text(calls, BUILTIN_JSON, "\nAssistant:", "ignored") == text  # a reply follows results, not calls
 
 
-def test_encoding_poses_the_question_as_the_search_does(tiny_policy: TransformersPolicy) -> None:
+def test_encoding_poses_the_question_as_the_search_does(tiny_policy: TransformersBackend) -> None:
     tok = tiny_policy.tokenizer
     ex = EXAMPLES[1]
     enc = encode_example(tok, ex)
@@ -72,7 +73,7 @@ def test_encoding_poses_the_question_as_the_search_does(tiny_policy: Transformer
     assert len(kept) == 3 and skipped == 0
 
 
-def test_qwen_format_skips_prose_no_call_examples(tiny_qwen_policy: TransformersPolicy) -> None:
+def test_qwen_format_skips_prose_no_call_examples(tiny_qwen_policy: TransformersBackend) -> None:
     kept, skipped = encode_examples(tiny_qwen_policy.tokenizer, EXAMPLES)
     assert len(kept) == 2 and skipped == 1
     prompt = build_prompt(tiny_qwen_policy.tokenizer, EXAMPLES[0].lc_messages(), EXAMPLES[0].specs())
@@ -100,7 +101,7 @@ def trained(tiny_gemma_path: Path, train_file: Path, tmp_path_factory: pytest.Te
                         progress=False)
 
 
-def greedy_calls(policy: TransformersPolicy, ex: ToolExample) -> list[Call] | None:
+def greedy_calls(policy: TransformersBackend, ex: ToolExample) -> list[Call] | None:
     specs = ex.specs()
     problem, _ = prepare_problem(policy, ex.lc_messages(), specs, Constraints(tuple(specs), max_calls=4), 64)
     return run_search(policy, VerifierScorer(), problem, SearchConfig(strategy="greedy", max_value_tokens=8)).calls
@@ -109,7 +110,7 @@ def greedy_calls(policy: TransformersPolicy, ex: ToolExample) -> list[Call] | No
 def test_training_teaches_the_answers_the_search_then_writes(trained) -> None:
     assert trained.losses[-1] < trained.losses[0] / 4
     assert trained.eval is not None and trained.eval["answer_acc"] == 1.0  # every answer token ranks first
-    policy = TransformersPolicy.from_pretrained(trained.output_dir)
+    policy = TransformersBackend.from_pretrained(trained.output_dir)
     for ex in EXAMPLES[1:]:  # constrained greedy over the tuned policy writes the learnt call lists
         assert greedy_calls(policy, ex) == list(ex.gold), ex.id
 
@@ -118,7 +119,7 @@ def test_training_teaches_the_answers_the_search_then_writes(trained) -> None:
                    "but no ' {', so the search feeds ' ' and '{\"' where the model learnt ' {\"', and the memorised "
                    "value goes astray ('Os, ' for 'Oslo'); Gemma's vocabulary has ' {'")
 def test_the_search_reaches_every_learnt_answer(trained) -> None:
-    policy = TransformersPolicy.from_pretrained(trained.output_dir)
+    policy = TransformersBackend.from_pretrained(trained.output_dir)
     assert greedy_calls(policy, EXAMPLES[0]) == list(EXAMPLES[0].gold)
 
 
@@ -165,8 +166,8 @@ def test_cli_trains_a_policy(tiny_gemma_path: Path, train_file: Path, tmp_path: 
     assert main(["train-policy", "--train-file", str(train_file), "--output-dir", str(out), "--base-model",
                  str(tiny_gemma_path), "--max-steps", "1", "--no-progress", "--grad-accum", "1"]) == 0
     assert "trained 1 steps" in capsys.readouterr().out and (out / "adapter_config.json").exists()
-    tuned = TransformersPolicy.from_pretrained(out)  # a LoRA adapter loads as a policy (base path recorded)
-    base = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    tuned = TransformersBackend.from_pretrained(out)  # a LoRA adapter loads as a policy (base path recorded)
+    base = TransformersBackend.from_pretrained(tiny_gemma_path)
     ids = torch.tensor([base.encode("weather in Oslo", special=True)])
     assert not torch.allclose(tuned.model(ids).logits, base.model(ids).logits)  # with the trained adapter applied
     assert main(["train-policy", "--train-file", str(tmp_path / "nope.jsonl"), "--output-dir", str(out / "x"),

@@ -14,7 +14,7 @@ from tokenizers.processors import TemplateProcessing
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from langchain_toolprm import GenerativePRM, ToolPRMChatModel
-from langchain_toolprm.backends.embedded import cache_dir
+from langchain_toolprm.core.embedded import cache_dir
 from langchain_toolprm.core.scorers import ScoringContext, encode_trajectory, label_token_ids
 from langchain_toolprm.core.steps import Call, StepTag, segment
 from langchain_toolprm.data.records import DataFileError, LabelledTrajectory, ToolExample, write_jsonl

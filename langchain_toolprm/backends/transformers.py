@@ -1,4 +1,4 @@
-"""The policy backend on transformers: proposes candidate next steps of a call list.
+"""The in-process backend: a Hugging Face causal LM on transformers, read in its own tokens.
 
 Steps are read and written in the model's own tokens. A BPE model writes ``"Tokyo"}},`` as
 ``Tokyo``, ``"``, ``}},``: a step boundary falls inside its tokens, so feeding each step's
@@ -21,7 +21,6 @@ projection rows of the tokens allowed at a position, not the whole vocabulary.
 from __future__ import annotations
 
 import bisect
-import copy
 import hashlib
 import json
 import math
@@ -29,7 +28,7 @@ import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -37,25 +36,10 @@ from typing import Any
 
 import torch
 
-from ..core.prompts import CallFormat
-from ..core.schema import ParamSpec, ToolSpec
-from ..core.steps import PartialState, Step, StepTag, dump_value, replay
-
-
-class ContextLengthError(ValueError):
-    """The prompt does not fit the policy's context window."""
-
-
-@dataclass
-class Usage:
-    """Tokens a model processed (fed through forward passes) and sampled."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    def add(self, other: Usage) -> None:
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
+from ..core.backend import ContextLengthError, Sampled, Scored, Usage
+from ..core.embedded import EMBEDDED_BASE, ensure_embedded_model, policy_name
+from ..core.hf import clone_cache, load_causal_lm
+from ..core.prompts import PolicyPrompt
 
 
 @dataclass
@@ -68,73 +52,33 @@ class KVState:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A proposed next step: the tokens to feed for it, the text it leaves unfed, its log-probability.
+class TState:
+    """Where a path stands: the KV state of its fed tokens, and its last text left unfed (it may
+    merge with what follows into one token)."""
 
-    ``feed`` and ``pending`` together spell the beam's pending text followed by ``text``.
-    """
-
-    step: Step
-    feed: tuple[int, ...]
-    pending: bytes
-    logprob: float
-    text: str
-    base: KVState | None = field(default=None, compare=False, repr=False)
-    """The beam's state with the start of ``feed`` already fed (``base.length`` says how far), when
-    proposing had to compute it: advancing then feeds only the rest."""
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """What the call list may contain: which tools, whether a call is required, how many."""
-
-    tools: tuple[ToolSpec, ...]
-    require_call: bool = False
-    forced_name: str | None = None
-    max_calls: int = 4
-
-    def tool(self, name: str) -> ToolSpec:
-        return next(t for t in self.tools if t.name == name)
-
-
-@dataclass
-class Beam:
-    """A partial trajectory: its steps, the KV state of its fed tokens and its unfed text."""
-
-    steps: tuple[Step, ...]
     kv: KVState
-    logprob: float = 0.0
-    scores: tuple[float, ...] = ()
-    texts: tuple[str, ...] = ()
     pending: bytes = b""
     fed: tuple[int, ...] = ()
     """Every token fed after the prompt: with ``pending`` it spells the call list so far."""
 
-    @property
-    def state(self) -> PartialState:
-        return replay(self.steps)
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.steps) and self.steps[-1].tag is StepTag.TOTAL_FINISH
-
 
 @dataclass(frozen=True)
-class _Option:
-    """A finite next-step choice. ``scored`` is the text its probability is read over (its own
-    text, cut or extended to where the choice is decided); empty = the complement (prose)."""
+class TMove:
+    """Tokens to feed for a step, and the text it leaves unfed."""
 
-    step: Step
-    text: str
-    scored: str
+    feed: tuple[int, ...]
+    pending: bytes
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A text's log-probability (every route, covers included) and the likeliest route's tokens."""
+class TorchRng:
+    """A torch generator (None: torch's global stream) behind the search's random stream."""
 
-    logprob: float
-    route: tuple[int, ...]
+    def __init__(self, seed: int | None) -> None:
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def categorical(self, logprobs: Sequence[float], temperature: float, n: int) -> list[int]:
+        probs = torch.softmax(torch.tensor(list(logprobs)) / temperature, -1)
+        return torch.multinomial(probs, n, replacement=True, generator=self.generator).tolist()
 
 
 # What may follow the last token of a structural step: a token that extends it only with these
@@ -142,8 +86,8 @@ class Scored:
 _FOLLOW = frozenset(b' ,:}]{["\n')
 
 
-class TransformersPolicy:
-    """A Hugging Face causal LM used as the step proposer."""
+class TransformersBackend:
+    """A Hugging Face causal LM as a :class:`~langchain_toolprm.core.backend.Backend`."""
 
     restrict_limit = 4096
     """When at most this many tokens are legal at a value position, only their logits are computed."""
@@ -175,7 +119,7 @@ class TransformersPolicy:
     def from_pretrained(
         cls, path: str | Path, *, device: str | None = None, dtype: str | torch.dtype = "float32",
         device_map: str | dict | None = None, base_model: str | Path | None = None,
-    ) -> TransformersPolicy:
+    ) -> TransformersBackend:
         """Load a model directory, a hub id already in the local cache, or a LoRA adapter
         directory merged into its base (see :func:`load_causal_lm`). Nothing is downloaded."""
         model, tokenizer = load_causal_lm(path, base_model=base_model, dtype=dtype, device_map=device_map)
@@ -510,7 +454,7 @@ class TransformersPolicy:
             self._grammars[key] = compiler.compile_grammar(xgr.Grammar.concat(head, value, after))
         return self._grammars[key]
 
-    def sample_values(
+    def _sample_values(
         self, state: KVState, lead: bytes, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
         max_tokens: int, generator: torch.Generator | None, distinct: bool = False,
     ) -> list[tuple[Any, tuple[int, ...], float, int] | None]:
@@ -660,95 +604,71 @@ class TransformersPolicy:
             on_text(text[sent:])
         return text
 
-    # ---- proposing steps ------------------------------------------------------------------
-    def _options(self, beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
-        """The finite choices at this point of the grammar (names, finishes)."""
-        state = beam.state
-        last = beam.steps[-1].tag if beam.steps else None
-        if state.open_name is None:  # choose a function, or end the list
-            n_calls = len(state.calls)
-            opts: list[_Option] = []
-            if n_calls < rules.max_calls:
-                names = [t.name for t in rules.tools]
-                if n_calls == 0 and rules.forced_name:
-                    names = [rules.forced_name]
-                first = n_calls == 0
-                opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, first), fmt.name_text(n, first))
-                         for n in names]
-            if n_calls > 0 or not rules.require_call:
-                text = (fmt.list_close if n_calls else fmt.empty) or ""
-                opts.append(_Option(Step(StepTag.TOTAL_FINISH), text, text))
-            return opts
-        if last is StepTag.PARAM_FINISH:
-            return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close, fmt.call_close)]
-        tool = rules.tool(state.open_name)
-        first = not state.open_args
-        opts = []
-        for p in tool.params:
-            if p.name not in state.open_args:
-                key = ("" if first else ", ") + dump_value(p.name) + ":"
-                opts.append(_Option(Step(StepTag.ARG_VALUE, p.name), key, key))
-        if all(r in state.open_args for r in tool.required):
-            # Scored with the call's close that must follow, so ``"}}`` counts as the model writes it.
-            opts.append(_Option(Step(StepTag.PARAM_FINISH), "}", "}" + fmt.call_close))
-        return opts
+    # ---- the Backend interface ---------------------------------------------------------------
+    def start(self, prompt: PolicyPrompt, reserve: int, *, max_prompt: int | None = None) -> TState:
+        """Encode the prompt, its static head (instructions and examples) pinned for the life of
+        the backend, so every later prompt that starts with it feeds only the rest."""
+        special = not prompt.chat_template
+        ids = self.encode(prompt.text, special=special)
+        if max_prompt is not None and len(ids) > max_prompt:
+            raise ContextLengthError(
+                f"the prompt is {len(ids)} tokens, over max_prompt_tokens={max_prompt}: encoding it on this backend "
+                f"would take too long (raise max_prompt_tokens, up to the model's {self.max_context}, to allow it)")
+        head = self.encode(prompt.static_head, special=special) if prompt.static_head else []
+        pin = len(head) if ids[:len(head)] == head else 0  # a head whose tokens merge with what follows: none
+        return TState(self.prefill(ids, reserve, pin=pin))
 
-    def propose(
-        self, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
-        max_value_tokens: int, generator: torch.Generator | None, enumerate_choices: bool = True,
-        copies: Callable[[ParamSpec], list[Any]] | None = None,
-    ) -> list[Candidate]:
-        """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
-        several arguments are sampled; fewer when fewer exist).
+    def reset(self) -> None:
+        self.clear_prompt_cache()
 
-        ``enumerate_choices``: finite choices (names, enum values, ``[]`` or a call, another
-        argument or finish, another call or close) are the ``m`` most likely distinct ones, with
-        the finishing option (``[]``, close the list, finish the arguments) always among them, and
-        free values are sampled at ``temperature`` (greedy at 0). Otherwise every choice is
-        drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
-        ``copies`` offers values taken from the conversation for a free parameter: they join
-        the sampled ones (when enumerating with ``m`` > 1), each with the model's own probability.
-        """
-        options = self._options(beam, fmt, rules)
-        if len(options) == 1:  # forced: nothing to score, written in its natural tokens
-            scored = [Scored(0.0, self.routes(beam.pending, options[0].scored.encode("utf-8"))[0])] \
-                if options[0].scored else [Scored(0.0, ())]
-        else:
-            scored = self.score_texts(beam.kv, beam.pending, [o.scored or None for o in options])
-        counts = _choose([s.logprob for s in scored], m, temperature, generator, enumerate_choices)
-        if enumerate_choices and m > 1:
-            # "No call", "no more calls" and "no more arguments" always compete, however unlikely
-            # the policy finds them: the scorer, not the policy's top m, decides when to stop.
-            for k, opt in enumerate(options):
-                if opt.step.tag in (StepTag.TOTAL_FINISH, StepTag.PARAM_FINISH):
-                    counts.setdefault(k, 1)
-        total = sum(math.exp(scored[k].logprob) for k in counts if options[k].step.tag is StepTag.ARG_VALUE)
-        out: list[Candidate] = []
-        for k, count in counts.items():
-            opt, sc = options[k], scored[k]
-            if opt.step.tag is StepTag.ARG_VALUE and enumerate_choices:
-                # Values share the budget by the likelihood of their argument, one at least.
-                count = max(1, round(m * math.exp(sc.logprob) / total)) if total > 0 else 1
-            feed, pending = self._commit(beam.pending, sc.route, opt)
-            if opt.step.tag is not StepTag.ARG_VALUE:
-                out.append(Candidate(opt.step, feed, pending, sc.logprob, opt.text))
+    def rng(self, seed: int | None) -> TorchRng:
+        return TorchRng(seed)
+
+    def score(self, state: TState, texts: Sequence[str | None], *, free: bool = False) -> list[Scored]:
+        if len(texts) == 1 and not free:  # forced: nothing to score, written in its natural tokens
+            text = texts[0]
+            return [Scored(0.0, self.routes(state.pending, text.encode("utf-8"))[0] if text else ())]
+        return self.score_texts(state.kv, state.pending, texts, free=free)
+
+    def move(self, state: TState, scored: Scored, text: str) -> TMove:
+        return TMove(*self._settle(scored.route, state.pending + text.encode("utf-8")))
+
+    def advance(self, state: TState, move: TMove) -> TState:
+        """``move``'s tokens fed once on the state's cache (the state itself is left as it was)."""
+        return TState(self.extend(state.kv, move.feed), move.pending, state.fed + move.feed)
+
+    def sample_values(
+        self, state: TState, lead: str, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
+        max_tokens: int, rng: TorchRng, distinct: bool = False,
+    ) -> list[Sampled | None]:
+        full_lead = state.pending + lead.encode("utf-8")
+        out: list[Sampled | None] = []
+        for got in self._sample_values(state.kv, full_lead, schema, n, tail=tail, temperature=temperature,
+                                       max_tokens=max_tokens, generator=rng.generator, distinct=distinct):
+            if got is None:
+                out.append(None)
                 continue
-            state = beam.state
-            tool = rules.tool(state.open_name)  # type: ignore[arg-type]
-            param = tool.param(opt.step.name)  # type: ignore[arg-type]
-            offered = copies(param) if copies is not None and enumerate_choices and m > 1 else []
-            out += self._value_candidates(beam, opt, feed, pending, sc.logprob, param, tool, count, temperature,
-                                          max_value_tokens, generator, enumerate_choices, offered)
+            value, ids, logprob, end = got
+            out.append(Sampled(value, logprob, TMove(*self._settle(ids, self.token_bytes(ids)[:end]))))
         return out
 
-    def _commit(self, pending: bytes, route: tuple[int, ...], opt: _Option) -> tuple[tuple[int, ...], bytes]:
-        """Tokens to feed and text left pending once ``opt`` is written after ``pending``.
+    def write(
+        self, state: TState, prefix: str, *, max_tokens: int, temperature: float, stop: tuple[str, ...],
+        rng: TorchRng, on_text: Callable[[str], None] | None = None,
+    ) -> str:
+        text = state.pending.decode("utf-8") + prefix
+        kv = self.extend(state.kv, self.encode(text)) if text else state.kv
+        return self.generate_text(kv, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                  generator=rng.generator, on_text=on_text)
 
-        The route's tokens that lie inside the option's own text are kept but the last; the rest
-        is tokenized naturally and its last token held back, as it may merge with what follows.
+    def _settle(self, route: Sequence[int], full: bytes) -> tuple[tuple[int, ...], bytes]:
+        """Tokens to feed and text left unfed once ``full`` (the pending text and a step's) is written.
+
+        The tokens of ``route`` (the scored or sampled tokens) that lie inside ``full`` are kept
+        but the last; the rest is tokenized naturally and its last token held back, as it may
+        merge with what follows. No route (a forced step, nothing scored): everything stays unfed.
         """
-        full = pending + opt.text.encode("utf-8")
-        if not route:  # a forced step: nothing was scored, everything stays pending
+        if not route:
             return (), full
         texts = self._vocab[0]
         keep, pos = [], 0
@@ -759,78 +679,23 @@ class TransformersPolicy:
             pos += len(texts[t])
         if keep:
             pos -= len(texts[keep.pop()])
+        while pos and not _utf8_boundary(full, pos):  # never leave half a character unfed
+            pos -= len(texts[keep.pop()])
         rest = self.natural(full[pos:])
         return tuple(keep) + tuple(rest[:-1]), self.token_bytes(rest[-1:])
 
-    def _value_candidates(
-        self, beam: Beam, opt: _Option, key_feed: tuple[int, ...], key_pending: bytes, key_lp: float,
-        param: ParamSpec, tool: ToolSpec, count: int, temperature: float, max_value_tokens: int,
-        generator: torch.Generator | None, enumerate_choices: bool, offered: Sequence[Any] = (),
-    ) -> list[Candidate]:
-        after_key = self.extend(beam.kv, key_feed)
-        lead = key_pending + b" "
-        given = {*beam.state.open_args, param.name}
-        tail = ("," if any(p.name not in given for p in tool.params) else "") + "}"
-        values: list[tuple[Any, tuple[int, ...], float, int] | None]
-        if param.choices is not None:
-            texts = [dump_value(v) for v in param.choices]
-            scored = self.score_texts(after_key, lead, texts) if len(texts) > 1 else \
-                [Scored(0.0, tuple(self.natural(lead + texts[0].encode())))]
-            picked = _choose([s.logprob for s in scored], count, temperature, generator, enumerate_choices)
-            values = [(param.choices[j], scored[j].route, scored[j].logprob,
-                       len(lead) + len(texts[j].encode())) for j in picked]
-        else:
-            values = self.sample_values(after_key, lead, param.schema, count, tail=tail, temperature=temperature,
-                                        max_tokens=max_value_tokens, generator=generator, distinct=enumerate_choices)
-            sampled = {dump_value(v[0]) for v in values if v is not None}
-            offered = [v for v in offered if param.is_valid(v) and dump_value(v) not in sampled]
-            if offered:
-                texts = [dump_value(v) for v in offered]
-                scored = self.score_texts(after_key, lead, texts, free=True)
-                values += [(v, sc.route, sc.logprob, len(lead) + len(t.encode())) for v, t, sc in zip(offered, texts, scored)]
-        seen: set[str] = set()
-        out = []
-        for v in values:
-            if v is None:
-                continue
-            value, ids, vlp, end = v
-            key = dump_value(value)
-            # Keywords a grammar may not enforce (e.g. a format) are checked here, so a returned
-            # call always validates against its schema.
-            if key in seen or not param.is_valid(value):
-                continue
-            seen.add(key)
-            written = self.token_bytes(ids)[:end]
-            feed, pending = self._split(ids, written)
-            step = Step(StepTag.ARG_VALUE, param.name, value)
-            out.append(Candidate(step, key_feed + feed, pending, key_lp + vlp, opt.text + " " + key, after_key))
-        return out
 
-    def _split(self, ids: Sequence[int], written: bytes) -> tuple[tuple[int, ...], bytes]:
-        """Tokens of ``ids`` that lie inside ``written`` but the last, then the rest of ``written``
-        tokenized naturally with its last token held back (as :meth:`_commit`)."""
-        texts = self._vocab[0]
-        keep, pos = [], 0
-        for t in ids:
-            if pos + len(texts[t]) > len(written):
-                break
-            keep.append(t)
-            pos += len(texts[t])
-        if keep:
-            pos -= len(texts[keep.pop()])
-        while pos and not _utf8_boundary(written, pos):  # never leave half a character pending
-            pos -= len(texts[keep.pop()])
-        rest = self.natural(written[pos:])
-        return tuple(keep) + tuple(rest[:-1]), self.token_bytes(rest[-1:])
-
-    def advance(self, beam: Beam, cand: Candidate, score: float) -> Beam:
-        """The beam with ``cand`` appended: its tokens are fed once on the beam's cache."""
-        base = cand.base or beam.kv
-        return Beam(
-            beam.steps + (cand.step,), self.extend(base, cand.feed[base.length - beam.kv.length:]),
-            beam.logprob + cand.logprob,
-            beam.scores + (score,), beam.texts + (cand.text,), cand.pending, beam.fed + cand.feed,
-        )
+def load_backend(model: str | Path | None = None, *, device: str | None = None, dtype: str = "float32",
+                 device_map: str | dict | None = None) -> TransformersBackend:
+    """The backend for a ``model`` setting: None or ``"gemma-3-270m"`` is the embedded model;
+    anything else a model directory, a hub id in the local cache, or a LoRA adapter directory
+    whose config names its base. The per-process tables over the vocabulary are built here, so
+    no timed call pays for them."""
+    path = ensure_embedded_model() if model is None or model == EMBEDDED_BASE else model
+    backend = TransformersBackend.from_pretrained(path, device=device, dtype=dtype, device_map=device_map)
+    backend.name = policy_name(model)
+    backend.warm_up()
+    return backend
 
 
 def _tables_path(tokenizer: Any, vocab: int, eos: list[int], version: str) -> Path | None:
@@ -843,68 +708,6 @@ def _tables_path(tokenizer: Any, vocab: int, eos: list[int], version: str) -> Pa
     h.update(json.dumps([vocab, eos, version]).encode())
     root = os.environ.get("TOOLPRM_CACHE") or Path.home() / ".cache" / "langchain_toolprm"
     return Path(root) / "tokenizers" / f"{h.hexdigest()[:32]}.pkl"
-
-
-def clone_cache(cache: Any) -> Any:
-    """A copy of a transformers KV cache that shares its tensors: every update of a dynamic
-    cache concatenates into new tensors (never writes in place), so the original stays intact
-    and no key or value is copied until a forward pass extends the clone."""
-    clone = copy.copy(cache)
-    clone.layers = [copy.copy(layer) for layer in cache.layers]
-    return clone
-
-
-def load_causal_lm(path: str | Path, *, base_model: str | Path | None = None, dtype: str | torch.dtype = "float32",
-                   device_map: str | dict | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) from a model directory, a hub id already in the local Hugging Face
-    cache, or a peft adapter directory (``adapter_config.json``).
-
-    An adapter is merged into its base, so a tuned model costs no time per call; ``base_model``
-    replaces the base its config records (an adapter trained on another machine's path). The
-    tokenizer is the adapter's if it saved one, else the base's. Nothing is downloaded: a hub id
-    not cached locally is an error naming it.
-    """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    dtype = torch_dtype(dtype)
-    if Path(path).is_absolute() and not Path(path).exists():
-        raise FileNotFoundError(f"no model directory at {path}")
-    adapter = (Path(path) / "adapter_config.json").exists()
-    if adapter:
-        from peft import PeftConfig
-
-        base = base_model or PeftConfig.from_pretrained(str(path)).base_model_name_or_path
-        if Path(base).is_absolute() and not Path(base).exists():
-            raise FileNotFoundError(f"the adapter at {path} names its base model {base}, which is not here: "
-                                    f"pass its directory as base_model")
-        tok_src = path if (path / "tokenizer_config.json").exists() else base
-    else:
-        base = base_model or path
-        tok_src = path
-    local = Path(base).exists()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(tok_src), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dtype, device_map=device_map,
-                                                     local_files_only=True)
-    except OSError as e:
-        if local:
-            raise
-        raise FileNotFoundError(
-            f"model {str(base)!r} is neither a local directory nor in the local Hugging Face cache; nothing "
-            f"is downloaded at run time: fetch it elsewhere and pass its directory") from e
-    if adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-    return model, tokenizer
-
-
-def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    """``"bfloat16"`` -> ``torch.bfloat16``; a name torch lacks is an error naming it."""
-    found = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
-    if not isinstance(found, torch.dtype):
-        raise ValueError(f"unknown dtype {dtype!r}: use a torch dtype name such as 'float32' or 'bfloat16'")
-    return found
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -986,23 +789,3 @@ def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator
     cdf = probs.cumsum(-1)
     u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype).clamp(min=1e-7) * cdf[:, -1:]
     return torch.searchsorted(cdf, u).squeeze(-1).clamp(max=probs.shape[-1] - 1)
-
-
-def _choose(logprobs: list[float], m: int, temperature: float, generator: torch.Generator | None,
-            enumerate_choices: bool) -> dict[int, int]:
-    """Which options to expand -> {option index: budget}, most likely first.
-
-    Enumerating: the ``m`` most likely distinct options, one each (at temperature 0, the best).
-    Sampling: ``m`` draws at ``temperature`` with repeats, each option's budget its draw count.
-    """
-    lp = torch.tensor(logprobs)
-    if temperature <= 0 or m <= 0:
-        return {int(lp.argmax()): max(m, 1)}
-    if enumerate_choices:
-        order = sorted(range(len(logprobs)), key=lambda k: -logprobs[k])
-        return {k: 1 for k in order[:m]}
-    picks = torch.multinomial(torch.softmax(lp / temperature, -1), m, replacement=True, generator=generator)
-    counts: dict[int, int] = {}
-    for k in sorted(picks.tolist(), key=lambda k: -logprobs[k]):
-        counts[k] = counts.get(k, 0) + 1
-    return counts

@@ -8,6 +8,7 @@ every copy ``bind_tools`` / ``with_structured_output`` make.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import queue
@@ -20,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import torch
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
@@ -32,11 +32,14 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ..backends.embedded import load_policy, policy_name, resolve_prm
-from ..backends.transformers import Constraints, TransformersPolicy, Usage
+from .backend import Backend
+from .embedded import policy_name
+from .engine import Answer, Reply, answer
+from .loader import ScorerKind, load_backend, load_scorer
+from .proposer import Constraints
 from .schema import normalize_tools
-from .scorers import CombinedScorer, GenerativePRM, Scorer
-from .search import Aggregation, SearchConfig, Strategy, prepare_problem, run_search
+from .scorers import GenerativePRM, Scorer
+from .search import Aggregation, SearchConfig, Strategy
 from .steps import Step, StepTag, replay
 from .verifier import VerifierScorer
 
@@ -45,7 +48,7 @@ ToolChoice = str | bool | dict[str, Any] | None
 
 @dataclass
 class _Loaded:
-    policy: TransformersPolicy
+    backend: Backend
     scorer: Scorer
     lock: threading.Lock
 
@@ -99,7 +102,7 @@ class ToolPRMChatModel(BaseChatModel):
     prm: str | None = None
     """A trained generative PRM (full model or peft adapter directory); ``"toolprm"`` = the
     shipped ToolPRM (trained on the embedded policy's rollouts); None = the verifier alone."""
-    scorer: Literal["verifier", "prm", "combined"] | None = None
+    scorer: ScorerKind | None = None
     """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
     strategy: Strategy = "beam"
     n_retain: int = Field(default=1, ge=1)
@@ -131,10 +134,15 @@ class ToolPRMChatModel(BaseChatModel):
     device: str | None = None
     """Where the policy runs ("cpu", "cuda"); or ``device_map`` for accelerate's placement."""
     device_map: str | None = None
+    base_url: str | list[str] | None = None
+    """A serving engine that already serves the policy (several URLs: replicas of one model, used
+    round robin); ``model`` then only names its tokenizer (None: the embedded model's)."""
+    engine: Literal["llama-cpp-python", "vllm", "sglang"] = "llama-cpp-python"
+    """Which engine serves ``base_url`` (its request fields: docs/served.md)."""
     dtype: str = "float32"
     """float32 is the fast path on CPUs without native bf16 (AVX2); bfloat16 on GPUs."""
-    policy: TransformersPolicy | None = Field(default=None, exclude=True)
-    """An already-loaded policy (takes precedence over ``model``)."""
+    backend: Backend | None = Field(default=None, exclude=True)
+    """An already-built policy backend (takes precedence over ``model``)."""
     prm_model: GenerativePRM | None = Field(default=None, exclude=True)
     """An already-loaded PRM (takes precedence over ``prm``)."""
 
@@ -146,8 +154,8 @@ class ToolPRMChatModel(BaseChatModel):
 
     @property
     def model_name(self) -> str:
-        if self.policy is not None:
-            return self.policy.name
+        if self.backend is not None:
+            return self.backend.name
         return policy_name(self.model)
 
     @property
@@ -169,8 +177,9 @@ class ToolPRMChatModel(BaseChatModel):
 
     # ---- loading --------------------------------------------------------------------------
     def _load_key(self) -> tuple[Any, ...]:
-        return (self.model, self.prm, self.scorer, self.device, self.device_map, self.dtype,
-                id(self.policy), id(self.prm_model))
+        urls = tuple([self.base_url] if isinstance(self.base_url, str) else self.base_url or ())
+        return (self.model, self.prm, self.scorer, self.device, self.device_map, self.dtype, urls, self.engine,
+                id(self.backend), id(self.prm_model))
 
     def _load(self) -> _Loaded:
         holder = self._holder
@@ -178,37 +187,29 @@ class ToolPRMChatModel(BaseChatModel):
             if holder.loaded is not None and holder.key != self._load_key():
                 # A copy made with another model or scorer must not reuse its origin's models.
                 self._holder = holder = _Holder()
-            if holder.loaded is None and self.policy is None and self.prm_model is None:
+            if holder.loaded is None and self.backend is None and self.prm_model is None:
                 # Another model in this process with the same settings already loaded them.
                 holder.loaded = _LOADED.get(self._load_key())
                 holder.key = self._load_key()
             if holder.loaded is None:
                 start = time.perf_counter()
-                if self.policy is None:
+                if self.backend is None:
                     print(f"toolprm: loading the policy {self.model_name} ...", file=sys.stderr, flush=True)
-                policy = self.policy or load_policy(self.model, device=self.device, dtype=self.dtype,
-                                                    device_map=self.device_map)
-                holder.loaded = _Loaded(policy, self._make_scorer(), threading.Lock())
+                if self.backend is not None:
+                    backend = self.backend
+                elif self.base_url:
+                    backend = load_backend(self.model, kind="served", base_url=self.base_url, engine=self.engine)
+                else:
+                    backend = load_backend(self.model, device=self.device, dtype=self.dtype, device_map=self.device_map)
+                scorer = load_scorer(self.scorer, self.prm, prm_model=self.prm_model, dtype=self.dtype,
+                                     device=self.device)
+                holder.loaded = _Loaded(backend, scorer, threading.Lock())
                 holder.key = self._load_key()
-                if self.policy is None and self.prm_model is None:
+                if self.backend is None and self.prm_model is None:
                     _LOADED[holder.key] = holder.loaded
-                if self.policy is None:
-                    policy.warm_up()  # the per-process tables over the vocabulary, once, here
+                if self.backend is None:
                     print(f"toolprm: ready in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
             return holder.loaded
-
-    def _make_scorer(self) -> Scorer:
-        if self.scorer == "verifier":
-            return VerifierScorer()
-        path, base = (None, None) if self.prm_model else resolve_prm(self.prm)
-        kind = self.scorer or ("combined" if (path or self.prm_model) else "verifier")
-        if kind == "verifier":
-            return VerifierScorer()
-        prm = self.prm_model or (GenerativePRM.from_pretrained(path, base_model=base, dtype=self.dtype)
-                                 if path else None)
-        if prm is None:
-            raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
-        return prm if kind == "prm" else CombinedScorer([VerifierScorer(), prm])
 
     # ---- tools ------------------------------------------------------------------------------
     def bind_tools(
@@ -265,55 +266,18 @@ class ToolPRMChatModel(BaseChatModel):
         if disabled:
             specs = []
         loaded = self._load()
-        policy, scorer = loaded.policy, loaded.scorer
-        with loaded.lock:
-            policy.deadline = started + config.timeout if config.timeout else None
-            try:
-                return self._answer(policy, scorer, messages, specs, config, required, forced, max_tokens,
-                                    max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1,
-                                    stop, on_decided, on_text, call_ids, float(reply_temperature))
-            finally:
-                policy.deadline = None
-
-    def _answer(self, policy: TransformersPolicy, scorer: Scorer, messages: list[BaseMessage], specs: list[Any],
-                config: SearchConfig, required: bool, forced: str | None, max_tokens: int, max_calls: int,
-                stop: list[str] | None, on_decided: Any, on_text: Any, call_ids: Sequence[str],
-                reply_temperature: float) -> AIMessage:
-        before_p, before_s = Usage(**vars(policy.usage)), Usage(**vars(scorer.usage))
-        reserve = max_tokens if not specs else config.max_value_tokens * 4
-        rules = Constraints(tuple(specs), required, forced, max_calls)
-        problem, prompt = prepare_problem(policy, messages, specs, rules, reserve, max_prompt=self.max_prompt_tokens)
-        generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-        stops = tuple(prompt.stop) + tuple(stop or self.stop or ())
-        metadata: dict[str, Any] = {"model_name": policy.name, "model_provider": "toolprm"}
-        ids = list(call_ids) + [_call_id() for _ in range(max_calls - len(call_ids))]
-        tool_calls: list[Any] = []
-        invalid: list[Any] = []
-        content = ""
-        if specs:
-            result = run_search(policy, scorer, problem, config, on_decided)
-            metadata["search"] = {
-                "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
-                "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": result.trace,
-            }
-            if result.calls is None:
-                error = "no call list finished within the step and value-token limits"
-                invalid.append(invalid_tool_call(name=None, args=None, id=ids[0], error=error))
-            else:
-                tool_calls = [tool_call(name=c.name, args=c.arguments, id=i) for c, i in zip(result.calls, ids)]
-        if not tool_calls and not invalid and not required:
-            tail = (prompt.call_format.empty or "") + prompt.reply_prefix if specs else ""
-            state = policy.extend(problem.root, policy.encode(tail)) if tail else problem.root
-            content = policy.generate_text(state, max_tokens=max_tokens, temperature=reply_temperature,
-                                           stop=stops, generator=generator, on_text=on_text)
-        metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
-        p_in = policy.usage.input_tokens - before_p.input_tokens
-        s_in = scorer.usage.input_tokens - before_s.input_tokens
-        out = policy.usage.output_tokens - before_p.output_tokens
-        metadata["policy_input_tokens"], metadata["scorer_input_tokens"] = p_in, s_in
-        usage = {"input_tokens": p_in + s_in, "output_tokens": out, "total_tokens": p_in + s_in + out}
-        return AIMessage(content=content, tool_calls=tool_calls, invalid_tool_calls=invalid,
-                         usage_metadata=usage, response_metadata=metadata)
+        rules = Constraints(tuple(specs), required, forced,
+                            max_calls if kwargs.get("parallel_tool_calls", True) is not False else 1)
+        reply = Reply(max_tokens, float(reply_temperature), tuple(stop or self.stop or ()))
+        # A served backend with the verifier holds no per-call state: calls (batch()) run at once
+        # and share the servers. An in-process model or PRM answers one call at a time.
+        concurrent = getattr(loaded.backend, "thread_safe", False) and isinstance(loaded.scorer, VerifierScorer)
+        with contextlib.nullcontext() if concurrent else loaded.lock:
+            got = answer(loaded.backend, loaded.scorer, messages, specs, config, rules=rules, reply=reply,
+                         max_prompt=self.max_prompt_tokens,
+                         deadline=started + config.timeout if config.timeout else None,
+                         on_decided=on_decided, on_text=on_text)
+        return _message(got, config, loaded.backend.name, list(call_ids), rules.max_calls)
 
     def _generate(
         self,
@@ -376,6 +340,31 @@ class ToolPRMChatModel(BaseChatModel):
         if run_manager:
             run_manager.on_llm_new_token("", chunk=ChatGenerationChunk(message=last))
         yield ChatGenerationChunk(message=last)
+
+
+def _message(got: Answer, config: SearchConfig, model_name: str, call_ids: list[str], max_calls: int) -> AIMessage:
+    """The engine's answer as an AIMessage: tool calls (or an invalid call when the search
+    finished no call list), the prose reply, usage, and the search trace."""
+    ids = call_ids + [_call_id() for _ in range(max_calls - len(call_ids))]
+    metadata: dict[str, Any] = {"model_name": model_name, "model_provider": "toolprm"}
+    tool_calls: list[Any] = []
+    invalid: list[Any] = []
+    if got.result is not None:
+        metadata["search"] = {
+            "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
+            "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": got.result.trace,
+        }
+    if got.calls is None:
+        error = "no call list finished within the step and value-token limits"
+        invalid.append(invalid_tool_call(name=None, args=None, id=ids[0], error=error))
+    else:
+        tool_calls = [tool_call(name=c.name, args=c.arguments, id=i) for c, i in zip(got.calls, ids)]
+    metadata["finish_reason"] = "tool_calls" if tool_calls else "stop"
+    p_in, s_in, out = got.policy_usage.input_tokens, got.scorer_usage.input_tokens, got.policy_usage.output_tokens
+    metadata["policy_input_tokens"], metadata["scorer_input_tokens"] = p_in, s_in
+    usage = {"input_tokens": p_in + s_in, "output_tokens": out, "total_tokens": p_in + s_in + out}
+    return AIMessage(content=got.reply, tool_calls=tool_calls, invalid_tool_calls=invalid,
+                     usage_metadata=usage, response_metadata=metadata)
 
 
 def _step_chunks(steps: tuple[Step, ...], sent: int, ids: Sequence[str]) -> list[Any]:

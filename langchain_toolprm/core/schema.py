@@ -565,7 +565,7 @@ def _integral_bounds(node: Any) -> Any:
 def _grammar_error(text: str) -> str | None:
     """What xgrammar says when it cannot build the value grammar of a schema (cached by text).
 
-    The call is the one ``TransformersPolicy`` makes at invoke time, minus the tokenizer."""
+    The call is the one ``TransformersBackend`` makes at invoke time, minus the tokenizer."""
     try:
         import xgrammar as xgr
     except ImportError:  # pragma: no cover - xgrammar is a dependency

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 import torch
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from ..backends.transformers import Usage, clone_cache, load_causal_lm
+from .backend import Usage
+from .hf import clone_cache, load_causal_lm
 from .prompts import message_text, render_context
 from .schema import ToolSpec
 from .steps import Call, Step, fragments
@@ -139,7 +140,7 @@ class GenerativePRM:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, base_model: str | Path | None = None,
-                        dtype: str = "float32") -> GenerativePRM:
+                        dtype: str = "float32", device: str | None = None) -> GenerativePRM:
         """A full model directory, or a peft adapter directory (``adapter_config.json``).
 
         For an adapter, ``base_model`` replaces the base recorded in its config (an adapter
@@ -149,7 +150,7 @@ class GenerativePRM:
         if not path.exists():
             raise FileNotFoundError(f"no PRM at {path}")
         model, tokenizer = load_causal_lm(path, base_model=base_model, dtype=dtype)
-        return cls(model, tokenizer, name=str(path))
+        return cls(model.to(device) if device else model, tokenizer, name=str(path))
 
     @torch.no_grad()
     def _forward(self, ids: torch.Tensor, cache: Any) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Search strategies: plain functions over a policy, a scorer and one config.
+"""Search strategies: plain functions over a backend, a scorer, a problem and one config.
 
 Fine-grained beam search keeps the best N unfinished call lists, expands each with its M most
 likely distinct next steps (finite choices enumerated, free values sampled; the root, standing
@@ -20,18 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
 from langchain_core.messages import BaseMessage
 
-from ..backends.transformers import (
-    Beam,
-    Candidate,
-    Constraints,
-    ContextLengthError,
-    KVState,
-    TransformersPolicy,
-)
+from .backend import Backend, State
 from .prompts import CallFormat, PolicyPrompt, build_prompt
+from .proposer import Beam, Candidate, Constraints, advance, propose
 from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
@@ -87,7 +80,7 @@ class SearchConfig:
 class SearchProblem:
     """One question: the encoded prompt, the call format, the rules and the scorer's context."""
 
-    root: KVState
+    root: State
     call_format: CallFormat
     rules: Constraints
     context: ScoringContext
@@ -99,26 +92,17 @@ class SearchProblem:
 
 
 def prepare_problem(
-    policy: TransformersPolicy, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], rules: Constraints,
+    backend: Backend, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], rules: Constraints,
     reserve: int, *, max_prompt: int | None = None,
 ) -> tuple[SearchProblem, PolicyPrompt]:
     """Messages + tools -> the encoded prompt and the search problem over it.
 
-    The chat model, the rollout collector and the evaluator all start here, so a question is
-    posed to the policy the same way everywhere. ``reserve`` tokens are kept free for the answer;
-    the prompt's static head (instructions and examples) is encoded once per process. A prompt of
-    more than ``max_prompt`` tokens is refused before any forward pass.
+    The answer engine and the rollout collector start here, so a question is posed to the policy
+    the same way everywhere. ``reserve`` tokens are kept free for the answer; a prompt of more
+    than ``max_prompt`` tokens is refused before any model call.
     """
-    prompt = build_prompt(policy.tokenizer, list(messages), list(specs))
-    ids = policy.encode(prompt.text, special=not prompt.chat_template)
-    if max_prompt is not None and len(ids) > max_prompt:
-        raise ContextLengthError(
-            f"the prompt is {len(ids)} tokens, over max_prompt_tokens={max_prompt}: encoding it on this backend "
-            f"would take too long (raise max_prompt_tokens, up to the model's {policy.max_context}, to allow it)")
-    pin = len(policy.encode(prompt.static_head, special=not prompt.chat_template)) if prompt.static_head else 0
-    if pin and ids[:pin] != policy.encode(prompt.static_head, special=not prompt.chat_template):
-        pin = 0  # the head's tokens merge with what follows: nothing to pin
-    root = policy.prefill(ids, reserve, pin=pin)
+    prompt = build_prompt(backend.tokenizer, list(messages), list(specs))
+    root = backend.start(prompt, reserve, max_prompt=max_prompt)
     context = ScoringContext(tuple(messages), tuple(specs))
     return SearchProblem(root, prompt.call_format, rules, context), prompt
 
@@ -177,12 +161,12 @@ def _shared_prefix(paths: Sequence[tuple[Step, ...]]) -> tuple[Step, ...]:
 
 
 def _expand(
-    policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig, *,
+    backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig, *,
     width: int, explore: int, temperature: float, samples: bool, on_decided: OnDecided | None,
 ) -> SearchResult:
     """The shared loop. ``samples``: ``width`` independent paths, one sampled step each per round
     (best-of-N, majority); otherwise a beam of ``width`` over enumerated choices."""
-    generator = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
+    rng = backend.rng(config.seed)
     deadline = time.monotonic() + config.timeout if config.timeout else None
     beams = [Beam((), problem.root)] * (width if samples else 1)
     ids = [0] * len(beams)  # each beam is named by the number of the candidate that made it
@@ -201,9 +185,9 @@ def _expand(
         m = explore * width if not samples and depth == 0 else explore
         pairs: list[tuple[int, Candidate]] = []
         for b, beam in enumerate(beams):
-            for cand in policy.propose(
-                beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
-                max_value_tokens=config.max_value_tokens, generator=generator, enumerate_choices=not samples,
+            for cand in propose(
+                backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
+                max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
                 copies=problem.copies,
             ):
                 pairs.append((b, cand))
@@ -235,10 +219,10 @@ def _expand(
         })
         for i in closing:
             (b, c), (s, _) = pairs[i], judged[i]
-            parent = beams[b]  # nothing follows a closed list: its tokens need not be fed
-            finished.append(Beam(parent.steps + (c.step,), parent.kv, parent.logprob + c.logprob,
-                                 parent.scores + (s,), parent.texts + (c.text,), c.pending, parent.fed + c.feed))
-        beams, ids = ([policy.advance(beams[pairs[i][0]], pairs[i][1], judged[i][0]) for i in going],
+            parent = beams[b]  # nothing follows a closed list: its text need not be written
+            finished.append(Beam(parent.steps + (c.step,), parent.state, parent.logprob + c.logprob,
+                                 parent.scores + (s,), parent.texts + (c.text,)))
+        beams, ids = ([advance(backend, beams[pairs[i][0]], pairs[i][1], judged[i][0]) for i in going],
                       [numbers[i] for i in going])
         if on_decided is not None:
             leader = max(finished, key=lambda f: _key(f.scores, f.logprob, config)) if finished and not samples \
@@ -263,27 +247,27 @@ def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None 
     return result
 
 
-def beam_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+def beam_search(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
                 on_decided: OnDecided | None = None) -> SearchResult:
     """Fine-grained beam search: retain N open paths, explore M per path, the best closed list wins."""
-    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=config.m_explore,
+    result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=config.m_explore,
                      temperature=config.temperature, samples=False, on_decided=on_decided)
     best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
     return _pick(result, best, on_decided)
 
 
-def greedy(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+def greedy(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
            on_decided: OnDecided | None = None) -> SearchResult:
     """Constrained greedy decoding: the most likely step each time (the scorer only reports)."""
-    result = _expand(policy, scorer, problem, config, width=1, explore=1, temperature=0.0, samples=False,
+    result = _expand(backend, scorer, problem, config, width=1, explore=1, temperature=0.0, samples=False,
                      on_decided=on_decided)
     return _pick(result, result.finished[0] if result.finished else None, on_decided)
 
 
-def best_of_n(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+def best_of_n(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
               on_decided: OnDecided | None = None) -> SearchResult:
     """N independent sampled call lists; the best by aggregated score wins."""
-    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=1,
+    result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
                      temperature=config.temperature, samples=True, on_decided=on_decided)
     best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
     return _pick(result, best, on_decided)
@@ -294,10 +278,10 @@ def canonical(calls: Sequence[Call]) -> str:
     return json.dumps(sorted(json.dumps([c.name, c.arguments], sort_keys=True) for c in calls))
 
 
-def majority_vote(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+def majority_vote(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
                   on_decided: OnDecided | None = None) -> SearchResult:
     """N independent sampled call lists; the most frequent wins (ties: best score)."""
-    result = _expand(policy, scorer, problem, config, width=config.n_retain, explore=1,
+    result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
                      temperature=config.temperature, samples=True, on_decided=on_decided)
     votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
     best = max(
@@ -311,6 +295,6 @@ def majority_vote(policy: TransformersPolicy, scorer: Scorer, problem: SearchPro
 STRATEGIES = {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n, "majority": majority_vote}
 
 
-def run_search(policy: TransformersPolicy, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+def run_search(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
                on_decided: OnDecided | None = None) -> SearchResult:
-    return STRATEGIES[config.strategy](policy, scorer, problem, config, on_decided)
+    return STRATEGIES[config.strategy](backend, scorer, problem, config, on_decided)

@@ -29,7 +29,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-from ..backends.transformers import Usage
+from .backend import Usage
 from .prompts import message_text
 from .schema import ParamSpec, ToolSpec
 from .scorers import ScoringContext, call_key

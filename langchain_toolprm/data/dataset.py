@@ -293,9 +293,9 @@ def _build_command(args: Any) -> int:
         return 0
     policy = None
     if not args.annotate_only:
-        from ..backends.embedded import load_policy
+        from ..core.loader import load_backend
 
-        policy = load_policy(args.model)
+        policy = load_backend(args.model)
     command = "toolprm " + " ".join(shlex.quote(a) for a in args.argv)
     stats = build_dataset(args.out, policy=policy, data_dir=args.data_dir, config=config, rollout=rollout,
                           command=command, progress=not args.quiet)

@@ -1,6 +1,6 @@
 """Rollout collection: the policy samples fine-grained trajectories for each query.
 
-Rollouts use the search's own step sampler (``best_of_n`` over ``policy.propose``), so the
+Rollouts use the search's own step sampler (``best_of_n`` over the proposer), so the
 PRM is trained on exactly the kind of partial call lists it will score at inference time.
 Collection is sharded and resumable: one JSONL line per finished query, appended and flushed.
 """
@@ -15,8 +15,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..backends.transformers import Constraints, ContextLengthError, TransformersPolicy
-from ..core.search import SearchConfig, best_of_n, prepare_problem
+from ..core.backend import Backend, ContextLengthError
+from ..core.engine import answer
+from ..core.proposer import Constraints
+from ..core.search import SearchConfig
 from ..core.verifier import VerifierScorer
 from .records import ToolExample, append_jsonl, read_jsonl, step_to_dict
 
@@ -41,7 +43,7 @@ class RolloutConfig:
             raise ValueError(f"shard {self.shard} is not in 0..{self.num_shards - 1}")
 
 
-def sample_trajectories(policy: TransformersPolicy, example: ToolExample, config: RolloutConfig) -> list[dict[str, Any]]:
+def sample_trajectories(policy: Backend, example: ToolExample, config: RolloutConfig) -> list[dict[str, Any]]:
     """Up to K distinct finished trajectories for one query (duplicates kept once, with a count).
 
     A trajectory whose value ran past ``max_value_tokens`` never finishes and is not returned,
@@ -49,13 +51,13 @@ def sample_trajectories(policy: TransformersPolicy, example: ToolExample, config
     """
     specs = example.specs()
     rules = Constraints(tuple(specs), max_calls=max(4, len(example.gold) + 1))
-    problem, _ = prepare_problem(policy, example.lc_messages(), specs, rules, config.max_value_tokens * 4)
     seed = config.seed + zlib.crc32(example.id.encode())  # per query, independent of shard and order
     search = SearchConfig(strategy="best_of_n", n_retain=config.k, m_explore=1, temperature=config.temperature,
                           max_steps=config.max_steps, max_value_tokens=config.max_value_tokens, seed=seed)
-    result = best_of_n(policy, VerifierScorer(), problem, search)
+    result = answer(policy, VerifierScorer(), example.lc_messages(), specs, search, rules=rules).result
+    finished = result.finished if result is not None else []  # calls-only answers always search
     seen: dict[str, dict[str, Any]] = {}
-    for beam in result.finished:
+    for beam in finished:
         steps = [step_to_dict(s) for s in beam.steps]
         key = repr(steps)
         if key in seen:
@@ -73,7 +75,7 @@ def shard_path(out: str | Path, config: RolloutConfig) -> Path:
 
 
 def collect_rollouts(
-    policy: TransformersPolicy, examples: Sequence[ToolExample], out: str | Path, config: RolloutConfig,
+    policy: Backend, examples: Sequence[ToolExample], out: str | Path, config: RolloutConfig,
     *, progress: bool = True,
 ) -> Path:
     """Sample rollouts for this shard's queries into ``out`` (one line per query), resuming.

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from ..backends.transformers import ContextLengthError, TransformersPolicy, Usage
+from ..backends.transformers import TransformersBackend
+from ..core.backend import ContextLengthError, Usage
 from ..core.prompts import CallFormat, build_prompt
 from ..core.schema import ToolSpec
 from ..core.steps import Call
@@ -103,7 +104,7 @@ class _StopText(StoppingCriteria):
 
 
 def generate_text(
-    policy: TransformersPolicy, example: ToolExample, specs: list[ToolSpec], spec: EvalSpec,
+    policy: TransformersBackend, example: ToolExample, specs: list[ToolSpec], spec: EvalSpec,
 ) -> tuple[list[Call] | None, str]:
     """Plain transformers decoding of the same prompt text: greedy, or ``num_beams`` beams."""
     prompt = build_prompt(policy.tokenizer, example.lc_messages(), specs)

@@ -1,7 +1,7 @@
 """Benchmark evaluation: every decoding strategy on one policy, one prompt, one cost measure.
 
-All strategies pose the question the way the chat model does (``prepare_problem``'s prompt) to
-the same ``TransformersPolicy``, so accuracy differences come from decoding alone:
+All strategies pose the question the way the chat model does (the answer engine's prompt) to
+the same backend, so accuracy differences come from decoding alone:
 
 - ``unconstrained``: plain greedy ``model.generate``, the text parsed into calls afterwards
   (what a user of the bare model has today);
@@ -27,13 +27,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..backends.embedded import prm_digest, resolve_prm
-from ..backends.transformers import Constraints, ContextLengthError, TransformersPolicy
+from ..core.backend import Backend, ContextLengthError
+from ..core.embedded import prm_digest
+from ..core.engine import answer
+from ..core.loader import load_scorer
+from ..core.proposer import Constraints
 from ..core.schema import ToolSchemaError, ToolSpec
-from ..core.scorers import CombinedScorer, GenerativePRM, Scorer
-from ..core.search import SearchConfig, prepare_problem, run_search
+from ..core.scorers import Scorer
+from ..core.search import SearchConfig
 from ..core.steps import Call
-from ..core.verifier import VerifierScorer
 from ..data.records import DataFileError, ToolExample, append_jsonl, call_to_dict
 from .baselines import generate_text
 from .benchmarks import benchmark_of, scored_as
@@ -42,12 +44,8 @@ from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, slug
 
 def make_scorer(spec: EvalSpec, *, prm_base: str | None = None) -> Scorer:
     """The scorer a spec names (``prm_base``: the base model of a PRM adapter stored elsewhere)."""
-    verifier = VerifierScorer(**{a: False for a in spec.ablate.split(",") if a})
-    if spec.scorer == "verifier":
-        return verifier
-    path, base = resolve_prm(spec.prm)
-    prm = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base)
-    return prm if spec.scorer == "prm" else CombinedScorer([verifier, prm])
+    return load_scorer(spec.scorer, spec.prm, prm_base=prm_base,  # type: ignore[arg-type]
+                       ablate=[a for a in spec.ablate.split(",") if a])
 
 
 # ---- one item ------------------------------------------------------------------------------------
@@ -56,36 +54,35 @@ def _item_seed(spec: EvalSpec, example: ToolExample) -> int | None:
     return None if spec.seed is None else spec.seed + zlib.crc32(example.id.encode())
 
 
-def _search(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, specs: list[ToolSpec],
+def _search(backend: Backend, scorer: Scorer, example: ToolExample, specs: list[ToolSpec],
             spec: EvalSpec) -> tuple[list[Call] | None, str]:
     rules = Constraints(tuple(specs), max_calls=spec.max_calls)
-    problem, _ = prepare_problem(policy, example.lc_messages(), specs, rules, spec.max_value_tokens * 4)
     beam = spec.strategy == "beam"
     config = SearchConfig(
         strategy=spec.strategy, n_retain=spec.n if beam else spec.budget, m_explore=spec.m if beam else 1,  # type: ignore[arg-type]
         temperature=spec.temperature, aggregation=spec.aggregation, policy_weight=spec.policy_weight,
         max_value_tokens=spec.max_value_tokens, seed=_item_seed(spec, example),
     )
-    result = run_search(policy, scorer, problem, config)
-    return result.calls, "".join(result.best.texts) if result.best else ""
+    result = answer(backend, scorer, example.lc_messages(), specs, config, rules=rules).result
+    best = result.best if result is not None else None
+    return (result.calls if result is not None else None), "".join(best.texts) if best else ""
 
 
-def predict(policy: TransformersPolicy, scorer: Scorer, example: ToolExample, spec: EvalSpec) -> Prediction:
+def predict(policy: Backend, scorer: Scorer, example: ToolExample, spec: EvalSpec) -> Prediction:
     """Answer one item with one strategy, from cold prompt and grammar caches so every item and
     strategy pays for its own prompt and value grammars (whatever ran before). A prompt too long
     for the policy or a tool schema the grammar cannot honour is recorded as an error (no
-    prediction) rather than ending the run."""
-    if spec.strategy == "greedy":
-        scorer = VerifierScorer()  # greedy's choice ignores scores: do not pay a PRM for them
+    prediction) rather than ending the run. (Greedy never pays for a PRM: the engine scores it
+    with the verifier.)"""
     before_p, before_s = copy.copy(policy.usage), copy.copy(scorer.usage)
-    policy.clear_prompt_cache()
+    policy.reset()
     start = time.perf_counter()
     calls: list[Call] | None = None
     raw, error = "", None
     try:
         specs = example.specs()
         if spec.strategy in TEXT_STRATEGIES:
-            calls, raw = generate_text(policy, example, specs, spec)
+            calls, raw = generate_text(policy, example, specs, spec)  # type: ignore[arg-type]
         else:
             calls, raw = _search(policy, scorer, example, specs, spec)
     except (ContextLengthError, ToolSchemaError) as e:
@@ -153,7 +150,7 @@ def _load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]
 
 
 def run_eval(
-    examples: Sequence[ToolExample], spec: EvalSpec, out_path: str | Path, *, policy: TransformersPolicy,
+    examples: Sequence[ToolExample], spec: EvalSpec, out_path: str | Path, *, policy: Backend,
     scorer: Scorer, resume: bool = True, progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Evaluate ``examples`` with ``spec`` into ``out_path`` (one JSONL line per item, flushed as it
@@ -185,7 +182,7 @@ def run_eval(
 # ---- explore / retain grid -----------------------------------------------------------------------
 def run_grid(
     examples: Sequence[ToolExample], ns: Sequence[int], ms: Sequence[int], out_dir: str | Path, *,
-    policy: TransformersPolicy, scorer: Scorer, base: EvalSpec | None = None, resume: bool = True,
+    policy: Backend, scorer: Scorer, base: EvalSpec | None = None, resume: bool = True,
     progress: bool = True,
 ) -> list[Path]:
     """Fine-grained beam search at every (N, M), one results file each in ``out_dir``, named as

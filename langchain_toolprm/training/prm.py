@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol, get_args
 
 import torch
 
-from ..backends.transformers import clone_cache, torch_dtype
+from ..core.hf import clone_cache, torch_dtype
 from ..core.scorers import GenerativePRM, ScoringContext, encode_trajectory, label_token_ids
 from ..core.steps import StepTag
 from ..data.records import LabelledTrajectory, load_trajectories
@@ -566,7 +566,7 @@ def config_values(args: argparse.Namespace, names: Sequence[str]) -> dict[str, A
     modules = values["target_modules"]
     values["target_modules"] = modules[0] if len(modules) == 1 else modules
     if values["base_model"] is None:
-        from ..backends.embedded import ensure_embedded_model
+        from ..core.embedded import ensure_embedded_model
 
         values["base_model"] = str(ensure_embedded_model())
     return values

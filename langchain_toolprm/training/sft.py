@@ -120,7 +120,7 @@ def evaluate_policy(model: Any, tokenizer: Any, examples: Sequence[ToolExample],
 
 def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
     """Fine-tune ``config.base_model`` on the examples of ``config.train_file`` (LoRA or full);
-    the output directory loads with ``TransformersPolicy.from_pretrained`` and as
+    the output directory loads with ``TransformersBackend.from_pretrained`` and as
     ``ToolPRMChatModel(model=...)``. ``resume=True`` continues from the latest checkpoint."""
     from transformers import AutoTokenizer
 

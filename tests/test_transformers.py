@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from typing import Any
 
 import pytest
 import torch
 from jsonschema import Draft202012Validator
-from langchain_core.messages import HumanMessage
 
-from langchain_toolprm import GenerativePRM, TransformersPolicy
+from langchain_toolprm import GenerativePRM, TransformersBackend
 from langchain_toolprm.backends.transformers import (
-    Beam,
-    Candidate,
-    Constraints,
     ContextLengthError,
     KVState,
-    Scored,
-    _choose,
     _value_end,
 )
-from langchain_toolprm.core.prompts import build_prompt
-from langchain_toolprm.core.schema import ToolSpec, normalize_tools
-from langchain_toolprm.core.steps import StepTag, assemble, dump_value, next_tags, replay
 
 SHORT_TEXT = "the weather in paris"
 LONG_TEXT = (
@@ -35,22 +25,22 @@ LONG_TEXT = (
 
 
 @pytest.fixture(params=["gemma", "qwen"])
-def policy(request: pytest.FixtureRequest) -> TransformersPolicy:
+def policy(request: pytest.FixtureRequest) -> TransformersBackend:
     return request.getfixturevalue("tiny_policy" if request.param == "gemma" else "tiny_qwen_policy")
 
 
-def full_logits(policy: TransformersPolicy, ids: list[int]) -> torch.Tensor:
+def full_logits(policy: TransformersBackend, ids: list[int]) -> torch.Tensor:
     """Logits at every position of ``ids``, one uncached forward pass of the whole model."""
     with torch.no_grad():
         return policy.model(input_ids=torch.tensor([ids])).logits[0].float()
 
 
-def full_hidden(policy: TransformersPolicy, ids: list[int]) -> torch.Tensor:
+def full_hidden(policy: TransformersBackend, ids: list[int]) -> torch.Tensor:
     with torch.no_grad():
         return policy.model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
 
 
-def reference_texts(policy: TransformersPolicy, prompt: list[int], pending: bytes,
+def reference_texts(policy: TransformersBackend, prompt: list[int], pending: bytes,
                     texts: list[str | None], free: bool = False) -> list[float]:
     """``score_texts`` by brute force: every trie node's distribution from a fresh, uncached forward
     pass of the whole sequence, with the same routes, covers, restriction and route pruning."""
@@ -92,7 +82,7 @@ def reference_texts(policy: TransformersPolicy, prompt: list[int], pending: byte
 OPTION_TEXTS: list[str | None] = [', "city":', ', "unit":', "}}", "}]", ', "cities":']
 
 
-def test_routes_spell_the_text(policy: TransformersPolicy) -> None:
+def test_routes_spell_the_text(policy: TransformersBackend) -> None:
     for pending, text in [(b"", ' [{"name": "get"'), (b'"', ', "city":'), (b'"}', "}"), (b" {", '"unit":')]:
         z = pending + text.encode()
         routes = policy.routes(pending, text.encode())
@@ -106,7 +96,7 @@ def test_routes_spell_the_text(policy: TransformersPolicy) -> None:
             assert {policy.token_bytes(r[:1]) for r in routes} == starts
 
 
-def test_cover_extends_a_token_by_structure_only(policy: TransformersPolicy) -> None:
+def test_cover_extends_a_token_by_structure_only(policy: TransformersBackend) -> None:
     for text in ('"', "}", ",", " ["):
         [tok] = policy.natural(text.encode())
         cover = policy._cover(tok)
@@ -119,7 +109,7 @@ def test_cover_extends_a_token_by_structure_only(policy: TransformersPolicy) -> 
 
 @pytest.mark.parametrize("text", [SHORT_TEXT, LONG_TEXT], ids=["short", "past-window"])
 @pytest.mark.parametrize("pending", [b"", b'"'], ids=["clean", "pending"])
-def test_score_texts_matches_brute_force(policy: TransformersPolicy, text: str, pending: bytes) -> None:
+def test_score_texts_matches_brute_force(policy: TransformersBackend, text: str, pending: bytes) -> None:
     prompt = policy.encode(text, special=True)
     if text == LONG_TEXT:
         assert len(prompt) > 16  # past the tiny Gemma's sliding window
@@ -134,7 +124,7 @@ def test_score_texts_matches_brute_force(policy: TransformersPolicy, text: str, 
     assert 0.9 <= sum(math.exp(g) for g in got) <= 1 + 1e-4
 
 
-def test_score_texts_with_a_complement(policy: TransformersPolicy) -> None:
+def test_score_texts_with_a_complement(policy: TransformersBackend) -> None:
     prompt = policy.encode(LONG_TEXT + " Calls:", special=True)
     state = policy.prefill(prompt)
     texts: list[str | None] = [' [{"name": "get_weather"', ' [{"name": "get_time"', " []", None]
@@ -147,7 +137,7 @@ def test_score_texts_with_a_complement(policy: TransformersPolicy) -> None:
         policy.score_texts(state, b'"', [None, "]"])
 
 
-def test_free_scoring_uses_the_models_own_probabilities(policy: TransformersPolicy) -> None:
+def test_free_scoring_uses_the_models_own_probabilities(policy: TransformersBackend) -> None:
     """``free``: the full softmax at every node (values copied from the request, beside sampled ones)."""
     prompt = policy.encode(LONG_TEXT + ' {"city', special=True)
     state = policy.prefill(prompt)
@@ -158,7 +148,7 @@ def test_free_scoring_uses_the_models_own_probabilities(policy: TransformersPoli
     assert all(f <= r + 1e-6 for f, r in zip(got, restricted))  # the model's own: never above the restricted
 
 
-def test_score_texts_errors_and_state_untouched(tiny_policy: TransformersPolicy) -> None:
+def test_score_texts_errors_and_state_untouched(tiny_policy: TransformersBackend) -> None:
     prompt = tiny_policy.encode(LONG_TEXT, special=True)
     state = tiny_policy.prefill(prompt)
     first = tiny_policy.score_texts(state, b"", OPTION_TEXTS)
@@ -177,7 +167,7 @@ def test_score_texts_errors_and_state_untouched(tiny_policy: TransformersPolicy)
     (20, [1, 20, 2]),      # starts past the window; one piece longer than the window
     (30, [1] * 6),
 ])
-def test_extend_matches_full_encoding(policy: TransformersPolicy, prefix: int, pieces: list[int]) -> None:
+def test_extend_matches_full_encoding(policy: TransformersBackend, prefix: int, pieces: list[int]) -> None:
     ids = policy.encode(LONG_TEXT + " " + LONG_TEXT, special=True)
     assert len(ids) >= prefix + sum(pieces)
     full = full_hidden(policy, ids)
@@ -211,18 +201,18 @@ VALUE_SCHEMAS = {
 LEAD = b'": '
 
 
-def _value_state(policy: TransformersPolicy, text: str = LONG_TEXT + ' {"value') -> KVState:
+def _value_state(policy: TransformersBackend, text: str = LONG_TEXT + ' {"value') -> KVState:
     return policy.prefill(policy.encode(text, special=True))
 
 
 @pytest.mark.parametrize("kind", VALUE_SCHEMAS)
-def test_sample_values_are_valid(tiny_policy: TransformersPolicy, kind: str) -> None:
+def testsample_values_are_valid(tiny_policy: TransformersBackend, kind: str) -> None:
     schema = VALUE_SCHEMAS[kind]
     state = _value_state(tiny_policy)
     finished = []
     for seed in range(2):
         gen = torch.Generator().manual_seed(seed)
-        out = tiny_policy.sample_values(state, LEAD, schema, 4, tail=",}", temperature=1.0, max_tokens=24,
+        out = tiny_policy._sample_values(state, LEAD, schema, 4, tail=",}", temperature=1.0, max_tokens=24,
                                         generator=gen)
         assert len(out) == 4
         for item in out:
@@ -239,17 +229,17 @@ def test_sample_values_are_valid(tiny_policy: TransformersPolicy, kind: str) -> 
     assert finished, f"no {kind} value finished within 24 tokens"
 
 
-def test_sample_values_deterministic_under_seed(tiny_policy: TransformersPolicy) -> None:
+def testsample_values_deterministic_under_seed(tiny_policy: TransformersBackend) -> None:
     state = _value_state(tiny_policy, SHORT_TEXT)
-    runs = [tiny_policy.sample_values(state, LEAD, {"type": "integer"}, 3, tail=",}", temperature=1.0,
+    runs = [tiny_policy._sample_values(state, LEAD, {"type": "integer"}, 3, tail=",}", temperature=1.0,
                                       max_tokens=8, generator=torch.Generator().manual_seed(7)) for _ in range(2)]
     assert runs[0] == runs[1]
 
 
-def test_numbers_end_only_at_a_following_character(tiny_policy: TransformersPolicy) -> None:
+def test_numbers_end_only_at_a_following_character(tiny_policy: TransformersBackend) -> None:
     """A number can always take another digit: it ends where the model writes ``,`` or ``}``."""
     state = _value_state(tiny_policy)
-    out = tiny_policy.sample_values(state, LEAD, {"type": "integer"}, 6, tail="}", temperature=1.0,
+    out = tiny_policy._sample_values(state, LEAD, {"type": "integer"}, 6, tail="}", temperature=1.0,
                                     max_tokens=12, generator=torch.Generator().manual_seed(1))
     done = [o for o in out if o is not None]
     assert done
@@ -259,12 +249,12 @@ def test_numbers_end_only_at_a_following_character(tiny_policy: TransformersPoli
         assert int(written[len(LEAD):end]) == value
 
 
-def test_sample_values_greedy_logprob_is_bounded_by_the_model(tiny_policy: TransformersPolicy) -> None:
+def testsample_values_greedy_logprob_is_bounded_by_the_model(tiny_policy: TransformersBackend) -> None:
     """Grammar-masked log-probs are at least the plain ones of the same tokens."""
     prompt = tiny_policy.encode(LONG_TEXT + ' {"value', special=True)
     state = tiny_policy.prefill(prompt)
     schema = {"type": "array", "items": {"type": "boolean"}, "maxItems": 2}
-    [item] = tiny_policy.sample_values(state, LEAD, schema, 1, tail=",}", temperature=0.0, max_tokens=16,
+    [item] = tiny_policy._sample_values(state, LEAD, schema, 1, tail=",}", temperature=0.0, max_tokens=16,
                                        generator=None)
     assert item is not None
     value, ids, logprob, _ = item
@@ -275,14 +265,14 @@ def test_sample_values_greedy_logprob_is_bounded_by_the_model(tiny_policy: Trans
 
 
 @pytest.mark.parametrize("kind", ["integer", "number", "string", "object"])
-def test_restricted_projection_matches_full(tiny_policy: TransformersPolicy, kind: str,
+def test_restricted_projection_matches_full(tiny_policy: TransformersBackend, kind: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Projecting onto the legal tokens alone gives the same greedy values and log-probs as the full vocabulary."""
     state = _value_state(tiny_policy)
 
     def run(limit: int) -> list[Any]:
         monkeypatch.setattr(tiny_policy, "restrict_limit", limit)
-        return tiny_policy.sample_values(state, LEAD, VALUE_SCHEMAS[kind], 1, tail=",}", temperature=0.0,
+        return tiny_policy._sample_values(state, LEAD, VALUE_SCHEMAS[kind], 1, tail=",}", temperature=0.0,
                                          max_tokens=12, generator=None)
 
     restricted, full = run(10**9), run(0)
@@ -295,15 +285,15 @@ def test_restricted_projection_matches_full(tiny_policy: TransformersPolicy, kin
 
 @pytest.mark.parametrize("schema", [{"type": "string"}, {"type": "integer"},
                                     {"type": "array", "items": {"type": "string"}, "minItems": 1}])
-def test_sample_values_cut_at_max_tokens(tiny_policy: TransformersPolicy, schema: dict[str, Any]) -> None:
+def testsample_values_cut_at_max_tokens(tiny_policy: TransformersBackend, schema: dict[str, Any]) -> None:
     state = _value_state(tiny_policy, SHORT_TEXT)
-    out = tiny_policy.sample_values(state, LEAD, schema, 5, tail=",}", temperature=1.0, max_tokens=1,
+    out = tiny_policy._sample_values(state, LEAD, schema, 5, tail=",}", temperature=1.0, max_tokens=1,
                                     generator=torch.Generator().manual_seed(0))
     assert out == [None] * 5
 
 
 # ---- (4) context length -----------------------------------------------------------------------
-def test_prefill_context_length(tiny_policy: TransformersPolicy) -> None:
+def test_prefill_context_length(tiny_policy: TransformersBackend) -> None:
     limit = tiny_policy.max_context
     assert limit == tiny_policy.model.config.max_position_embeddings == 2048
     before = tiny_policy.usage.input_tokens
@@ -319,246 +309,6 @@ def test_prefill_context_length(tiny_policy: TransformersPolicy) -> None:
     assert state.length == 100 and tiny_policy.usage.input_tokens == before + 100
 
 
-# ---- (5) propose ------------------------------------------------------------------------------
-TOOLS_RAW = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {
-        "type": "object", "properties": {
-            "city": {"type": "string", "enum": ["paris", "tokyo", "london"]},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            "days": {"type": "integer"}},
-        "required": ["city", "unit"]}}},
-    {"type": "function", "function": {"name": "set_alarm", "description": "Set an alarm", "parameters": {
-        "type": "object", "properties": {
-            "hour": {"type": "integer"}, "minute": {"type": "integer"}, "loud": {"type": "boolean"},
-            "label": {"const": "wake"}, "note": {"type": "string"}},
-        "required": ["hour", "minute"]}}},
-    {"type": "function", "function": {"name": "ping", "description": "Ping", "parameters": {
-        "type": "object", "properties": {}}}},
-]
-
-
-@pytest.fixture(scope="module")
-def tools() -> list[ToolSpec]:
-    return normalize_tools(TOOLS_RAW)
-
-
-_ROOTS: dict[int, tuple[KVState, Any, list[int]]] = {}
-
-
-def _root(policy: TransformersPolicy, tools: list[ToolSpec]) -> tuple[KVState, Any, list[int]]:
-    """The encoded prompt, once per policy (states are never modified: extend copies the cache)."""
-    if id(policy) not in _ROOTS:
-        prompt = build_prompt(policy.tokenizer, [HumanMessage("weather in paris, and an alarm at 7")], tools)
-        ids = policy.encode(prompt.text, special=not prompt.chat_template)
-        _ROOTS[id(policy)] = (policy.prefill(ids), prompt.call_format, ids)
-    return _ROOTS[id(policy)]
-
-
-def _check_candidates(beam: Beam, cands: list[Candidate], rules: Constraints) -> None:
-    state = replay(beam.steps)
-    allowed = next_tags(beam.steps)
-    assert cands
-    keys = [(c.step.tag, c.step.name, dump_value(c.step.value)) for c in cands]
-    assert len(set(keys)) == len(keys), "duplicate candidates"
-    names = {t.name for t in rules.tools}
-    for c in cands:
-        assert c.step.tag in allowed
-        assert c.logprob <= 1e-6
-        if c.step.tag is StepTag.FUNC_NAME:
-            assert c.step.name in names
-            assert len(state.calls) < rules.max_calls
-            if rules.forced_name and not state.calls:
-                assert c.step.name == rules.forced_name
-        elif c.step.tag is StepTag.ARG_VALUE:
-            tool = rules.tool(state.open_name)
-            param = tool.param(c.step.name)
-            assert param is not None, f"unknown argument {c.step.name!r}"
-            assert c.step.name not in state.open_args, f"repeated argument {c.step.name!r}"
-            assert param.is_valid(c.step.value)
-        elif c.step.tag is StepTag.PARAM_FINISH:
-            tool = rules.tool(state.open_name)
-            assert all(r in state.open_args for r in tool.required), "PARAM_FINISH before required args"
-        elif c.step.tag is StepTag.TOTAL_FINISH:
-            assert state.calls or not rules.require_call
-
-
-def _walk(policy: TransformersPolicy, tools: list[ToolSpec], rules: Constraints, seed: int,
-          m: int = 6, max_depth: int = 30) -> tuple[Beam, Any, list[int], int]:
-    root, fmt, prompt = _root(policy, tools)
-    rng = random.Random(seed)
-    gen = torch.Generator().manual_seed(seed)
-    beam = Beam((), root)
-    proposals = 0
-    for _ in range(max_depth):
-        if beam.finished:
-            break
-        cands = policy.propose(beam, m, fmt=fmt, rules=rules, temperature=1.5, max_value_tokens=16, generator=gen)
-        proposals += 1
-        _check_candidates(beam, cands, rules)
-        args = [c for c in cands if c.step.tag is StepTag.ARG_VALUE]
-        pick = rng.choice(args if args and rng.random() < 0.7 else cands)
-        if pick.step.tag is StepTag.TOTAL_FINISH:
-            beam = Beam(beam.steps + (pick.step,), beam.kv, texts=beam.texts + (pick.text,),
-                        pending=pick.pending, fed=beam.fed + pick.feed)
-            break
-        beam = policy.advance(beam, pick, 1.0)
-        # What was fed plus what is pending spells exactly the text written so far.
-        assert policy.token_bytes(beam.fed) + beam.pending == "".join(beam.texts).encode()
-    return beam, fmt, prompt, proposals
-
-
-@pytest.mark.parametrize("seed", [0, 2, 3])
-def test_propose_walk_respects_the_grammar(tiny_policy: TransformersPolicy, tools: list[ToolSpec],
-                                           seed: int) -> None:
-    rules = Constraints(tuple(tools), require_call=True, max_calls=2)
-    beam, fmt, prompt, proposals = _walk(tiny_policy, tools, rules, seed)
-    assert proposals >= 3
-    assert beam.finished
-    calls = assemble(beam.steps)
-    assert 1 <= len(calls) <= rules.max_calls
-    for call in calls:
-        assert rules.tool(call.name).validate_arguments(call.arguments) is None
-    text = "".join(beam.texts)
-    assert json.loads(text) == [{"name": c.name, "arguments": c.arguments} for c in calls]
-    assert tiny_policy.token_bytes(beam.fed) + beam.pending == text.encode()
-
-
-def test_advance_feeds_exactly_the_fed_tokens(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    """A beam's cache holds the prompt and its fed tokens: the same as encoding them at once."""
-    root, fmt, prompt = _root(tiny_policy, tools)
-    rules = Constraints(tuple(tools), require_call=True, forced_name="set_alarm", max_calls=1)
-    gen = torch.Generator().manual_seed(4)
-    beam = Beam((), root)
-    for _ in range(3):
-        cands = tiny_policy.propose(beam, 3, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=6,
-                                    generator=gen)
-        beam = tiny_policy.advance(beam, cands[0], 1.0)
-    written = prompt + list(beam.fed)
-    assert beam.kv.length == len(written)
-    assert torch.allclose(beam.kv.hidden, full_hidden(tiny_policy, written)[-1], atol=1e-4)
-
-
-def test_propose_walk_qwen_format(tiny_qwen_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    rules = Constraints(tuple(tools), require_call=True, max_calls=1)
-    beam, fmt, _, _ = _walk(tiny_qwen_policy, tools, rules, seed=5)
-    assert fmt.name == "qwen"
-    assert beam.finished
-    calls = assemble(beam.steps)
-    assert len(calls) == 1
-    text = "".join(beam.texts)
-    assert text.startswith("<tool_call>\n") and text.endswith("</tool_call>" + fmt.list_close)
-    body = text[len("<tool_call>\n"):-len("\n</tool_call>" + fmt.list_close)]
-    assert json.loads(body) == {"name": calls[0].name, "arguments": calls[0].arguments}
-
-
-def _offered(policy: TransformersPolicy, beam: Beam, fmt: Any, rules: Constraints, m: int = 40,
-             enumerate_choices: bool = True) -> set[tuple[StepTag, str | None]]:
-    return {(c.step.tag, c.step.name) for c in policy.propose(
-        beam, m, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=torch.Generator().manual_seed(0),
-        enumerate_choices=enumerate_choices)}
-
-
-def test_propose_first_step_enumerates_every_choice(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    beam = Beam((), root)
-    every = {(StepTag.FUNC_NAME, t.name) for t in tools}
-    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools))) == every | {(StepTag.TOTAL_FINISH, None)}
-    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), require_call=True)) == every
-    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), forced_name="ping")) == {
-        (StepTag.FUNC_NAME, "ping"), (StepTag.TOTAL_FINISH, None)}
-    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), require_call=True,
-                                                        forced_name="set_alarm")) == {(StepTag.FUNC_NAME, "set_alarm")}
-    assert _offered(tiny_policy, beam, fmt, Constraints(tuple(tools), max_calls=0)) == {(StepTag.TOTAL_FINISH, None)}
-    # M smaller than the choices: the M most likely distinct ones, in order, and "no call"
-    # (the last option) always, however unlikely: the scorer must be able to choose it.
-    scored = tiny_policy.score_texts(root, b"", [fmt.name_text(t.name, True) for t in tools] + [fmt.empty])
-    by_likelihood = sorted(range(len(scored)), key=lambda k: -scored[k].logprob)
-    for m in (1, 2):
-        got = tiny_policy.propose(beam, m, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
-                                  max_value_tokens=4, generator=None)
-        top = by_likelihood[:m]
-        want = top + ([len(tools)] if m > 1 and len(tools) not in top else [])
-        assert [c.logprob for c in got] == pytest.approx([scored[k].logprob for k in want], abs=1e-6)
-
-
-def test_no_call_is_offered_when_least_likely(tiny_policy: TransformersPolicy, tools: list[ToolSpec],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    real = tiny_policy.score_texts
-
-    def no_call_last(state: KVState, pending: bytes, texts: list[str | None], free: bool = False) -> list[Scored]:
-        out = real(state, pending, texts, free=free)
-        return [Scored(-50.0, sc.route) if t == fmt.empty else sc for t, sc in zip(texts, out)]
-
-    monkeypatch.setattr(tiny_policy, "score_texts", no_call_last)
-    offered = _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=2)
-    assert len(offered) == 3 and (StepTag.TOTAL_FINISH, None) in offered
-    # With M=1 (greedy) only the most likely step is offered.
-    one = _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=1)
-    assert len(one) == 1 and (StepTag.TOTAL_FINISH, None) not in one
-
-
-def test_propose_inside_a_call(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    rules = Constraints(tuple(tools), max_calls=1)
-    gen = torch.Generator().manual_seed(1)
-    beam = Beam((), root)
-    [open_call] = tiny_policy.propose(beam, 16, fmt=fmt, rules=Constraints(
-        tuple(tools), require_call=True, forced_name="get_weather"), temperature=1.0, max_value_tokens=4,
-        generator=gen)
-    beam = tiny_policy.advance(beam, open_call, 1.0)
-    # city and unit are required: no PARAM_FINISH yet; every parameter is offered (enums enumerated).
-    assert _offered(tiny_policy, beam, fmt, rules) == {(StepTag.ARG_VALUE, n) for n in ("city", "unit", "days")}
-    for name in ("city", "unit"):
-        cand = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=1.0,
-                                                   max_value_tokens=4, generator=gen) if c.step.name == name)
-        beam = tiny_policy.advance(beam, cand, 1.0)
-    assert _offered(tiny_policy, beam, fmt, rules) == {(StepTag.ARG_VALUE, "days"), (StepTag.PARAM_FINISH, None)}
-    finish = next(c for c in tiny_policy.propose(beam, 16, fmt=fmt, rules=rules, temperature=1.0,
-                                                 max_value_tokens=4, generator=gen)
-                  if c.step.tag is StepTag.PARAM_FINISH)
-    beam = tiny_policy.advance(beam, finish, 1.0)
-    only = tiny_policy.propose(beam, 5, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=gen)
-    assert [(c.step.tag, c.logprob) for c in only] == [(StepTag.FUNC_FINISH, 0.0)]
-    beam = tiny_policy.advance(beam, only[0], 1.0)
-    # max_calls=1 reached: only the list's end remains.
-    last = tiny_policy.propose(beam, 5, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=gen)
-    assert [c.step.tag for c in last] == [StepTag.TOTAL_FINISH]
-    assert beam.scores == (1.0,) * 5 and len(beam.texts) == 5
-
-
-def test_enum_values_are_enumerated(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    rules = Constraints(tuple(tools), require_call=True, forced_name="get_weather")
-    beam = tiny_policy.advance(Beam((), root), tiny_policy.propose(
-        Beam((), root), 1, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=None)[0], 1.0)
-    # Enough budget for every city: each enum value exactly once, however likely.
-    many = tiny_policy.propose(beam, 40, fmt=fmt, rules=rules, temperature=1.0, max_value_tokens=4, generator=None)
-    cities = sorted(c.step.value for c in many if c.step.name == "city")
-    assert cities == ["london", "paris", "tokyo"]
-
-
-def test_sampling_mode_draws_one_path(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    for seed in range(4):
-        one = tiny_policy.propose(Beam((), root), 1, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
-                                  max_value_tokens=4, generator=torch.Generator().manual_seed(seed),
-                                  enumerate_choices=False)
-        assert len(one) == 1
-
-
-def test_propose_greedy_is_deterministic(tiny_policy: TransformersPolicy, tools: list[ToolSpec]) -> None:
-    root, fmt, _ = _root(tiny_policy, tools)
-    rules = Constraints(tuple(tools), require_call=True)
-    runs = [tiny_policy.propose(Beam((), root), 4, fmt=fmt, rules=rules, temperature=0.0, max_value_tokens=4,
-                                generator=None) for _ in range(2)]
-    assert len(runs[0]) == 1 and runs[0] == runs[1]
-    scored = tiny_policy.score_texts(root, b"", [fmt.name_text(t.name, True) for t in tools])
-    best = max(range(len(tools)), key=lambda i: scored[i].logprob)
-    assert runs[0][0].step.name == tools[best].name
-    assert runs[0][0].logprob == pytest.approx(scored[best].logprob, abs=1e-6)
-
-
 # ---- helpers ---------------------------------------------------------------------------------
 def test_value_end() -> None:
     assert _value_end(b'": 12,', 3) == (12, 5)
@@ -568,21 +318,9 @@ def test_value_end() -> None:
     assert _value_end(b'": 1.', 3, final=True) is None and _value_end(b'": "ab', 3, final=True) is None
 
 
-def test_choose() -> None:
-    lps = [-3.0, -0.1, -2.0]
-    assert _choose(lps, 5, 0.0, None, True) == {1: 5}
-    assert _choose(lps, 2, 1.0, None, True) == {1: 1, 2: 1}  # the two most likely, once each
-    assert _choose(lps, 9, 1.0, None, True) == {1: 1, 2: 1, 0: 1}
-    counts = _choose(lps, 50, 1.0, torch.Generator().manual_seed(0), False)
-    assert sum(counts.values()) == 50
-    assert list(counts) == sorted(counts, key=lambda k: -lps[k])
-    assert _choose([-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3), False) == _choose(
-        [-1.0, -1.0], 7, 1.0, torch.Generator().manual_seed(3), False)
-
-
 def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
     """A prompt sharing a long prefix with a recent one feeds only its new tokens, same states."""
-    policy = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    policy = TransformersBackend.from_pretrained(tiny_gemma_path)
     head = policy.encode(LONG_TEXT * 3, special=True)
     first, second = head + policy.encode(" weather in paris"), head + policy.encode(" convert 3 usd")
     policy.prefill(first)
@@ -598,7 +336,7 @@ def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
     assert policy.usage.input_tokens - fed == len(third) - len(second)
     for ids, st in ((second, state), (third, state3)):
         assert torch.allclose(st.hidden, full_hidden(policy, ids)[-1], atol=1e-4)
-    off = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    off = TransformersBackend.from_pretrained(tiny_gemma_path)
     off.prompt_cache_size = 0
     off.prefill(first)
     off.prefill(second)
@@ -607,7 +345,7 @@ def test_prefill_reuses_recent_prompts(tiny_gemma_path: Any) -> None:
 
 def test_pinned_head_survives_clearing(tiny_gemma_path: Any) -> None:
     """The static head is encoded once per process: clearing the prompt cache keeps it."""
-    policy = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    policy = TransformersBackend.from_pretrained(tiny_gemma_path)
     head = policy.encode(LONG_TEXT, special=True)
     a, b = head + policy.encode(" weather"), head + policy.encode(" alarm at 7")
     policy.prefill(a, pin=len(head))
@@ -628,22 +366,22 @@ def _common_len(a: list[int], b: list[int]) -> int:
 
 def test_unknown_dtype_is_named(tiny_gemma_path: Any) -> None:
     with pytest.raises(ValueError, match="unknown dtype 'float33'"):
-        TransformersPolicy.from_pretrained(tiny_gemma_path, dtype="float33")
+        TransformersBackend.from_pretrained(tiny_gemma_path, dtype="float33")
     with pytest.raises(ValueError, match="unknown dtype 'nn'"):
         GenerativePRM.from_pretrained(tiny_gemma_path, dtype="nn")  # torch.nn exists, but is no dtype
 
 
 def test_from_pretrained_never_downloads(tmp_path: Any) -> None:
     with pytest.raises(FileNotFoundError, match="no model directory"):
-        TransformersPolicy.from_pretrained(tmp_path / "missing")
+        TransformersBackend.from_pretrained(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
-        TransformersPolicy.from_pretrained("no-such-org/no-such-model-xyz")
+        TransformersBackend.from_pretrained("no-such-org/no-such-model-xyz")
 
 
-def test_distinct_samples_split_at_the_first_content_token(tiny_policy: TransformersPolicy) -> None:
+def test_distinct_samples_split_at_the_first_content_token(tiny_policy: TransformersBackend) -> None:
     """With ``distinct`` the rows share the value's opening, then take the likeliest distinct tokens."""
     state = _value_state(tiny_policy)
-    out = tiny_policy.sample_values(state, LEAD, {"type": "string", "maxLength": 2}, 4, tail=",}", temperature=1.0,
+    out = tiny_policy._sample_values(state, LEAD, {"type": "string", "maxLength": 2}, 4, tail=",}", temperature=1.0,
                                     max_tokens=16, generator=torch.Generator().manual_seed(0), distinct=True)
     seqs = [o[1] for o in out if o is not None]
     assert len(seqs) >= 2
@@ -659,14 +397,14 @@ def test_vocabulary_tables_are_kept_across_processes(tiny_gemma_path: Any, tmp_p
     """The tables a policy builds over its vocabulary are written once and read back later; a damaged
     file is rebuilt, never trusted."""
     monkeypatch.setenv("TOOLPRM_CACHE", str(tmp_path))
-    first = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    first = TransformersBackend.from_pretrained(tiny_gemma_path)
     first.warm_up()
     [saved] = list((tmp_path / "tokenizers").glob("*.pkl"))
-    second = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    second = TransformersBackend.from_pretrained(tiny_gemma_path)
     second.warm_up()
     assert second._vocab[0] == first._vocab[0] and torch.equal(second._starts[b'"'], first._starts[b'"'])
     saved.write_bytes(b"not a pickle")
-    third = TransformersPolicy.from_pretrained(tiny_gemma_path)
+    third = TransformersBackend.from_pretrained(tiny_gemma_path)
     assert third._vocab[0] == first._vocab[0]
     assert saved.read_bytes() != b"not a pickle"  # rebuilt and written again
 
@@ -683,7 +421,7 @@ def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path:
         want = peft_model(input_ids=ids).logits
         with peft_model.disable_adapter():
             base_logits = peft_model(input_ids=ids).logits
-    policy = TransformersPolicy.from_pretrained(tmp_path / "adapter")
+    policy = TransformersBackend.from_pretrained(tmp_path / "adapter")
     assert not any("lora" in name for name, _ in policy.model.named_parameters())
     with torch.no_grad():
         got = policy.model(input_ids=ids).logits
@@ -695,7 +433,7 @@ def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path:
     config = json.loads(config_path.read_text())
     config_path.write_text(json.dumps({**config, "base_model_name_or_path": str(tmp_path / "elsewhere")}))
     with pytest.raises(FileNotFoundError, match="names its base model .*elsewhere.*pass its directory"):
-        TransformersPolicy.from_pretrained(tmp_path / "adapter")
-    moved = TransformersPolicy.from_pretrained(tmp_path / "adapter", base_model=tiny_gemma_path)
+        TransformersBackend.from_pretrained(tmp_path / "adapter")
+    moved = TransformersBackend.from_pretrained(tmp_path / "adapter", base_model=tiny_gemma_path)
     with torch.no_grad():
         assert torch.allclose(moved.model(input_ids=ids).logits, want, atol=1e-4)

@@ -1,0 +1,454 @@
+"""A policy served by an inference engine: the same search over HTTP.
+
+A path's state is its text: the server's prompt cache keeps the shared prefix, so each request
+pays only for what a step adds. Finite choices are scored from the log-probabilities the server
+returns for a prompt's own tokens (each text appended to the path), values are sampled under a
+per-request grammar compiled from their JSON Schema, prose is plain completion.
+
+Engines differ only in request and response fields, so each is a :class:`Dialect`:
+llama-cpp-python's server (tested here against a live server), vLLM and SGLang (their documented
+fields; see docs/served.md for the server flags each needs). Several replicas may stand behind
+one model: requests go round robin, a replica that refuses, times out or answers 5xx is skipped,
+and when every replica failed the round is retried with bounded backoff, then a
+:class:`ServedBackendError` names each replica and what it answered.
+
+Differences from the in-process backend, by design: the text of a step is appended as text
+(the server tokenizes the whole prompt, so a token may straddle a step boundary; its
+log-probability then counts for the step it ends in), and a value's log-probability is the
+model's own over the tokens sampled, not renormalised under the grammar.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from ..core.backend import ContextLengthError, Sampled, Scored, Usage
+from ..core.prompts import PolicyPrompt
+from ..core.steps import dump_value
+
+
+class ServedBackendError(RuntimeError):
+    """No replica answered a request (each replica's failure is in the message)."""
+
+
+@dataclass(frozen=True)
+class SState:
+    """Where a path stands: the whole text the model has been given."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SMove:
+    """The text a step appends."""
+
+    text: str
+
+
+class SeededRng:
+    """A Python random stream: categorical draws here, and a seed for each sampling request."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.random = random.Random(seed)
+
+    def categorical(self, logprobs: Sequence[float], temperature: float, n: int) -> list[int]:
+        top = max(logprobs)
+        weights = [math.exp((lp - top) / temperature) for lp in logprobs]
+        return self.random.choices(range(len(logprobs)), weights=weights, k=n)
+
+    def seed(self) -> int:
+        return self.random.randrange(1 << 31)
+
+
+# ---- engine dialects ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Completion:
+    """What every dialect's response comes down to."""
+
+    text: str
+    """The generated text (after the prompt)."""
+    logprob: float
+    """Sum of the generated tokens' log-probabilities."""
+    finished: bool
+    """False when it stopped at ``max_tokens``."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_logprobs: tuple[tuple[int, float], ...] = ()
+    """(character offset in the prompt, log-probability) of each prompt token, when asked for."""
+
+
+class Dialect(Protocol):
+    """Request builders and response readers of one serving engine."""
+
+    name: str
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
+                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        """(path, JSON body) of a completion request."""
+        ...
+
+    def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion: ...
+
+    def tokenize(self, text: str) -> tuple[str, dict[str, Any]]: ...
+
+    def count(self, response: dict[str, Any]) -> int: ...
+
+
+def _openai_logprobs(choice: dict[str, Any], prompt: str, echoed: bool) -> tuple[float, tuple[tuple[int, float], ...]]:
+    """OpenAI legacy completion logprobs -> (generated tokens' sum, prompt tokens' (offset, logprob))."""
+    lp = choice.get("logprobs") or {}
+    offsets, values = lp.get("text_offset") or [], lp.get("token_logprobs") or []
+    pairs = [(o, v) for o, v in zip(offsets, values)]
+    cut = len(prompt) if echoed else 0
+    generated = sum(v for o, v in pairs if o >= cut and v is not None) if echoed else \
+        sum(v for _, v in pairs if v is not None)
+    prompt_part = tuple((o, v if v is not None else 0.0) for o, v in pairs if o < cut) if echoed else ()
+    return generated, prompt_part
+
+
+class LlamaCppPython:
+    """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``).
+
+    Prompt log-probabilities come from ``echo`` with ``logprobs`` (the server's default
+    ``logits_all`` keeps them); values use its ``grammar`` field, GBNF written by llama-cpp-python's
+    own JSON Schema converter (so the server parses what it wrote); ``n`` is not honoured by the
+    server, so M samples are M requests.
+    """
+
+    name = "llama-cpp-python"
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
+                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
+                                "logprobs": 0, "echo": prompt_logprobs, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
+                                "repeat_penalty": 1.0}
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        if schema is not None:
+            body["grammar"] = gbnf(schema)
+        return "/v1/completions", body
+
+    def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
+        return _read_openai(response, prompt, echoed=prompt_logprobs)
+
+    def tokenize(self, text: str) -> tuple[str, dict[str, Any]]:
+        return "/extras/tokenize/count", {"input": text}
+
+    def count(self, response: dict[str, Any]) -> int:
+        return int(response["count"])
+
+
+def _read_openai(response: dict[str, Any], prompt: str, echoed: bool) -> Completion:
+    choice = response["choices"][0]
+    text = choice.get("text") or ""
+    generated, prompt_part = _openai_logprobs(choice, prompt, echoed)
+    usage = response.get("usage") or {}
+    return Completion(text[len(prompt):] if echoed else text, generated, choice.get("finish_reason") != "length",
+                      int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), prompt_part)
+
+
+class VLLM:
+    """vLLM's OpenAI-compatible server (``vllm serve MODEL``).
+
+    Prompt log-probabilities come from ``echo`` with ``logprobs`` (legacy completions format);
+    values from ``structured_outputs`` (``{"json": schema}``).
+    """
+
+    name = "vllm"
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
+                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
+                                "logprobs": 0, "echo": prompt_logprobs, "top_k": -1, "top_p": 1.0}
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        if schema is not None:
+            body["structured_outputs"] = {"json": schema}
+        return "/v1/completions", body
+
+    def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
+        return _read_openai(response, prompt, echoed=prompt_logprobs)
+
+    def tokenize(self, text: str) -> tuple[str, dict[str, Any]]:
+        return "/tokenize", {"prompt": text, "add_special_tokens": True}
+
+    def count(self, response: dict[str, Any]) -> int:
+        return int(response["count"])
+
+
+class SGLang:
+    """SGLang's native ``/generate`` (``python -m sglang.launch_server``).
+
+    Prompt log-probabilities: ``return_logprob`` from ``logprob_start_len`` 0 with token texts;
+    values: ``json_schema`` in ``sampling_params``.
+    """
+
+    name = "sglang"
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
+                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"max_new_tokens": max_tokens, "temperature": temperature, "top_k": -1,
+                                  "top_p": 1.0}
+        if seed is not None:
+            params["sampling_seed"] = seed
+        if stop:
+            params["stop"] = list(stop)
+        if schema is not None:
+            params["json_schema"] = json.dumps(schema)
+        body = {"text": prompt, "sampling_params": params, "return_logprob": True, "return_text_in_logprobs": True,
+                "logprob_start_len": 0 if prompt_logprobs else -1}
+        return "/generate", body
+
+    def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
+        meta = response.get("meta_info") or {}
+        offsets, pos = [], 0
+        for lp, _, tok in meta.get("input_token_logprobs") or []:
+            offsets.append((pos, lp if lp is not None else 0.0))
+            pos += len(tok or "")
+        generated = sum(lp for lp, _, _ in meta.get("output_token_logprobs") or [] if lp is not None)
+        finish = (meta.get("finish_reason") or {}).get("type")
+        return Completion(response.get("text") or "", generated, finish != "length",
+                          int(meta.get("prompt_tokens") or 0), int(meta.get("completion_tokens") or 0),
+                          tuple(offsets))
+
+    def tokenize(self, text: str) -> tuple[str, dict[str, Any]]:
+        return "/tokenize", {"prompt": text}
+
+    def count(self, response: dict[str, Any]) -> int:
+        return int(response.get("count") or len(response["tokens"]))
+
+
+DIALECTS: dict[str, type] = {d.name: d for d in (LlamaCppPython, VLLM, SGLang)}
+
+
+# ---- replicas -------------------------------------------------------------------------------------
+class Replicas:
+    """Server URLs behind one model: round robin, failed replicas skipped, bounded retries."""
+
+    def __init__(self, urls: Sequence[str], *, timeout: float = 120.0, retries: int = 3, backoff: float = 0.5) -> None:
+        if not urls:
+            raise ValueError("no server URL given")
+        self.urls = [u.rstrip("/") for u in urls]
+        self.retries, self.backoff = retries, backoff
+        self._client = httpx.Client(timeout=timeout)
+        self._next = itertools.count()
+        self._lock = threading.Lock()
+
+    def post(self, path: str, body: dict[str, Any], *, deadline: float | None = None) -> dict[str, Any]:
+        """The first replica's answer, trying each in turn from the next in the rotation; a round
+        where every replica failed is retried after ``backoff`` seconds, doubling, ``retries`` times."""
+        with self._lock:
+            start = next(self._next) % len(self.urls)
+        order = self.urls[start:] + self.urls[:start]
+        failures: dict[str, str] = {}
+        for attempt in range(self.retries + 1):
+            for url in order:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError("the call ran past its timeout")
+                try:
+                    r = self._client.post(url + path, json=body)
+                except httpx.TransportError as e:  # refused, reset, timed out
+                    failures[url] = f"{type(e).__name__}: {e}"
+                    continue
+                if r.status_code >= 500:
+                    failures[url] = f"HTTP {r.status_code}: {r.text[:200]}"
+                    continue
+                if r.status_code >= 400:  # the request itself is wrong: another replica would say the same
+                    raise ServedBackendError(f"{url}{path} refused the request (HTTP {r.status_code}): {r.text[:500]}")
+                return r.json()
+            if attempt < self.retries:
+                time.sleep(self.backoff * 2 ** attempt)
+        detail = "; ".join(f"{u}: {m}" for u, m in failures.items())
+        raise ServedBackendError(f"no replica answered {path} after {self.retries + 1} rounds ({detail})")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+# ---- the backend ----------------------------------------------------------------------------------
+class ServedBackend:
+    """A model behind one or more serving-engine replicas, as a
+    :class:`~langchain_toolprm.core.backend.Backend`.
+
+    ``tokenizer``: the model's Hugging Face tokenizer, for its chat template (None: the
+    built-in prompt). ``max_context``: the server's context size (``n_ctx``).
+    """
+
+    thread_safe = True
+    """Holds no per-call state but the deadline (per thread): chat-model calls may run at once."""
+
+    def __init__(self, urls: str | Sequence[str], *, engine: str = "llama-cpp-python", tokenizer: Any = None,
+                 name: str | None = None, max_context: int = 8192, timeout: float = 120.0, retries: int = 3,
+                 backoff: float = 0.5, workers: int | None = None) -> None:
+        if engine not in DIALECTS:
+            raise ValueError(f"unknown serving engine {engine!r}: choose from {', '.join(DIALECTS)}")
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        self.dialect: Dialect = DIALECTS[engine]()
+        self.replicas = Replicas(urls, timeout=timeout, retries=retries, backoff=backoff)
+        self.tokenizer = tokenizer
+        self.name = name or urls[0]
+        self.usage = Usage()
+        self._max_context = max_context
+        self._pool = ThreadPoolExecutor(max_workers=workers or max(2, 2 * len(urls)))
+        self._local = threading.local()
+        self._usage_lock = threading.Lock()
+
+    @property
+    def deadline(self) -> float | None:
+        return getattr(self._local, "deadline", None)
+
+    @deadline.setter
+    def deadline(self, value: float | None) -> None:
+        self._local.deadline = value
+
+    @property
+    def max_context(self) -> int:
+        return self._max_context
+
+    def _complete(self, prompt: str, **kwargs: Any) -> Completion:
+        path, body = self.dialect.complete(prompt, **kwargs)
+        got = self.dialect.read(self.replicas.post(path, body, deadline=self.deadline), prompt,
+                                kwargs.get("prompt_logprobs", False))
+        with self._usage_lock:
+            self.usage.input_tokens += got.prompt_tokens
+            self.usage.output_tokens += got.completion_tokens
+        return got
+
+    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``fn`` over ``items`` concurrently (the replicas share the requests), in order."""
+        deadline = self.deadline
+
+        def call(item: Any) -> Any:
+            self.deadline = deadline  # worker threads inherit the caller's deadline
+            return fn(item)
+
+        return list(self._pool.map(call, items)) if len(items) > 1 else [fn(i) for i in items]
+
+    # ---- the Backend interface ------------------------------------------------------------------
+    def start(self, prompt: PolicyPrompt, reserve: int, *, max_prompt: int | None = None) -> SState:
+        text = prompt.text
+        bos = getattr(self.tokenizer, "bos_token", None)
+        if prompt.chat_template and bos and text.startswith(bos):
+            text = text[len(bos):]  # the server adds the BOS token itself
+        path, body = self.dialect.tokenize(text)
+        n = self.dialect.count(self.replicas.post(path, body, deadline=self.deadline))
+        if max_prompt is not None and n > max_prompt:
+            raise ContextLengthError(f"the prompt is {n} tokens, over max_prompt_tokens={max_prompt}")
+        if n + reserve > self.max_context:
+            raise ContextLengthError(f"the prompt is {n} tokens and the answer may need {reserve} more, but the "
+                                     f"server's context is {self.max_context} tokens")
+        return SState(text)
+
+    def reset(self) -> None:
+        """Nothing is cached here; the server's prompt cache is its own."""
+
+    def rng(self, seed: int | None) -> SeededRng:
+        return SeededRng(seed)
+
+    def score(self, state: SState, texts: Sequence[str | None], *, free: bool = False) -> list[Scored]:
+        if len(texts) == 1 and not free:
+            return [Scored(0.0)]
+        known = [t for t in texts if t is not None]
+        own = dict(zip(known, self._map(lambda t: self._text_logprob(state.text, t), known)))
+        if None in texts:  # the complement: whatever mass the texts leave
+            rest = math.log(max(1.0 - sum(math.exp(v) for v in own.values()), 1e-12))
+            return [Scored(own[t] if t is not None else rest) for t in texts]
+        if free:
+            return [Scored(own[t]) for t in texts]  # type: ignore[index]
+        top = max(own.values())
+        norm = top + math.log(sum(math.exp(v - top) for v in own.values()))
+        return [Scored(own[t] - norm) for t in texts]  # type: ignore[index]
+
+    def _text_logprob(self, prefix: str, text: str) -> float:
+        """log p(text | prefix): the prompt logprobs of every token that ends inside ``text``."""
+        whole = prefix + text
+        got = self._complete(whole, max_tokens=1, temperature=0.0, seed=0, prompt_logprobs=True)
+        offsets = [o for o, _ in got.prompt_logprobs] + [len(whole)]
+        return sum(v for (o, v), end in zip(got.prompt_logprobs, offsets[1:]) if end > len(prefix))
+
+    def move(self, state: SState, scored: Scored, text: str) -> SMove:
+        return SMove(text)
+
+    def advance(self, state: SState, move: SMove) -> SState:
+        return SState(state.text + move.text)
+
+    def sample_values(
+        self, state: SState, lead: str, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
+        max_tokens: int, rng: SeededRng, distinct: bool = False,
+    ) -> list[Sampled | None]:
+        prompt = state.text + lead
+        rows = 1 if temperature <= 0 else n  # greedy: one request stands for every row
+        seeds = [rng.seed() for _ in range(rows)]
+
+        def one(seed: int) -> Sampled | None:
+            got = self._complete(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema)
+            if not got.finished:
+                return None
+            try:
+                value = json.loads(got.text)
+            except ValueError:
+                return None
+            return Sampled(value, got.logprob, SMove(lead + dump_value(value)))
+
+        out = self._map(one, seeds)
+        return out * n if rows == 1 else out
+
+    def write(
+        self, state: SState, prefix: str, *, max_tokens: int, temperature: float, stop: tuple[str, ...],
+        rng: SeededRng, on_text: Callable[[str], None] | None = None,
+    ) -> str:
+        got = self._complete(state.text + prefix, max_tokens=max_tokens, temperature=temperature, seed=rng.seed(),
+                             stop=[s for s in stop if s])
+        text = got.text.strip()
+        if on_text is not None and text:
+            on_text(text)
+        return text
+
+
+@functools.lru_cache(maxsize=256)
+def _gbnf(schema_json: str) -> str:
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError as e:
+        raise ImportError("values for llama-cpp-python's server are constrained by GBNF from its own JSON Schema "
+                          "converter: pip install llama-cpp-python") from e
+    return json_schema_to_gbnf(schema_json)
+
+
+def gbnf(schema: dict[str, Any]) -> str:
+    """A GBNF grammar for JSON values valid under ``schema`` (properties in declared order)."""
+    return _gbnf(json.dumps(schema))
+
+
+def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[str], engine: str = "llama-cpp-python",
+                 **settings: Any) -> ServedBackend:
+    """A served backend for ``model``'s tokenizer (None or ``"gemma-3-270m"``: the embedded
+    model's; a directory: its own). The weights are the server's."""
+    from transformers import AutoTokenizer
+
+    from ..core.embedded import EMBEDDED_BASE, ensure_embedded_model, policy_name
+
+    path = ensure_embedded_model() if model is None or model == EMBEDDED_BASE else model
+    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    return ServedBackend(base_url, engine=engine, tokenizer=tokenizer, name=policy_name(model), **settings)

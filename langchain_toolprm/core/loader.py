@@ -1,0 +1,62 @@
+"""The one place the models of a search are built from a user's settings.
+
+The chat model, evaluation, dataset building, the CLI and the benchmark scripts all come here,
+so ``(model, prm, scorer, device, dtype)`` means the same everywhere. Backends live in their own
+subpackage and are found by name, so the runtime never imports one it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .backend import Backend
+from .embedded import resolve_prm
+from .scorers import CombinedScorer, GenerativePRM, Scorer
+from .verifier import ABLATABLE, VerifierScorer
+
+ScorerKind = Literal["verifier", "prm", "combined"]
+SCORER_KINDS: tuple[str, ...] = get_args(ScorerKind)
+BACKENDS: dict[str, str] = {
+    "transformers": "langchain_toolprm.backends.transformers",
+    "served": "langchain_toolprm.backends.served",
+}
+"""Backend kind -> the module whose ``load_backend(model, **settings)`` builds it."""
+
+
+def load_backend(model: str | Path | None = None, *, kind: str = "transformers", **settings: Any) -> Backend:
+    """The policy backend for ``model`` (None: the embedded Gemma 3 270M). ``settings`` go to
+    the backend's own loader (``device``, ``dtype``, ``device_map`` for transformers; ``base_url``
+    and ``engine`` for a served model)."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown backend {kind!r}: choose from {', '.join(BACKENDS)}")
+    return importlib.import_module(BACKENDS[kind]).load_backend(model, **settings)
+
+
+def load_scorer(
+    scorer: ScorerKind | None = None, prm: str | None = None, *, prm_model: GenerativePRM | None = None,
+    prm_base: str | Path | None = None, ablate: Sequence[str] = (), dtype: str = "float32",
+    device: str | None = None,
+) -> Scorer:
+    """The scorer a setting names: the verifier (with ``ablate``'s checks off), a generative PRM
+    (``prm``: a directory, or ``"toolprm"`` for the shipped one; or a loaded ``prm_model``), or
+    both combined. None: combined when a PRM is given, else the verifier. ``prm_base`` replaces
+    the base model a PRM adapter's config names (an adapter trained on another machine)."""
+    if scorer is not None and scorer not in SCORER_KINDS:
+        raise ValueError(f"unknown scorer {scorer!r}: choose from {', '.join(SCORER_KINDS)}")
+    unknown = [a for a in ablate if a not in ABLATABLE]
+    if unknown:
+        raise ValueError(f"unknown verifier check(s) {', '.join(unknown)}: choose from {', '.join(ABLATABLE)}")
+    verifier = VerifierScorer(**{a: False for a in ablate})
+    kind = scorer or ("combined" if (prm or prm_model) else "verifier")
+    if kind == "verifier":
+        return verifier
+    if prm_model is None:
+        if prm is None:
+            raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
+        path, base = resolve_prm(prm)
+        prm_model = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base, dtype=dtype,
+                                                  device=device)
+    return prm_model if kind == "prm" else CombinedScorer([verifier, prm_model])

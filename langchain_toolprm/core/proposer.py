@@ -1,0 +1,219 @@
+"""The proposer: which steps may come next in a call list, and which of them to try.
+
+It reads the step grammar (a function name or the end of the list, then arguments, then the
+call's close) and the rules of the request (which tools, whether a call is required, how many),
+asks the backend for the probability of each finite choice and for sampled values, and hands the
+search its M most likely distinct candidates. It knows nothing of tokens or tensors: every
+backend gets the same candidates from the same model probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backend import Backend, Move, Rng, State
+from .prompts import CallFormat
+from .schema import ParamSpec, ToolSpec
+from .steps import PartialState, Step, StepTag, dump_value, replay
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the call list may contain: which tools, whether a call is required, how many."""
+
+    tools: tuple[ToolSpec, ...]
+    require_call: bool = False
+    forced_name: str | None = None
+    max_calls: int = 4
+
+    def tool(self, name: str) -> ToolSpec:
+        return next(t for t in self.tools if t.name == name)
+
+
+@dataclass
+class Beam:
+    """A partial trajectory: its steps, the backend's state after them, its score history."""
+
+    steps: tuple[Step, ...]
+    state: State
+    logprob: float = 0.0
+    scores: tuple[float, ...] = ()
+    texts: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> PartialState:
+        return replay(self.steps)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.steps) and self.steps[-1].tag is StepTag.TOTAL_FINISH
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposed next step: its text, its log-probability, and how to write it (``move`` from
+    ``base``: the beam's state, or the state after an argument's key when a value was sampled
+    there, so advancing writes only the value)."""
+
+    step: Step
+    text: str
+    logprob: float
+    base: State = field(compare=False, repr=False)
+    move: Move = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A finite next-step choice. ``scored`` is the text its probability is read over (its own
+    text, cut or extended to where the choice is decided); empty = the complement (prose)."""
+
+    step: Step
+    text: str
+    scored: str
+
+
+def options(beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
+    """The finite choices at this point of the grammar (names, finishes)."""
+    state = beam.partial
+    last = beam.steps[-1].tag if beam.steps else None
+    if state.open_name is None:  # choose a function, or end the list
+        n_calls = len(state.calls)
+        opts: list[_Option] = []
+        if n_calls < rules.max_calls:
+            names = [t.name for t in rules.tools]
+            if n_calls == 0 and rules.forced_name:
+                names = [rules.forced_name]
+            first = n_calls == 0
+            opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, first), fmt.name_text(n, first))
+                     for n in names]
+        if n_calls > 0 or not rules.require_call:
+            text = (fmt.list_close if n_calls else fmt.empty) or ""
+            opts.append(_Option(Step(StepTag.TOTAL_FINISH), text, text))
+        return opts
+    if last is StepTag.PARAM_FINISH:
+        return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close, fmt.call_close)]
+    tool = rules.tool(state.open_name)
+    first = not state.open_args
+    opts = []
+    for p in tool.params:
+        if p.name not in state.open_args:
+            key = ("" if first else ", ") + dump_value(p.name) + ":"
+            opts.append(_Option(Step(StepTag.ARG_VALUE, p.name), key, key))
+    if all(r in state.open_args for r in tool.required):
+        # Scored with the call's close that must follow, so ``"}}`` counts as the model writes it.
+        opts.append(_Option(Step(StepTag.PARAM_FINISH), "}", "}" + fmt.call_close))
+    return opts
+
+
+def propose(
+    backend: Backend, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
+    max_value_tokens: int, rng: Rng, enumerate_choices: bool = True,
+    copies: Callable[[ParamSpec], list[Any]] | None = None,
+) -> list[Candidate]:
+    """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
+    several arguments are sampled; fewer when fewer exist).
+
+    ``enumerate_choices``: finite choices (names, enum values, ``[]`` or a call, another
+    argument or finish, another call or close) are the ``m`` most likely distinct ones, with
+    the finishing option (``[]``, close the list, finish the arguments) always among them, and
+    free values are sampled at ``temperature`` (greedy at 0). Otherwise every choice is
+    drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
+    ``copies`` offers values taken from the conversation for a free parameter: they join
+    the sampled ones (when enumerating with ``m`` > 1), each with the model's own probability.
+    """
+    opts = options(beam, fmt, rules)
+    scored = backend.score(beam.state, [o.scored or None for o in opts])
+    counts = choose([s.logprob for s in scored], m, temperature, rng, enumerate_choices)
+    if enumerate_choices and m > 1:
+        # "No call", "no more calls" and "no more arguments" always compete, however unlikely
+        # the policy finds them: the scorer, not the policy's top m, decides when to stop.
+        for k, opt in enumerate(opts):
+            if opt.step.tag in (StepTag.TOTAL_FINISH, StepTag.PARAM_FINISH):
+                counts.setdefault(k, 1)
+    total = sum(math.exp(scored[k].logprob) for k in counts if opts[k].step.tag is StepTag.ARG_VALUE)
+    out: list[Candidate] = []
+    for k, count in counts.items():
+        opt, sc = opts[k], scored[k]
+        move = backend.move(beam.state, sc, opt.text)
+        if opt.step.tag is not StepTag.ARG_VALUE:
+            out.append(Candidate(opt.step, opt.text, sc.logprob, beam.state, move))
+            continue
+        if enumerate_choices:
+            # Values share the budget by the likelihood of their argument, one at least.
+            count = max(1, round(m * math.exp(sc.logprob) / total)) if total > 0 else 1
+        tool = rules.tool(beam.partial.open_name)  # type: ignore[arg-type]
+        param = tool.param(opt.step.name)  # type: ignore[arg-type]
+        offered = copies(param) if copies is not None and enumerate_choices and m > 1 else []
+        after_key = backend.advance(beam.state, move)
+        out += _value_candidates(backend, beam, opt, after_key, sc.logprob, param, tool, count, temperature,
+                                 max_value_tokens, rng, enumerate_choices, offered)
+    return out
+
+
+def _value_candidates(
+    backend: Backend, beam: Beam, opt: _Option, after_key: State, key_lp: float, param: ParamSpec,
+    tool: ToolSpec, count: int, temperature: float, max_value_tokens: int, rng: Rng,
+    enumerate_choices: bool, offered: Sequence[Any] = (),
+) -> list[Candidate]:
+    """Distinct valid values for ``param``: enum choices scored, free values sampled under the
+    schema's grammar, values offered from the conversation scored at the model's own odds."""
+    given = {*beam.partial.open_args, param.name}
+    tail = ("," if any(p.name not in given for p in tool.params) else "") + "}"
+    values: list[tuple[Any, float, Move] | None]
+    if param.choices is not None:
+        texts = [" " + dump_value(v) for v in param.choices]
+        scored = backend.score(after_key, texts)
+        picked = choose([s.logprob for s in scored], count, temperature, rng, enumerate_choices)
+        values = [(param.choices[j], scored[j].logprob, backend.move(after_key, scored[j], texts[j]))
+                  for j in picked]
+    else:
+        sampled = backend.sample_values(after_key, " ", param.schema, count, tail=tail, temperature=temperature,
+                                        max_tokens=max_value_tokens, rng=rng, distinct=enumerate_choices)
+        values = [(s.value, s.logprob, s.move) if s is not None else None for s in sampled]
+        seen = {dump_value(s.value) for s in sampled if s is not None}
+        offered = [v for v in offered if param.is_valid(v) and dump_value(v) not in seen]
+        if offered:
+            texts = [" " + dump_value(v) for v in offered]
+            scored = backend.score(after_key, texts, free=True)
+            values += [(v, sc.logprob, backend.move(after_key, sc, t)) for v, t, sc in zip(offered, texts, scored)]
+    seen_keys: set[str] = set()
+    out = []
+    for v in values:
+        if v is None:
+            continue
+        value, vlp, move = v
+        key = dump_value(value)
+        # Keywords a grammar may not enforce (e.g. a format) are checked here, so a returned
+        # call always validates against its schema.
+        if key in seen_keys or not param.is_valid(value):
+            continue
+        seen_keys.add(key)
+        step = Step(StepTag.ARG_VALUE, param.name, value)
+        out.append(Candidate(step, opt.text + " " + key, key_lp + vlp, after_key, move))
+    return out
+
+
+def advance(backend: Backend, beam: Beam, cand: Candidate, score: float) -> Beam:
+    """The beam with ``cand`` appended (its text written once, from the candidate's base)."""
+    return Beam(beam.steps + (cand.step,), backend.advance(cand.base, cand.move), beam.logprob + cand.logprob,
+                beam.scores + (score,), beam.texts + (cand.text,))
+
+
+def choose(logprobs: list[float], m: int, temperature: float, rng: Rng, enumerate_choices: bool) -> dict[int, int]:
+    """Which options to expand -> {option index: budget}, most likely first.
+
+    Enumerating: the ``m`` most likely distinct options, one each (at temperature 0, the best).
+    Sampling: ``m`` draws at ``temperature`` with repeats, each option's budget its draw count.
+    """
+    if temperature <= 0 or m <= 0:
+        return {max(range(len(logprobs)), key=logprobs.__getitem__): max(m, 1)}
+    if enumerate_choices:
+        order = sorted(range(len(logprobs)), key=lambda k: -logprobs[k])
+        return {k: 1 for k in order[:m]}
+    counts: dict[int, int] = {}
+    for k in sorted(rng.categorical(logprobs, temperature, m), key=lambda k: -logprobs[k]):
+        counts[k] = counts.get(k, 0) + 1
+    return counts

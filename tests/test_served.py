@@ -1,0 +1,199 @@
+"""The served backend without a model: each engine's request and response fields, and the replica
+pool's round robin, skipping, bounded retries and errors against small local HTTP servers.
+(The backend on a real llama.cpp server: integration_tests/test_served.py.)"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from langchain_toolprm.backends.served import (
+    VLLM,
+    LlamaCppPython,
+    Replicas,
+    SeededRng,
+    ServedBackend,
+    ServedBackendError,
+    SGLang,
+    SState,
+)
+from langchain_toolprm.core.backend import Backend
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+# ---- dialects -------------------------------------------------------------------------------------
+def test_llama_cpp_python_fields() -> None:
+    path, body = LlamaCppPython().complete("Q: x\nA:", max_tokens=8, temperature=0.8, seed=3, schema=SCHEMA,
+                                           prompt_logprobs=True)
+    assert path == "/v1/completions"
+    assert body["echo"] is True and body["logprobs"] == 0 and body["seed"] == 3
+    assert "city" in body["grammar"] and "root ::=" in body["grammar"]  # GBNF from llama-cpp-python itself
+    _, plain = LlamaCppPython().complete("p", max_tokens=4, temperature=0.0, seed=None, stop=["\n"])
+    assert "grammar" not in plain and "seed" not in plain and plain["stop"] == ["\n"] and plain["echo"] is False
+
+
+def test_vllm_fields() -> None:
+    path, body = VLLM().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA)
+    assert path == "/v1/completions"
+    assert body["structured_outputs"] == {"json": SCHEMA} and body["logprobs"] == 0
+
+
+def test_sglang_fields() -> None:
+    path, body = SGLang().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, prompt_logprobs=True)
+    assert path == "/generate"
+    params = body["sampling_params"]
+    assert json.loads(params["json_schema"]) == SCHEMA and params["max_new_tokens"] == 8
+    assert body["return_logprob"] is True and body["logprob_start_len"] == 0
+
+
+def _openai_echo(prompt: str, tokens: list[str], logprobs: list[float | None], generated: str) -> dict:
+    offsets, pos = [], 0
+    for t in tokens:
+        offsets.append(pos)
+        pos += len(t)
+    return {"choices": [{"text": prompt + generated, "finish_reason": "length",
+                         "logprobs": {"tokens": tokens, "text_offset": offsets, "token_logprobs": logprobs}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+
+
+def test_openai_echo_is_read_per_prompt_token() -> None:
+    prompt = "ab cd"
+    got = LlamaCppPython().read(_openai_echo(prompt, ["ab", " cd", "!"], [None, -1.5, -0.25], "!"), prompt, True)
+    assert got.prompt_logprobs == ((0, 0.0), (2, -1.5))
+    assert got.text == "!" and got.logprob == -0.25 and not got.finished
+    assert (got.prompt_tokens, got.completion_tokens) == (3, 1)
+
+
+def test_sglang_response_is_read() -> None:
+    response = {"text": '"Paris"', "meta_info": {
+        "input_token_logprobs": [[None, 2, "ab"], [-1.0, 5, " cd"]],
+        "output_token_logprobs": [[-0.5, 7, '"Paris"']], "finish_reason": {"type": "stop"},
+        "prompt_tokens": 2, "completion_tokens": 1}}
+    got = SGLang().read(response, "ab cd", True)
+    assert got.prompt_logprobs == ((0, 0.0), (2, -1.0)) and got.logprob == -0.5 and got.finished
+
+
+# ---- replicas against local HTTP servers ------------------------------------------------------------
+class _Server:
+    """A loopback HTTP server answering every POST with ``status`` and a JSON echo of its name."""
+
+    def __init__(self, name: str, status: int = 200, delay: float = 0.0) -> None:
+        self.name, self.status, self.delay, self.hits = name, status, delay, 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                outer.hits += 1
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                time.sleep(outer.delay)
+                body = json.dumps({"server": outer.name, "count": 7}).encode()
+                self.send_response(outer.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def servers() -> Iterator[list[_Server]]:
+    made: list[_Server] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+def _dead_url() -> str:
+    s = _Server("gone")
+    url = s.url
+    s.close()
+    return url
+
+
+def test_round_robin(servers: list[_Server]) -> None:
+    servers += [_Server("a"), _Server("b")]
+    pool = Replicas([s.url for s in servers])
+    names = [pool.post("/x", {})["server"] for _ in range(4)]
+    assert names == ["a", "b", "a", "b"]
+
+
+def test_failed_replicas_are_skipped(servers: list[_Server]) -> None:
+    servers += [_Server("broken", status=503), _Server("ok")]
+    pool = Replicas([_dead_url(), servers[0].url, servers[1].url], backoff=0.01)
+    assert all(pool.post("/x", {})["server"] == "ok" for _ in range(3))
+
+
+def test_every_replica_failing_is_a_bounded_clear_error(servers: list[_Server]) -> None:
+    servers.append(_Server("broken", status=500))
+    dead = _dead_url()
+    pool = Replicas([dead, servers[0].url], retries=2, backoff=0.01)
+    start = time.monotonic()
+    with pytest.raises(ServedBackendError) as err:
+        pool.post("/x", {})
+    assert time.monotonic() - start < 5
+    assert dead in str(err.value) and servers[0].url in str(err.value) and "HTTP 500" in str(err.value)
+    assert servers[0].hits == 3  # one try per round: the first and two retries
+
+
+def test_a_bad_request_is_not_retried(servers: list[_Server]) -> None:
+    servers += [_Server("strict", status=400), _Server("ok")]
+    pool = Replicas([s.url for s in servers], backoff=0.01)
+    with pytest.raises(ServedBackendError, match="HTTP 400"):
+        pool.post("/x", {})
+    assert servers[1].hits == 0
+
+
+def test_a_slow_replica_times_out_and_the_next_answers(servers: list[_Server]) -> None:
+    servers += [_Server("slow", delay=2.0), _Server("fast")]
+    pool = Replicas([s.url for s in servers], timeout=0.3, backoff=0.01)
+    assert pool.post("/x", {})["server"] == "fast"
+
+
+def test_deadline_stops_the_rounds() -> None:
+    pool = Replicas([_dead_url()], retries=50, backoff=0.05)
+    with pytest.raises(TimeoutError):
+        pool.post("/x", {}, deadline=time.monotonic() + 0.2)
+
+
+# ---- the backend's own logic ----------------------------------------------------------------------
+def test_the_served_backend_is_a_backend() -> None:
+    backend = ServedBackend(_dead_url())
+    assert isinstance(backend, Backend)
+    with pytest.raises(ValueError, match="unknown serving engine"):
+        ServedBackend("http://x", engine="tgi")
+
+
+def test_scores_of_several_texts_are_renormalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ServedBackend(_dead_url())
+    own = {"a": math.log(0.2), "b": math.log(0.6)}
+    monkeypatch.setattr(backend, "_text_logprob", lambda prefix, text: own[text])
+    state = SState("q")
+    restricted = [s.logprob for s in backend.score(state, ["a", "b"])]
+    assert restricted == pytest.approx([math.log(0.25), math.log(0.75)])
+    assert [s.logprob for s in backend.score(state, ["a", "b"], free=True)] == pytest.approx(list(own.values()))
+    with_rest = [s.logprob for s in backend.score(state, ["a", None])]
+    assert with_rest == pytest.approx([math.log(0.2), math.log(0.8)])
+    assert backend.score(state, ["a"])[0].logprob == 0.0  # forced: nothing asked of the server
+
+
+def test_seeded_rng_repeats() -> None:
+    a, b = SeededRng(5), SeededRng(5)
+    assert a.categorical([-1.0, -0.1, -3.0], 1.0, 20) == b.categorical([-1.0, -0.1, -3.0], 1.0, 20)
+    assert a.seed() == b.seed()
