@@ -14,8 +14,9 @@ and when every replica failed the round is retried with bounded backoff, then a
 
 Differences from the in-process backend, by design: the text of a step is appended as text
 (the server tokenizes the whole prompt, so a token may straddle a step boundary; its
-log-probability then counts for the step it ends in), and a value's log-probability is the
-model's own over the tokens sampled, not renormalised under the grammar.
+log-probability then counts for the step it ends in), a text's log-probability is that of one
+way of writing it (the server's), and a value's is the model's own over the tokens sampled, not
+renormalised under the grammar.
 """
 
 from __future__ import annotations
@@ -88,17 +89,25 @@ class Completion:
     completion_tokens: int = 0
     prompt_logprobs: tuple[tuple[int, float], ...] = ()
     """(character offset in the prompt, log-probability) of each prompt token, when asked for."""
+    token_logprobs: tuple[tuple[int, float], ...] = ()
+    """(character offset in prompt + text, log-probability) of each generated token."""
 
 
 class Dialect(Protocol):
     """Request builders and response readers of one serving engine."""
 
     name: str
+    scores_prompt: bool
+    """True: a text is scored from the log-probabilities of the prompt's own tokens; False: by
+    generating it under a grammar that allows only it (its tokens' log-probabilities are the
+    model's own, before the grammar)."""
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
-                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
-                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
-        """(path, JSON body) of a completion request."""
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
+                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        """(path, JSON body) of a completion request. ``schema``: the output must be a JSON
+        value valid under it, after ``lead`` (written by the model where the grammar allows, so
+        a token may span both); ``forced``: the output must be exactly this text."""
         ...
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion: ...
@@ -108,41 +117,45 @@ class Dialect(Protocol):
     def count(self, response: dict[str, Any]) -> int: ...
 
 
-def _openai_logprobs(choice: dict[str, Any], prompt: str, echoed: bool) -> tuple[float, tuple[tuple[int, float], ...]]:
-    """OpenAI legacy completion logprobs -> (generated tokens' sum, prompt tokens' (offset, logprob))."""
+def _openai_logprobs(choice: dict[str, Any], prompt: str, echoed: bool) -> tuple[
+        tuple[tuple[int, float], ...], tuple[tuple[int, float], ...]]:
+    """OpenAI legacy completion logprobs -> (prompt tokens', generated tokens') (offset, logprob)."""
     lp = choice.get("logprobs") or {}
-    offsets, values = lp.get("text_offset") or [], lp.get("token_logprobs") or []
-    pairs = [(o, v) for o, v in zip(offsets, values)]
-    cut = len(prompt) if echoed else 0
-    generated = sum(v for o, v in pairs if o >= cut and v is not None) if echoed else \
-        sum(v for _, v in pairs if v is not None)
-    prompt_part = tuple((o, v if v is not None else 0.0) for o, v in pairs if o < cut) if echoed else ()
-    return generated, prompt_part
+    pairs = [(o, v if v is not None else 0.0) for o, v in zip(lp.get("text_offset") or [], lp.get("token_logprobs") or [])]
+    cut = len(prompt) if echoed else -1
+    return tuple(p for p in pairs if p[0] < cut), tuple(p for p in pairs if p[0] >= cut)
 
 
 class LlamaCppPython:
     """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``).
 
-    Prompt log-probabilities come from ``echo`` with ``logprobs`` (the server's default
-    ``logits_all`` keeps them); values use its ``grammar`` field, GBNF written by llama-cpp-python's
+    Its prompt log-probabilities (``echo``) cost a Python sort over the vocabulary per prompt
+    token (minutes for a 500-token prompt), so a text is scored by generating it under a grammar
+    that allows only it; and a request that is not streamed takes a log-softmax over its whole
+    ``n_ctx`` x vocabulary score matrix, so requests with log-probabilities are streamed. Values use the ``grammar`` field too, GBNF written by llama-cpp-python's
     own JSON Schema converter (so the server parses what it wrote); ``n`` is not honoured by the
     server, so M samples are M requests.
     """
 
     name = "llama-cpp-python"
+    scores_prompt = False
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
-                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
-                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
+                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
-                                "logprobs": 0, "echo": prompt_logprobs, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
+                                "echo": prompt_logprobs, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
                                 "repeat_penalty": 1.0}
+        if not stop:  # a prose reply (with stop strings) needs no log-probabilities
+            body |= {"logprobs": 0, "stream": True}
         if seed is not None:
             body["seed"] = seed
         if stop:
             body["stop"] = list(stop)
         if schema is not None:
-            body["grammar"] = gbnf(schema)
+            body["grammar"] = gbnf(schema, lead)
+        elif forced is not None:
+            body["grammar"] = forced_gbnf(forced)
         return "/v1/completions", body
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
@@ -158,10 +171,11 @@ class LlamaCppPython:
 def _read_openai(response: dict[str, Any], prompt: str, echoed: bool) -> Completion:
     choice = response["choices"][0]
     text = choice.get("text") or ""
-    generated, prompt_part = _openai_logprobs(choice, prompt, echoed)
+    prompt_part, generated = _openai_logprobs(choice, prompt, echoed)
     usage = response.get("usage") or {}
-    return Completion(text[len(prompt):] if echoed else text, generated, choice.get("finish_reason") != "length",
-                      int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), prompt_part)
+    return Completion(text[len(prompt):] if echoed else text, sum(v for _, v in generated),
+                      choice.get("finish_reason") != "length", int(usage.get("prompt_tokens") or 0),
+                      int(usage.get("completion_tokens") or 0), prompt_part, generated)
 
 
 class VLLM:
@@ -172,11 +186,12 @@ class VLLM:
     """
 
     name = "vllm"
+    scores_prompt = True
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
-                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
-                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
+                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"prompt": prompt + lead, "max_tokens": max_tokens, "temperature": temperature,
                                 "logprobs": 0, "echo": prompt_logprobs, "top_k": -1, "top_p": 1.0}
         if seed is not None:
             body["seed"] = seed
@@ -184,6 +199,8 @@ class VLLM:
             body["stop"] = list(stop)
         if schema is not None:
             body["structured_outputs"] = {"json": schema}
+        elif forced is not None:
+            body["structured_outputs"] = {"grammar": forced_gbnf(forced)}
         return "/v1/completions", body
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
@@ -204,10 +221,11 @@ class SGLang:
     """
 
     name = "sglang"
+    scores_prompt = True
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
-                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None,
-                 prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
+                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"max_new_tokens": max_tokens, "temperature": temperature, "top_k": -1,
                                   "top_p": 1.0}
         if seed is not None:
@@ -216,7 +234,9 @@ class SGLang:
             params["stop"] = list(stop)
         if schema is not None:
             params["json_schema"] = json.dumps(schema)
-        body = {"text": prompt, "sampling_params": params, "return_logprob": True, "return_text_in_logprobs": True,
+        elif forced is not None:
+            params["ebnf"] = forced_gbnf(forced)
+        body = {"text": prompt + lead, "sampling_params": params, "return_logprob": True, "return_text_in_logprobs": True,
                 "logprob_start_len": 0 if prompt_logprobs else -1}
         return "/generate", body
 
@@ -267,7 +287,8 @@ class Replicas:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("the call ran past its timeout")
                 try:
-                    r = self._client.post(url + path, json=body)
+                    with self._client.stream("POST", url + path, json=body) as r:
+                        r.read()
                 except httpx.TransportError as e:  # refused, reset, timed out
                     failures[url] = f"{type(e).__name__}: {e}"
                     continue
@@ -276,7 +297,7 @@ class Replicas:
                     continue
                 if r.status_code >= 400:  # the request itself is wrong: another replica would say the same
                     raise ServedBackendError(f"{url}{path} refused the request (HTTP {r.status_code}): {r.text[:500]}")
-                return r.json()
+                return _merge_events(r.text) if body.get("stream") else r.json()
             if attempt < self.retries:
                 time.sleep(self.backoff * 2 ** attempt)
         detail = "; ".join(f"{u}: {m}" for u, m in failures.items())
@@ -284,6 +305,23 @@ class Replicas:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _merge_events(text: str) -> dict[str, Any]:
+    """A streamed OpenAI completion (server-sent events) as one response: texts and per-token
+    log-probabilities joined, the last finish reason."""
+    chunks = [json.loads(line[5:]) for line in text.splitlines()
+              if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
+    joined: dict[str, list[Any]] = {"tokens": [], "text_offset": [], "token_logprobs": []}
+    out_text, finish = "", None
+    for chunk in chunks:
+        choice = chunk["choices"][0]
+        out_text += choice.get("text") or ""
+        finish = choice.get("finish_reason") or finish
+        for key in joined:
+            joined[key] += (choice.get("logprobs") or {}).get(key) or []
+    usage = {"prompt_tokens": 0, "completion_tokens": len(joined["token_logprobs"])}
+    return {"choices": [{"text": out_text, "finish_reason": finish, "logprobs": joined}], "usage": usage}
 
 
 # ---- the backend ----------------------------------------------------------------------------------
@@ -299,7 +337,7 @@ class ServedBackend:
     """Holds no per-call state but the deadline (per thread): chat-model calls may run at once."""
 
     def __init__(self, urls: str | Sequence[str], *, engine: str = "llama-cpp-python", tokenizer: Any = None,
-                 name: str | None = None, max_context: int = 8192, timeout: float = 120.0, retries: int = 3,
+                 name: str | None = None, max_context: int = 8192, timeout: float = 300.0, retries: int = 3,
                  backoff: float = 0.5, workers: int | None = None) -> None:
         if engine not in DIALECTS:
             raise ValueError(f"unknown serving engine {engine!r}: choose from {', '.join(DIALECTS)}")
@@ -310,7 +348,7 @@ class ServedBackend:
         self.name = name or urls[0]
         self.usage = Usage()
         self._max_context = max_context
-        self._pool = ThreadPoolExecutor(max_workers=workers or max(2, 2 * len(urls)))
+        self._pool = ThreadPoolExecutor(max_workers=workers or len(urls))  # one request in flight per replica
         self._local = threading.local()
         self._usage_lock = threading.Lock()
 
@@ -353,6 +391,8 @@ class ServedBackend:
             text = text[len(bos):]  # the server adds the BOS token itself
         path, body = self.dialect.tokenize(text)
         n = self.dialect.count(self.replicas.post(path, body, deadline=self.deadline))
+        with self._usage_lock:
+            self.usage.input_tokens += n  # the prompt once: the server's cache holds it for the steps
         if max_prompt is not None and n > max_prompt:
             raise ContextLengthError(f"the prompt is {n} tokens, over max_prompt_tokens={max_prompt}")
         if n + reserve > self.max_context:
@@ -381,7 +421,23 @@ class ServedBackend:
         return [Scored(own[t] - norm) for t in texts]  # type: ignore[index]
 
     def _text_logprob(self, prefix: str, text: str) -> float:
-        """log p(text | prefix): the prompt logprobs of every token that ends inside ``text``."""
+        """log p(text | prefix): the log-probabilities of its tokens, read from the prompt (every
+        token that ends inside ``text``) or from generating it.
+
+        Generating, the end of ``prefix`` (its last word, at most ``_REDO`` characters) is
+        written again with the text, so a token the model would write across the boundary
+        (``"Tokyo",`` as ``Tokyo`` + ``",``) is found; the text may be followed by a few
+        structural characters, so its last token may be one that runs on (``"`` as ``",``). The
+        tokens that start inside the text count.
+        """
+        if not self.dialect.scores_prompt:
+            redo = min(len(prefix) - len(prefix.rstrip().rsplit(None, 1)[0]) if prefix.strip() else 0, _REDO)
+            head, tail = prefix[:len(prefix) - redo], prefix[len(prefix) - redo:]
+            got = self._complete(head, max_tokens=len((tail + text).encode("utf-8")) + 4, temperature=0.0, seed=0,
+                                 forced=tail + text)
+            spans = [o - len(head) for o, _ in got.token_logprobs] + [1 << 30]
+            return sum(v for (o, v), end in zip(got.token_logprobs, spans[1:])
+                       if end > len(tail) and o - len(head) < len(tail) + len(text))
         whole = prefix + text
         got = self._complete(whole, max_tokens=1, temperature=0.0, seed=0, prompt_logprobs=True)
         offsets = [o for o, _ in got.prompt_logprobs] + [len(whole)]
@@ -397,16 +453,17 @@ class ServedBackend:
         self, state: SState, lead: str, schema: dict[str, Any], n: int, *, tail: str, temperature: float,
         max_tokens: int, rng: SeededRng, distinct: bool = False,
     ) -> list[Sampled | None]:
-        prompt = state.text + lead
+        prompt = state.text
         rows = 1 if temperature <= 0 else n  # greedy: one request stands for every row
         seeds = [rng.seed() for _ in range(rows)]
 
         def one(seed: int) -> Sampled | None:
-            got = self._complete(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema)
+            got = self._complete(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema,
+                                 lead=lead)
             if not got.finished:
                 return None
             try:
-                value = json.loads(got.text)
+                value = json.loads(got.text.removeprefix(lead))
             except ValueError:
                 return None
             return Sampled(value, got.logprob, SMove(lead + dump_value(value)))
@@ -436,9 +493,25 @@ def _gbnf(schema_json: str) -> str:
     return json_schema_to_gbnf(schema_json)
 
 
-def gbnf(schema: dict[str, Any]) -> str:
-    """A GBNF grammar for JSON values valid under ``schema`` (properties in declared order)."""
-    return _gbnf(json.dumps(schema))
+_REDO = 24
+"""At most this many characters of a path's end are written again with a scored text."""
+_RUN_ON = " ,:}]{[\"\n"
+"""What may follow a scored text in the same token (as the in-process backend's covers)."""
+
+
+def forced_gbnf(text: str) -> str:
+    """GBNF for exactly ``text``, then up to three structural characters."""
+    chars = "".join("\\" + c if c in "]\\^-" else c for c in _RUN_ON).replace("\n", "\\n")
+    return f"root ::= {json.dumps(text, ensure_ascii=False)} [{chars}]{{0,3}}"
+
+
+def gbnf(schema: dict[str, Any], lead: str = "") -> str:
+    """A GBNF grammar for ``lead`` then a JSON value valid under ``schema`` (properties in
+    declared order)."""
+    rules = _gbnf(json.dumps(schema))
+    if not lead:
+        return rules
+    return rules.replace("root ::=", "value ::=", 1) + f"\nroot ::= {json.dumps(lead)} value\n"
 
 
 def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[str], engine: str = "llama-cpp-python",

@@ -1,0 +1,102 @@
+"""The same BFCL items through the in-process backend and through llama.cpp's server, side by side.
+
+For each non-live BFCL category: constrained greedy and beam N=1 M=4 in process
+(transformers) and on a llama-cpp-python server serving the embedded GGUF (one run each, the
+same items and seeds), and the engine's own JSON-Schema-constrained greedy without our search
+(the call list's schema as a GBNF grammar, one request: what a user of the engine has today).
+Accuracy and wall time per item go to per-item JSONL files under ``--out``; the table gives
+each setting's accuracy and mean seconds per item, and the served/in-process time ratio. Resumes.
+
+    python -m llama_cpp.server --model "$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')" --n_ctx 2048 --port 8765 &
+    python benchmarks/served.py --base-url http://127.0.0.1:8765 --limit 50 --out runs/served
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from langchain_toolprm.backends.served import ServedBackend
+from langchain_toolprm.core.loader import load_backend, load_scorer
+from langchain_toolprm.core.prompts import build_prompt
+from langchain_toolprm.data.records import append_jsonl, call_to_dict, read_jsonl
+from langchain_toolprm.evaluation.baselines import parse_calls
+from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark, scored_as
+from langchain_toolprm.evaluation.runner import run_eval
+from langchain_toolprm.evaluation.specs import EvalSpec
+
+CATEGORIES = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
+SPECS = {"greedy": EvalSpec("greedy"), "beam N=1 M=4": EvalSpec("beam", n=1, m=4)}
+
+
+def call_list_schema(tools: list[dict]) -> dict:
+    """The JSON list of calls the embedded model's prompt asks for, as one JSON Schema."""
+    items = [{"type": "object", "properties": {"name": {"const": t["function"]["name"]},
+                                               "arguments": t["function"].get("parameters") or {"type": "object"}},
+              "required": ["name", "arguments"]} for t in tools]
+    return {"type": "array", "items": {"anyOf": items}}
+
+
+def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
+    """The engine alone: the chat model's prompt, the whole call list under one grammar, greedy."""
+    done = {r["id"] for r in read_jsonl(path)} if path.exists() else set()
+    for ex in examples:
+        if ex.id in done:
+            continue
+        prompt = build_prompt(backend.tokenizer, ex.lc_messages(), ex.specs())
+        start = time.perf_counter()
+        got = backend._complete(prompt.text, max_tokens=256, temperature=0.0, seed=0,
+                                schema=call_list_schema(list(ex.tools)))
+        calls = parse_calls(got.text, prompt.call_format)
+        record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": got.text,
+                  "calls": None if calls is None else [call_to_dict(c) for c in calls],
+                  **scored_as("bfcl").score(ex, calls), "seconds": round(time.perf_counter() - start, 3)}
+        append_jsonl(path, [record])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base-url", required=True, help="llama-cpp-python server serving the embedded GGUF")
+    p.add_argument("--limit", type=int, default=50, help="items per category (the first N)")
+    p.add_argument("--category", action="append", help="BFCL categories (default: the five non-live ones)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    local = load_backend()
+    served = load_backend(kind="served", base_url=args.base_url, max_context=2048)
+    scorer = load_scorer()
+    rows = []
+    for cat in args.category or CATEGORIES:
+        examples = load_benchmark("bfcl", cat, limit=args.limit)
+        for name, spec in SPECS.items():
+            for where, backend in (("in process", local), ("llama.cpp server", served)):
+                path = args.out / where.replace(" ", "_").replace(".", "") / f"{cat}_{spec.name}.jsonl"
+                recs = run_eval(examples, spec, path, policy=backend, scorer=scorer, progress=False)
+                rows.append((cat, name, where, recs))
+        path = args.out / "engine" / f"{cat}.jsonl"
+        engine_greedy(served, examples, path)
+        recs = [r for r in read_jsonl(path) if r["id"] in {e.id for e in examples}]
+        rows.append((cat, "engine json-schema greedy", "llama.cpp server", recs))
+    print("| category | setting | where | items | accuracy | s/item |")
+    print("|---|---|---|---|---|---|")
+    for cat, name, where, recs in rows:
+        acc = sum(bool(r.get("correct")) for r in recs) / max(len(recs), 1)
+        secs = sum(r["seconds"] for r in recs) / max(len(recs), 1)
+        print(f"| {cat} | {name} | {where} | {len(recs)} | {100 * acc:.1f}% | {secs:.2f} |")
+    print()
+    for cat in args.category or CATEGORIES:
+        for name in SPECS:
+            t = {w: sum(r["seconds"] for r in recs) for c, n, w, recs in rows if c == cat and n == name}
+            ratio = t["llama.cpp server"] / max(t["in process"], 1e-9)
+            print(f"{cat} {name}: served / in-process time = {ratio:.2f}")
+    print(json.dumps({"command": "python benchmarks/served.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, []))}))
+
+
+if __name__ == "__main__":
+    main()
