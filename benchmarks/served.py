@@ -50,7 +50,7 @@ def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
         prompt = build_prompt(backend.tokenizer, ex.lc_messages(), ex.specs())
         start = time.perf_counter()
         got = backend._complete(prompt.text, max_tokens=256, temperature=0.0, seed=0,
-                                schema=call_list_schema(list(ex.tools)))
+                                schema=call_list_schema(list(ex.tools)), lead=" ")  # "Calls: [...]"
         calls = parse_calls(got.text, prompt.call_format)
         record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": got.text,
                   "calls": None if calls is None else [call_to_dict(c) for c in calls],
@@ -94,8 +94,9 @@ def main() -> None:
             t = {w: sum(r["seconds"] for r in recs) for c, n, w, recs in rows if c == cat and n == name}
             ratio = t["llama.cpp server"] / max(t["in process"], 1e-9)
             print(f"{cat} {name}: served / in-process time = {ratio:.2f}")
-    print(json.dumps({"command": "python benchmarks/served.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, []))}))
+    flags = [f"--{k.replace('_', '-')} {x}" for k, v in vars(args).items() if v not in (None, [])
+             for x in (v if isinstance(v, list) else [v])]
+    print(json.dumps({"command": "python benchmarks/served.py " + " ".join(flags)}))
 
 
 if __name__ == "__main__":
