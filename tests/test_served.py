@@ -1,6 +1,6 @@
 """The served backend without a model: each engine's request and response fields, and the replica
 pool's round robin, skipping, bounded retries and errors against small local HTTP servers.
-(The backend on a real llama.cpp server: integration_tests/test_served.py.)"""
+(The backend on a real llama.cpp server: integration_tests/test_served_live.py.)"""
 
 from __future__ import annotations
 
