@@ -139,7 +139,7 @@ def test_a_huge_message_is_refused_at_once(gemma: ToolPRMChatModel) -> None:
     from langchain_toolprm import ContextLengthError
 
     gemma.invoke("Hi")  # loads the policy
-    policy = gemma._load().policy
+    policy = gemma._load().backend
     fed = policy.usage.input_tokens
     with pytest.raises(ContextLengthError, match="max_prompt_tokens=8192"):
         gemma.bind_tools(DEMO_TOOLS).invoke("Please summarise this. " + "word " * 20000)
@@ -194,7 +194,7 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
     from langchain_toolprm.core.prompts import build_prompt
     from langchain_toolprm.core.schema import normalize_tools
 
-    policy = gemma._load().policy
+    policy = gemma._load().backend
     specs = normalize_tools(DEMO_TOOLS)
 
     def both(question: str, written: str, options: list[str]) -> tuple[list[float], list[float]]:
@@ -223,10 +223,11 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
                                  Constraints(tuple(specs)), 128)
     best = beam_search(policy, VerifierScorer(), problem, SearchConfig()).best
     assert best is not None and len(best.texts) > 6
-    text = "".join(best.texts).encode()
-    # What the chosen path fed is what the tokenizer makes of its text: the model reads its own tokens.
-    assert policy.token_bytes(best.fed) + best.pending == text
-    assert list(best.fed) == policy.natural(text)[: len(best.fed)]
+    # What the chosen path fed is what the tokenizer makes of its text: the model reads its own
+    # tokens. (A closed list keeps the state before its closing step: nothing follows it.)
+    text = "".join(best.texts[:-1]).encode()
+    assert policy.token_bytes(best.state.fed) + best.state.pending == text
+    assert list(best.state.fed) == policy.natural(text)[: len(best.state.fed)]
 
 
 # ---- with_structured_output --------------------------------------------------------------
