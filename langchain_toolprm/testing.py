@@ -102,3 +102,12 @@ def build_tiny_adapter(base: Path, path: Path) -> Any:
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     model.save_pretrained(path)
     return model.eval()
+
+
+def full_hidden(backend: Any, ids: list[int]) -> Any:
+    """Final hidden states at every position of ``ids`` from one uncached forward pass of a
+    transformers backend's model: the reference its cached states are checked against."""
+    import torch
+
+    with torch.no_grad():
+        return backend.model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]

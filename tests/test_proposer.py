@@ -18,12 +18,7 @@ from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.core.proposer import Beam, Candidate, Constraints, advance, choose, propose
 from langchain_toolprm.core.schema import ToolSpec, normalize_tools
 from langchain_toolprm.core.steps import StepTag, assemble, dump_value, next_tags, replay
-
-
-def full_hidden(policy: TransformersBackend, ids: list[int]) -> torch.Tensor:
-    with torch.no_grad():
-        return policy.model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
-
+from langchain_toolprm.testing import full_hidden
 
 # ---- (5) propose ------------------------------------------------------------------------------
 TOOLS_RAW = [

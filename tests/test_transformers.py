@@ -16,6 +16,7 @@ from langchain_toolprm.backends.transformers import (
     KVState,
     _value_end,
 )
+from langchain_toolprm.testing import full_hidden
 
 SHORT_TEXT = "the weather in paris"
 LONG_TEXT = (
@@ -34,10 +35,6 @@ def full_logits(policy: TransformersBackend, ids: list[int]) -> torch.Tensor:
     with torch.no_grad():
         return policy.model(input_ids=torch.tensor([ids])).logits[0].float()
 
-
-def full_hidden(policy: TransformersBackend, ids: list[int]) -> torch.Tensor:
-    with torch.no_grad():
-        return policy.model.get_decoder()(input_ids=torch.tensor([ids])).last_hidden_state[0]
 
 
 def reference_texts(policy: TransformersBackend, prompt: list[int], pending: bytes,
