@@ -197,3 +197,11 @@ def test_seeded_rng_repeats() -> None:
     a, b = SeededRng(5), SeededRng(5)
     assert a.categorical([-1.0, -0.1, -3.0], 1.0, 20) == b.categorical([-1.0, -0.1, -3.0], 1.0, 20)
     assert a.seed() == b.seed()
+
+
+def test_an_empty_server_list_is_refused(tiny_gemma_path) -> None:
+    """``base_url=[]`` is a mistake, not a request for the in-process model."""
+    from langchain_toolprm import ToolPRMChatModel
+
+    with pytest.raises(ValueError, match="no server URL"):
+        ToolPRMChatModel(base_url=[], model=str(tiny_gemma_path)).invoke("hi")

@@ -522,6 +522,7 @@ def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[st
 
     from ..core.embedded import EMBEDDED_BASE, ensure_embedded_model, policy_name
 
+    backend = ServedBackend(base_url, engine=engine, name=policy_name(model), **settings)  # settings checked first
     path = ensure_embedded_model() if model is None or model == EMBEDDED_BASE else model
-    tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    return ServedBackend(base_url, engine=engine, tokenizer=tokenizer, name=policy_name(model), **settings)
+    backend.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    return backend

@@ -197,7 +197,7 @@ class ToolPRMChatModel(BaseChatModel):
                     print(f"toolprm: loading the policy {self.model_name} ...", file=sys.stderr, flush=True)
                 if self.backend is not None:
                     backend = self.backend
-                elif self.base_url:
+                elif self.base_url is not None:
                     backend = load_backend(self.model, kind="served", base_url=self.base_url, engine=self.engine)
                 else:
                     backend = load_backend(self.model, device=self.device, dtype=self.dtype, device_map=self.device_map)
