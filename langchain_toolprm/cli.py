@@ -158,7 +158,8 @@ def _run_command(args: argparse.Namespace) -> int:
             specs = [EvalSpec(s, n=args.n, m=args.m, samples=args.samples, **base) for s in names]  # type: ignore[arg-type]
         if args.limit < 0:
             raise ValueError(f"--limit must be 0 (every item) or more, not {args.limit}")
-        data = {c: load_benchmark(args.benchmark, c, args.data_dir, args.limit or None) for c in categories}
+        k, n = getattr(args, "shard", (0, 1))  # grid has no shards
+        data = {c: load_benchmark(args.benchmark, c, args.data_dir, args.limit or None)[k::n] for c in categories}
         empty = [c or args.benchmark for c, exs in data.items() if not exs]
         if empty:
             raise DataFileError(f"no items loaded for {', '.join(empty)}")
@@ -177,11 +178,23 @@ def _run_command(args: argparse.Namespace) -> int:
             print(f"{category or args.benchmark}: {plot_grid(out_dir, scorer=scorer_label(specs[0]))}")
             continue
         for spec in specs:
-            run_eval(examples, spec, out_dir / f"{slug(spec.name)}.jsonl", policy=policy, scorer=scorer,
+            shard = f".shard-{k}-of-{n}" if n > 1 else ""
+            run_eval(examples, spec, out_dir / f"{slug(spec.name)}{shard}.jsonl", policy=policy, scorer=scorer,
                      resume=args.resume)
     # With earlier runs in the same folders (e.g. greedy for the ratios), scored by today's metrics.
     print(summarize(folders, examples=[ex for exs in data.values() for ex in exs]))
     return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N), with 0 <= K < N."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes K/N (e.g. 0/4), not {text!r}") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"--shard {text}: K must be at least 0 and below N")
+    return k, n
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -213,6 +226,10 @@ def add_eval_parser(subparsers: Any) -> None:
     ev.add_argument("--N", dest="n", type=int, default=1, help="beams retained by fine-grained search")
     ev.add_argument("--M", dest="m", type=int, default=4, help="candidates explored per beam")
     ev.add_argument("--samples", type=int, help="best_of_n/majority samples, token_beam beams (default N*M)")
+    ev.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                    help="only every N-th item from the K-th (0-based), into its own results files "
+                         "(<strategy>.shard-K-of-N.jsonl): one run split over processes or machines; "
+                         "reports read a folder's shards together")
     ev.set_defaults(func=_run_command)
     grid = subparsers.add_parser("grid", parents=[common], help="fine-grained beam search over an N x M grid")
     grid.add_argument("--N", dest="ns", default="1,2,4", help="comma list of N (retain)")

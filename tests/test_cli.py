@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,23 @@ def test_cli_limit_zero_runs_every_item(tmp_path: Path, tiny_gemma_path: Path, t
     assert main(argv) == 0
     lines = (tmp_path / "bfcl" / "simple_python" / "greedy.jsonl").read_text().splitlines()
     assert len(lines) == len(tiny_bfcl) == 2  # every item, where a --limit of 0 once loaded none
+
+
+def test_cli_shards_split_a_run_and_read_back_together(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
+                                                       tiny_bfcl: list[ToolExample],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy", "--limit", "0",
+            "--model", str(tiny_gemma_path), "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
+    for k in (0, 1):
+        assert main([*base, "--shard", f"{k}/2"]) == 0
+    folder = tmp_path / "bfcl" / "simple_python"
+    ids = [[json.loads(line)["id"] for line in (folder / f"greedy.shard-{k}-of-2.jsonl").read_text().splitlines()]
+           for k in (0, 1)]
+    assert ids == [[tiny_bfcl[0].id], [tiny_bfcl[1].id]]  # every other item, each in its own file
+    assert "| simple_python | greedy | 2 |" in capsys.readouterr().out  # the summary counts both shards
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--shard", "2/2"])
+    assert exit_info.value.code == 2 and "K must be at least 0 and below N" in capsys.readouterr().err
 
 
 def test_cli_grid(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,

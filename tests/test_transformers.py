@@ -418,7 +418,7 @@ def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path:
         want = peft_model(input_ids=ids).logits
         with peft_model.disable_adapter():
             base_logits = peft_model(input_ids=ids).logits
-    policy = TransformersBackend.from_pretrained(tmp_path / "adapter")
+    policy = TransformersBackend.from_pretrained(str(tmp_path / "adapter"))  # a str path, as the CLI passes it
     assert not any("lora" in name for name, _ in policy.model.named_parameters())
     with torch.no_grad():
         got = policy.model(input_ids=ids).logits

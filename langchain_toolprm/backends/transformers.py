@@ -260,8 +260,8 @@ class TransformersBackend:
     def _starts(self) -> dict[bytes, torch.Tensor]:
         """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or ``}``."""
         firsts = [t[:1] for t in self._vocab[0]]
-        quote = torch.tensor([f == b'"' for f in firsts], dtype=torch.bool)
-        tail = torch.tensor([f in (b",", b"}") for f in firsts], dtype=torch.bool)
+        quote = torch.tensor([f == b'"' for f in firsts], dtype=torch.bool, device=self.device)
+        tail = torch.tensor([f in (b",", b"}") for f in firsts], dtype=torch.bool, device=self.device)
         return {b'"': quote, b",}": tail}
 
     def token_bytes(self, ids: Sequence[int]) -> bytes:
@@ -381,7 +381,7 @@ class TransformersBackend:
         ids = sorted(own)
         if full:
             row = full_row if full_row is not None else torch.log_softmax(self._logits(hidden), -1)
-            vals = row[torch.tensor(ids)]
+            vals = row[torch.tensor(ids, device=row.device)]
         else:
             vals = torch.log_softmax(self._logits(hidden, torch.tensor(ids, device=hidden.device)), -1)
         grouped: dict[int, list[float]] = {}
@@ -492,7 +492,7 @@ class TransformersBackend:
         for _ in range(max_tokens):
             for r, i in enumerate(alive):
                 matchers[i].fill_next_token_bitmask(bitmask, r)
-            allowed = _unpack_bitmask(bitmask[: len(alive)], vocab)
+            allowed = _unpack_bitmask(bitmask[: len(alive)], vocab).to(self.device)
             union = allowed.any(0).nonzero().squeeze(1)
             # Inside a number or a closing bracket few tokens are legal: project onto those alone.
             ids = union if len(union) <= self.restrict_limit else None
@@ -787,5 +787,6 @@ def _sample(logits: torch.Tensor, temperature: float, generator: torch.Generator
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / temperature, -1)
     cdf = probs.cumsum(-1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype).clamp(min=1e-7) * cdf[:, -1:]
+    # Drawn on the CPU (where the search's generator lives), so a seed gives the same draws on any device.
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype).to(cdf.device).clamp(min=1e-7) * cdf[:, -1:]
     return torch.searchsorted(cdf, u).squeeze(-1).clamp(max=probs.shape[-1] - 1)

@@ -32,9 +32,10 @@ def load_causal_lm(path: str | Path, *, base_model: str | Path | None = None, dt
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch_dtype(dtype)
-    if Path(path).is_absolute() and not Path(path).exists():
+    path = Path(path)
+    if path.is_absolute() and not path.exists():
         raise FileNotFoundError(f"no model directory at {path}")
-    adapter = (Path(path) / "adapter_config.json").exists()
+    adapter = (path / "adapter_config.json").exists()
     if adapter:
         from peft import PeftConfig
 

@@ -186,7 +186,7 @@ class GenerativePRM:
         if len(rows) > 1:
             cache.batch_repeat_interleave(len(rows))
         hidden = self._forward(batch, cache)
-        h = hidden[torch.arange(len(rows)), torch.tensor(last)]
+        h = hidden[torch.arange(len(rows), device=hidden.device), torch.tensor(last, device=hidden.device)]
         head = self.model.get_output_embeddings()
         logits = h.to(head.weight.dtype) @ head.weight[list(self.label_ids)].T
         p = torch.softmax(logits.float(), -1)[:, 0]
