@@ -86,9 +86,13 @@ class _Bank:
     offline: Offline
 
 
-def _offline(root: Path, databases: Mapping[str, Any]) -> Offline:
-    search = databases["SearchEngine"]
-    tools = [s for n, s in sorted(catalogue(root).items()) if n != TOOL_SEARCHER.name]
+@lru_cache(maxsize=2)
+def _bank(root: Path, search_catalogue: bool) -> _Bank:
+    databases = {name: read_json(root, f"init_database/{name}.json", f"{name} database")
+                 for name in WRITABLE + READ_ONLY}
+    specs = {**level1_specs(root), TOOL_SEARCHER.name: TOOL_SEARCHER}
+    searchable = catalogue(root) if search_catalogue else specs
+    tools = [s for n, s in sorted(searchable.items()) if n != TOOL_SEARCHER.name]
     dictionary: dict[str, Any] = {}
     translations: dict[tuple[str, str], str] = {}
     for calls in recorded_dialogues(root).values():
@@ -98,19 +102,13 @@ def _offline(root: Path, databases: Mapping[str, Any]) -> Offline:
             elif call.exception is None and call.api_name == "Translate":
                 key = translation_key(call.arguments["src"], call.arguments.get("tgt_lang"))
                 translations.setdefault(key, call.output)
-    return Offline(
-        search_engine=BM25(search["tokenized_documents"]), documents=search["raw_documents"],
+    offline = Offline(
+        search_engine=BM25(databases["SearchEngine"]["tokenized_documents"]),
+        documents=databases["SearchEngine"]["raw_documents"],
         tool_index=BM25([tokenize(f"{split_name(s.name)} {s.description}") for s in tools]), tools=tools,
         dictionary=dictionary, translations=translations,
     )
-
-
-@lru_cache(maxsize=2)
-def _bank(root: Path) -> _Bank:
-    databases = {name: read_json(root, f"init_database/{name}.json", f"{name} database")
-                 for name in WRITABLE + READ_ONLY}
-    specs = {**level1_specs(root), TOOL_SEARCHER.name: TOOL_SEARCHER}
-    return _Bank(specs, databases, _offline(root, databases))
+    return _Bank(specs, databases, offline)
 
 
 def _coerce(value: Any, schema: dict[str, Any]) -> Any:
@@ -128,10 +126,14 @@ class ApiBankEnv:
 
     ``data_dir``: API-Bank's data folder (default :func:`~.data.apibank_dir`); ``seed`` fixes the
     identifiers the episode issues (new user tokens, appointment IDs); ``today``: GetToday's date.
+    ToolSearcher ranks the APIs the episode can run, as API-Bank's does; ``search_catalogue``
+    makes it rank all of ``all_apis.csv`` instead (distractors included: an API without an
+    implementation here answers "invalid tool name.").
     """
 
-    def __init__(self, data_dir: str | Path | None = None, seed: int = 0, today: str = TODAY) -> None:
-        self._bank = _bank(apibank_dir(data_dir).resolve())
+    def __init__(self, data_dir: str | Path | None = None, seed: int = 0, today: str = TODAY,
+                 search_catalogue: bool = False) -> None:
+        self._bank = _bank(apibank_dir(data_dir).resolve(), search_catalogue)
         databases = self._bank.databases
         self.episode = Episode(
             db={name: copy.deepcopy(databases[name]) if name in WRITABLE else databases[name] for name in databases},
