@@ -92,10 +92,10 @@ def _spec(data: Mapping[str, Any], name: str) -> ApiSpec:
 
 
 @lru_cache(maxsize=4)
-def level1_specs(root: Path) -> dict[str, ApiSpec]:
+def level1_specs(data_dir: str | Path | None = None) -> dict[str, ApiSpec]:
     """Every API the level-1 test items describe, by name (the descriptions follow ``API descriptions:``)."""
     specs: dict[str, ApiSpec] = {}
-    for item in read_json(root, "test/level-1-api.json", "level-1 test items"):
+    for item in read_json(apibank_dir(data_dir), "test/level-1-api.json", "level-1 test items"):
         _, _, listing = item["instruction"].partition("API descriptions:")
         for line in listing.splitlines():
             if line.strip().startswith("{"):
@@ -114,13 +114,13 @@ def _catalogue_row(info: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def catalogue(root: Path) -> dict[str, ApiSpec]:
+def catalogue(data_dir: str | Path | None = None) -> dict[str, ApiSpec]:
     """API-Bank's catalogue (``all_apis.csv``), with the level-1 specs for the APIs level 1 uses.
 
     A row whose ``api_info`` is not readable Python literals is left out (one, ImageCaption,
     holds only ``.``; level 1 describes it anyway).
     """
-    path = require_file(root / "all_apis.csv", f"API-Bank API catalogue (or set ${APIBANK_ENV})")
+    path = require_file(apibank_dir(data_dir) / "all_apis.csv", f"API-Bank API catalogue (or set ${APIBANK_ENV})")
     found: dict[str, ApiSpec] = {}
     with path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -129,7 +129,7 @@ def catalogue(root: Path) -> dict[str, ApiSpec]:
             except (SyntaxError, ValueError):
                 continue
             found[row["类名"]] = _spec(data, row["类名"])
-    return {**found, **level1_specs(root)}
+    return {**found, **level1_specs(data_dir)}
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,9 @@ class RecordedCall:
 
 
 @lru_cache(maxsize=4)
-def recorded_dialogues(root: Path) -> dict[str, tuple[RecordedCall, ...]]:
+def recorded_dialogues(data_dir: str | Path | None = None) -> dict[str, tuple[RecordedCall, ...]]:
     """The API calls of every level-1 dialogue (``dialogues/*.jsonl``), in order, by file name."""
-    folder = root / "dialogues"
+    folder = apibank_dir(data_dir) / "dialogues"
     files = sorted(folder.glob("*.jsonl"))
     if not files:
         raise DataFileError(f"missing data files for API-Bank level-1 dialogues: {folder}/*.jsonl "

@@ -87,9 +87,13 @@ class _Bank:
 
 
 @lru_cache(maxsize=2)
+def _databases(root: Path) -> dict[str, Any]:
+    return {name: read_json(root, f"init_database/{name}.json", f"{name} database") for name in WRITABLE + READ_ONLY}
+
+
+@lru_cache(maxsize=4)
 def _bank(root: Path, search_catalogue: bool) -> _Bank:
-    databases = {name: read_json(root, f"init_database/{name}.json", f"{name} database")
-                 for name in WRITABLE + READ_ONLY}
+    databases = _databases(root)
     specs = {**level1_specs(root), TOOL_SEARCHER.name: TOOL_SEARCHER}
     searchable = catalogue(root) if search_catalogue else specs
     tools = [s for n, s in sorted(searchable.items()) if n != TOOL_SEARCHER.name]
