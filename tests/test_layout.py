@@ -9,7 +9,7 @@ from pathlib import Path
 import langchain_toolprm
 
 PACKAGE = Path(langchain_toolprm.__file__).parent
-AROUND = ("backends", "data", "training", "evaluation")
+AROUND = ("backends", "data", "training", "evaluation", "agents")
 
 
 def _imports(path: Path) -> set[str]:
