@@ -255,3 +255,39 @@ def test_prm_setting_resolves_to_a_directory(tmp_path: Path) -> None:
     assert not Path(config["base_model_name_or_path"]).is_absolute()  # the base is found at load time
     for name in ("README.md", "DATASET.md", "train_log.jsonl", "eval.json"):
         assert (shipped / name).exists(), name
+
+
+def test_policy_settings_load_the_tuned_default_or_the_base(tiny_gemma_path: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """None and "gemma-3-270m-tools" merge the shipped adapter into the embedded Gemma; "gemma-3-270m"
+    is the base alone (here a tiny model and a tiny adapter stand in for both); the results carry
+    different names; a missing adapter is said."""
+    import torch
+
+    from langchain_toolprm.backends.transformers import load_backend
+    from langchain_toolprm.core.embedded import EMBEDDED_BASE, EMBEDDED_TUNED, policy_name, shipped_policy_dir
+    from langchain_toolprm.testing import build_tiny_adapter
+
+    shipped = shipped_policy_dir()
+    config = json.loads((shipped / "adapter_config.json").read_text())
+    assert not Path(config["base_model_name_or_path"]).is_absolute()  # the base is found at load time
+    for name in ("README.md", "adapter_model.safetensors", "train_log.jsonl", "eval.json", "train_config.json"):
+        assert (shipped / name).exists(), name
+
+    tuned = build_tiny_adapter(tiny_gemma_path, tmp_path / "shipped")
+    ids = torch.tensor([[2, 11, 12, 13]])
+    with torch.no_grad():
+        want = tuned(input_ids=ids).logits
+        with tuned.disable_adapter():
+            base_logits = tuned(input_ids=ids).logits
+    monkeypatch.setattr(embedded, "ensure_embedded_model", lambda: tiny_gemma_path)
+    monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "shipped")
+    for model, logits in ((None, want), (EMBEDDED_TUNED, want), (EMBEDDED_BASE, base_logits)):
+        backend = load_backend(model)
+        assert backend.name == policy_name(model)
+        with torch.no_grad():
+            assert torch.allclose(backend.model(input_ids=ids).logits, logits, atol=1e-4), model
+    assert policy_name(None) == policy_name(EMBEDDED_TUNED) != policy_name(EMBEDDED_BASE) == embedded.EMBEDDED_MODEL_NAME
+    monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "nothing")
+    with pytest.raises(EmbeddedModelError, match="shipped tool-calling policy adapter is missing"):
+        load_backend(None)

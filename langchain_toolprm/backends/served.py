@@ -517,12 +517,15 @@ def gbnf(schema: dict[str, Any], lead: str = "") -> str:
 def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[str], engine: str = "llama-cpp-python",
                  **settings: Any) -> ServedBackend:
     """A served backend for ``model``'s tokenizer (None or ``"gemma-3-270m"``: the embedded
-    model's; a directory: its own). The weights are the server's."""
+    model's, which its tuned adapter shares; a directory: its own). The weights are the server's,
+    so the name is the base's unless ``model`` names another."""
     from transformers import AutoTokenizer
 
-    from ..core.embedded import EMBEDDED_BASE, ensure_embedded_model, policy_name
+    from ..core.embedded import EMBEDDED_BASE, EMBEDDED_TUNED, ensure_embedded_model, policy_name
 
-    backend = ServedBackend(base_url, engine=engine, name=policy_name(model), **settings)  # settings checked first
-    path = ensure_embedded_model() if model is None or model == EMBEDDED_BASE else model
+    embedded = model in (None, EMBEDDED_BASE, EMBEDDED_TUNED)
+    backend = ServedBackend(base_url, engine=engine, name=policy_name(model if model else EMBEDDED_BASE),
+                            **settings)  # settings checked first
+    path = ensure_embedded_model() if embedded else model
     backend.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     return backend

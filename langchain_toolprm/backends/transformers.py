@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from ..core.backend import ContextLengthError, Sampled, Scored, Usage
-from ..core.embedded import EMBEDDED_BASE, ensure_embedded_model, policy_name
+from ..core.embedded import policy_name, resolve_policy
 from ..core.hf import clone_cache, load_causal_lm
 from ..core.prompts import PolicyPrompt
 
@@ -687,12 +687,14 @@ class TransformersBackend:
 
 def load_backend(model: str | Path | None = None, *, device: str | None = None, dtype: str = "float32",
                  device_map: str | dict | None = None) -> TransformersBackend:
-    """The backend for a ``model`` setting: None or ``"gemma-3-270m"`` is the embedded model;
-    anything else a model directory, a hub id in the local cache, or a LoRA adapter directory
-    whose config names its base. The per-process tables over the vocabulary are built here, so
-    no timed call pays for them."""
-    path = ensure_embedded_model() if model is None or model == EMBEDDED_BASE else model
-    backend = TransformersBackend.from_pretrained(path, device=device, dtype=dtype, device_map=device_map)
+    """The backend for a ``model`` setting (:func:`~langchain_toolprm.core.embedded.resolve_policy`:
+    None is the embedded Gemma with the shipped tool-calling adapter, ``"gemma-3-270m"`` the base
+    alone); anything else a model directory, a hub id in the local cache, or a LoRA adapter
+    directory whose config names its base. The per-process tables over the vocabulary are built
+    here, so no timed call pays for them."""
+    path, base = resolve_policy(model)
+    backend = TransformersBackend.from_pretrained(path, device=device, dtype=dtype, device_map=device_map,
+                                                  base_model=base)
     backend.name = policy_name(model)
     backend.warm_up()
     return backend
