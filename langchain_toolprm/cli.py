@@ -20,6 +20,7 @@ from langchain_core.tools import tool
 from .core.backend import Backend
 from .core.embedded import SHIPPED_PRM
 from .core.loader import load_backend
+from .core.search import STRATEGY_NAMES
 from .core.verifier import ABLATABLE, VerifierScorer
 from .data.dataset import add_build_parser
 from .data.records import DataFileError
@@ -163,7 +164,7 @@ def _run_command(args: argparse.Namespace) -> int:
         empty = [c or args.benchmark for c, exs in data.items() if not exs]
         if empty:
             raise DataFileError(f"no items loaded for {', '.join(empty)}")
-        needs_prm = any(s.strategy in ("best_of_n", "majority", "beam") for s in specs)
+        needs_prm = any(s.scored for s in specs)
         scorer = make_scorer(specs[0], prm_base=args.prm_base) if needs_prm else VerifierScorer()
         policy = _load_policy(args)
     except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
@@ -281,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m for the embedded base "
                       "(default: the embedded Gemma 3 270M with its shipped tool-calling adapter)")
     demo.add_argument("--prm", help="a trained PRM directory, or \"toolprm\" for the shipped one (default: the verifier)")
-    demo.add_argument("--strategy", default="beam", choices=["beam", "greedy", "best_of_n", "majority"],
+    demo.add_argument("--strategy", default="beam", choices=STRATEGY_NAMES,
                       help="decoding strategy")
     demo.add_argument("--n", type=int, default=1, help="beams retained (N)")
     demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")

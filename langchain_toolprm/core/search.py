@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.messages import BaseMessage
 
@@ -32,7 +32,7 @@ from .verifier import copy_values
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
-STRATEGY_NAMES: tuple[str, ...] = ("beam", "greedy", "best_of_n", "majority")
+STRATEGY_NAMES: tuple[str, ...] = get_args(Strategy)
 _MONOTONE = ("min", "product")
 
 

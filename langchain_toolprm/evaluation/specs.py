@@ -100,6 +100,11 @@ class EvalSpec:
             return f"token_beam {spec.samples}"
         return spec.strategy
 
+    @property
+    def scored(self) -> bool:
+        """Whether the scorer decides this strategy's answer (greedy's is only reported with its scores)."""
+        return "scorer" in _RELEVANT[self.strategy]
+
     def identity(self) -> dict[str, Any]:
         """What a results file must have been produced with for a resumed run to append to it.
         ``policy_weight`` came later: left out at its default, files written before it resume."""
