@@ -2,7 +2,8 @@
 
 A strategy enters a category's rows only once it has answered every item of that category's
 slice (the first ``--slice`` items), so all rows of a category cover the same items; the
-second section does the same for whole categories. ``--pack DIR`` also writes a gzipped copy of
+second section does the same for whole categories; ``--common`` adds a third over the items every
+strategy of a category has answered (runs still in progress). ``--pack DIR`` also writes a gzipped copy of
 every result file under DIR without the raw texts (how benchmarks/per_item/v1 and v2 were made), which this
 script reads as well. ``--reread`` first reads the free-text strategies' calls again from their
 raw texts (``evaluation.reports.reread_text_answers``; needs the policy's tokenizer, ``--model``).
@@ -59,6 +60,19 @@ def _complete(records: list[dict[str, Any]], items: dict[Group, set[str]]) -> se
     for r in records:
         done[(r["strategy"], _group(r))].add(r["id"])
     return {key for key, ids in done.items() if items[key[1]] <= ids}
+
+
+def _common(records: list[dict[str, Any]]) -> dict[Group, set[str]]:
+    """Per group, the items every strategy there has answered (runs still in progress compared on
+    what they share)."""
+    done: dict[tuple[str, Group], set[str]] = defaultdict(set)
+    for r in records:
+        done[(r["strategy"], _group(r))].add(r["id"])
+    out: dict[Group, set[str]] = {g: set() for g in GROUPS}
+    for g in GROUPS:
+        answered = [ids for (_, grp), ids in done.items() if grp == g]
+        out[g] = set.intersection(*answered) if answered else set()
+    return out
 
 
 def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool], reference: str = "greedy") -> str:
@@ -127,6 +141,8 @@ def main() -> None:
     parser.add_argument("--reread", action="store_true",
                         help="first read the free-text answers' calls again from their raw texts")
     parser.add_argument("--model", type=Path, help="with --reread: the policy (default: the embedded Gemma)")
+    parser.add_argument("--common", action="store_true",
+                        help="also compare every category on the items all its strategies answered (runs in progress)")
     parser.add_argument("--reference", default="greedy",
                         help="the strategy label of the time ratios and paired tests (e.g. 'v1: greedy')")
     args = parser.parse_args()
@@ -156,8 +172,11 @@ def main() -> None:
     for prefix, folder in folders:
         records += [r if prefix is None else {**r, "strategy": f"{prefix}: {r['strategy']}"}
                     for r in read_results([folder], every)]
-    for title, items in ((f"Slice: the first {args.slice} items of each category", _items(examples, args.slice)),
-                         ("Whole categories", _items(examples, None))):
+    sections = [(f"Slice: the first {args.slice} items of each category", _items(examples, args.slice)),
+                ("Whole categories", _items(examples, None))]
+    if args.common:
+        sections.append(("Items every strategy of the category answered", _common(records)))
+    for title, items in sections:
         complete = _complete(records, items)
         if not complete:
             continue
