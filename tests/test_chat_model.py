@@ -504,6 +504,20 @@ def test_stream_emits_each_decided_step(chat: ToolPRMChatModel) -> None:
     assert chunks[-1].response_metadata["search"]["strategy"] == "greedy"
 
 
+def test_on_trace_receives_the_trace_when_invoked_and_streamed(chat: ToolPRMChatModel) -> None:
+    """``on_trace`` is a per-call argument; streamed, it is called in the caller's thread."""
+    import threading
+
+    bound = chat.bind_tools(TOOLS, tool_choice="get_weather")
+    written: list[dict[str, Any]] = []
+    message = bound.invoke(QUESTION, on_trace=written.append)
+    assert written and written == message.response_metadata["search"]["trace"]
+    threads: set[str] = set()
+    chunks = list(bound.stream(QUESTION, on_trace=lambda entry: threads.add(threading.current_thread().name)))
+    assert threads == {threading.current_thread().name}
+    assert len(chunks[-1].response_metadata["search"]["trace"]) == len(written)
+
+
 def test_astream_events_carry_the_stream(chat: ToolPRMChatModel) -> None:
     bound = chat.bind_tools(TOOLS, tool_choice="get_weather")
 

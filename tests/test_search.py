@@ -252,6 +252,16 @@ def test_streaming_sees_only_decided_prefixes(tiny_policy: TransformersBackend, 
             assert [len(p) for p in seen[:-1]] == list(range(1, len(seen)))
 
 
+def test_on_trace_sees_every_entry_as_it_is_written(tiny_policy: TransformersBackend, root: Any,
+                                                    tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=2)
+    for strategy in STRATEGIES:
+        written: list[dict[str, Any]] = []
+        result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy), on_trace=written.append)
+        assert written == result.trace and "chosen" in written[-1]
+        assert all(w is t for w, t in zip(written, result.trace))  # the entries themselves, in order
+
+
 @dataclass
 class FavourScorer:
     """Scores 1 for steps that open ``name``, 0.1 for other function names, 1 otherwise."""

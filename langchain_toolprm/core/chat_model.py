@@ -39,7 +39,7 @@ from .loader import ScorerKind, load_backend, load_scorer
 from .proposer import Constraints
 from .schema import normalize_tools
 from .scorers import GenerativePRM, Scorer
-from .search import Aggregation, SearchConfig, Strategy
+from .search import Aggregation, OnTrace, SearchConfig, Strategy
 from .steps import Step, StepTag, replay
 from .verifier import VerifierScorer
 
@@ -242,10 +242,12 @@ class ToolPRMChatModel(BaseChatModel):
 
     def _respond(self, messages: list[BaseMessage], stop: list[str] | None, *,
                  on_decided: Callable[[tuple[Step, ...]], None] | None = None,
-                 on_text: Callable[[str], None] | None = None, call_ids: Sequence[str] = (),
-                 **kwargs: Any) -> AIMessage:
+                 on_text: Callable[[str], None] | None = None, on_trace: OnTrace | None = None,
+                 call_ids: Sequence[str] = (), **kwargs: Any) -> AIMessage:
         """Answer ``messages``. ``on_decided``/``on_text`` stream the decided steps and the prose
-        reply; ``call_ids`` are the ids the returned tool calls take, in order (for streaming)."""
+        reply; ``on_trace`` (a per-call argument: ``invoke(..., on_trace=fn)``) receives each trace
+        entry as the search writes it; ``call_ids`` are the ids the returned tool calls take, in
+        order (for streaming)."""
         if kwargs.get("model") not in (None, self.model, self.model_name):
             raise ValueError(f"per-call model={kwargs['model']!r} is not supported: the policy is "
                              f"{self.model_name!r}; construct another ToolPRMChatModel instead")
@@ -277,7 +279,7 @@ class ToolPRMChatModel(BaseChatModel):
             got = answer(loaded.backend, loaded.scorer, messages, specs, config, rules=rules, reply=reply,
                          max_prompt=self.max_prompt_tokens,
                          deadline=started + config.timeout if config.timeout else None,
-                         on_decided=on_decided, on_text=on_text)
+                         on_decided=on_decided, on_text=on_text, on_trace=on_trace)
         return _message(got, config, loaded.backend.name, list(call_ids), rules.max_calls)
 
     def _generate(
@@ -300,14 +302,18 @@ class ToolPRMChatModel(BaseChatModel):
         """Stream as the answer is decided: each step every path still in contention shares
         becomes a ``tool_call_chunk`` (every step with greedy; with beam search once the
         candidates agree), a prose reply streams token by token, and the last chunk carries
-        usage and the search trace. The search runs in a worker thread."""
+        usage and the search trace. The search runs in a worker thread; ``on_trace`` is called in
+        the caller's."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         ids = [_call_id() for _ in range(_positive_int("max_calls", kwargs.get("max_calls", self.max_calls)))]
+        on_trace: OnTrace | None = kwargs.pop("on_trace", None)
 
         def work() -> None:
             try:
                 message = self._respond(messages, stop, on_decided=lambda steps: events.put(("steps", steps)),
-                                        on_text=lambda text: events.put(("text", text)), call_ids=ids, **kwargs)
+                                        on_text=lambda text: events.put(("text", text)),
+                                        on_trace=(lambda entry: events.put(("trace", entry))) if on_trace else None,
+                                        call_ids=ids, **kwargs)
                 events.put(("done", message))
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 events.put(("error", e))
@@ -322,6 +328,9 @@ class ToolPRMChatModel(BaseChatModel):
                 raise payload
             if kind == "done":
                 break
+            if kind == "trace":
+                on_trace(payload)  # type: ignore[misc]  # only queued when on_trace is set
+                continue
             if kind == "steps":
                 chunks = _step_chunks(payload, sent, ids)
                 sent = len(payload)

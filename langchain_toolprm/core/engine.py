@@ -16,7 +16,7 @@ from .prompts import PolicyPrompt
 from .proposer import Constraints
 from .schema import ToolSpec
 from .scorers import Scorer
-from .search import OnDecided, SearchConfig, SearchResult, prepare_problem, run_search
+from .search import OnDecided, OnTrace, SearchConfig, SearchResult, prepare_problem, run_search
 from .steps import Call
 from .verifier import VerifierScorer
 
@@ -47,7 +47,7 @@ def answer(
     backend: Backend, scorer: Scorer, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec],
     config: SearchConfig, *, rules: Constraints | None = None, reply: Reply | None = None,
     max_prompt: int | None = None, deadline: float | None = None, on_decided: OnDecided | None = None,
-    on_text: Callable[[str], None] | None = None,
+    on_text: Callable[[str], None] | None = None, on_trace: OnTrace | None = None,
 ) -> Answer:
     """Answer one conversation with ``specs`` offered (none: prose only).
 
@@ -55,7 +55,8 @@ def answer(
     trace) and never pays for a PRM. ``reply``: when the search chooses no call (or no tools are
     offered) and a call is not required, write a prose reply; None: calls only (the search runs
     even over no tools, and answers ``[]``). ``deadline``: a ``time.monotonic()`` after which
-    model calls raise ``TimeoutError``.
+    model calls raise ``TimeoutError``. ``on_decided``/``on_trace``: the search's hooks
+    (:data:`~.search.OnDecided`, :data:`~.search.OnTrace`); ``on_text``: the reply as it is written.
     """
     rules = rules or Constraints(tuple(specs))
     if config.strategy == "greedy":
@@ -66,7 +67,7 @@ def answer(
     backend.deadline = deadline
     try:
         problem, prompt = prepare_problem(backend, messages, specs, rules, reserve, max_prompt=max_prompt)
-        result = run_search(backend, scorer, problem, config, on_decided) if searching else None
+        result = run_search(backend, scorer, problem, config, on_decided, on_trace=on_trace) if searching else None
         calls = result.calls if result is not None else []
         text = ""
         if reply is not None and calls == [] and not rules.require_call:

@@ -121,6 +121,9 @@ class SearchResult:
 
 OnDecided = Callable[[tuple[Step, ...]], None]
 """Receives the step prefix every path still in contention shares, each time it grows."""
+OnTrace = Callable[[dict[str, Any]], None]
+"""Receives each trace entry as soon as it is written (a depth's scored candidates, then the
+chosen list), so a caller can show the search while it runs."""
 
 
 def aggregate(scores: Sequence[float], how: Aggregation) -> float:
@@ -163,6 +166,7 @@ def _shared_prefix(paths: Sequence[tuple[Step, ...]]) -> tuple[Step, ...]:
 def _expand(
     backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig, *,
     width: int, explore: int, temperature: float, samples: bool, on_decided: OnDecided | None,
+    on_trace: OnTrace | None,
 ) -> SearchResult:
     """The shared loop. ``samples``: ``width`` independent paths, one sampled step each per round
     (best-of-N, majority); otherwise a beam of ``width`` over enumerated choices."""
@@ -173,6 +177,12 @@ def _expand(
     finished: list[Beam] = []
     best: tuple[float, float] | None = None
     trace: list[dict[str, Any]] = []
+
+    def write(entry: dict[str, Any]) -> None:
+        trace.append(entry)
+        if on_trace is not None:
+            on_trace(entry)
+
     decided: tuple[Step, ...] = ()
     counter = 0
     for depth in range(config.max_steps):
@@ -192,7 +202,7 @@ def _expand(
             ):
                 pairs.append((b, cand))
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
-            trace.append({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
+            write({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
             break
         judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
         keys = [_key(beams[b].scores + (s,), beams[b].logprob + c.logprob, config)
@@ -208,7 +218,7 @@ def _expand(
             going = going[:width]
         numbers = list(range(counter + 1, counter + 1 + len(pairs)))
         counter += len(pairs)
-        trace.append({
+        write({
             "depth": depth,
             "candidates": [
                 {"id": numbers[i], "parent": ids[b], "tag": c.step.tag.name, "text": c.text,
@@ -236,11 +246,14 @@ def _expand(
     return SearchResult(None, None, finished, trace, decided)
 
 
-def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None = None) -> SearchResult:
+def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None = None,
+          on_trace: OnTrace | None = None) -> SearchResult:
     result.best = best
     result.calls = assemble(best.steps) if best else None
     if best is not None:
         result.trace.append({"chosen": list(best.texts), "scores": [round(s, 4) for s in best.scores]})
+        if on_trace is not None:
+            on_trace(result.trace[-1])
         if on_decided is not None and len(best.steps) > len(result.decided):
             result.decided = best.steps
             on_decided(best.steps)
@@ -248,29 +261,29 @@ def _pick(result: SearchResult, best: Beam | None, on_decided: OnDecided | None 
 
 
 def beam_search(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-                on_decided: OnDecided | None = None) -> SearchResult:
+                on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """Fine-grained beam search: retain N open paths, explore M per path, the best closed list wins."""
     result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=config.m_explore,
-                     temperature=config.temperature, samples=False, on_decided=on_decided)
+                     temperature=config.temperature, samples=False, on_decided=on_decided, on_trace=on_trace)
     best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
-    return _pick(result, best, on_decided)
+    return _pick(result, best, on_decided, on_trace)
 
 
 def greedy(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-           on_decided: OnDecided | None = None) -> SearchResult:
+           on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """Constrained greedy decoding: the most likely step each time (the scorer only reports)."""
     result = _expand(backend, scorer, problem, config, width=1, explore=1, temperature=0.0, samples=False,
-                     on_decided=on_decided)
-    return _pick(result, result.finished[0] if result.finished else None, on_decided)
+                     on_decided=on_decided, on_trace=on_trace)
+    return _pick(result, result.finished[0] if result.finished else None, on_decided, on_trace)
 
 
 def best_of_n(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-              on_decided: OnDecided | None = None) -> SearchResult:
+              on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """N independent sampled call lists; the best by aggregated score wins."""
     result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
-                     temperature=config.temperature, samples=True, on_decided=on_decided)
+                     temperature=config.temperature, samples=True, on_decided=on_decided, on_trace=on_trace)
     best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
-    return _pick(result, best, on_decided)
+    return _pick(result, best, on_decided, on_trace)
 
 
 def canonical(calls: Sequence[Call]) -> str:
@@ -279,22 +292,22 @@ def canonical(calls: Sequence[Call]) -> str:
 
 
 def majority_vote(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-                  on_decided: OnDecided | None = None) -> SearchResult:
+                  on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """N independent sampled call lists; the most frequent wins (ties: best score)."""
     result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
-                     temperature=config.temperature, samples=True, on_decided=on_decided)
+                     temperature=config.temperature, samples=True, on_decided=on_decided, on_trace=on_trace)
     votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
     best = max(
         result.finished,
         key=lambda b: (votes[canonical(assemble(b.steps))], _key(b.scores, b.logprob, config)),
         default=None,
     )
-    return _pick(result, best, on_decided)
+    return _pick(result, best, on_decided, on_trace)
 
 
 STRATEGIES = {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n, "majority": majority_vote}
 
 
 def run_search(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
-               on_decided: OnDecided | None = None) -> SearchResult:
-    return STRATEGIES[config.strategy](backend, scorer, problem, config, on_decided)
+               on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
+    return STRATEGIES[config.strategy](backend, scorer, problem, config, on_decided, on_trace=on_trace)
