@@ -210,8 +210,8 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--prm-base", help="base model for a PRM adapter whose recorded base is elsewhere")
     common.add_argument("--limit", type=int, default=100, help="first items per category (0: all)")
     common.add_argument("--out", default="results", help="results folder (one JSONL per category x strategy)")
-    common.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m for the embedded base "
-                        "(default: the embedded Gemma 3 270M with its shipped tool-calling adapter)")
+    common.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the embedded "
+                        "Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
     common.add_argument("--device", help="where the policy runs (cpu, cuda)")
     common.add_argument("--data-dir", help="BFCL's data folder, or the shared data folder for the Hammer sets")
     common.add_argument("--seed", type=int, default=0)
@@ -279,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
     demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
-    demo.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m for the embedded base "
-                      "(default: the embedded Gemma 3 270M with its shipped tool-calling adapter)")
+    demo.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the embedded "
+                      "Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
     demo.add_argument("--prm", help="a trained PRM directory, or \"toolprm\" for the shipped one (default: the verifier)")
     demo.add_argument("--strategy", default="beam", choices=STRATEGY_NAMES,
                       help="decoding strategy")

@@ -257,10 +257,10 @@ def test_prm_setting_resolves_to_a_directory(tmp_path: Path) -> None:
         assert (shipped / name).exists(), name
 
 
-def test_policy_settings_load_the_tuned_default_or_the_base(tiny_gemma_path: Path, tmp_path: Path,
+def test_policy_settings_load_the_base_or_the_tuned_adapter(tiny_gemma_path: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """None and "gemma-3-270m-tools" merge the shipped adapter into the embedded Gemma; "gemma-3-270m"
-    is the base alone (here a tiny model and a tiny adapter stand in for both); the results carry
+    """None and "gemma-3-270m" load the embedded Gemma; "gemma-3-270m-tools" merges the shipped
+    adapter into it (here a tiny model and a tiny adapter stand in for both); the results carry
     different names; a missing adapter is said."""
     import torch
 
@@ -282,12 +282,12 @@ def test_policy_settings_load_the_tuned_default_or_the_base(tiny_gemma_path: Pat
             base_logits = tuned(input_ids=ids).logits
     monkeypatch.setattr(embedded, "ensure_embedded_model", lambda: tiny_gemma_path)
     monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "shipped")
-    for model, logits in ((None, want), (EMBEDDED_TUNED, want), (EMBEDDED_BASE, base_logits)):
+    for model, logits in ((None, base_logits), (EMBEDDED_BASE, base_logits), (EMBEDDED_TUNED, want)):
         backend = load_backend(model)
         assert backend.name == policy_name(model)
         with torch.no_grad():
             assert torch.allclose(backend.model(input_ids=ids).logits, logits, atol=1e-4), model
-    assert policy_name(None) == policy_name(EMBEDDED_TUNED) != policy_name(EMBEDDED_BASE) == embedded.EMBEDDED_MODEL_NAME
+    assert policy_name(EMBEDDED_TUNED) != policy_name(EMBEDDED_BASE) == policy_name(None) == embedded.EMBEDDED_MODEL_NAME
     monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "nothing")
     with pytest.raises(EmbeddedModelError, match="shipped tool-calling policy adapter is missing"):
-        load_backend(None)
+        load_backend(EMBEDDED_TUNED)

@@ -524,8 +524,7 @@ def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[st
     from ..core.embedded import EMBEDDED_BASE, EMBEDDED_TUNED, ensure_embedded_model, policy_name
 
     embedded = model in (None, EMBEDDED_BASE, EMBEDDED_TUNED)
-    backend = ServedBackend(base_url, engine=engine, name=policy_name(model if model else EMBEDDED_BASE),
-                            **settings)  # settings checked first
+    backend = ServedBackend(base_url, engine=engine, name=policy_name(model), **settings)  # settings checked first
     path = ensure_embedded_model() if embedded else model
     backend.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     return backend

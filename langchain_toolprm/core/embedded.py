@@ -312,7 +312,7 @@ def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
 EMBEDDED_BASE = "gemma-3-270m"
 """``model=`` name of the embedded Gemma 3 270M as packaged: a base model, never tuned to call tools."""
 EMBEDDED_TUNED = "gemma-3-270m-tools"
-"""``model=`` name (and the default) of the embedded Gemma with the shipped tool-calling LoRA adapter
+"""``model=`` name of the embedded Gemma with the shipped tool-calling LoRA adapter
 (``toolprm train-policy``, docs/policy.md) merged in."""
 
 
@@ -322,24 +322,24 @@ def shipped_policy_dir() -> Path:
 
 
 def resolve_policy(model: str | Path | None) -> tuple[Path | str, Path | None]:
-    """(model path, base model override) for a ``model`` setting: None or ``"gemma-3-270m-tools"``
-    is the shipped adapter on the embedded Gemma, ``"gemma-3-270m"`` the embedded Gemma alone,
-    anything else the user's own model (a directory, a cached hub id or an adapter)."""
-    if model is None or model == EMBEDDED_TUNED:
+    """(model path, base model override) for a ``model`` setting: None or ``"gemma-3-270m"`` is
+    the embedded Gemma, ``"gemma-3-270m-tools"`` the shipped adapter merged into it, anything else
+    the user's own model (a directory, a cached hub id or an adapter)."""
+    if model == EMBEDDED_TUNED:
         path = shipped_policy_dir()
         if not (path / "adapter_config.json").exists():
             raise EmbeddedModelError(f"the shipped tool-calling policy adapter is missing from {path}")
         return path, ensure_embedded_model()
-    if model == EMBEDDED_BASE:
+    if model is None or model == EMBEDDED_BASE:
         return ensure_embedded_model(), None
     return model, None
 
 
 def policy_name(model: str | Path | None) -> str:
-    """The name results carry for a ``model`` setting (the base keeps the name its earlier results carry)."""
-    if model == EMBEDDED_BASE:
+    """The name results carry for a ``model`` setting."""
+    if model is None or model == EMBEDDED_BASE:
         return EMBEDDED_MODEL_NAME
-    if model is None or model == EMBEDDED_TUNED:
+    if model == EMBEDDED_TUNED:
         return f"{EMBEDDED_TUNED} (shipped LoRA on {EMBEDDED_MODEL_NAME})"
     return str(model)
 
