@@ -89,6 +89,8 @@ _FOLLOW = frozenset(b' ,:}]{["\n')
 class TransformersBackend:
     """A Hugging Face causal LM as a :class:`~langchain_toolprm.core.backend.Backend`."""
 
+    thread_safe = False
+    """One model and its caches: the chat model runs one search at a time on it."""
     restrict_limit = 4096
     """When at most this many tokens are legal at a value position, only their logits are computed."""
     prompt_cache_size = 4

@@ -75,6 +75,9 @@ class Backend(Protocol):
     """Source of the chat template the prompt is built with (None: the built-in prompt)."""
     deadline: float | None
     """A ``time.monotonic()`` after which model calls raise ``TimeoutError`` (set per call)."""
+    thread_safe: bool
+    """Whether searches may run on it from several threads at once (a served model: each request
+    stands alone); the chat model serialises calls to a backend that is not."""
 
     @property
     def max_context(self) -> int: ...

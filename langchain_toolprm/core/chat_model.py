@@ -274,7 +274,7 @@ class ToolPRMChatModel(BaseChatModel):
         reply = Reply(max_tokens, float(reply_temperature), tuple(stop or self.stop or ()))
         # A served backend with the verifier holds no per-call state: calls (batch()) run at once
         # and share the servers. An in-process model or PRM answers one call at a time.
-        concurrent = getattr(loaded.backend, "thread_safe", False) and isinstance(loaded.scorer, VerifierScorer)
+        concurrent = loaded.backend.thread_safe and isinstance(loaded.scorer, VerifierScorer)
         with contextlib.nullcontext() if concurrent else loaded.lock:
             got = answer(loaded.backend, loaded.scorer, messages, specs, config, rules=rules, reply=reply,
                          max_prompt=self.max_prompt_tokens,
