@@ -15,6 +15,7 @@ reply, as API-Bank scores replies. Results are one JSONL record per turn (resuma
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -135,13 +136,20 @@ def judge(predicted: ApiResult | None, env: ApiBankEnv, gold: ApiResult, gold_en
     return "API exception" if predicted.exception is not None else "wrong arguments"
 
 
-def rouge_l(reference: str, prediction: str) -> float:
-    """ROUGE-L F1 (Google's ``rouge-score``: lower-cased word tokens, no stemming); 0 for an empty reply."""
+@functools.cache
+def rouge_scorer() -> Any:
+    """Google's ``rouge-score`` ROUGE-L scorer (lower-cased word tokens, no stemming); an extra,
+    not a dependency of the chat model, so a missing install is a clear error."""
     try:
         from rouge_score.rouge_scorer import RougeScorer
-    except ImportError as exc:  # an extra, not a dependency of the chat model
+    except ImportError as exc:
         raise ImportError("ROUGE-L needs rouge-score: pip install 'langchain-toolprm[eval]'") from exc
-    return RougeScorer(["rougeL"]).score(reference, prediction)["rougeL"].fmeasure
+    return RougeScorer(["rougeL"])
+
+
+def rouge_l(reference: str, prediction: str) -> float:
+    """ROUGE-L F1 of ``prediction`` against ``reference``; 0 for an empty reply."""
+    return rouge_scorer().score(reference, prediction)["rougeL"].fmeasure
 
 
 def split_turn(new: Sequence[BaseMessage]) -> tuple[AIMessage | None, list[ToolMessage], AIMessage | None]:
