@@ -24,6 +24,14 @@ from .core.search import STRATEGY_NAMES
 from .core.verifier import ABLATABLE, VerifierScorer
 from .data.dataset import add_build_parser
 from .data.records import DataFileError
+from .evaluation.agent_eval import (
+    AGENT_BENCHMARKS,
+    BENCHMARK,
+    agent_report,
+    evaluate_agent,
+    load_turns,
+    rouge_scorer,
+)
 from .evaluation.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
 from .evaluation.plots import plot_grid
 from .evaluation.reports import summarize
@@ -239,6 +247,66 @@ def add_eval_parser(subparsers: Any) -> None:
     grid.set_defaults(func=_run_command)
 
 
+# ---- eval-agent ------------------------------------------------------------------------------------
+AGENT_STRATEGIES = ("greedy", "beam", "unconstrained")
+
+
+def _agent_label(args: argparse.Namespace) -> str:
+    return f"beam N={args.n} M={args.m}" if args.strategy == "beam" else args.strategy
+
+
+def _run_agent_eval(args: argparse.Namespace) -> int:
+    """``eval-agent``: the turns, the databases and ROUGE are checked before the policy loads."""
+    from .agents.apibank import ApiBankEnv
+    from .core.chat_model import ToolPRMChatModel
+    from .evaluation.baselines import UnconstrainedChatModel
+
+    try:
+        if args.limit < 0:
+            raise ValueError(f"--limit must be 0 (every turn) or more, not {args.limit}")
+        turns = load_turns(args.data_dir, args.limit or None)
+        if not turns:
+            raise DataFileError(f"no turns loaded for {args.benchmark}")
+        ApiBankEnv(args.data_dir)  # reads every database now, not at the first turn
+        rouge_scorer()
+        policy = _load_policy(args)
+    except (ValueError, OSError, ImportError) as e:  # DataFileError is a ValueError; missing models raise OSError
+        print(f"toolprm eval-agent: error: {e}", file=sys.stderr)
+        return 2
+    label = _agent_label(args)
+    llm = (UnconstrainedChatModel(backend=policy) if args.strategy == "unconstrained" else  # type: ignore[arg-type]
+           ToolPRMChatModel(backend=policy, strategy=args.strategy, n_retain=args.n, m_explore=args.m, seed=args.seed))
+    out = Path(args.out) / args.benchmark / f"{slug(label)}.jsonl"
+    records = evaluate_agent(llm, turns, out, identity={"agent": label, "model": policy.name, "seed": args.seed},
+                             data_dir=args.data_dir, seed=args.seed, resume=args.resume)
+    print(agent_report(records))
+    print(f"results: {out} (messages: {out.with_name(out.stem + '.traces.jsonl')})")
+    return 0
+
+
+def add_eval_agent_parser(subparsers: Any) -> None:
+    """Register ``eval-agent``: an agent graph over the chat model, judged by executing its calls."""
+    ev = subparsers.add_parser("eval-agent", help="run the LangGraph agent on API-Bank level-1 dialogues and "
+                                                  "judge each call by executing it")
+    ev.add_argument("--benchmark", default=BENCHMARK, choices=AGENT_BENCHMARKS)
+    ev.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m for the embedded "
+                    "base (default: the embedded Gemma 3 270M with its shipped tool-calling adapter)")
+    ev.add_argument("--strategy", default="greedy", choices=AGENT_STRATEGIES,
+                    help="the chat model's search, or unconstrained: plain greedy generation of the same policy")
+    ev.add_argument("--N", dest="n", type=int, default=1, help="beams retained (beam)")
+    ev.add_argument("--M", dest="m", type=int, default=4, help="candidates explored per beam (beam)")
+    ev.add_argument("--limit", type=int, default=0, help="first API turns (0: all 399)")
+    ev.add_argument("--out", default="results/agents",
+                    help="results folder: <out>/<benchmark>/<strategy>.jsonl and .traces.jsonl")
+    ev.add_argument("--data-dir", help="API-Bank's data folder (default: $TOOLPRM_APIBANK_DIR, else apibank/ in "
+                    "the shared data)")
+    ev.add_argument("--device", help="where the policy runs (cpu, cuda)")
+    ev.add_argument("--seed", type=int, default=0, help="search and reply sampling seed; issued IDs' seed")
+    ev.add_argument("--no-resume", dest="resume", action="store_false",
+                    help="start over instead of skipping turns already in the results file")
+    ev.set_defaults(func=_run_agent_eval)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show each option's default, even where it has no help text, unless it has none (None), it is
     a flag (--force) or its help already says it."""
@@ -295,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--force", action="store_true", help="rebuild the cache even if present")
     prep.set_defaults(func=_prepare)
     add_eval_parser(sub)
+    add_eval_agent_parser(sub)
     add_build_parser(sub)
     add_train_parser(sub)
     add_train_policy_parser(sub)

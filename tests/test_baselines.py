@@ -3,10 +3,12 @@ once the answer is complete, and the chat-template path."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
-from langchain_toolprm import TransformersBackend
+from langchain_toolprm import ToolPRMChatModel, TransformersBackend
 from langchain_toolprm.core.prompts import BUILTIN_JSON, llama3_format, qwen_format
 from langchain_toolprm.core.steps import Call
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -82,3 +84,46 @@ def test_unconstrained_stops_once_the_json_list_closes(tiny_policy: Transformers
     assert done(' [{"name": "f", "arguments": {"a": "]"}}]') and done(" [] and then")
     assert done(" no list\nUser:") and not done(" no list")
     assert baselines._json_closed(" []") and not baselines._json_closed(" [")
+
+
+# ---- as a chat model ---------------------------------------------------------------------------
+WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+@pytest.mark.parametrize(("decoded", "calls", "content"), [
+    (([Call("get_weather", {"city": "Paris"})], ' [{"name": "get_weather", ...}]'), [("get_weather", {"city": "Paris"})], ""),
+    ((None, " It is sunny. "), [], "It is sunny."),  # not a call list: the text is the reply
+])
+def test_unconstrained_chat_model_reads_its_text(decoded: Any, calls: list[Any], content: str,
+                                                 tiny_policy: TransformersBackend,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+
+    def fake(policy: Any, messages: Any, specs: Any, spec: EvalSpec) -> Any:
+        seen.append((messages, [s.name for s in specs], spec.strategy))
+        return decoded
+
+    monkeypatch.setattr(baselines, "generate_text", fake)
+    llm = baselines.UnconstrainedChatModel(backend=tiny_policy)
+    msg = llm.bind_tools([WEATHER_TOOL]).invoke("weather in paris?")
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == calls and msg.content == content
+    assert len({c["id"] for c in msg.tool_calls}) == len(calls)
+    assert seen[0][1:] == (["get_weather"], "unconstrained") and seen[0][0][0].content == "weather in paris?"
+
+
+def test_unconstrained_chat_model_replies_after_an_empty_list(tiny_policy: TransformersBackend,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[]`` reads as no call: the reply is written greedily with no tools offered, the same text each time."""
+    monkeypatch.setattr(baselines, "generate_text", lambda *a: ([], " []"))
+    llm = baselines.UnconstrainedChatModel(backend=tiny_policy, max_tokens=6).bind_tools([WEATHER_TOOL])
+    first, second = llm.invoke("hello"), llm.invoke("hello")
+    assert not first.tool_calls and first.content and first.content == second.content
+    plain = ToolPRMChatModel(backend=tiny_policy, max_tokens=6, reply_temperature=0.0).invoke("hello")
+    assert first.content == plain.content
+
+
+def test_unconstrained_chat_model_on_a_real_tiny_policy(tiny_policy: TransformersBackend) -> None:
+    msg = baselines.UnconstrainedChatModel(backend=tiny_policy, max_new_tokens=8, max_tokens=4).bind_tools(
+        [WEATHER_TOOL]).invoke("weather in paris?")
+    assert msg.tool_calls or isinstance(msg.content, str)

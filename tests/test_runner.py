@@ -125,7 +125,7 @@ def test_resume_refuses_a_foreign_file_without_touching_it(tmp_path: Path, conte
     path.write_text(content)
     before = path.read_bytes()
     with pytest.raises(ValueError, match=message) as info:
-        runner._load_done(path, SPEC)
+        runner.load_done(path, SPEC)
     assert str(path) in str(info.value)
     assert path.read_bytes() == before
 
@@ -133,7 +133,7 @@ def test_resume_refuses_a_foreign_file_without_touching_it(tmp_path: Path, conte
 def test_resume_from_a_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "greedy.jsonl").mkdir()
     with pytest.raises(ValueError, match="is not a results file"):
-        runner._load_done(tmp_path / "greedy.jsonl", SPEC)
+        runner.load_done(tmp_path / "greedy.jsonl", SPEC)
 
 
 def test_resume_cuts_only_a_torn_record(tmp_path: Path) -> None:
@@ -143,9 +143,9 @@ def test_resume_cuts_only_a_torn_record(tmp_path: Path) -> None:
     half = whole.index("\u00e9".encode()) + 1  # inside the two bytes of é: not UTF-8 text
     for tail in (whole[:-5], b'{"i', whole[:half]):
         path.write_bytes(GOOD.encode() + tail)
-        assert list(runner._load_done(path, SPEC)) == ["a"]
+        assert list(runner.load_done(path, SPEC)) == ["a"]
         assert path.read_bytes() == GOOD.encode()
     # A whole record whose newline never came is kept, and the newline added for the next one.
     path.write_bytes(GOOD.encode() + second.encode()[:-1])
-    assert list(runner._load_done(path, SPEC)) == ["a", "b"]
+    assert list(runner.load_done(path, SPEC)) == ["a", "b"]
     assert path.read_bytes() == (GOOD + second).encode()

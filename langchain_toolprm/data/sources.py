@@ -470,12 +470,15 @@ def _split_top(text: str) -> list[str]:
 
 
 def _literal(text: str) -> Any:
-    """A Python literal, else the text itself (API-Bank often leaves strings unquoted)."""
+    """A Python literal, else the text itself (API-Bank often leaves strings unquoted), without
+    the quotes around it where quotes inside break the literal (``'['John', 'Jane']'``: API-Bank's
+    parser drops them and reads the value by the parameter's type)."""
     text = text.strip()
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text
+        quoted = len(text) > 1 and text[0] == text[-1] and text[0] in "'\""
+        return text[1:-1] if quoted else text
 
 
 def parse_api_call(text: str) -> tuple[Call, str]:
@@ -528,7 +531,7 @@ def _ast_args(name: str, inner: str) -> dict[str, Any] | None:
         return None
 
 
-def _api_result(text: str) -> Any:
+def parse_api_result(text: str) -> Any:
     """An API-Bank result (a Python repr, often with bare ``str`` types or unescaped apostrophes)."""
     value = _literal(text)
     if isinstance(value, str):
@@ -565,7 +568,7 @@ def _apibank_build(n: int, item: dict[str, Any]) -> ToolExample:
             messages.append({"role": "assistant", "content": line[len("AI:"):].strip()})
         elif line.startswith("API-Request:"):
             call, rest = parse_api_call(line[len("API-Request:"):])
-            result = _api_result(rest.removeprefix("->")) if rest.startswith("->") else rest
+            result = parse_api_result(rest.removeprefix("->")) if rest.startswith("->") else rest
             if call.name == searcher["apiCode"] and isinstance(result, dict) and "name" in result:
                 raw.append(_apibank_tool(result))
                 result = {"name": result["name"], "description": result.get("description", "")}

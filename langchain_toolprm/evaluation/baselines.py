@@ -3,24 +3,37 @@
 ``unconstrained`` is plain greedy ``model.generate`` and ``token_beam`` transformers' token-level
 beam search, both on the prompt the chat model builds. The answer text is read into calls
 afterwards by :func:`parse_calls`, which ``reports.reread_text_answers`` re-applies to stored answers.
+:class:`UnconstrainedChatModel` wraps the same decoding as a chat model, so an agent graph can run
+the bare policy beside the search on the same tools.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.tool import tool_call
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ..backends.transformers import TransformersBackend
 from ..core.backend import ContextLengthError, Usage
+from ..core.engine import Reply, answer
 from ..core.prompts import CallFormat, build_prompt
-from ..core.schema import ToolSpec
+from ..core.schema import ToolSpec, normalize_tools
+from ..core.search import SearchConfig
 from ..core.steps import Call
-from ..data.records import ToolExample
+from ..core.verifier import VerifierScorer
 from .specs import EvalSpec
 
 # ---- parsing free text ---------------------------------------------------------------------------
@@ -104,10 +117,10 @@ class _StopText(StoppingCriteria):
 
 
 def generate_text(
-    policy: TransformersBackend, example: ToolExample, specs: list[ToolSpec], spec: EvalSpec,
+    policy: TransformersBackend, messages: Sequence[BaseMessage], specs: Sequence[ToolSpec], spec: EvalSpec,
 ) -> tuple[list[Call] | None, str]:
     """Plain transformers decoding of the same prompt text: greedy, or ``num_beams`` beams."""
-    prompt = build_prompt(policy.tokenizer, example.lc_messages(), specs)
+    prompt = build_prompt(policy.tokenizer, messages, specs)
     ids = policy.encode(prompt.text, special=not prompt.chat_template)
     if len(ids) + spec.max_new_tokens > policy.max_context:
         raise ContextLengthError(f"the prompt is {len(ids)} tokens and the answer may need {spec.max_new_tokens} "
@@ -133,3 +146,44 @@ def generate_text(
     # Special tokens stay: some templates' call markers (<tool_call>) are special tokens.
     raw = policy.tokenizer.decode(new, skip_special_tokens=False)
     return parse_calls(raw, prompt.call_format), raw
+
+
+# ---- as a chat model -----------------------------------------------------------------------------
+class UnconstrainedChatModel(BaseChatModel):
+    """The ``unconstrained`` baseline as a LangChain chat model: what an agent built on the bare
+    policy does. A step with tools bound is :func:`generate_text` (greedy, no grammar) read by
+    :func:`parse_calls`. Calls read -> ``tool_calls``; an empty list -> a prose reply written
+    greedily as ToolPRMChatModel writes one with no tools offered; text that cannot be read as
+    calls -> that text is the reply (the bare model answered in prose, or broke its call)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    backend: TransformersBackend = Field(exclude=True)
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Bound on the tokens of a step's call text."""
+    max_tokens: int = Field(default=128, ge=1)
+    """Bound on a prose reply's tokens."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "toolprm-unconstrained"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        normalize_tools(tools)  # a schema the prompt cannot show fails here, before any step
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        specs = normalize_tools(kwargs.get("tools") or [])
+        spec = EvalSpec("unconstrained", max_new_tokens=self.max_new_tokens)
+        calls, raw = generate_text(self.backend, messages, specs, spec) if specs else ([], "")
+        if calls:
+            message = AIMessage("", tool_calls=[tool_call(name=c.name, args=c.arguments, id=f"call_{uuid.uuid4().hex[:12]}")
+                                                for c in calls])
+        elif calls is None:
+            message = AIMessage(raw.strip())
+        else:
+            got = answer(self.backend, VerifierScorer(), messages, [], SearchConfig(strategy="greedy"),
+                         reply=Reply(self.max_tokens, 0.0, tuple(stop or ())))
+            message = AIMessage(got.reply)
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -82,7 +82,7 @@ def predict(policy: Backend, scorer: Scorer, example: ToolExample, spec: EvalSpe
     try:
         specs = example.specs()
         if spec.strategy in TEXT_STRATEGIES:
-            calls, raw = generate_text(policy, example, specs, spec)  # type: ignore[arg-type]
+            calls, raw = generate_text(policy, example.lc_messages(), specs, spec)  # type: ignore[arg-type]
         else:
             calls, raw = _search(policy, scorer, example, specs, spec)
     except (ContextLengthError, ToolSchemaError) as e:
@@ -98,7 +98,7 @@ def predict(policy: Backend, scorer: Scorer, example: ToolExample, spec: EvalSpe
 _RECORD_START = b'{"id": '  # how every line run_eval appends begins
 
 
-def _load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Records already in ``path`` by id. A file that is not this setting's results (a folder, a
     line that is not a record, a record without id, another setting or model) is an error naming
     the file and line, raised before anything is written: the file stays exactly as it was. Only
@@ -116,7 +116,7 @@ def _load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]
             rec = json.loads(line)
         except ValueError as e:  # JSONDecodeError, or bytes that are not UTF-8
             raise DataFileError(f"{path}:{n}: not valid JSON ({getattr(e, 'msg', e)}); "
-                                f"not a results file of toolprm eval") from e
+                                f"not a toolprm results file") from e
         if not isinstance(rec, dict):
             raise DataFileError(f"{path}:{n}: a JSON {type(rec).__name__}, not a results record")
         if rec.get("spec") != identity:
@@ -161,7 +161,7 @@ def run_eval(
         identity["prm_sha256"] = prm_digest(identity["prm"])
     if not resume:
         out_path.unlink(missing_ok=True)
-    done = _load_done(out_path, identity)
+    done = load_done(out_path, identity)
     todo = [ex for ex in examples if ex.id not in done]
     for ex in tqdm(todo, desc=spec.name, disable=not progress, initial=len(examples) - len(todo), total=len(examples)):
         pred = predict(policy, scorer, ex, spec)

@@ -96,12 +96,15 @@ def level1_specs(data_dir: str | Path | None = None) -> dict[str, ApiSpec]:
     """Every API the level-1 test items describe, by name (the descriptions follow ``API descriptions:``)."""
     specs: dict[str, ApiSpec] = {}
     for item in read_json(apibank_dir(data_dir), "test/level-1-api.json", "level-1 test items"):
-        _, _, listing = item["instruction"].partition("API descriptions:")
-        for line in listing.splitlines():
-            if line.strip().startswith("{"):
-                data = json.loads(line)
-                specs.setdefault(data["name"], _spec(data, data["name"]))
+        for data in described_apis(item):
+            specs.setdefault(data["name"], _spec(data, data["name"]))
     return specs
+
+
+def described_apis(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The API descriptions a level-1 test item shows its model (the JSON lines after ``API descriptions:``)."""
+    _, _, listing = item["instruction"].partition("API descriptions:")
+    return [json.loads(line) for line in listing.splitlines() if line.strip().startswith("{")]
 
 
 def _catalogue_row(info: str) -> dict[str, Any]:

@@ -154,6 +154,14 @@ class ApiBankEnv:
         """The episode's databases (its own copies of the writable ones), for inspecting state."""
         return self.episode.db
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """Everything a call can change: the writable databases, the bank accounts opened, the mails
+        sent and a pending password reset. Two episodes whose states are equal answer alike."""
+        episode = self.episode
+        return {**{name: episode.db[name] for name in WRITABLE}, "bank_accounts": episode.bank_accounts,
+                "outbox": episode.outbox, "password_reset": episode.password_reset}
+
     def execute(self, name: str, arguments: Mapping[str, Any] | None = None) -> ApiResult:
         """Run one API call; never raises (failures are the result's ``exception``)."""
         arguments = dict(arguments or {})
