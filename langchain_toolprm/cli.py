@@ -289,8 +289,8 @@ def add_eval_agent_parser(subparsers: Any) -> None:
     ev = subparsers.add_parser("eval-agent", help="run the LangGraph agent on API-Bank level-1 dialogues and "
                                                   "judge each call by executing it")
     ev.add_argument("--benchmark", default=BENCHMARK, choices=AGENT_BENCHMARKS)
-    ev.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m for the embedded "
-                    "base (default: the embedded Gemma 3 270M with its shipped tool-calling adapter)")
+    ev.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the "
+                    "embedded Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
     ev.add_argument("--strategy", default="greedy", choices=AGENT_STRATEGIES,
                     help="the chat model's search, or unconstrained: plain greedy generation of the same policy")
     ev.add_argument("--N", dest="n", type=int, default=1, help="beams retained (beam)")

@@ -28,8 +28,9 @@ BACKENDS: dict[str, str] = {
 
 def load_backend(model: str | Path | None = None, *, kind: str = "transformers", **settings: Any) -> Backend:
     """The policy backend for ``model`` (None: the embedded Gemma 3 270M; ``"gemma-3-270m-tools"``:
-    it with the shipped tool-calling adapter). ``settings`` go to the backend's own loader (``device``, ``dtype``, ``device_map`` for transformers; ``base_url``
-    and ``engine`` for a served model)."""
+    it with the shipped tool-calling adapter). ``settings`` go to the backend's own loader
+    (``device``, ``dtype``, ``device_map`` for transformers; ``base_url`` and ``engine`` for a
+    served model)."""
     if kind not in BACKENDS:
         raise ValueError(f"unknown backend {kind!r}: choose from {', '.join(BACKENDS)}")
     return importlib.import_module(BACKENDS[kind]).load_backend(model, **settings)
