@@ -12,6 +12,25 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.tools import tool
+
+# A question and two tools the unit tests of the chat model and the agent share.
+QUESTION = "what is the weather in paris"
+
+
+@tool
+def get_weather(city: Literal["paris", "tokyo", "london"],
+                unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """Current weather in a city."""
+    return f"sunny in {city}"
+
+
+@tool
+def set_alarm(on: bool) -> str:
+    """Turn the alarm on or off."""
+    return "done"
+
+
 _SPECIAL = ["<pad>", "<eos>", "<bos>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
 
 _QWEN_TEMPLATE = (
@@ -102,6 +121,18 @@ def build_tiny_adapter(base: Path, path: Path) -> Any:
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     model.save_pretrained(path)
     return model.eval()
+
+
+def adapter_logits(peft_model: Any, ids: list[int]) -> tuple[Any, Any]:
+    """Logits of ``ids`` with the adapter and without it: what a merged load must give, and what
+    it must not."""
+    import torch
+
+    batch = torch.tensor([ids])
+    with torch.no_grad():
+        tuned = peft_model(input_ids=batch).logits
+        with peft_model.disable_adapter():
+            return tuned, peft_model(input_ids=batch).logits
 
 
 def full_hidden(backend: Any, ids: list[int]) -> Any:

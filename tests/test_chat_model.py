@@ -31,22 +31,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, Field, ValidationError
 
 from langchain_toolprm import ContextLengthError, ToolPRMChatModel, ToolSchemaError, TransformersBackend
-from langchain_toolprm.testing import build_tiny_model
-
-QUESTION = "what is the weather in paris"
-
-
-@tool
-def get_weather(city: Literal["paris", "tokyo", "london"],
-                unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
-    """Current weather in a city."""
-    return f"sunny in {city}"
-
-
-@tool
-def set_alarm(on: bool) -> str:
-    """Turn the alarm on or off."""
-    return "done"
+from langchain_toolprm.testing import QUESTION, build_tiny_model, get_weather, set_alarm
 
 
 @tool

@@ -266,7 +266,7 @@ def test_policy_settings_load_the_base_or_the_tuned_adapter(tiny_gemma_path: Pat
 
     from langchain_toolprm.backends.transformers import load_backend
     from langchain_toolprm.core.embedded import EMBEDDED_BASE, EMBEDDED_TUNED, policy_name, shipped_policy_dir
-    from langchain_toolprm.testing import build_tiny_adapter
+    from langchain_toolprm.testing import adapter_logits, build_tiny_adapter
 
     shipped = shipped_policy_dir()
     config = json.loads((shipped / "adapter_config.json").read_text())
@@ -274,12 +274,8 @@ def test_policy_settings_load_the_base_or_the_tuned_adapter(tiny_gemma_path: Pat
     for name in ("README.md", "adapter_model.safetensors", "train_log.jsonl", "eval.json", "train_config.json"):
         assert (shipped / name).exists(), name
 
-    tuned = build_tiny_adapter(tiny_gemma_path, tmp_path / "shipped")
     ids = torch.tensor([[2, 11, 12, 13]])
-    with torch.no_grad():
-        want = tuned(input_ids=ids).logits
-        with tuned.disable_adapter():
-            base_logits = tuned(input_ids=ids).logits
+    want, base_logits = adapter_logits(build_tiny_adapter(tiny_gemma_path, tmp_path / "shipped"), ids[0].tolist())
     monkeypatch.setattr(embedded, "ensure_embedded_model", lambda: tiny_gemma_path)
     monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "shipped")
     for model, logits in ((None, base_logits), (EMBEDDED_BASE, base_logits), (EMBEDDED_TUNED, want)):

@@ -13,13 +13,12 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.tool import invalid_tool_call, tool_call
-from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import Field
@@ -33,22 +32,7 @@ from langchain_toolprm.agents.graph import (
     SearchSettings,
     steps_this_turn,
 )
-
-QUESTION = "what is the weather in paris"
-
-
-@tool
-def get_weather(city: Literal["paris", "tokyo", "london"],
-                unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
-    """Current weather in a city."""
-    return f"sunny in {city}"
-
-
-@tool
-def set_alarm(on: bool) -> str:
-    """Turn the alarm on or off."""
-    return "done"
-
+from langchain_toolprm.testing import QUESTION, get_weather, set_alarm
 
 TOOLS = [get_weather, set_alarm]
 

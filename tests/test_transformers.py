@@ -410,14 +410,10 @@ def test_lora_adapter_loads_merged_into_its_base(tiny_gemma_path: Any, tmp_path:
     """An adapter directory is a policy: merged, it gives the adapted logits with no adapter left."""
     import json
 
-    from langchain_toolprm.testing import build_tiny_adapter
+    from langchain_toolprm.testing import adapter_logits, build_tiny_adapter
 
-    peft_model = build_tiny_adapter(tiny_gemma_path, tmp_path / "adapter")
     ids = torch.tensor([[2, 10, 20, 30]])
-    with torch.no_grad():
-        want = peft_model(input_ids=ids).logits
-        with peft_model.disable_adapter():
-            base_logits = peft_model(input_ids=ids).logits
+    want, base_logits = adapter_logits(build_tiny_adapter(tiny_gemma_path, tmp_path / "adapter"), ids[0].tolist())
     policy = TransformersBackend.from_pretrained(str(tmp_path / "adapter"))  # a str path, as the CLI passes it
     assert not any("lora" in name for name, _ in policy.model.named_parameters())
     with torch.no_grad():
