@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -46,22 +47,19 @@ def worker_script(k: int, w: int, out: Path, model: str | None, strategies: str,
         cmd = toolprm("eval", "--benchmark", bench, "--strategy", strategies, "--shard", f"{k}/{w}",
                       "--out", str(out), *common, *(["--category", cats] if cats else []),
                       *(["--model", model] if model else []))
-        cmds.append(" ".join(map(_quote, cmd)))
+        cmds.append(shlex.join(cmd))
     return ["bash", "-c", " && ".join(cmds)]
 
 
-def _quote(s: str) -> str:
-    return s if all(c.isalnum() or c in "/._-=,:" for c in s) else "'" + s.replace("'", "'\\''") + "'"
-
-
-def start(workers: int, out: Path, model: str | None, strategies: str, common: list[str], log: Path) -> list:
+def start(workers: int, out: Path, model: str | None, strategies: str, common: list[str],
+          log: Path) -> list[subprocess.Popen]:
     log.mkdir(parents=True, exist_ok=True)
     return [subprocess.Popen(worker_script(k, workers, out, model, strategies, common), start_new_session=True,
                              stdout=(log / f"w{k}.log").open("a"), stderr=subprocess.STDOUT)
             for k in range(workers)]
 
 
-def stop(procs: list) -> None:
+def stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)
@@ -85,7 +83,7 @@ def main() -> int:
     args = ap.parse_args()
     t0 = time.monotonic()
     end = t0 + args.budget
-    env_common = ["--device", args.device, "--limit", args.limit]
+    common = ["--device", args.device, "--limit", args.limit]
     base_model = args.smoke
     train = toolprm("train-policy", "--train-file", str(args.sft / "examples_train.jsonl"),
                     "--eval-file", str(args.sft / "examples_test.jsonl"), "--output-dir", args.adapter, *TRAIN,
@@ -97,7 +95,7 @@ def main() -> int:
     print(f"[{time.monotonic() - t0:6.1f}s] training; base workers start", flush=True)
     trainer = subprocess.Popen(train, stdout=(logs / "train.log").open("w"), stderr=subprocess.STDOUT,
                                env={**os.environ, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"})
-    base = start(max(args.workers - 2, 1), args.out / "base", base_model, "greedy,beam", env_common, logs / "base")
+    base = start(max(args.workers - 2, 1), args.out / "base", base_model, "greedy,beam", common, logs / "base")
     while trainer.poll() is None and time.monotonic() < end:
         time.sleep(2)
     if trainer.poll() is None:
@@ -106,14 +104,14 @@ def main() -> int:
     stop(base)
     tuned = []
     if trainer.returncode == 0:
-        tuned = start(args.workers, args.out / "tuned", args.adapter, "greedy,beam,unconstrained", env_common,
+        tuned = start(args.workers, args.out / "tuned", args.adapter, "greedy,beam,unconstrained", common,
                       logs / "tuned")
         while any(p.poll() is None for p in tuned) and time.monotonic() < end:
             time.sleep(2)
         stop(tuned)
         print(f"[{time.monotonic() - t0:6.1f}s] tuned workers ended", flush=True)
     if time.monotonic() < end - 30:
-        base = start(max(args.workers - 2, 1), args.out / "base", base_model, "greedy,beam", env_common,
+        base = start(max(args.workers - 2, 1), args.out / "base", base_model, "greedy,beam", common,
                      logs / "base")
         while any(p.poll() is None for p in base) and time.monotonic() < end:
             time.sleep(2)

@@ -302,11 +302,15 @@ def resolve_prm(prm: str | None) -> tuple[Path | None, Path | None]:
     if prm is None:
         return None, None
     if prm == SHIPPED_PRM:
-        path = shipped_prm_dir()
-        if not (path / "adapter_config.json").exists():
-            raise EmbeddedModelError(f"the shipped ToolPRM adapter is missing from {path}")
-        return path, ensure_embedded_model()
+        return _shipped_adapter(shipped_prm_dir(), "ToolPRM")
     return Path(prm), None
+
+
+def _shipped_adapter(path: Path, what: str) -> tuple[Path, Path]:
+    """(adapter directory, base) for an adapter shipped in the package on the embedded Gemma."""
+    if not (path / "adapter_config.json").exists():
+        raise EmbeddedModelError(f"the shipped {what} adapter is missing from {path}")
+    return path, ensure_embedded_model()
 
 
 EMBEDDED_BASE = "gemma-3-270m"
@@ -326,10 +330,7 @@ def resolve_policy(model: str | Path | None) -> tuple[Path | str, Path | None]:
     the embedded Gemma, ``"gemma-3-270m-tools"`` the shipped adapter merged into it, anything else
     the user's own model (a directory, a cached hub id or an adapter)."""
     if model == EMBEDDED_TUNED:
-        path = shipped_policy_dir()
-        if not (path / "adapter_config.json").exists():
-            raise EmbeddedModelError(f"the shipped tool-calling policy adapter is missing from {path}")
-        return path, ensure_embedded_model()
+        return _shipped_adapter(shipped_policy_dir(), "tool-calling policy")
     if model is None or model == EMBEDDED_BASE:
         return ensure_embedded_model(), None
     return model, None
