@@ -16,6 +16,7 @@ from langchain_toolprm.core.verifier import (
     VerifierScorer,
     relevance,
     request_entities,
+    stated_format,
     stem,
     tokens,
     words,
@@ -116,6 +117,22 @@ def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[
     assert LV.relevant <= weather <= 1.0 and flight < LV.irrelevant
     assert why.startswith("relevance")
     assert judge(ctx, [Step(T.FUNC_NAME, "unknown")])[0] == 0.0
+
+
+def test_a_task_with_its_result_no_longer_makes_its_tool_relevant(tools: list[ToolSpec]) -> None:
+    """After a call's result, the tool counts only the user's words since: a new request for
+    another tool is not outranked by the finished one, and one for the same tool still finds it."""
+    call = {"name": "get_weather", "args": {"city": "Oslo"}, "id": "c1"}
+    done = (HumanMessage("What is the weather forecast in Oslo?"), AIMessage("", tool_calls=[call]),
+            ToolMessage("Snow", tool_call_id="c1"), AIMessage("It snows in Oslo, says the weather forecast."))
+    new_task = context(tools, *done, HumanMessage("Thanks. Now book me a flight from Oslo to Rome."))
+    assert judge(new_task, [Step(T.FUNC_NAME, "book_flight")])[0] > judge(new_task, [Step(T.FUNC_NAME, "get_weather")])[0]
+    assert judge(new_task, [Step(T.FUNC_NAME, "get_weather")])[1] == "relevance 0.00"
+    again = context(tools, *done, HumanMessage("And the weather forecast for Rome?"))
+    assert judge(again, [Step(T.FUNC_NAME, "get_weather")])[0] >= LV.relevant
+    # before any result, the whole conversation counts (a task stated over several turns)
+    spread = context(tools, HumanMessage("I need the weather forecast."), AIMessage("Which city?"), HumanMessage("Oslo"))
+    assert judge(spread, [Step(T.FUNC_NAME, "get_weather")])[0] >= LV.relevant
 
 
 def test_no_call_wins_only_when_no_tool_is_relevant(tools: list[ToolSpec]) -> None:
@@ -521,3 +538,45 @@ def test_each_function_is_owed_every_member_of_a_list_its_call_took_one_of() -> 
     assert score < LV.partly and "'1950' for life_expectancy" in why
     every = [Call("life_expectancy", {"year": y}) for y in (1900, 1950)] + [Call("gdp", {"year": y}) for y in (1900, 1950)]
     assert judge(ctx, segment(every))[0] == 1.0
+
+
+# ---- stated formats -------------------------------------------------------------------------------
+def test_stated_formats_are_read_from_descriptions_and_schemas() -> None:
+    def fmt(description: str, name: str = "date", **schema: Any) -> str | None:
+        return stated_format(name, {"type": "string", "description": description, **schema})
+
+    assert fmt("The date of the stock price. Format: %Y-%m-%d") == "%Y-%m-%d"
+    assert fmt("in the pattern of %Y-%m-%d %H:%M:%S") == "%Y-%m-%d %H:%M:%S"
+    assert fmt("Format: yyyy-mm-dd.") == "%Y-%m-%d"  # mm is the month in a date...
+    assert fmt("Start and end (YYYY-MM-DD HH:MM:SS)") == "%Y-%m-%d %H:%M:%S"  # ...and the minutes after an hour
+    assert fmt("Date of the concert in 'mm-yyyy' format.") == "%m-%Y"
+    assert fmt("The time, as HH:mm") == "%H:%M"
+    assert fmt("The day", format="date") == "%Y-%m-%d"
+    assert fmt("in the format of MM-DD-YYY.") is None  # a pattern cut short is no pattern
+    assert fmt("Specific season in format 'YYYY-YYYY'.") is None  # a year twice cannot be parsed back
+    assert fmt("Default is 'YYYY-MM-DD HH:mm:ss'.", name="date_format") is None  # the format itself is the value
+    assert fmt("The city") is None
+
+
+def test_a_value_not_in_the_stated_format_scores_below_one_in_it() -> None:
+    [stock] = normalize_tools([{"type": "function", "function": {"name": "QueryStock", "description": "Stock price",
+                                "parameters": {"type": "object", "properties": {
+                                    "stock_code": {"type": "string"},
+                                    "date": {"type": "string", "description": "The date. Format: %Y-%m-%d"},
+                                    "time": {"type": "string", "description": "Format: %Y-%m-%d %H:%M:%S"}},
+                                    "required": ["stock_code", "date"]}}}])
+    ctx = context([stock], HumanMessage("The stock price of SQ on March 15th, 2022 at 3 pm?"))
+    said, misformatted = value(ctx, "date", "2022-03-15", "QueryStock"), value(ctx, "date", "March", "QueryStock")
+    assert said == LV.grounded and misformatted == LV.misformatted
+    assert "stated format %Y-%m-%d" in judge(ctx, opened("QueryStock", ("date", "March")))[1]
+    # in the format but another day: the usual word-level grounding, above a misformatted value
+    assert LV.misformatted < value(ctx, "date", "2022-03-01", "QueryStock") < LV.grounded
+    assert value(ctx, "time", "2022-03-15 15:00:00", "QueryStock") == LV.grounded  # 3 pm on a 24-hour clock
+    assert value(ctx, "time", "2022-03-15", "QueryStock") == LV.misformatted
+    # the switch: without grounding, the old substring test judges it alone
+    assert value(ctx, "date", "March", "QueryStock", verifier=VerifierScorer(grounding=False)) == LV.grounded
+    # a date in numbers uses the request's month name: the list closes with every entity used
+    asked = context([stock], HumanMessage("The stock price of SQ on March 15th, 2022?"))
+    assert judge(asked, segment([Call("QueryStock", {"stock_code": "SQ", "date": "2022-03-15"})])) == \
+        (1.0, "every entity of the request is used")
+    assert "'March'" in judge(asked, segment([Call("QueryStock", {"stock_code": "SQ", "date": "2022-05-15"})]))[1]

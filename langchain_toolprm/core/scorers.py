@@ -68,6 +68,17 @@ class ScoringContext:
         """What the user and the assistant said (no tool results): what a call list answers."""
         return "\n".join(message_text(m) for m in self.messages if isinstance(m, (HumanMessage, AIMessage)))
 
+    def said_for(self, tool: str) -> str:
+        """What a call to ``tool`` answers: :attr:`said_text`, but once a call to it has its result,
+        only what the user said since (that task is done; "Thanks. Now calculate (5+6)*3" after a
+        stock price asks for no other price)."""
+        names = {c.get("id"): c["name"] for m in self.messages if isinstance(m, AIMessage) for c in m.tool_calls}
+        done = [i for i, m in enumerate(self.messages)
+                if isinstance(m, ToolMessage) and (m.name or names.get(m.tool_call_id)) == tool]
+        if not done:
+            return self.said_text
+        return "\n".join(message_text(m) for m in self.messages[done[-1] + 1:] if isinstance(m, HumanMessage))
+
     @cached_property
     def calls_since_request(self) -> tuple[Call, ...]:
         """Calls already made for the last user turn (with or without results)."""

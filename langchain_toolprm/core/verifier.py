@@ -2,8 +2,9 @@
 
 It decides where a small policy cannot (every signal can be switched off for ablations):
 
-- **relevance**: content words of the request against each tool's name and description. It
-  ranks function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
+- **relevance**: content words of the conversation against each tool's name and description
+  (for a tool whose call already has its result, only the user's words since then). It ranks
+  function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
 - **coverage**: entities and numbers of the request (and, once a call uses one member of a list
   the user spells out, "copper and aluminum", the other members) that no call uses yet favour
   another call: closing the list scores lower, the less of the request it uses the lower; another
@@ -11,6 +12,9 @@ It decides where a small policy cannot (every signal can be switched off for abl
 - **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
   its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
   swallow another argument's value are told apart from the user's own words;
+  A value whose parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its
+  description, JSON Schema's ``format: date``) must parse in it, and it is grounded when the
+  conversation names each of its parts (the year, the month as a number or a name, the day...);
 - **schema copy**: a value that is schema text (a type name, the parameter's own name or
   description, the description's own example) rather than the user's words scores near zero.
 
@@ -24,6 +28,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -176,9 +181,17 @@ def _value_numbers(value: Any) -> list[float]:
     return []
 
 
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_DATE_LIKE = re.compile(r"(?<!\d)(?:\d{4}[-/.](?P<iso>\d{1,2})[-/.]\d{1,2}|(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.]\d{2,4})(?!\d)")
+
+
 def _value_words(value: Any) -> set[str]:
+    """A value's words; a date written in numbers ("2022-03-15") also names its month ("march"),
+    so it uses the request's "March 15th"."""
     if isinstance(value, str):
-        return set(words(value))
+        months = {int(n) for m in _DATE_LIKE.finditer(value) for n in m.group("iso", "a", "b") if n}
+        return set(words(value)) | {w for n in months if 1 <= n <= 12 for w in (_MONTHS[n - 1], _MONTHS[n - 1][:3])}
     if isinstance(value, list):
         return {w for v in value for w in _value_words(v)}
     if isinstance(value, dict):
@@ -380,6 +393,9 @@ class Levels:
     """A value nowhere in the conversation (a derived date, a made-up number)."""
     over_long: float = 0.5
     """A span that joins two things ('New York to Philadelphia') or swallows another argument."""
+    misformatted: float = 0.4
+    """A value not in the date or time format its parameter states ("March" where the
+    description asks for %Y-%m-%d): the API will refuse it."""
     junk: float = 0.3
     """JSON syntax inside a string, a repeated answered call."""
     schema_copy: float = 0.1
@@ -587,6 +603,14 @@ class VerifierScorer:
             return Judgement(lv.grounded if named else lv.default, "an option named" if named else "an option")
         if not self.grounding:
             return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
+        fmt = stated_format(name, param.schema)
+        if fmt is not None and isinstance(value, str):
+            try:
+                when = datetime.strptime(value.strip(), fmt)
+            except ValueError:
+                return Judgement(lv.misformatted, f"not in the stated format {fmt}")
+            if _date_said(when, fmt, facts):
+                return Judgement(lv.grounded, f"the conversation's date or time, in the stated format {fmt}")
         return self._grounded(facts, value, others)
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -653,7 +677,7 @@ class _Facts:
 
     @cached_property
     def relevance(self) -> dict[str, float]:
-        return {t.name: relevance(self.ctx.said_text, t) for t in self.ctx.tools}
+        return {t.name: relevance(self.ctx.said_for(t.name), t) for t in self.ctx.tools}
 
     @cached_property
     def entities(self) -> list[Entity]:
@@ -895,6 +919,64 @@ def _schema_copy(value: Any, name: str, schema: dict[str, Any], evidence: set[st
     if m and not grounded and _phrase_in(ws, words(m.group(1))):
         return "the description's own example"
     return None
+
+
+_STRFTIME = re.compile(r"%[YymdbBHIMSp](?:[-/.:, T]{0,3}%[YymdbBHIMSp])*")
+_SPELLED_TOKEN = r"(?:YYYY|yyyy|MM|mm|DD|dd|HH|hh|SS|ss)"
+_SPELLED = re.compile(rf"(?<![A-Za-z]){_SPELLED_TOKEN}(?:[-/.: T]{_SPELLED_TOKEN})+(?![A-Za-z]|[-/.:][A-Za-z])")
+_SPELLED_PARTS = {"yyyy": "%Y", "dd": "%d", "hh": "%H", "ss": "%S"}
+
+
+def _strptime_format(spelled: str) -> str:
+    """"YYYY-MM-DD HH:mm:ss" as "%Y-%m-%d %H:%M:%S": MM is the month, but the minutes after an hour."""
+    parts = re.split(r"([-/.: T])", spelled)
+    out = []
+    for i, part in enumerate(parts):
+        low = part.lower()
+        if low == "mm":
+            out.append("%M" if i >= 2 and parts[i - 1] == ":" and parts[i - 2].lower() == "hh" else "%m")
+        else:
+            out.append(_SPELLED_PARTS.get(low, part))
+    return "".join(out)
+
+
+def stated_format(name: str, schema: dict[str, Any]) -> str | None:
+    """The ``strptime`` format a parameter asks its values in: a strftime pattern in its description
+    ("Format: %Y-%m-%d %H:%M:%S"), a spelled one ("YYYY-MM-DD", "HH:mm"), or JSON Schema's
+    ``format: date``. None when it states none, when the pattern cannot be read back
+    ("YYYY-YYYY"), or for a parameter that is itself a format ("date_format")."""
+    if "format" in name.lower():
+        return None
+    text = str(schema.get("description") or "")
+    found = _STRFTIME.search(text) or _SPELLED.search(text)
+    if found:
+        fmt = found.group(0) if found.re is _STRFTIME else _strptime_format(found.group(0))
+    elif schema.get("format") == "date":
+        fmt = "%Y-%m-%d"
+    else:
+        return None
+    try:  # a pattern that names a part twice, or none, is no format to hold values to
+        datetime.strptime(datetime(2001, 2, 3, 4, 5, 6).strftime(fmt), fmt)
+    except (ValueError, re.error):
+        return None
+    return fmt
+
+
+def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
+    """Whether the conversation names every part ``fmt`` writes of ``when``: its numbers (an hour
+    also on a 12-hour clock; zero minutes and seconds need not be said) and a month by name."""
+    numbers = {abs(n) for n in facts.numbers}
+    month = _MONTHS[when.month - 1]
+    parts = {
+        "%Y": when.year in numbers, "%y": when.year % 100 in numbers or when.year in numbers,
+        "%m": when.month in numbers or month in facts.evidence_words or month[:3] in facts.evidence_words,
+        "%d": when.day in numbers,
+        "%H": when.hour in numbers or (when.hour % 12 or 12) in numbers or (when.hour == 12 and "noon" in facts.evidence_words),
+        "%M": when.minute == 0 or when.minute in numbers, "%S": when.second == 0 or when.second in numbers,
+    }
+    parts["%b"] = parts["%B"] = parts["%m"]
+    parts["%I"] = parts["%H"]
+    return all(parts.get(d, True) for d in re.findall(r"%[A-Za-z]", fmt))
 
 
 def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
