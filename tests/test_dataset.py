@@ -130,6 +130,16 @@ def test_cli_examples_only_writes_the_policy_data_without_a_model(tmp_path: Path
     train = load_examples(tmp_path / "ds" / "examples_train.jsonl")
     assert f"train: {len(train)} examples" in out and train and not (tmp_path / "ds" / "rollouts_train.jsonl").exists()
     assert any(not e.gold for e in train)  # irrelevance examples (the gold tool removed) are there too
+    def padding(out: str) -> list[int]:
+        return json.loads((tmp_path / out / "dataset_config.json").read_text())["mask"]["pad_tools_to"]
+
+    assert padding("ds") == [2, 6]
+    assert main(["build-dataset", "--out", str(tmp_path / "one"), "--data-dir", str(data), "--sources", "glaive",
+                 "--examples-only", "--test-fraction", "0.3", "--pad-tools", "1,3"]) == 0
+    assert padding("one") == [1, 3]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build-dataset", "--out", str(tmp_path / "x"), "--examples-only", "--pad-tools", "0,3"])
+    assert exit_info.value.code == 2 and "LOW <= HIGH" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from langchain_toolprm.core.steps import Call, segment
 from langchain_toolprm.data.labels import label_steps
 from langchain_toolprm.data.masking import (
@@ -186,3 +188,16 @@ def test_near_misses_share_the_topic_but_not_the_tool() -> None:
     assert near[0].meta["near_misses"] == ["weather_alerts"]
     assert [t["function"]["name"] for t in near[0].tools] == ["weather_alerts"]
     assert "near_misses" not in plain[0].meta
+
+
+def test_padding_range_can_keep_one_tool_questions() -> None:
+    """A low end of 1 keeps some questions with their one tool, as BFCL's simple and irrelevance
+    categories ask them; a range that cannot hold a tool is refused."""
+    exs = [fresh(i) for i in range(40)] + others()
+    sizes = [len(x.tools) for x in mask_examples(exs, MaskConfig(fraction=0.0, pad_tools_to=(1, 3)))[:40]]
+    assert set(sizes) == {1, 2, 3}
+    irr = irrelevance_examples(exs, MaskConfig(fraction=0.0, pad_tools_to=(1, 2)), fraction=0.5)
+    assert {len(x.tools) for x in irr} == {1, 2}
+    for bad in ((0, 3), (4, 2)):
+        with pytest.raises(ValueError, match="pad_tools_to"):
+            MaskConfig(pad_tools_to=bad)

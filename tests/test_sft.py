@@ -173,3 +173,28 @@ def test_cli_trains_a_policy(tiny_gemma_path: Path, train_file: Path, tmp_path: 
     assert main(["train-policy", "--train-file", str(tmp_path / "nope.jsonl"), "--output-dir", str(out / "x"),
                  "--base-model", str(tiny_gemma_path), "--no-progress"]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_training_continues_from_an_adapter(tiny_gemma_path: Path, train_file: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    first = train_policy(config(tiny_gemma_path, train_file, tmp_path / "a", lora=True, max_steps=2), progress=False)
+    # Learning rate 0: the continued run must come out as the adapter it started from (a fresh LoRA
+    # would come out as the base model), with the adapter's own rank whatever lora_r says.
+    again = train_policy(config(tiny_gemma_path, train_file, tmp_path / "b", lora=True, max_steps=1, learning_rate=0.0,
+                                lora_r=2, init_adapter=str(first.output_dir)), progress=False)
+    assert again.losses[0] == pytest.approx(first.losses[-1], rel=0.2) and again.losses[0] < first.losses[0]
+    assert json.loads((again.output_dir / "adapter_config.json").read_text())["r"] == 8
+    ids = torch.tensor([TransformersBackend.from_pretrained(tiny_gemma_path).encode("weather in Oslo", special=True)])
+    logits = {k: TransformersBackend.from_pretrained(p).model(ids).logits
+              for k, p in (("first", first.output_dir), ("again", again.output_dir), ("base", tiny_gemma_path))}
+    assert torch.allclose(logits["again"], logits["first"], atol=1e-5)
+    assert not torch.allclose(logits["again"], logits["base"], atol=1e-3)
+
+    with pytest.raises(FileNotFoundError, match="no LoRA adapter"):
+        train_policy(config(tiny_gemma_path, train_file, tmp_path / "c", lora=True, init_adapter=str(tmp_path)),
+                     progress=False)
+    with pytest.raises(ValueError, match="needs lora=True"):
+        config(tiny_gemma_path, train_file, tmp_path / "c", init_adapter=str(first.output_dir))
+    assert main(["train-policy", "--train-file", str(train_file), "--output-dir", str(tmp_path / "d"), "--base-model",
+                 str(tiny_gemma_path), "--init-adapter", str(tmp_path / "nowhere"), "--no-progress"]) == 2
+    assert "no LoRA adapter at" in capsys.readouterr().err

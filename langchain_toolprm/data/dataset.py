@@ -236,6 +236,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _pad_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH such as 1,5, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}")
+    return low, high
+
+
 def add_build_parser(sub: Any) -> None:
     """``toolprm build-dataset``: every stage, resumable; ``--shard i/n`` splits the sampling."""
     p = sub.add_parser("build-dataset", help="build the step-labelled PRM dataset (sources, masking, rollouts, labels)")
@@ -250,6 +260,9 @@ def add_build_parser(sub: Any) -> None:
     p.add_argument("--max-value-tokens", type=int, default=RolloutConfig().max_value_tokens,
                    help="a value longer than this is cut and its trajectory dropped")
     p.add_argument("--mask-fraction", type=float, default=MaskConfig().fraction)
+    p.add_argument("--pad-tools", type=_pad_range, default=MaskConfig().pad_tools_to, metavar="LOW,HIGH",
+                   help="pad each tool list with other examples' tools to a random size in LOW..HIGH "
+                        "(default %(default)s; a LOW of 1 keeps some one-tool questions, as BFCL asks them)")
     p.add_argument("--irrelevance-fraction", type=float, default=DatasetConfig().irrelevance_fraction)
     p.add_argument("--irrelevance-near-misses", type=int, default=DatasetConfig().irrelevance_near_misses,
                    help="tools on the removed tool's topic added to each irrelevance example")
@@ -282,7 +295,7 @@ def _build_command(args: Any) -> int:
         irrelevance_fraction=args.irrelevance_fraction, irrelevance_near_misses=args.irrelevance_near_misses,
         include_gold=not args.no_gold,
         include_empty=not args.no_empty, seed=args.seed,
-        mask=MaskConfig(fraction=args.mask_fraction, seed=args.seed),
+        mask=MaskConfig(fraction=args.mask_fraction, pad_tools_to=args.pad_tools, seed=args.seed),
     )
     rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_value_tokens=args.max_value_tokens,
                             seed=args.seed, shard=shard, num_shards=num_shards)

@@ -39,6 +39,12 @@ class MaskConfig:
     perturb_defaults: bool = True
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.pad_tools_to is not None:
+            low, high = self.pad_tools_to
+            if not 1 <= low <= high:
+                raise ValueError(f"pad_tools_to must be (low, high) with 1 <= low <= high, got {self.pad_tools_to}")
+
 
 def _name(tool: dict[str, Any]) -> str:
     return tool["function"]["name"]

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol, get_args
 
 import torch
 
+from ..core.embedded import EMBEDDED_TUNED, ensure_embedded_model, shipped_policy_dir
 from ..core.hf import clone_cache, torch_dtype
 from ..core.scorers import GenerativePRM, ScoringContext, encode_trajectory, label_token_ids
 from ..core.steps import StepTag
@@ -298,10 +299,16 @@ class TrainConfig:
     share_prefix: bool = True
     """Feed the token prefix all examples share (the built-in prompt's instructions and example)
     once per optimizer step, without gradient (see :func:`prefix_past`)."""
+    init_adapter: str | None = None
+    """A LoRA adapter of ``base_model`` whose weights the run starts from (continued training on
+    new data); its own LoRA settings are kept, so ``lora_*`` and ``target_modules`` are unused."""
 
     def __post_init__(self) -> None:
         self.base_model, self.train_file, self.output_dir = map(str, (self.base_model, self.train_file, self.output_dir))
         self.eval_file = None if self.eval_file is None else str(self.eval_file)
+        self.init_adapter = None if self.init_adapter is None else str(self.init_adapter)
+        if self.init_adapter is not None and not self.lora:
+            raise ValueError("init_adapter continues a LoRA adapter; it needs lora=True")
         torch_dtype(self.dtype)  # an unknown name is an error here, before any loading
         for name in ("epochs", "batch_size", "grad_accum", "max_length", "save_every", "log_every", "save_total_limit"):
             if getattr(self, name) < 1:
@@ -356,8 +363,8 @@ def _load_model(config: TrainConfig, checkpoint: Path | None) -> Any:
     base_path = Path(config.base_model)
     base = AutoModelForCausalLM.from_pretrained(str(base_path.resolve() if base_path.exists() else base_path),
                                                 dtype=dtype)
-    if checkpoint is not None:
-        return PeftModel.from_pretrained(base, str(checkpoint), is_trainable=True)
+    if checkpoint is not None or config.init_adapter is not None:
+        return PeftModel.from_pretrained(base, str(checkpoint or config.init_adapter), is_trainable=True)
     return get_peft_model(base, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                                            lora_dropout=config.lora_dropout, target_modules=config.target_modules,
                                            task_type="CAUSAL_LM"))
@@ -405,6 +412,8 @@ def start_checkpoint(config: TrainConfig, resume: bool) -> Path | None:
     """The checkpoint a run continues from; checks the output directory before any loading."""
     if Path(config.base_model).is_absolute() and not Path(config.base_model).exists():
         raise FileNotFoundError(f"no base model at {config.base_model}")
+    if config.init_adapter is not None and not (Path(config.init_adapter) / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"no LoRA adapter at {config.init_adapter} (adapter_config.json is missing)")
     found = _checkpoints(Path(config.output_dir))
     if found and not resume:
         raise ValueError(f"{config.output_dir} already holds checkpoints; resume from them or choose another "
@@ -555,20 +564,23 @@ def add_config_flags(p: argparse.ArgumentParser, data: str, out: str) -> None:
     p.add_argument("--dtype", default=_DEFAULTS["dtype"], help="float32 (fast on AVX2 CPUs), bfloat16, ...")
     p.add_argument("--share-prefix", action=argparse.BooleanOptionalAction, default=_DEFAULTS["share_prefix"],
                    help="feed the prefix every example shares once per optimizer step, without gradient")
+    p.add_argument("--init-adapter", help="LoRA adapter directory to start from, or gemma-3-270m-tools for the "
+                   "shipped one (continued training; its own LoRA settings are kept)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
                    help="continue from the latest checkpoint in the output directory")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
 
 
 def config_values(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
-    """A config's keyword arguments from parsed flags; no ``--base-model`` means the embedded model."""
+    """A config's keyword arguments from parsed flags; no ``--base-model`` means the embedded model,
+    ``--init-adapter gemma-3-270m-tools`` the shipped tool-calling adapter."""
     values = {name: getattr(args, name) for name in names}
     modules = values["target_modules"]
     values["target_modules"] = modules[0] if len(modules) == 1 else modules
     if values["base_model"] is None:
-        from ..core.embedded import ensure_embedded_model
-
         values["base_model"] = str(ensure_embedded_model())
+    if values["init_adapter"] == EMBEDDED_TUNED:
+        values["init_adapter"] = str(shipped_policy_dir())
     return values
 
 
