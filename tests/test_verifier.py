@@ -14,6 +14,8 @@ from langchain_toolprm.core.verifier import (
     ABLATABLE,
     Levels,
     VerifierScorer,
+    copy_values,
+    expressions,
     relevance,
     request_entities,
     stated_format,
@@ -376,8 +378,6 @@ def test_each_signal_switches_off(tools: list[ToolSpec]) -> None:
 
 # ---- values copied from the request ---------------------------------------------------------------
 def test_copy_values_offers_the_requests_own_values() -> None:
-    from langchain_toolprm.core.verifier import copy_values
-
     text = "Ship 3 boxes to 12 Oak Street in Springfield, 2.5 kg each."
     assert copy_values(text, {"type": "integer"}) == [3, 12]
     assert copy_values(text, {"type": "number"}) == [3, 12, 2.5]
@@ -580,3 +580,15 @@ def test_a_value_not_in_the_stated_format_scores_below_one_in_it() -> None:
     assert judge(asked, segment([Call("QueryStock", {"stock_code": "SQ", "date": "2022-03-15"})])) == \
         (1.0, "every entity of the request is used")
     assert "'March'" in judge(asked, segment([Call("QueryStock", {"stock_code": "SQ", "date": "2022-05-15"})]))[1]
+
+
+def test_arithmetic_the_request_writes_is_offered_and_grounded_whole() -> None:
+    assert expressions("Can you calculate (5+6)*3 for me? And 12 / 4?") == ["(5+6)*3", "12 / 4"]
+    assert expressions("On 2022-03-15, call 555-1234 about the (2) rooms") == []  # dates, phones, no operator
+    assert copy_values("Can you calculate (5+6)*3 for me?", {"type": "string"})[0] == "(5+6)*3"
+    [calc] = normalize_tools([{"type": "function", "function": {"name": "Calculator", "description": "Arithmetic",
+                               "parameters": {"type": "object", "properties": {"formula": {"type": "string"}},
+                                              "required": ["formula"]}}}])
+    ctx = context([calc], HumanMessage("Can you calculate (5+6)*3 for me?"))
+    assert value(ctx, "formula", "(5+6)*3", "Calculator") == LV.grounded
+    assert value(ctx, "formula", "5 + 6", "Calculator") == LV.default < LV.grounded  # a piece of it

@@ -166,6 +166,28 @@ def _numbers_in(text: str) -> list[float]:
     return out
 
 
+_EXPRESSION = re.compile(r"(?<![\w.])[(\d][\d\s.()]*(?:[-+*/^x×÷][\d\s.()]*)+[\d)]")
+
+
+def expressions(text: str) -> list[str]:
+    """Arithmetic the text writes out ("(5+6)*3", "12 / 4"): two numbers or more joined by
+    operators, parentheses balanced; numbers joined by bare hyphens (a date, a phone number) are
+    none."""
+    out = []
+    for m in _EXPRESSION.finditer(text):
+        e = m.group(0).strip()
+        depth = 0
+        for c in e:
+            depth += {"(": 1, ")": -1}.get(c, 0)
+            if depth < 0:
+                break
+        hyphens_only = not re.search(r"[+*/^x×÷()\s]", e)  # a date or a phone number, not a difference
+        if depth == 0 and not hyphens_only and len(re.findall(r"\d+(?:\.\d+)?", e)) >= 2 \
+                and re.search(r"\d\s*[-+*/^x×÷]", e):
+            out.append(e)
+    return out
+
+
 def _value_numbers(value: Any) -> list[float]:
     if isinstance(value, bool) or value is None:
         return []
@@ -310,8 +332,8 @@ def _spelled_lists(request: str) -> tuple[tuple[int | float | str, ...], ...]:
 
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
     """Values a parameter may take straight from the request: its numbers (for number types),
-    for strings its names, quoted phrases, a number with the name after it ("12 Oak Street") and
-    its content words, and for arrays the lists it spells out. Unchecked against ``schema``
+    for strings its arithmetic ("(5+6)*3"), names, quoted phrases, a number with the name after it
+    ("12 Oak Street") and its content words, and for arrays the lists it spells out. Unchecked against ``schema``
     beyond its types."""
     kinds = _types(schema)
     out: list[Any] = []
@@ -332,7 +354,7 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
             elif "number" in kinds:
                 out.append(n)
     if "string" in kinds:
-        ents = [e.text for e in request_entities(request, []) if e.number is None]
+        ents = expressions(request) + [e.text for e in request_entities(request, []) if e.number is None]
         ents += [m.group(0) for m in re.finditer(r"\b\d+[A-Za-z]?\s+(?:[A-Z][\w'-]*\s?)+", request)]
         ents += [w for w in re.findall(r"[A-Za-z][\w'-]*", request)
                  if w.lower() not in _STOP and w.lower() not in _GENERIC and len(w) > 2]
@@ -647,6 +669,9 @@ class VerifierScorer:
         inner = ws[1:-1]
         if len(ws) >= 3 and any(w in _CONNECTIVES for w in inner) and _phrase_in(ws, facts.evidence_seq):
             return Judgement(lv.over_long, "a span joining two things")
+        squeezed = re.sub(r"\s+", "", value)
+        if any(squeezed in whole and squeezed != whole for whole in facts.expressions):
+            return Judgement(lv.default, "part of arithmetic the request writes whole")
         if _phrase_in(ws, facts.evidence_seq):
             if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
                 return Judgement(lv.default, "part of a name the request gives whole")
@@ -875,6 +900,10 @@ class _Facts:
                             break
                         out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
         return list(dict.fromkeys(out))
+
+    @cached_property
+    def expressions(self) -> list[str]:
+        return [re.sub(r"\s+", "", e) for e in expressions(self.evidence_raw)]
 
     def capital_starts(self, value: str) -> list[int]:
         """Where words that could start an abbreviation of ``value`` begin in the evidence."""
