@@ -178,15 +178,20 @@ def test_cli_trains_a_policy(tiny_gemma_path: Path, train_file: Path, tmp_path: 
 def test_training_continues_from_an_adapter(tiny_gemma_path: Path, train_file: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     first = train_policy(config(tiny_gemma_path, train_file, tmp_path / "a", lora=True, max_steps=2), progress=False)
+    recorded = json.loads((first.output_dir / "adapter_config.json").read_text())
+    recorded["base_model_name_or_path"] = "the embedded model"  # as the shipped adapter records it: no path
+    (first.output_dir / "adapter_config.json").write_text(json.dumps(recorded))
     # Learning rate 0: the continued run must come out as the adapter it started from (a fresh LoRA
     # would come out as the base model), with the adapter's own rank whatever lora_r says.
     again = train_policy(config(tiny_gemma_path, train_file, tmp_path / "b", lora=True, max_steps=1, learning_rate=0.0,
                                 lora_r=2, init_adapter=str(first.output_dir)), progress=False)
     assert again.losses[0] == pytest.approx(first.losses[-1], rel=0.2) and again.losses[0] < first.losses[0]
-    assert json.loads((again.output_dir / "adapter_config.json").read_text())["r"] == 8
+    saved = json.loads((again.output_dir / "adapter_config.json").read_text())
+    assert saved["r"] == 8 and saved["base_model_name_or_path"] == str(tiny_gemma_path.resolve())
     ids = torch.tensor([TransformersBackend.from_pretrained(tiny_gemma_path).encode("weather in Oslo", special=True)])
-    logits = {k: TransformersBackend.from_pretrained(p).model(ids).logits
-              for k, p in (("first", first.output_dir), ("again", again.output_dir), ("base", tiny_gemma_path))}
+    logits = {k: TransformersBackend.from_pretrained(p, base_model=base).model(ids).logits
+              for k, p, base in (("first", first.output_dir, tiny_gemma_path), ("again", again.output_dir, None),
+                                 ("base", tiny_gemma_path, None))}  # "again" loads from its own record
     assert torch.allclose(logits["again"], logits["first"], atol=1e-5)
     assert not torch.allclose(logits["again"], logits["base"], atol=1e-3)
 

@@ -361,10 +361,14 @@ def _load_model(config: TrainConfig, checkpoint: Path | None) -> Any:
 
     # An absolute base path in adapter_config.json lets the adapter load from any working directory.
     base_path = Path(config.base_model)
-    base = AutoModelForCausalLM.from_pretrained(str(base_path.resolve() if base_path.exists() else base_path),
-                                                dtype=dtype)
+    base_name = str(base_path.resolve() if base_path.exists() else base_path)
+    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=dtype)
     if checkpoint is not None or config.init_adapter is not None:
-        return PeftModel.from_pretrained(base, str(checkpoint or config.init_adapter), is_trainable=True)
+        model = PeftModel.from_pretrained(base, str(checkpoint or config.init_adapter), is_trainable=True)
+        # The saved adapter names the base it was trained on, not the one its start adapter recorded
+        # (the shipped adapter records a description of the embedded model, not a path).
+        model.peft_config["default"].base_model_name_or_path = base_name
+        return model
     return get_peft_model(base, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                                            lora_dropout=config.lora_dropout, target_modules=config.target_modules,
                                            task_type="CAUSAL_LM"))
