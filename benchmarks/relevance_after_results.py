@@ -1,6 +1,7 @@
 """Which tool the verifier's relevance ranks first in conversations that already hold a tool's
-result, counting the whole conversation for every tool (before) or, for a tool whose call has
-its result, only the user's words since (``ScoringContext.said_for``, now). Training sources
+result, counting the whole conversation for every tool (before); for a tool whose call has its
+result, only the user's words since (``ScoringContext.said_for``, since only); or those and the
+earlier words at ``DONE_TASK_WEIGHT`` (now, what the verifier does). Training sources
 only (no test set is read; API-Bank level-3 is the training split); examples whose gold calls a
 tool after an earlier result in the same conversation:
 
@@ -15,7 +16,7 @@ from collections import Counter
 from langchain_core.messages import ToolMessage
 
 from langchain_toolprm.core.scorers import ScoringContext
-from langchain_toolprm.core.verifier import VerifierScorer, relevance
+from langchain_toolprm.core.verifier import DONE_TASK_WEIGHT, VerifierScorer, relevance
 from langchain_toolprm.data.sources import ALL_SOURCES, load_training_sources
 
 
@@ -33,8 +34,12 @@ def main() -> None:
             ctx = ScoringContext(tuple(messages), tuple(ex.specs()))
             gold = ex.gold[0].name
             n[("examples", report.source)] += 1
-            for scheme, whole in (("before", True), ("now", False)):
-                rel = {t.name: relevance(ctx.said_text if whole else ctx.said_for(t.name), t) for t in ctx.tools}
+            for scheme in ("before", "since only", "now"):
+                rel = {t.name: relevance(ctx.said_text, t) for t in ctx.tools} if scheme == "before" else \
+                    {t.name: relevance(ctx.said_for(t.name), t) for t in ctx.tools}
+                if scheme == "now":  # what the verifier does: earlier words kept at DONE_TASK_WEIGHT
+                    rel = {t.name: max(r, DONE_TASK_WEIGHT * relevance(ctx.said_text, t))
+                           for t, r in zip(ctx.tools, rel.values(), strict=True)}
                 top = [name for name, r in rel.items() if r == max(rel.values())]
                 n[(scheme, "gold first alone" if top == [gold] else "gold tied first" if gold in top
                    else "another tool first")] += 1
@@ -42,7 +47,7 @@ def main() -> None:
     print(", ".join(f"{source} {count}" for (kind, source), count in sorted(n.items()) if kind == "examples"))
     print("| scheme | gold first alone | gold tied first | another tool first | gold below the threshold |")
     print("|---|---:|---:|---:|---:|")
-    for scheme in ("before", "now"):
+    for scheme in ("before", "since only", "now"):
         print(f"| {scheme} | {n[(scheme, 'gold first alone')]} | {n[(scheme, 'gold tied first')]} | "
               f"{n[(scheme, 'another tool first')]} | {n[(scheme, f'gold below the threshold {threshold}')]} |")
 

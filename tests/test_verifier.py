@@ -122,16 +122,18 @@ def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[
 
 
 def test_a_task_with_its_result_no_longer_makes_its_tool_relevant(tools: list[ToolSpec]) -> None:
-    """After a call's result, the tool counts only the user's words since: a new request for
-    another tool is not outranked by the finished one, and one for the same tool still finds it."""
+    """After a call's result, the tool counts the user's words since whole and the earlier ones at
+    half: a new request for another tool is not outranked by the finished one, and a follow-up for
+    the same tool still finds it, named again or not."""
     call = {"name": "get_weather", "args": {"city": "Oslo"}, "id": "c1"}
     done = (HumanMessage("What is the weather forecast in Oslo?"), AIMessage("", tool_calls=[call]),
             ToolMessage("Snow", tool_call_id="c1"), AIMessage("It snows in Oslo, says the weather forecast."))
     new_task = context(tools, *done, HumanMessage("Thanks. Now book me a flight from Oslo to Rome."))
     assert judge(new_task, [Step(T.FUNC_NAME, "book_flight")])[0] > judge(new_task, [Step(T.FUNC_NAME, "get_weather")])[0]
-    assert judge(new_task, [Step(T.FUNC_NAME, "get_weather")])[1] == "relevance 0.00"
-    again = context(tools, *done, HumanMessage("And the weather forecast for Rome?"))
-    assert judge(again, [Step(T.FUNC_NAME, "get_weather")])[0] >= LV.relevant
+    for follow_up in ("And the weather forecast for Rome?", "Thanks! And what about in Rome?"):
+        again = context(tools, *done, HumanMessage(follow_up))
+        assert judge(again, [Step(T.FUNC_NAME, "get_weather")])[0] >= LV.relevant, follow_up
+        assert judge(again, segment([]))[0] == LV.no_call_when_relevant
     # before any result, the whole conversation counts (a task stated over several turns)
     spread = context(tools, HumanMessage("I need the weather forecast."), AIMessage("Which city?"), HumanMessage("Oslo"))
     assert judge(spread, [Step(T.FUNC_NAME, "get_weather")])[0] >= LV.relevant

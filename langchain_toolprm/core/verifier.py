@@ -3,7 +3,8 @@
 It decides where a small policy cannot (every signal can be switched off for ablations):
 
 - **relevance**: content words of the conversation against each tool's name and description
-  (for a tool whose call already has its result, only the user's words since then). It ranks
+  (for a tool whose call already has its result, the user's words since then count whole and
+  the earlier ones at half, ``DONE_TASK_WEIGHT``). It ranks
   function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
 - **coverage**: entities and numbers of the request (and, once a call uses one member of a list
   the user spells out, "copper and aluminum", the other members) that no call uses yet favour
@@ -293,6 +294,12 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
             out.append(e)
     return out
 
+
+DONE_TASK_WEIGHT = 0.5
+"""The share of its relevance a tool keeps from words said before its own last result: a new
+request for another tool outranks it ("Thanks. Now calculate (5+6)*3" after a stock price), while
+a follow-up that does not name it again ("And in Madrid?" after the weather in Paris) still
+reaches ``relevance_threshold`` when the earlier request was clearly about it."""
 
 ABLATABLE = ("relevance", "coverage", "grounding", "schema_copy")
 """The verifier's signals that an ablation can switch off."""
@@ -702,7 +709,8 @@ class _Facts:
 
     @cached_property
     def relevance(self) -> dict[str, float]:
-        return {t.name: relevance(self.ctx.said_for(t.name), t) for t in self.ctx.tools}
+        return {t.name: max(relevance(self.ctx.said_for(t.name), t), DONE_TASK_WEIGHT * relevance(self.ctx.said_text, t))
+                for t in self.ctx.tools}
 
     @cached_property
     def entities(self) -> list[Entity]:
