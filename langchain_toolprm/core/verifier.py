@@ -4,18 +4,18 @@ It decides where a small policy cannot (every signal can be switched off for abl
 
 - **relevance**: content words of the conversation against each tool's name and description
   (for a tool whose call already has its result, the user's words since then count whole and
-  the earlier ones at half, ``DONE_TASK_WEIGHT``). It ranks
-  function names, and ``[]`` wins when no tool reaches ``relevance_threshold``;
+  the earlier ones at half, ``DONE_TASK_WEIGHT``). It ranks function names, and ``[]`` wins
+  when no tool reaches ``relevance_threshold``;
 - **coverage**: entities and numbers of the request (and, once a call uses one member of a list
   the user spells out, "copper and aluminum", the other members) that no call uses yet favour
   another call: closing the list scores lower, the less of the request it uses the lower; another
   call that uses nothing new scores lower, and so does a value that takes an unused one's place;
 - **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
   its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
-  swallow another argument's value are told apart from the user's own words;
-  A value whose parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its
-  description, JSON Schema's ``format: date``) must parse in it, and it is grounded when the
-  conversation names each of its parts (the year, the month as a number or a name, the day...);
+  swallow another argument's value are told apart from the user's own words. A value whose
+  parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its description,
+  JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
+  names each of its parts (the year, the month as a number or a name, the day...);
 - **schema copy**: a value that is schema text (a type name, the parameter's own name or
   description, the description's own example) rather than the user's words scores near zero.
 
@@ -340,8 +340,8 @@ def _spelled_lists(request: str) -> tuple[tuple[int | float | str, ...], ...]:
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
     """Values a parameter may take straight from the request: its numbers (for number types),
     for strings its arithmetic ("(5+6)*3"), names, quoted phrases, a number with the name after it
-    ("12 Oak Street") and its content words, and for arrays the lists it spells out. Unchecked against ``schema``
-    beyond its types."""
+    ("12 Oak Street") and its content words, and for arrays the lists it spells out. Unchecked
+    against ``schema`` beyond its types."""
     kinds = _types(schema)
     out: list[Any] = []
     if "array" in kinds:
