@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_toolprm import ToolPRMChatModel, create_toolprm_agent
 from langchain_toolprm.agents.apibank import ApiBankEnv, ApiResult, apibank_dir
 from langchain_toolprm.agents.graph import STEP_LIMIT
+from langchain_toolprm.testing import needs_apibank_data
 
 
 def level1_turn(file: str, item: int = 0) -> str:
@@ -26,6 +27,7 @@ def level1_turn(file: str, item: int = 0) -> str:
     return next(line[len("User: "):] for line in found["input"].splitlines() if line.startswith("User: "))
 
 
+@needs_apibank_data()
 def test_a_level1_turn_ends_with_a_tool_result_and_a_reply(gemma: ToolPRMChatModel) -> None:
     question = level1_turn("QueryStock-level-1-2.jsonl")
     assert "SQ" in question

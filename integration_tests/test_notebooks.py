@@ -1,7 +1,10 @@
 """Execute every cookbook notebook on the real model and check its outputs.
 
 New notebooks under ``cookbook/`` are picked up automatically. A notebook can list strings its
-executed outputs must contain in its metadata: ``{"toolprm_test": {"expect_output": [...]}}``.
+executed outputs must contain in its metadata: ``{"toolprm_test": {"expect_output": [...]}}``,
+and the files of the shared data it reads (``"needs_data": ["apibank/init_database", ...]``,
+relative to ``langchain_toolprm.data.records.data_dir()``): it is skipped, saying so, where one
+is missing.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from langchain_toolprm.data.records import data_dir
 
 COOKBOOK = Path(__file__).resolve().parent.parent / "cookbook"
 NOTEBOOKS = sorted(COOKBOOK.glob("*.ipynb"))
@@ -51,6 +56,10 @@ def test_notebooks_are_saved_without_outputs() -> None:
 def test_notebook_runs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
+    missing = [need for need in nb.metadata.get("toolprm_test", {}).get("needs_data", [])
+               if not (data_dir() / need).exists()]
+    if missing:
+        pytest.skip(f"{path.name} reads shared data not found under {data_dir()}: {', '.join(missing)}")
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(
         nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, allow_errors=False,

@@ -14,6 +14,19 @@ from typing import Any, Literal
 
 from langchain_core.tools import tool
 
+
+def needs_apibank_data() -> Any:
+    """A pytest mark that skips a test when API-Bank's data is not where the package looks
+    (``../shared/data/apibank`` from the repository, or ``$TOOLPRM_APIBANK_DIR``)."""
+    import pytest
+
+    from .agents.apibank import APIBANK_ENV, apibank_dir
+
+    root = apibank_dir()
+    return pytest.mark.skipif(not (root / "init_database").is_dir() or not (root / "test").is_dir(),
+                              reason=f"API-Bank data not found at {root} (set ${APIBANK_ENV} or $TOOLPRM_DATA)")
+
+
 # A question and two tools the unit tests of the chat model and the agent share.
 QUESTION = "what is the weather in paris"
 

@@ -32,7 +32,7 @@ from langchain_toolprm.agents.graph import (
     SearchSettings,
     steps_this_turn,
 )
-from langchain_toolprm.testing import QUESTION, get_weather, set_alarm
+from langchain_toolprm.testing import QUESTION, get_weather, needs_apibank_data, set_alarm
 
 TOOLS = [get_weather, set_alarm]
 
@@ -305,6 +305,7 @@ def test_a_sqlite_thread_resumes_after_a_restart(tiny_gemma_path: Path, tmp_path
 
 
 # ---- API-Bank -----------------------------------------------------------------------------
+@needs_apibank_data()
 def test_api_bank_tools_answer_the_models_call() -> None:
     env = ApiBankEnv()
     call = tool_call(name="QueryStock", args={"stock_code": "SQ", "date": "2022-03-14"}, id="call_stock")
@@ -318,6 +319,7 @@ def test_api_bank_tools_answer_the_models_call() -> None:
     assert messages[-1].content.startswith("SQ closed at 248.9")
 
 
+@needs_apibank_data()
 def test_an_api_bank_error_reaches_the_model_and_the_loop_goes_on() -> None:
     env = ApiBankEnv()
     call = tool_call(name="QueryStock", args={"stock_code": "SQ"}, id="call_stock")
