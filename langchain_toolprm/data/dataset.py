@@ -241,8 +241,10 @@ def _pad_range(text: str) -> tuple[int, int]:
         low, high = (int(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH such as 1,5, got {text!r}") from None
-    if not 1 <= low <= high:
-        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}")
+    try:
+        MaskConfig(pad_tools_to=(low, high))  # the one place the range is checked
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 1 <= LOW <= HIGH, got {text!r}") from None
     return low, high
 
 
