@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.messages.tool import tool_call
 
-from langchain_toolprm.agents.apibank import APIBANK_ENV, apibank_dir
+from langchain_toolprm.agents.apibank import apibank_dir
 from langchain_toolprm.cli import main
 from langchain_toolprm.data.records import DataFileError, read_jsonl
 from langchain_toolprm.evaluation.agent_eval import (
@@ -26,11 +26,10 @@ from langchain_toolprm.evaluation.agent_eval import (
     load_turns,
     rouge_l,
 )
-from langchain_toolprm.testing import build_tiny_model
+from langchain_toolprm.testing import build_tiny_model, needs_apibank_data
 
 DATA = apibank_dir()
-needs_data = pytest.mark.skipif(not (DATA / "test" / "level-1-api.json").is_file(),
-                                reason=f"API-Bank data not found at {DATA} (set ${APIBANK_ENV} or $TOOLPRM_DATA)")
+needs_data = needs_apibank_data()
 
 ALARM = "AddAlarm-level-1-1.jsonl#2"  # AddAlarm with the token an earlier GetUserToken got
 TOKEN = "AddAgenda-AddMeeting-GetUserToken-level-2-4.jsonl#0"  # GetUserToken; another call follows, no reply

@@ -26,10 +26,10 @@ from langchain_toolprm.agents.apibank.bm25 import BM25, tokenize
 from langchain_toolprm.agents.apibank.env import READ_ONLY, WRITABLE
 from langchain_toolprm.agents.apibank.replay import replay, table
 from langchain_toolprm.data.records import DataFileError
+from langchain_toolprm.testing import needs_apibank_data
 
 DATA = apibank_dir()
-needs_data = pytest.mark.skipif(not (DATA / "init_database").is_dir(),
-                                reason=f"API-Bank data not found at {DATA} (set ${APIBANK_ENV} or $TOOLPRM_DATA)")
+needs_data = needs_apibank_data()
 
 JOHN, JANE, NEWUSER, USER2, USER3, USER4 = ("a9s8d7f6g5h4j3k2l1", "o8i7u6y5t4r3e2w1q0", "l9k8j7h6g5f4d3s2a1",
                                             "o9i8u7y6t5r4e3w2q1", "p9o8i7u6y5t4r3e2w1q", "q9w8e7r6t5y4u3i2o1")
