@@ -352,6 +352,29 @@ def test_duplicates_and_answered_calls(tools: list[ToolSpec]) -> None:
     assert judge(ctx, [*listed, *opened("get_weather", ("city", "Rome")), *finish])[0] == LV.duplicate
 
 
+def test_a_call_the_conversation_gives_no_value_of_loses_to_no_call() -> None:
+    tools = normalize_tools([
+        {"type": "function", "function": {"name": "calculate_time", "description": "Time to cover a distance at a speed",
+                                          "parameters": {"type": "object", "properties": {
+                                              "distance": {"type": "number"}, "speed": {"type": "number"},
+                                              "exact": {"type": "boolean"}}, "required": ["distance", "speed"]}}},
+        {"type": "function", "function": {"name": "get_stock_price", "description": "Current price of a stock",
+                                          "parameters": {"type": "object", "properties": {
+                                              "symbol": {"type": "string"}, "limit": {"type": "integer"}},
+                                              "required": ["symbol"]}}},
+    ])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    now = context(tools, HumanMessage("What's the time right now?"))
+    made_up = [*opened("calculate_time", ("distance", 1), ("speed", 10), ("exact", False)), *finish]
+    assert judge(now, made_up)[0] == LV.made_up < judge(now, segment([]))[0] == LV.no_call_when_relevant
+    assert judge(now, made_up, VerifierScorer(grounding=False))[0] == 1.0
+    trip = context(tools, HumanMessage("How long to drive 120 km?"))  # one value said is enough
+    assert judge(trip, [*opened("calculate_time", ("distance", 120), ("speed", 90)), *finish])[0] == 1.0
+    # Knowledge in a string (a ticker for a company) and paging numbers invent nothing.
+    apple = context(tools, HumanMessage("What's Apple's stock price?"))
+    assert judge(apple, [*opened("get_stock_price", ("symbol", "AAPL"), ("limit", 10)), *finish])[0] == 1.0
+
+
 def test_every_step_scores_in_range_with_a_reason(ctx: ScoringContext) -> None:
     steps = segment([Call("get_weather", {"city": "Paris", "days": 3}), Call("convert_currency", {
         "amount": 12.5, "from_currency": "USD", "to_currency": "EUR"})])

@@ -15,7 +15,8 @@ It decides where a small policy cannot (every signal can be switched off for abl
   swallow another argument's value are told apart from the user's own words. A value whose
   parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its description,
   JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
-  names each of its parts (the year, the month as a number or a name, the day...);
+  names each of its parts (the year, the month as a number or a name, the day...). A finished
+  call the conversation gives none of the values of, inventing a number, scores below ``[]``;
 - **schema copy**: a value that is schema text (a type name, the parameter's own name or
   description, the description's own example) rather than the user's words scores near zero.
 
@@ -54,6 +55,8 @@ list show set update delete add api info information data detail details tool fu
 given specific based using use uses return returns provide provides particular certain method methods result results
 request perform performs determine determines obtain input output parameter parameters
 """.split())
+_PAGING = frozenset("page limit count size offset top max".split())
+"""Words of parameters whose numbers are a listing's paging, not the user's data."""
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -447,6 +450,10 @@ class Levels:
     """``[]`` when some tool is relevant."""
     duplicate: float = 0.2
     """A call the same list already has."""
+    made_up: float = 0.25
+    """A finished call none of whose values the conversation gives, with a number at least that
+    it invents: below ``no_call_when_relevant``, so ``[]`` wins over a call to a
+    relevant-sounding tool the request gives nothing for."""
     called_again: float = 0.85
     """Another call to a function the list has, while the request names one it has not called
     ("the area of a circle" after a rectangle's): the named function should come first."""
@@ -534,6 +541,8 @@ class VerifierScorer:
                 return Judgement(lv.duplicate, "the list has this call already")
             if key in ctx.answered_calls:
                 return Judgement(lv.junk, "the conversation has this call's result")
+            if self.grounding and _made_up(facts, tool, before.open_args):
+                return Judgement(lv.made_up, "the conversation gives none of its values")
             if self.coverage and before.calls:
                 if not [e for e in facts.left(before.calls) if e.used_by([call])]:
                     if tool.name in facts.uncalled(before.calls):
@@ -913,6 +922,27 @@ class _Facts:
     def expressions(self) -> list[str]:
         return [re.sub(r"\s+", "", e) for e in expressions(self.evidence_raw)]
 
+    def says(self, value: Any) -> bool:
+        """Whether the conversation gives any part of ``value``: a number it writes, a word of a
+        string (by its stem: "rats" gives "rat", "week" "weekly"; stop words only when the value
+        is nothing else, as "to" for a spell check), an abbreviation of its words, a member of a
+        list. Booleans and None are nobody's words."""
+        if isinstance(value, bool) or value is None:
+            return False
+        if isinstance(value, (list, dict)):
+            return any(self.says(v) for v in (value if isinstance(value, list) else value.values()))
+        if isinstance(value, (int, float)):
+            return any(_same_number(float(value), n) for n in self.numbers)
+        text = str(value)
+        ws = tokens(text)
+        ws = [w for w in ws if w not in _STOP] or ws
+        return any(w in self.evidence_words or stem(w) in self._evidence_stems for w in ws) or \
+            any(_abbreviates(text, self.evidence_raw[i:i + 80]) for i in self.capital_starts(text))
+
+    @cached_property
+    def _evidence_stems(self) -> set[str]:
+        return {stem(w) for w in self.evidence_words}
+
     def capital_starts(self, value: str) -> list[int]:
         """Where words that could start an abbreviation of ``value`` begin in the evidence."""
         first = value.strip()[:1].lower()
@@ -997,6 +1027,23 @@ def stated_format(name: str, schema: dict[str, Any]) -> str | None:
     except (ValueError, re.error):
         return None
     return fmt
+
+
+def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
+    """A call the conversation gives no value of, that invents a number: "What's the time right
+    now?" answered with ``calculate_time(distance=1, speed=10)``. Strings the conversation does
+    not spell may be knowledge (``AAPL`` for Apple, a date for "today"), and defaults, flags,
+    listed options and paging numbers (``page``, ``limit``...) invent nothing; a call without
+    arguments is never made up."""
+    invented = False
+    for name, value in args.items():
+        if facts.says(value):
+            return False
+        param = tool.param(name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        invented = invented or number and not set(words(name)) & _PAGING and not (
+            param is not None and value == param.schema.get("default"))
+    return invented
 
 
 def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
