@@ -101,6 +101,27 @@ def test_request_entities() -> None:
                                               [])}
     assert {"MSFT", "GOOG", "Blue Moon", "New York", "2"} <= found
     assert "What" not in found and "Play" not in found  # sentence openers are no names
+    assert {e.text for e in request_entities("Flights from Dr. Lee's town to NYC", [])} >= {"NYC"}  # ends the text
+    assert {e.text for e in request_entities("The employee whose ID is 345", [])} == {"345"}  # a plain acronym
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Hospitals within 5 km of Denver, Colorado.", {"Denver"}),  # a name qualifying the one before it
+    ("The weather in Tokyo, Japan right now?", {"Tokyo"}),
+    ("The weather in Paris, London and Rome?", {"Paris", "London", "Rome"}),  # a list
+    ("The weather in Paris, London, and Rome?", {"Paris", "London", "Rome"}),
+])
+def test_a_name_that_qualifies_the_one_before_it_is_no_entity(text: str, names: set[str]) -> None:
+    assert {e.text for e in request_entities(text, []) if e.number is None} == names
+
+
+def test_a_qualified_place_is_one_call(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("What's the weather forecast in Seattle, Washington?"))
+    assert judge(ctx, segment([Call("get_weather", {"city": "Seattle"})]))[0] == 1.0
+    assert judge(ctx, segment([Call("get_weather", {"city": "Seattle, Washington"})]))[0] == 1.0
+    # Without the qualifying comma both are places, and a list of one leaves the other unused.
+    two = context(tools, HumanMessage("What's the weather forecast in Seattle and Washington?"))
+    assert judge(two, segment([Call("get_weather", {"city": "Seattle"})]))[0] < LV.partly
 
 
 # ---- relevance ----------------------------------------------------------------------------------
@@ -417,6 +438,8 @@ def test_a_list_cut_short_scores_partly(tools: list[ToolSpec]) -> None:
     assert value(ctx, "tags", ["Oslo", "Bergen", "Tromso"]) == LV.grounded
     assert value(ctx, "tags", ["Oslo", "Bergen"]) == LV.partly
     assert value(ctx, "tags", ["1", "2", "3"]) == LV.grounded
+    names = context(tools, HumanMessage("Weather forecast tags for Oslo and Bergen."))
+    assert value(names, "tags", ["Oslo"]) == LV.partly and value(names, "tags", ["Oslo", "Bergen"]) == LV.grounded
 
 
 @pytest.mark.parametrize(("text", "items", "lists"), [
@@ -428,6 +451,9 @@ def test_a_list_cut_short_scores_partly(tools: list[ToolSpec]) -> None:
     ("Predictors 'Age', 'Income' or 'Education'.", "string", [["Age", "Income", "Education"]]),
     ("Predictors 'Age', 'Income' or 'Education'.", "integer", []),
     ("Between 1 and 3, then 'x'", "string", []),
+    ("Stock prices of Microsoft and Google", "string", [["Microsoft", "Google"]]),  # names joined by "and"
+    ("A melody on C, F or G", "string", [["C", "F", "G"]]),
+    ("Hotels in Denver, Colorado", "string", []),  # a qualified place is no list
 ])
 def test_copy_values_offers_the_lists_the_request_spells_out(text: str, items: str, lists: list[Any]) -> None:
     from langchain_toolprm.core.verifier import copy_values

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage
 
@@ -267,27 +267,54 @@ def _abbreviates(value: str, phrase: str) -> bool:
     return any(ws[i].startswith(target[0]) and spell(i, target) for i in range(len(ws)))
 
 
+class _Name(NamedTuple):
+    text: str
+    qualifier: bool
+    start: int
+    end: int
+
+
+def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()) -> list[_Name]:
+    """Proper names of the request in order (capitalised words not opening a sentence, or
+    all-capitals words; none that the tools' own texts use, no plain acronym such as "ID"), with their character span and
+    whether the name only qualifies the one before it: "Colorado" of "Denver, Colorado", a name
+    after a lone comma that no further comma, "and" or "or" follows ("Paris, London and Rome" is
+    a list)."""
+    toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w'’-]+|[.!?;:,]", request)]
+    toks.append((".", len(request), len(request)))
+    spans: list[tuple[int, int]] = []  # token index ranges
+    run: list[int] = []
+    opening = True
+    for i, (tok, _, _) in enumerate(toks):
+        if tok == "." and run and len(toks[run[-1]][0]) <= 3 and toks[run[-1]][0][:1].isupper():
+            continue  # "Dr. Lee", "St. Louis": the abbreviation's full stop ends no sentence
+        capital = tok[:1].isupper() and (not opening or (tok.isupper() and len(tok) > 1))
+        if capital and tok.lower() not in _STOP and tok.lower() not in tool_words and tok not in _PLAIN_ACRONYMS:
+            run.append(i)
+        else:
+            if run:
+                spans.append((run[0], i))
+            run = []
+        opening = tok in ".!?" or (opening and not tok[:1].isalnum())
+    if run:  # the request ends on an abbreviation ("... or NYC.")
+        spans.append((run[0], len(toks) - 1))
+    out = []
+    for k, (first, end) in enumerate(spans):
+        text = " ".join(toks[j][0] for j in range(first, end) if toks[j][0] != ".")
+        qualifier = k > 0 and [t for t, _, _ in toks[spans[k - 1][1]:first]] == [","] and \
+            toks[end][0].lower() not in (",", "and", "or")
+        out.append(_Name(text, qualifier, toks[first][1], toks[end - 1][2]))
+    return out
+
+
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
-    """Numbers, quoted strings and proper names (capitalised words not opening a sentence, or
-    all-capitals words) of the request; a name that the tools' own texts use is not an entity."""
+    """Numbers, quoted strings and proper names of the request (``_name_runs``: a name that only
+    qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
     found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", ""))) for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
-    tokens = re.findall(r"[\w'’-]+|[.!?;:,]", request)
-    run: list[str] = []
-    opening = True
-    for tok in tokens + ["."]:
-        if tok == "." and run and len(run[-1]) <= 3 and run[-1][:1].isupper():
-            continue  # "Dr. Lee", "St. Louis": the abbreviation's full stop ends no sentence
-        capital = tok[:1].isupper() and (not opening or (tok.isupper() and len(tok) > 1))
-        if capital and tok.lower() not in _STOP and tok.lower() not in tool_words:
-            run.append(tok)
-        else:
-            if run:
-                found.append(Entity(" ".join(run)))
-            run = []
-        opening = tok in ".!?" or (opening and not tok[:1].isalnum())
+    found += [Entity(n.text) for n in _name_runs(request, tool_words) if not n.qualifier]
     seen: set[str] = set()
     out = []
     for e in found:
@@ -337,7 +364,26 @@ def _spelled_lists(request: str) -> tuple[tuple[int | float | str, ...], ...]:
         end = m.end()
     if len(run) > 1:
         out.append(run)
-    return tuple(map(tuple, out))  # cached: read once per question, not once per value step
+    return tuple(map(tuple, out + _name_lists(request)))  # cached: read once per question, not once per value step
+
+
+def _name_lists(request: str) -> list[list[int | float | str]]:
+    """Proper names the request joins by commas and an "and" or "or" ("C, F and G", "Microsoft
+    and Google", "Personal Info and Job History"): one list, as an array parameter takes them. A
+    name that qualifies the one before it ("Denver, Colorado") joins none."""
+    out: list[list[int | float | str]] = []
+    run: list[_Name] = []
+    linked = False
+    for name in [*_name_runs(request), None]:
+        gap = request[run[-1].end:name.start] if run and name else ""
+        if name and run and not name.qualifier and _LIST_GAP.fullmatch(gap) and gap.strip():
+            run.append(name)
+            linked = linked or bool(re.search(r"\b(?:and|or)\b", gap, re.I))
+            continue
+        if len(run) > 1 and linked:
+            out.append([n.text for n in run])
+        run, linked = ([name] if name and not name.qualifier else []), False
+    return out
 
 
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
@@ -913,10 +959,16 @@ class _Facts:
                         at = at + k + skip if step == 1 else at - k - skip
                         phrase = seq[at:at + k] if at >= 0 else []
                         if len(phrase) != k or not (phrase[0].isdigit() if number else
-                                                    all(_wordlike(w) and w not in _STOP for w in phrase)):
+                                                    all(_wordlike(w) and w not in _STOP for w in phrase)) \
+                                or " ".join(phrase) in self._qualifiers:
                             break
                         out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
         return list(dict.fromkeys(out))
+
+    @cached_property
+    def _qualifiers(self) -> set[str]:
+        """Names that qualify the one before them ("Colorado" of "Denver, Colorado"): no siblings."""
+        return {" ".join(words(n.text)) for n in _name_runs(self.request) if n.qualifier}
 
     @cached_property
     def expressions(self) -> list[str]:
