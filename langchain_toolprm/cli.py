@@ -28,6 +28,7 @@ from .evaluation.agent_eval import (
     AGENT_BENCHMARKS,
     BENCHMARK,
     agent_report,
+    agent_results,
     evaluate_agent,
     load_turns,
     rouge_scorer,
@@ -264,7 +265,8 @@ def _run_agent_eval(args: argparse.Namespace) -> int:
     try:
         if args.limit < 0:
             raise ValueError(f"--limit must be 0 (every turn) or more, not {args.limit}")
-        turns = load_turns(args.data_dir, args.limit or None)
+        k, n = args.shard
+        turns = load_turns(args.data_dir, args.limit or None)[k::n]
         if not turns:
             raise DataFileError(f"no turns loaded for {args.benchmark}")
         ApiBankEnv(args.data_dir)  # reads every database now, not at the first turn
@@ -276,9 +278,12 @@ def _run_agent_eval(args: argparse.Namespace) -> int:
     label = _agent_label(args)
     llm = (UnconstrainedChatModel(backend=policy) if args.strategy == "unconstrained" else  # type: ignore[arg-type]
            ToolPRMChatModel(backend=policy, strategy=args.strategy, n_retain=args.n, m_explore=args.m, seed=args.seed))
-    out = Path(args.out) / args.benchmark / f"{slug(label)}.jsonl"
-    records = evaluate_agent(llm, turns, out, identity={"agent": label, "model": policy.name, "seed": args.seed},
-                             data_dir=args.data_dir, seed=args.seed, resume=args.resume)
+    out = Path(args.out) / args.benchmark / f"{slug(label)}{f'.shard-{k}-of-{n}' if n > 1 else ''}.jsonl"
+    identity = {"agent": label, "model": policy.name, "seed": args.seed}
+    records = evaluate_agent(llm, turns, out, identity=identity, data_dir=args.data_dir, seed=args.seed,
+                             resume=args.resume)
+    if n > 1:  # the report covers every shard finished so far
+        records = agent_results(out.parent, slug(label), identity)
     print(agent_report(records))
     print(f"results: {out} (messages: {out.with_name(out.stem + '.traces.jsonl')})")
     return 0
@@ -304,6 +309,9 @@ def add_eval_agent_parser(subparsers: Any) -> None:
     ev.add_argument("--seed", type=int, default=0, help="search and reply sampling seed; issued IDs' seed")
     ev.add_argument("--no-resume", dest="resume", action="store_false",
                     help="start over instead of skipping turns already in the results file")
+    ev.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                    help="only every N-th turn from the K-th (0-based), into its own results files "
+                         "(<strategy>.shard-K-of-N.jsonl); the report reads every shard of the run")
     ev.set_defaults(func=_run_agent_eval)
 
 

@@ -213,6 +213,23 @@ def test_cli_runs_a_tiny_model_end_to_end(tiny_long_path: Path, tmp_path: Path,
     assert len(list(read_jsonl(tmp_path / "apibank-l1" / f"{strategy}.jsonl"))) == 2
 
 
+@needs_data
+def test_cli_shards_split_the_turns_and_report_them_together(tiny_long_path: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["eval-agent", "--model", str(tiny_long_path), "--limit", "3", "--out", str(tmp_path)]
+    for k in (0, 1):
+        assert main([*base, "--shard", f"{k}/2"]) == 0
+    folder = tmp_path / "apibank-l1"
+    turns = [[r["id"] for r in read_jsonl(folder / f"greedy.shard-{k}-of-2.jsonl")] for k in (0, 1)]
+    first3 = [t.id for t in load_turns(limit=3)]
+    assert turns == [first3[0::2], first3[1::2]]  # every other turn, each shard in its own file
+    assert "| **all** | 3 |" in capsys.readouterr().out.split("results:")[-2]  # the last report counts all shards
+    assert len(list(read_jsonl(folder / "greedy.shard-1-of-2.traces.jsonl"))) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--shard", "2/2"])
+    assert exit_info.value.code == 2
+
+
 def test_history_lines_must_be_known() -> None:
     from langchain_toolprm.evaluation.agent_eval import recorded_history
 

@@ -265,6 +265,17 @@ def evaluate_agent(
     return [done[t.id] for t in turns]
 
 
+def agent_results(folder: str | Path, stem: str, identity: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The records of one run split into shards (``<stem>.shard-K-of-N.jsonl`` in ``folder``), each
+    file checked to hold this run's results (``identity`` as given to :func:`evaluate_agent`)."""
+    full = {"benchmark": BENCHMARK, **identity}
+    done: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(folder).glob(f"{stem}.shard-*-of-*.jsonl")):
+        if not path.name.endswith(".traces.jsonl"):
+            done.update(load_done(path, full))
+    return list(done.values())
+
+
 # ---- reports -------------------------------------------------------------------------------------
 def _mean(xs: Iterable[float]) -> float | None:
     xs = list(xs)
