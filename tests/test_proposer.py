@@ -194,6 +194,23 @@ def test_no_call_is_offered_when_least_likely(tiny_policy: TransformersBackend, 
     assert len(one) == 1 and (StepTag.TOTAL_FINISH, None) not in one
 
 
+def test_nominated_names_are_offered_however_unlikely(tiny_policy: TransformersBackend, tools: list[ToolSpec]) -> None:
+    root, fmt, _ = _root(tiny_policy, tools)
+    scored = tiny_policy.score_texts(root.kv, b"", [fmt.name_text(t.name, True) for t in tools])
+    least = min(range(len(tools)), key=lambda k: scored[k].logprob)
+    name = tools[least].name
+
+    def offered(m: int) -> set[tuple[StepTag, str | None]]:
+        return {(c.step.tag, c.step.name) for c in propose(
+            tiny_policy, Beam((), root), m, fmt=fmt, rules=Constraints(tuple(tools)), temperature=1.0,
+            max_value_tokens=4, rng=TorchRng(0), nominees=(name,))}
+
+    without = _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=2)
+    assert (StepTag.FUNC_NAME, name) not in without  # the least likely name: not in the top 2
+    assert offered(2) == without | {(StepTag.FUNC_NAME, name)}
+    assert offered(1) == _offered(tiny_policy, Beam((), root), fmt, Constraints(tuple(tools)), m=1)  # greedy: none
+
+
 def test_propose_inside_a_call(tiny_policy: TransformersBackend, tools: list[ToolSpec]) -> None:
     root, fmt, _ = _root(tiny_policy, tools)
     rules = Constraints(tuple(tools), max_calls=1)

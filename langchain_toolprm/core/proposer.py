@@ -111,7 +111,7 @@ def options(beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
 def propose(
     backend: Backend, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
     max_value_tokens: int, rng: Rng, enumerate_choices: bool = True,
-    copies: Callable[[ParamSpec], list[Any]] | None = None,
+    copies: Callable[[ParamSpec], list[Any]] | None = None, nominees: Sequence[str] = (),
 ) -> list[Candidate]:
     """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
     several arguments are sampled; fewer when fewer exist).
@@ -123,6 +123,9 @@ def propose(
     drawn ``m`` times at ``temperature`` (independent samples, as best-of-N needs).
     ``copies`` offers values taken from the conversation for a free parameter: they join
     the sampled ones (when enumerating with ``m`` > 1), each with the model's own probability.
+    ``nominees``: function names offered at every name step too (when enumerating with ``m`` >
+    1), however unlikely the policy finds them: the tools the request is about, so that the
+    order of the tool list, which moves the policy's probabilities, cannot hide them.
     """
     opts = options(beam, fmt, rules)
     scored = backend.score(beam.state, [o.scored or None for o in opts])
@@ -131,7 +134,8 @@ def propose(
         # "No call", "no more calls" and "no more arguments" always compete, however unlikely
         # the policy finds them: the scorer, not the policy's top m, decides when to stop.
         for k, opt in enumerate(opts):
-            if opt.step.tag in (StepTag.TOTAL_FINISH, StepTag.PARAM_FINISH):
+            if opt.step.tag in (StepTag.TOTAL_FINISH, StepTag.PARAM_FINISH) or (
+                    opt.step.tag is StepTag.FUNC_NAME and opt.step.name in nominees):
                 counts.setdefault(k, 1)
     total = sum(math.exp(scored[k].logprob) for k in counts if opts[k].step.tag is StepTag.ARG_VALUE)
     out: list[Candidate] = []

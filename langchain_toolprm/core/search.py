@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 from langchain_core.messages import BaseMessage
@@ -28,7 +29,7 @@ from .proposer import Beam, Candidate, Constraints, advance, propose
 from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
-from .verifier import copy_values
+from .verifier import copy_values, relevant_tools
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
@@ -84,6 +85,12 @@ class SearchProblem:
     call_format: CallFormat
     rules: Constraints
     context: ScoringContext
+
+    @cached_property
+    def nominees(self) -> tuple[str, ...]:
+        """The tools the request is about (the verifier's relevance reaches its threshold), most
+        relevant first: offered at every name step beside the policy's likeliest names."""
+        return tuple(relevant_tools(self.context))
 
     def copies(self, param: ParamSpec) -> list[Any]:
         """Values for ``param`` taken from the request (numbers, names, words): candidates the
@@ -198,7 +205,7 @@ def _expand(
             for cand in propose(
                 backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
                 max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
-                copies=problem.copies,
+                copies=problem.copies, nominees=problem.nominees[:m],
             ):
                 pairs.append((b, cand))
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)

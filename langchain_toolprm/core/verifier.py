@@ -331,6 +331,10 @@ request for another tool outranks it ("Thanks. Now calculate (5+6)*3" after a st
 a follow-up that does not name it again ("And in Madrid?" after the weather in Paris) still
 reaches ``relevance_threshold`` when the earlier request was clearly about it."""
 
+RELEVANCE_THRESHOLD = 0.25
+"""The relevance below which a tool is not called when no tool reaches it (chosen on training
+sources only: docs/design.md)."""
+
 ABLATABLE = ("relevance", "coverage", "grounding", "schema_copy")
 """The verifier's signals that an ablation can switch off."""
 
@@ -522,7 +526,7 @@ class VerifierScorer:
     coverage: bool = True
     grounding: bool = True
     schema_copy: bool = True
-    relevance_threshold: float = 0.25
+    relevance_threshold: float = RELEVANCE_THRESHOLD
     levels: Levels = field(default_factory=Levels)
     usage: Usage = field(default_factory=Usage)
 
@@ -531,7 +535,7 @@ class VerifierScorer:
 
     def judge(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[Judgement]:
         """A score and its reason for the last step of each trajectory."""
-        facts = ctx.cache.setdefault(("verifier", self.relevance_threshold), _Facts(ctx))
+        facts = _facts(ctx, self.relevance_threshold)
         return [self._judge_last(ctx, facts, list(steps)) for steps in trajectories]
 
     # ---- one step ---------------------------------------------------------------------------
@@ -1079,6 +1083,20 @@ def stated_format(name: str, schema: dict[str, Any]) -> str | None:
     except (ValueError, re.error):
         return None
     return fmt
+
+
+def _facts(ctx: ScoringContext, threshold: float) -> _Facts:
+    """What the verifier reads of a question, once per question and threshold."""
+    key = ("verifier", threshold)
+    if key not in ctx.cache:
+        ctx.cache[key] = _Facts(ctx)
+    return ctx.cache[key]
+
+
+def relevant_tools(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) -> list[str]:
+    """The tools whose relevance to the conversation reaches ``threshold``, most relevant first."""
+    relevance = _facts(ctx, threshold).relevance
+    return sorted((n for n, r in relevance.items() if r >= threshold), key=lambda n: -relevance[n])
 
 
 def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
