@@ -126,8 +126,19 @@ _UNICODE = (
     "random-weight tiny policy picks among the request's words at random (the quoted name is among its candidates)"
 )
 
+_AGENT_LOOP = (
+    "needs a trained policy: asserts one call for 'the weather in San Francisco, CA'; the random-weight tiny "
+    "policy may write location='weather' (a word of the request) first, and the verifier then owes the unused "
+    "'San Francisco' a second call (the real Gemma passes it in integration_tests/test_standard_gemma.py)"
+)
+
 
 class TestToolPRMChatModelIntegration(_Common, ChatModelIntegrationTests):
+    @pytest.mark.xfail(reason=_AGENT_LOOP, raises=AssertionError, strict=False)
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_agent_loop(self, model: BaseChatModel) -> None:
+        super().test_agent_loop(model)
+
     @pytest.mark.xfail(reason=_UNICODE, raises=AssertionError, strict=False)
     def test_unicode_tool_call_integration(
         self, model: BaseChatModel, *, tool_choice: str | None = None, force_tool_call: bool = True
