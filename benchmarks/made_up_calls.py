@@ -20,7 +20,8 @@ def main() -> None:
     parser.add_argument("--per-source", type=int, default=400, help="examples with gold calls read per source")
     parser.add_argument("--sources", default="sealtools,glaive,toolace")
     args = parser.parse_args()
-    verifier, made_up = VerifierScorer(), VerifierScorer().levels.made_up
+    verifier = VerifierScorer()
+    made_up = verifier.levels.made_up
     calls, hits = 0, []
     for report in load_training_sources(sources=args.sources.split(",")):
         for ex in [e for e in report.examples if e.gold][:args.per_source]:

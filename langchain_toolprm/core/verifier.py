@@ -535,7 +535,7 @@ class VerifierScorer:
 
     def judge(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[Judgement]:
         """A score and its reason for the last step of each trajectory."""
-        facts = _facts(ctx, self.relevance_threshold)
+        facts = _facts(ctx)
         return [self._judge_last(ctx, facts, list(steps)) for steps in trajectories]
 
     # ---- one step ---------------------------------------------------------------------------
@@ -1085,17 +1085,16 @@ def stated_format(name: str, schema: dict[str, Any]) -> str | None:
     return fmt
 
 
-def _facts(ctx: ScoringContext, threshold: float) -> _Facts:
-    """What the verifier reads of a question, once per question and threshold."""
-    key = ("verifier", threshold)
-    if key not in ctx.cache:
-        ctx.cache[key] = _Facts(ctx)
-    return ctx.cache[key]
+def _facts(ctx: ScoringContext) -> _Facts:
+    """What the verifier reads of a question, once per question (no threshold enters it)."""
+    if "verifier" not in ctx.cache:
+        ctx.cache["verifier"] = _Facts(ctx)
+    return ctx.cache["verifier"]
 
 
 def relevant_tools(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) -> list[str]:
     """The tools whose relevance to the conversation reaches ``threshold``, most relevant first."""
-    relevance = _facts(ctx, threshold).relevance
+    relevance = _facts(ctx).relevance
     return sorted((n for n, r in relevance.items() if r >= threshold), key=lambda n: -relevance[n])
 
 
@@ -1105,15 +1104,16 @@ def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
     not spell may be knowledge (``AAPL`` for Apple, a date for "today"), and defaults, flags,
     listed options and paging numbers (``page``, ``limit``...) invent nothing; a call without
     arguments is never made up."""
-    invented = False
-    for name, value in args.items():
-        if facts.says(value):
-            return False
+    if any(facts.says(v) for v in args.values()):
+        return False
+
+    def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
+        default = param.schema.get("default") if param is not None else None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        invented = invented or number and not set(words(name)) & _PAGING and not (
-            param is not None and value == param.schema.get("default"))
-    return invented
+        return number and not set(words(name)) & _PAGING and value != default
+
+    return any(invents(k, v) for k, v in args.items())
 
 
 def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
