@@ -14,8 +14,10 @@ from langchain_toolprm.core.verifier import (
     ABLATABLE,
     Levels,
     VerifierScorer,
+    asks_decimal,
     copy_values,
     expressions,
+    percents,
     relevance,
     request_entities,
     stated_format,
@@ -643,3 +645,48 @@ def test_arithmetic_the_request_writes_is_offered_and_grounded_whole() -> None:
     ctx = context([calc], HumanMessage("Can you calculate (5+6)*3 for me?"))
     assert value(ctx, "formula", "(5+6)*3", "Calculator") == LV.grounded
     assert value(ctx, "formula", "5 + 6", "Calculator") == LV.default < LV.grounded  # a piece of it
+
+
+def test_a_percentage_where_a_decimal_is_asked_for_scores_as_misformatted() -> None:
+    assert percents("rates of 4%, 2.5 percent and 7 % a year; 10 years") == [4.0, 2.5, 7.0]
+    assert asks_decimal({"type": "number", "description": "The annual interest rate as a decimal."})
+    assert asks_decimal({"type": "number", "description": "Enter as a decimal. E.g, 5% is 0.05"})
+    assert asks_decimal({"type": "number", "description": "The interest rate per period (e.g., 0.05 for 5%)"})
+    assert not asks_decimal({"type": "number", "description": "The interest rate as a percentage."})
+    assert not asks_decimal({"type": "number", "description": "The annual interest rate."})  # sources differ: the policy decides
+    assert not asks_decimal({"type": "integer", "description": "Number of decimal places."})
+    rate = normalize_tool({"type": "function", "function": {"name": "future_value", "description": "Future value", "parameters": {
+        "type": "object", "properties": {
+            "present_value": {"type": "number"},
+            "rate": {"type": "number", "description": "The annual interest rate as a decimal."},
+            "growth": {"type": "number", "description": "The growth rate."}},
+        "required": ["present_value", "rate"]}}})
+    ctx = context([rate], HumanMessage("What will $5000 be worth at 4% a year, growing 3%?"))
+    assert value(ctx, "rate", 0.04, "future_value") == LV.grounded
+    assert value(ctx, "rate", 4, "future_value") == LV.misformatted
+    assert "decimal is asked" in judge(ctx, opened("future_value", ("rate", 4)))[1]
+    assert value(ctx, "growth", 3, "future_value") == value(ctx, "growth", 0.03, "future_value") == LV.grounded
+    assert value(ctx, "present_value", 5000, "future_value") == LV.grounded
+    # the fraction is offered first, so the search can write what the parameter asks for
+    assert copy_values(ctx.request, rate.param("rate").schema)[:2] == [0.04, 0.03]
+    assert 0.04 not in copy_values(ctx.request, rate.param("growth").schema)
+    # the switch: without grounding, no scale is read
+    assert value(ctx, "rate", 4, "future_value", verifier=VerifierScorer(grounding=False)) == LV.grounded
+
+
+def test_the_parameters_own_name_is_no_value_where_the_request_puts_it_before_one() -> None:
+    weight = normalize_tool({"type": "function", "function": {"name": "molecular_weight", "description": "Weight",
+                             "parameters": {"type": "object", "properties": {
+                                 "compound": {"type": "string"}, "to_unit": {"type": "string"}},
+                                 "required": ["compound"]}}})
+    ctx = context([weight], HumanMessage("What is the molecular weight of the compound C6H12O6 (Glucose)?"))
+    score, reason = judge(ctx, opened("molecular_weight", ("compound", "compound")))
+    assert score == LV.schema_copy and "'C6H12O6'" in reason
+    assert value(ctx, "compound", "C6H12O6", "molecular_weight") == LV.grounded
+    # a name in parentheses after another only qualifies it: no entity of its own, owed no call
+    [compound] = request_entities(ctx.request, [weight])
+    assert (compound.text, compound.alias) == ("C6H12O6", "Glucose")
+    assert compound.used_by([Call("molecular_weight", {"compound": "glucose"})])  # either name uses it
+    # said without a value after it, the word may be the user's value
+    plain = context([weight], HumanMessage("What does one compound weigh in grams?"))
+    assert value(plain, "compound", "compound", "molecular_weight") == LV.grounded

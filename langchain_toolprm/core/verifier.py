@@ -238,14 +238,20 @@ class Entity:
     number: float | None = None
     function: str | None = None
     """Owed to calls of this function only (a sibling of one of its values); None: to any call."""
+    alias: str | None = None
+    """The name the request gives it in parentheses ("AAPL" of "Apple Inc. (AAPL)"): a call
+    that uses either uses it."""
 
     def used_by(self, calls: Sequence[Call]) -> bool:
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
-        mine = set(words(self.text))
         pool = set().union(*(_value_words(v) for v in values)) if values else set()
-        return bool(mine) and (mine <= pool or any(_abbreviates(v, self.text) for v in values if isinstance(v, str)))
+        for text in filter(None, (self.text, self.alias)):
+            mine = set(words(text))
+            if mine and (mine <= pool or any(_abbreviates(v, text) for v in values if isinstance(v, str))):
+                return True
+        return False
 
 
 def _abbreviates(value: str, phrase: str) -> bool:
@@ -279,8 +285,8 @@ def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()
     all-capitals words; none that the tools' own texts use, no plain acronym such as "ID"), with their character span and
     whether the name only qualifies the one before it: "Colorado" of "Denver, Colorado", a name
     after a lone comma that no further comma, "and" or "or" follows ("Paris, London and Rome" is
-    a list)."""
-    toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w'’-]+|[.!?;:,]", request)]
+    a list), or a name in parentheses right after another ("C6H12O6 (Glucose)")."""
+    toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w'’-]+|[.!?;:,()]", request)]
     toks.append((".", len(request), len(request)))
     spans: list[tuple[int, int]] = []  # token index ranges
     run: list[int] = []
@@ -301,8 +307,9 @@ def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()
     out = []
     for k, (first, end) in enumerate(spans):
         text = " ".join(toks[j][0] for j in range(first, end) if toks[j][0] != ".")
-        qualifier = k > 0 and [t for t, _, _ in toks[spans[k - 1][1]:first]] == [","] and \
-            toks[end][0].lower() not in (",", "and", "or")
+        between = [t for t, _, _ in toks[spans[k - 1][1]:first]] if k > 0 else []
+        qualifier = (between == [","] and toks[end][0].lower() not in (",", "and", "or")) or \
+            (between == ["("] and toks[end][0] == ")")
         out.append(_Name(text, qualifier, toks[first][1], toks[end - 1][2]))
     return out
 
@@ -314,7 +321,12 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", ""))) for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
-    found += [Entity(n.text) for n in _name_runs(request, tool_words) if not n.qualifier]
+    names = _name_runs(request, tool_words)
+    for k, n in enumerate(names):
+        after = names[k + 1] if k + 1 < len(names) else None
+        aside = after is not None and after.qualifier and request[:after.start].rstrip().endswith("(")
+        if not n.qualifier:
+            found.append(Entity(n.text, alias=after.text if aside else None))
     seen: set[str] = set()
     out = []
     for e in found:
@@ -407,6 +419,8 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
                 out.append(list(run))
             elif not numbers and "string" in items:
                 out.append([str(v) for v in run])
+    if asks_decimal(schema):  # "4%" for "the annual rate as a decimal": 0.04 first
+        out += [p / 100 for p in percents(request)]
     if kinds & {"integer", "number"}:
         for n in _numbers_in(request):
             if n.is_integer():
@@ -477,7 +491,8 @@ class Levels:
     """A span that joins two things ('New York to Philadelphia') or swallows another argument."""
     misformatted: float = 0.4
     """A value not in the date or time format its parameter states ("March" where the
-    description asks for %Y-%m-%d): the API will refuse it."""
+    description asks for %Y-%m-%d), or a percentage where it asks for a decimal (4 of "4%" for
+    "the annual rate as a decimal"): the API will refuse or misread it."""
     junk: float = 0.3
     """JSON syntax inside a string, a repeated answered call."""
     schema_copy: float = 0.1
@@ -674,7 +689,8 @@ class VerifierScorer:
         assert param is not None
         if self.schema_copy:
             copied = _schema_copy(value, name, param.schema, facts.evidence_words) or (
-                "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
+                "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None) or (
+                facts.labelled(name) if isinstance(value, str) and words(value) == words(name) else None)
             if copied:
                 return Judgement(lv.schema_copy, copied)
         if isinstance(value, bool) and facts.names(name):
@@ -691,6 +707,8 @@ class VerifierScorer:
             return Judgement(lv.grounded if named else lv.default, "an option named" if named else "an option")
         if not self.grounding:
             return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
+        if isinstance(value, (int, float)) and _misscaled(float(value), param.schema, facts.percents):
+            return Judgement(lv.misformatted, "a percentage of the request where a decimal is asked for")
         fmt = stated_format(name, param.schema)
         if fmt is not None and isinstance(value, str):
             try:
@@ -764,6 +782,7 @@ class _Facts:
         self.evidence_seq = tokens(self.evidence_raw)
         self.evidence_words = set(self.evidence_seq)
         self.numbers = _numbers_in(self.evidence_raw)
+        self.percents = percents(self.evidence_raw)
         self._ties: dict[str, list[float]] = {}
 
     @cached_property
@@ -821,6 +840,14 @@ class _Facts:
     def _tool_words(self) -> dict[str, set[str]]:
         return {t.name: content_words(" ".join([t.name, t.description, *(p.name for p in t.params)]))
                 for t in self.ctx.tools}
+
+    def labelled(self, name: str) -> str | None:
+        """Why the parameter's own name is no value although the request says it: the request puts
+        it before the value it labels ("the compound C6H12O6", "substance A")."""
+        ws = words(name)
+        label = r"\s+".join(re.escape(w) for w in ws)
+        m = re.search(rf"(?i:\b{label}s?)\s+[\"']?([A-Z0-9][\w.-]*)", self.evidence_raw) if ws else None
+        return f"the parameter's own name, which the request puts before {m.group(1)!r}" if m else None
 
     def cut_list(self, value: list[Any]) -> bool:
         """Whether ``value`` leaves out items of a list the request spells out that has all of
@@ -1085,6 +1112,29 @@ def stated_format(name: str, schema: dict[str, Any]) -> str | None:
     return fmt
 
 
+_PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(?:%|percent\b|per cent\b)", re.I)
+_AS_DECIMAL = re.compile(r"decimal(?! places| digits| point)|fraction|between 0 and 1|sums? to 1\b"
+                         r"|\d\s?%\s?(?:is|=|->|as)\s?0?\.\d|0?\.\d+\s?(?:for|=|is)\s?\d+(?:\.\d+)?\s?%", re.I)
+
+
+def percents(text: str) -> list[float]:
+    """The shares a text writes as percentages ("4%", "2.5 percent"): the numbers before the sign."""
+    return [float(n) for n in _PERCENT.findall(text)]
+
+
+def asks_decimal(schema: dict[str, Any]) -> bool:
+    """Whether a number parameter's description asks for a share as a decimal ("as a decimal",
+    "E.g. 5% is 0.05", "between 0 and 1"). Where it says nothing, or asks for a percentage,
+    sources differ (``benchmarks/stated_formats.py``): the policy decides between 4 and 0.04."""
+    return "number" in _types(schema) and bool(_AS_DECIMAL.search(str(schema.get("description") or "")))
+
+
+def _misscaled(value: float, schema: dict[str, Any], said: Sequence[float]) -> bool:
+    """4 of the request's "4%" where the parameter asks for a decimal (0.04)."""
+    return asks_decimal(schema) and any(math.isclose(value, p) for p in said) and \
+        not any(math.isclose(value * 100, p) for p in said)
+
+
 def _facts(ctx: ScoringContext) -> _Facts:
     """What the verifier reads of a question, once per question (no threshold enters it)."""
     if "verifier" not in ctx.cache:
@@ -1149,5 +1199,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "content_words", "relevance", "request_entities",
-           "stem", "words"]
+__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "content_words", "percents",
+           "relevance", "request_entities", "stem", "words"]
