@@ -674,19 +674,18 @@ def test_a_percentage_where_a_decimal_is_asked_for_scores_as_misformatted() -> N
     assert value(ctx, "rate", 4, "future_value", verifier=VerifierScorer(grounding=False)) == LV.grounded
 
 
-def test_the_parameters_own_name_is_no_value_where_the_request_puts_it_before_one() -> None:
+def test_the_parameters_own_name_is_no_value_even_where_the_request_says_it() -> None:
     weight = normalize_tool({"type": "function", "function": {"name": "molecular_weight", "description": "Weight",
                              "parameters": {"type": "object", "properties": {
                                  "compound": {"type": "string"}, "to_unit": {"type": "string"}},
                                  "required": ["compound"]}}})
     ctx = context([weight], HumanMessage("What is the molecular weight of the compound C6H12O6 (Glucose)?"))
     score, reason = judge(ctx, opened("molecular_weight", ("compound", "compound")))
-    assert score == LV.schema_copy and "'C6H12O6'" in reason
+    assert score == LV.schema_copy and "own name" in reason
     assert value(ctx, "compound", "C6H12O6", "molecular_weight") == LV.grounded
+    plain = context([weight], HumanMessage("What does one compound weigh in grams?"))
+    assert value(plain, "compound", "compound", "molecular_weight") == LV.schema_copy
     # a name in parentheses after another only qualifies it: no entity of its own, owed no call
     [compound] = request_entities(ctx.request, [weight])
     assert (compound.text, compound.alias) == ("C6H12O6", "Glucose")
     assert compound.used_by([Call("molecular_weight", {"compound": "glucose"})])  # either name uses it
-    # said without a value after it, the word may be the user's value
-    plain = context([weight], HumanMessage("What does one compound weigh in grams?"))
-    assert value(plain, "compound", "compound", "molecular_weight") == LV.grounded

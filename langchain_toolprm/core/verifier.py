@@ -689,8 +689,7 @@ class VerifierScorer:
         assert param is not None
         if self.schema_copy:
             copied = _schema_copy(value, name, param.schema, facts.evidence_words) or (
-                "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None) or (
-                facts.labelled(name) if isinstance(value, str) and words(value) == words(name) else None)
+                "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
             if copied:
                 return Judgement(lv.schema_copy, copied)
         if isinstance(value, bool) and facts.names(name):
@@ -840,14 +839,6 @@ class _Facts:
     def _tool_words(self) -> dict[str, set[str]]:
         return {t.name: content_words(" ".join([t.name, t.description, *(p.name for p in t.params)]))
                 for t in self.ctx.tools}
-
-    def labelled(self, name: str) -> str | None:
-        """Why the parameter's own name is no value although the request says it: the request puts
-        it before the value it labels ("the compound C6H12O6", "substance A")."""
-        ws = words(name)
-        label = r"\s+".join(re.escape(w) for w in ws)
-        m = re.search(rf"(?i:\b{label}s?)\s+[\"']?([A-Z0-9][\w.-]*)", self.evidence_raw) if ws else None
-        return f"the parameter's own name, which the request puts before {m.group(1)!r}" if m else None
 
     def cut_list(self, value: list[Any]) -> bool:
         """Whether ``value`` leaves out items of a list the request spells out that has all of
@@ -1059,7 +1050,7 @@ def _schema_copy(value: Any, name: str, schema: dict[str, Any], evidence: set[st
     low = value.strip().lower()
     if low in _JSON_TYPES and not grounded:
         return "a type name"
-    if words(name) == ws and not grounded:
+    if words(name) == ws:  # even where the user says the word: "the compound C6H12O6", "3 units", "which month"
         return "the parameter's own name"
     desc = str(schema.get("description", ""))
     dws = words(desc)
