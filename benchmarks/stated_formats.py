@@ -85,12 +85,11 @@ def main() -> None:
             said = percents(json.dumps(item["question"]))
             for fn in item["function"]:
                 for name, schema in fn["parameters"].get("properties", {}).items():
+                    values = [v for call in gold.get(item["id"], []) for v in call.get(fn["name"], {}).get(name, [])]
                     if said:
-                        shares.append(("BFCL", said, {**schema, "type": _json_type(schema.get("type"))},
-                                       [v for call in gold.get(item["id"], []) for v in call.get(fn["name"], {}).get(name, [])]))
+                        shares.append(("BFCL", said, {**schema, "type": _json_type(schema.get("type"))}, values))
                     fmt = stated_format(name, schema)
-                    accepted = [v for call in gold.get(item["id"], []) for v in call.get(fn["name"], {}).get(name, [])
-                                if isinstance(v, str) and v]
+                    accepted = [v for v in values if isinstance(v, str) and v]
                     if fmt is None or not accepted:
                         continue
                     if any(_parses(v, fmt) for v in accepted):  # BFCL accepts several spellings

@@ -1,6 +1,7 @@
 """The verifier's lowest step score along each gold call list of the training sources (no
 model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
-and which rules pull gold lists down.
+and which rules pull gold lists down; and how many gold values the value rules meant for wrong
+values (schema copy, misformatted) score, by reason (their false alarms).
 
     python benchmarks/verifier_on_gold.py --per-source 400
 """
@@ -11,7 +12,7 @@ import argparse
 from collections import Counter
 
 from langchain_toolprm.core.scorers import ScoringContext
-from langchain_toolprm.core.steps import segment
+from langchain_toolprm.core.steps import StepTag, segment
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.sources import load_training_sources
 
@@ -23,15 +24,24 @@ def main() -> None:
     args = parser.parse_args()
     verifier = VerifierScorer()
     lows = []
+    values = 0
+    alarms: Counter[str] = Counter()
     for report in load_training_sources(sources=args.sources.split(",")):
         for ex in [e for e in report.examples if e.gold][:args.per_source]:
             steps = segment(list(ex.gold))
             ctx = ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs()))
-            lows.append(min(verifier.judge(ctx, [steps[:i + 1] for i in range(len(steps))]), key=lambda j: j.score))
+            judged = verifier.judge(ctx, [steps[:i + 1] for i in range(len(steps))])
+            lows.append(min(judged, key=lambda j: j.score))
+            for step, j in zip(steps, judged, strict=True):
+                if step.tag is StepTag.ARG_VALUE:
+                    values += 1
+                    if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted):
+                        alarms[j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
     print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
+    print(f"{values} gold values; scored schema copy or misformatted: {sum(alarms.values())}", dict(alarms.most_common()))
 
 
 if __name__ == "__main__":

@@ -278,6 +278,8 @@ class _Name(NamedTuple):
     qualifier: bool
     start: int
     end: int
+    aside: bool = False
+    """A qualifier in parentheses: another name for the name before it ("AAPL" of "Apple Inc. (AAPL)")."""
 
 
 def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()) -> list[_Name]:
@@ -308,9 +310,9 @@ def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()
     for k, (first, end) in enumerate(spans):
         text = " ".join(toks[j][0] for j in range(first, end) if toks[j][0] != ".")
         between = [t for t, _, _ in toks[spans[k - 1][1]:first]] if k > 0 else []
-        qualifier = (between == [","] and toks[end][0].lower() not in (",", "and", "or")) or \
-            (between == ["("] and toks[end][0] == ")")
-        out.append(_Name(text, qualifier, toks[first][1], toks[end - 1][2]))
+        aside = between == ["("] and toks[end][0] == ")"
+        qualifier = aside or (between == [","] and toks[end][0].lower() not in (",", "and", "or"))
+        out.append(_Name(text, qualifier, toks[first][1], toks[end - 1][2], aside))
     return out
 
 
@@ -324,9 +326,8 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     names = _name_runs(request, tool_words)
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
-        aside = after is not None and after.qualifier and request[:after.start].rstrip().endswith("(")
         if not n.qualifier:
-            found.append(Entity(n.text, alias=after.text if aside else None))
+            found.append(Entity(n.text, alias=after.text if after is not None and after.aside else None))
     seen: set[str] = set()
     out = []
     for e in found:
