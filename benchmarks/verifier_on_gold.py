@@ -1,7 +1,7 @@
 """The verifier's lowest step score along each gold call list of the training sources (no
 model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
 and which rules pull gold lists down; and how many gold values the value rules meant for wrong
-values (schema copy, misformatted) score, by reason (their false alarms).
+values (schema copy, misformatted, a word that is no unit) score, by reason (their false alarms).
 
     python benchmarks/verifier_on_gold.py --per-source 400
 """
@@ -13,7 +13,7 @@ from collections import Counter
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import StepTag, segment
-from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.core.verifier import NOT_A_UNIT, VerifierScorer
 from langchain_toolprm.data.sources import load_training_sources
 
 
@@ -35,7 +35,8 @@ def main() -> None:
             for step, j in zip(steps, judged, strict=True):
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
-                    if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted):
+                    if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
+                            j.reason.startswith(NOT_A_UNIT):
                         alarms[j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):

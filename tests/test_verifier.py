@@ -15,14 +15,17 @@ from langchain_toolprm.core.verifier import (
     Levels,
     VerifierScorer,
     asks_decimal,
+    asks_unit,
     copy_values,
     expressions,
     percents,
     relevance,
     request_entities,
+    route_legs,
     stated_format,
     stem,
     tokens,
+    unit_words,
     words,
 )
 
@@ -689,3 +692,72 @@ def test_the_parameters_own_name_is_no_value_even_where_the_request_says_it() ->
     [compound] = request_entities(ctx.request, [weight])
     assert (compound.text, compound.alias) == ("C6H12O6", "Glucose")
     assert compound.used_by([Call("molecular_weight", {"compound": "glucose"})])  # either name uses it
+
+
+def test_a_unit_parameter_takes_a_word_the_request_writes_as_a_unit() -> None:
+    assert asks_unit("to_unit", {"type": "string"}) and asks_unit("units", {"type": "string"})
+    assert not asks_unit("unit", {"type": "string", "enum": ["m", "cm"]})  # options: the enum decides
+    assert not asks_unit("unit_price", {"type": "number"}) and not asks_unit("community", {"type": "string"})
+    assert {"meter", "meters", "km/h", "celsius", "ng/dl"} <= unit_words(
+        "a radius of 5 meters, the speed in km/h, 25 degrees Celsius, in the unit ng/dL")
+    area = normalize_tool({"type": "function", "function": {"name": "circle_area", "description": "Area of a circle",
+                           "parameters": {"type": "object", "properties": {
+                               "radius": {"type": "number"},
+                               "units": {"type": "string", "description": "The units (e.g. 'cm' or 'inches')."}},
+                               "required": ["radius"]}}})
+    ctx = context([area], HumanMessage("What is the total area of the first circle, with a radius of 5 meters?"))
+    score, reason = judge(ctx, opened("circle_area", ("radius", 5), ("units", "circle")))
+    assert score == LV.partly and "as a unit" in reason  # the request's word, not where it writes a unit
+    assert value(ctx, "units", "area", "circle_area") == LV.partly
+    assert value(ctx, "units", "meters", "circle_area") == LV.grounded
+    # finishing without the optional unit now beats writing a word that is none
+    assert judge(ctx, opened("circle_area", ("radius", 5)) + [Step(T.PARAM_FINISH)])[0] == 1.0
+    said = context([area], HumanMessage("The radius is 5 and I want the area in inches, not in the circle's units."))
+    assert value(said, "units", "inches", "circle_area") == LV.grounded
+    assert value(said, "units", "circle", "circle_area") == LV.partly  # "in the circle's": no unit after "in"
+    # an option the description offers is a unit even where the request writes it elsewhere
+    offered = context([area], HumanMessage("The radius is 5; cm please."))
+    assert value(offered, "units", "cm", "circle_area") == LV.grounded
+    assert value(ctx, "units", "circle", "circle_area", verifier=VerifierScorer(grounding=False)) == LV.grounded
+
+
+def test_each_leg_of_a_route_is_owed_a_call(tools: list[ToolSpec]) -> None:
+    request = "Flights from New York to Los Angeles, then from Los Angeles to Miami, and from Miami back to New York."
+    assert [(leg.text, leg.to) for leg in route_legs(request)] == [
+        ("New York", "Los Angeles"), ("Los Angeles", "Miami"), ("Miami", "New York")]
+    assert [(leg.text, leg.to) for leg in route_legs(
+        "the route from my home in San Francisco to my office in Palo Alto, then return to Palo Alto from San Jose")] \
+        == [("San Francisco", "Palo Alto"), ("San Jose", "Palo Alto")]
+    assert route_legs("Flights to Paris and Rome from London, and hotels in Paris") == []  # no leg between two names
+    ctx = context(tools, HumanMessage(request))
+    two = [Call("book_flight", {"origin": "New York", "destination": "Los Angeles"}),
+           Call("book_flight", {"origin": "Los Angeles", "destination": "Miami"})]
+    # every city is used by the first two calls; only the third leg tells that a call is owed
+    score, why = judge(ctx, segment(two))
+    assert LV.uncovered <= score < LV.uncovered_most and "'Miami' to 'New York'" in why
+    assert judge(ctx, [*segment(two)[:-1], Step(T.FUNC_NAME, "book_flight")])[0] > LV.nothing_new
+    back = [*two, Call("book_flight", {"origin": "Miami", "destination": "New York"})]
+    assert judge(ctx, segment(back)[:-1])[0] == 1.0 and judge(ctx, segment(back))[0] == 1.0
+    # a leg keeps no call open: it is owed a call of its own, not the first call's optional arguments
+    assert judge(ctx, segment(back)[:-2] + [Step(T.PARAM_FINISH)])[0] == 1.0
+    assert judge(ctx, segment(two), VerifierScorer(coverage=False))[0] == 1.0
+    # the open call's origin starts an unused leg: its destination is that leg's other end
+    first = segment(two[:1])[:-1]
+    astray = judge(ctx, [*first, *opened("book_flight", ("origin", "Los Angeles"), ("destination", "New York"))])
+    assert astray[0] == LV.partly and "leg from 'Los Angeles' goes to 'Miami'" in astray[1]
+    assert value(ctx, "destination", "Miami", "book_flight", ("origin", "Los Angeles")) == LV.grounded
+
+
+def test_a_later_call_keeps_the_optional_arguments_an_earlier_one_set(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("The 3-day weather forecast in Paris and in Rome, with tags sunny."))
+    first = segment([Call("get_weather", {"city": "Paris", "days": 3, "tags": ["sunny"]})])[:-1]
+    score, why = judge(ctx, [*first, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH)])
+    assert score == LV.unsaid and "'days'" in why
+    kept = opened("get_weather", ("city", "Rome"), ("days", 3), ("tags", ["sunny"]))
+    assert judge(ctx, [*first, *kept, Step(T.PARAM_FINISH)])[0] == 1.0
+    # a default the earlier call wrote out is nothing to keep, and another function's arguments bind nothing
+    plain = segment([Call("get_weather", {"city": "Paris", "hourly": False})])[:-1]
+    two = context(tools, HumanMessage("The weather forecast in Paris and in Rome."))
+    assert judge(two, [*plain, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH)])[0] == 1.0
+    assert judge(ctx, [*first, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH)],
+                 VerifierScorer(coverage=False))[0] == 1.0

@@ -7,16 +7,20 @@ It decides where a small policy cannot (every signal can be switched off for abl
   the earlier ones at half, ``DONE_TASK_WEIGHT``). It ranks function names, and ``[]`` wins
   when no tool reaches ``relevance_threshold``;
 - **coverage**: entities and numbers of the request (and, once a call uses one member of a list
-  the user spells out, "copper and aluminum", the other members) that no call uses yet favour
-  another call: closing the list scores lower, the less of the request it uses the lower; another
-  call that uses nothing new scores lower, and so does a value that takes an unused one's place;
+  the user spells out, "copper and aluminum", the other members; each leg of a route, "from
+  Miami back to New York") that no call uses yet favour another call: closing the list scores
+  lower, the less of the request it uses the lower; another call that uses nothing new scores
+  lower, and so does a value that takes an unused one's place. A later call to a function keeps
+  the optional arguments an earlier one set ("distances in miles" holds for every leg);
 - **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
   its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
   swallow another argument's value are told apart from the user's own words. A value whose
   parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its description,
   JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
   names each of its parts (the year, the month as a number or a name, the day...). A finished
-  call the conversation gives none of the values of, inventing a number, scores below ``[]``;
+  call the conversation gives none of the values of, inventing a number, scores below ``[]``.
+  A free-text unit parameter takes a word the conversation writes as a unit ("5 meters", "in
+  miles") or its description offers, not any word of the request ("circle", "distance");
 - **schema copy**: a value that is schema text (a type name, the parameter's own name or
   description, the description's own example) rather than the user's words scores near zero.
 
@@ -241,8 +245,13 @@ class Entity:
     alias: str | None = None
     """The name the request gives it in parentheses ("AAPL" of "Apple Inc. (AAPL)"): a call
     that uses either uses it."""
+    to: str | None = None
+    """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
+    use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
 
     def used_by(self, calls: Sequence[Call]) -> bool:
+        if self.to is not None:
+            return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
@@ -252,6 +261,9 @@ class Entity:
             if mine and (mine <= pool or any(_abbreviates(v, text) for v in values if isinstance(v, str))):
                 return True
         return False
+
+    def _leg_of(self, call: Call) -> bool:
+        return all(Entity(end).used_by([call]) for end in (self.text, self.to or ""))
 
 
 def _abbreviates(value: str, phrase: str) -> bool:
@@ -336,6 +348,30 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
             seen.add(key)
             out.append(e)
     return out
+
+
+_FILLER = r"(?:(?:my|the|our|your|his|her|their|a|an|[a-z]+['’]s)\s+)?(?:[a-z]+\s+){0,2}?(?:(?:in|at)\s+)?"
+_LEG_FROM = re.compile(rf"\bfrom\s+{_FILLER}$")
+_LEG_TO = re.compile(rf"\s*,?\s*(?:[a-z]+\s+)?(?:back\s+)?to\s+{_FILLER}$")
+_LEG_BACK = re.compile(rf"\b(?:back|return|returning|go|come|head)\s+to\s+{_FILLER}$", re.I)
+_LEG_BACK_FROM = re.compile(rf"\s*,?\s*from\s+{_FILLER}$")
+
+
+def route_legs(request: str) -> list[Entity]:
+    """The legs of a route the request spells between two names: "from X to Y", "from X back to
+    Y", "from my office in X to my friend's house in Y", "back to Y from X" (a name that only
+    qualifies another ends none). Each asks for a call of its own: with "from New York to Los
+    Angeles, then to Miami, and from Miami back to New York", every city is used by two calls
+    and only the legs tell that a third is owed."""
+    names = [n for n in _name_runs(request) if not n.qualifier]
+    out: list[Entity] = []
+    for a, b in zip(names, names[1:]):
+        before, between = request[max(0, a.start - 40):a.start], request[a.end:b.start]
+        if _LEG_FROM.search(before) and _LEG_TO.fullmatch(between):
+            out.append(Entity(a.text, to=b.text))
+        elif _LEG_BACK.search(before) and _LEG_BACK_FROM.fullmatch(between):
+            out.append(Entity(b.text, to=a.text))
+    return list(dict.fromkeys(out))
 
 
 DONE_TASK_WEIGHT = 0.5
@@ -447,6 +483,8 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
 def _could_hold(param: ParamSpec, entity: Entity) -> bool:
     """Whether ``param`` could take ``entity``: one of its options, or a value of its types (an
     unused city does not keep a call open whose only free argument is a unit)."""
+    if entity.to is not None:  # a leg is owed a call of its own
+        return False
     if param.choices is not None:
         return any(str(c).lower() == entity.text.lower() for c in param.choices)
     kinds = _types(param.schema)
@@ -600,6 +638,10 @@ class VerifierScorer:
                     flags = [p.name for p in remaining if _types(p.schema) == {"boolean"} and facts.names(p.name)]
                     if flags:
                         return Judgement(lv.unsaid, f"the request names the flag {flags[0]!r}, left unset")
+                    kept = [p.name for p in remaining for c in before.calls if c.name == tool.name
+                            and c.arguments.get(p.name, p.schema.get("default")) != p.schema.get("default")]
+                    if kept:
+                        return Judgement(lv.unsaid, f"an earlier call to the function sets {kept[0]!r}, left out")
                 return Judgement(1.0, "arguments complete")
             call = Call(tool.name, before.open_args)
             key = call_key(call.name, call.arguments)
@@ -631,7 +673,8 @@ class VerifierScorer:
             if left or uncalled:
                 owed = len(facts.owed([*calls, *ctx.calls_since_request])) + len(facts.named_functions)
                 used = 1 - (len(left) + len(uncalled)) / owed
-                missing = [repr(e.text) + (f" for {e.function}" if e.function else "") for e in left[:3]] + \
+                missing = [repr(e.text) + (f" to {e.to!r}" if e.to else "") + (f" for {e.function}" if e.function else "")
+                           for e in left[:3]] + \
                     [f"{n}()" for n in uncalled[:3]]
                 return Judgement(round(lv.uncovered + (lv.uncovered_most - lv.uncovered) * used, 4),
                                  "no call uses " + ", ".join(missing))
@@ -662,6 +705,8 @@ class VerifierScorer:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not (number or isinstance(value, str)):
             return None
+        if not number and (leg := facts.leg_elsewhere(tool.name, name, value, calls, others)):
+            return leg
         if number:
             owner = facts.owner(tool, name, float(value), calls)
             if owner:
@@ -673,8 +718,10 @@ class VerifierScorer:
         elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
         if not (repeat or worded or elsewhere):
             return None
+        schema = tool.param(name).schema  # type: ignore[union-attr]
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
-                  and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))]
+                  and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))
+                  and not (asks_unit(name, schema) and (e.to is not None or not facts.writes_unit(e.text, schema)))]
         if elsewhere and not (repeat or worded):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
         if not unused:
@@ -717,7 +764,11 @@ class VerifierScorer:
                 return Judgement(lv.misformatted, f"not in the stated format {fmt}")
             if _date_said(when, fmt, facts):
                 return Judgement(lv.grounded, f"the conversation's date or time, in the stated format {fmt}")
-        return self._grounded(facts, value, others)
+        judged = self._grounded(facts, value, others)
+        if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
+                and not facts.writes_unit(value, param.schema):
+            return Judgement(lv.partly, NOT_A_UNIT)
+        return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
         lv = self.levels
@@ -805,7 +856,31 @@ class _Facts:
         already adds nothing while the calls are all to its function."""
         named = {e.text.lower() for e in self.entities}
         functions = {c.name for c in calls}
-        return self.entities + [e for e in self.siblings(calls) if e.text not in named or functions != {e.function}]
+        return self.entities + self.legs + [e for e in self.siblings(calls)
+                                            if e.text not in named or functions != {e.function}]
+
+    @cached_property
+    def legs(self) -> list[Entity]:
+        return route_legs(self.request)
+
+    def leg_elsewhere(self, function: str, param: str, value: str, calls: Sequence[Call],
+                      others: dict[str, Any]) -> str | None:
+        """Why ``value``, a place of the request's route, is not where the open call goes: its other
+        arguments start an unused leg ("from Los Angeles to San Francisco") and the value ends none
+        of the legs they start ("New York" as the destination)."""
+        if not self.legs:
+            return None
+        def uses(place: str, args: dict[str, Any]) -> bool:
+            return Entity(place).used_by([Call(function, args)])
+        mine = {param: value}
+        if not any(uses(end, mine) for leg in self.legs for end in (leg.text, leg.to or "")):
+            return None
+        unused = [leg for leg in self.left(calls) if leg.to is not None]
+        started = [(a, b) for leg in unused for a, b in ((leg.text, leg.to or ""), (leg.to or "", leg.text))
+                   if uses(a, others)]
+        if not started or any(uses(b, mine) for _, b in started):
+            return None
+        return f"the request's leg from {started[0][0]!r} goes to {started[0][1]!r}"
 
     @cached_property
     def named_functions(self) -> dict[str, set[str]]:
@@ -948,8 +1023,12 @@ class _Facts:
                 for m in re.finditer(rf"({_NUMBER.pattern})|[A-Za-z]+", self.request)]
 
     @cached_property
+    def _request_cased(self) -> list[str]:
+        return re.findall(r"[\w'’-]+|,", self.request)
+
+    @cached_property
     def _request_words(self) -> list[str]:
-        return [w.lower() for w in re.findall(r"[\w'’-]+|,", self.request)]
+        return [w.lower() for w in self._request_cased]
 
     def siblings(self, calls: Sequence[Call]) -> list[Entity]:
         """Phrases the request coordinates with a value the calls use: with "copper" used, the
@@ -983,8 +1062,9 @@ class _Facts:
                         phrase = seq[at:at + k] if at >= 0 else []
                         if len(phrase) != k or not (phrase[0].isdigit() if number else
                                                     all(_wordlike(w) and w not in _STOP for w in phrase)) \
-                                or " ".join(phrase) in self._qualifiers:
-                            break
+                                or " ".join(phrase) in self._qualifiers \
+                                or (value[:1].isupper() and not self._request_cased[at][:1].isupper()):
+                            break  # a name's siblings are names: not the "considering" of "to Miami, considering"
                         out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
         return list(dict.fromkeys(out))
 
@@ -992,6 +1072,20 @@ class _Facts:
     def _qualifiers(self) -> set[str]:
         """Names that qualify the one before them ("Colorado" of "Denver, Colorado"): no siblings."""
         return {" ".join(words(n.text)) for n in _name_runs(self.request) if n.qualifier}
+
+    @cached_property
+    def _unit_words(self) -> set[str]:
+        return unit_words(self.evidence_raw)
+
+    def writes_unit(self, value: str, schema: dict[str, Any]) -> bool:
+        """Whether ``value`` is a unit as the conversation writes one, or as the parameter's
+        description offers one (its examples, quoted options, default): "meters" of "a radius of
+        5 meters" or "in meters", not the "circle" of "the first circle" nor the "distance" of
+        "the total distance in kilometers"."""
+        low = value.strip().lower()
+        offered = {w for m in _ASIDES.finditer(str(schema.get("description") or "")) for g in m.groups() if g
+                   for w in tokens(g)}
+        return low in self._unit_words or all(stem(w) in self._unit_words or w in offered for w in tokens(low))
 
     @cached_property
     def expressions(self) -> list[str]:
@@ -1109,6 +1203,28 @@ _AS_DECIMAL = re.compile(r"decimal(?! places| digits| point)|fraction|between 0 
                          r"|\d\s?%\s?(?:is|=|->|as)\s?0?\.\d|0?\.\d+\s?(?:for|=|is)\s?\d+(?:\.\d+)?\s?%", re.I)
 
 
+_UNIT_AFTER = re.compile(r"(?:\d\s*|\b(?:in|into|to|per|as|degrees?|units?)\s+)(?=([A-Za-z°µ][\w/°²³^.-]*))", re.I)
+"""A unit as a text writes it: right after a number ("5 meters", "10m"), after "in", "into",
+"to", "per", "as" ("in miles", "to km/h"), "degrees" ("25 degrees Celsius") or "unit" ("in the
+unit ng/dL")."""
+_ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g\.|such as|either|defaults? (?:is|to)|default:?)\s*([^.;]+)",
+                     re.I)
+
+
+NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
+
+
+def asks_unit(name: str, schema: dict[str, Any]) -> bool:
+    """A free-text string parameter named for a unit (``unit``, ``units``, ``to_unit``...)."""
+    return "string" in _types(schema) and "enum" not in schema and bool({"unit", "units"} & set(words(name)))
+
+
+def unit_words(text: str) -> set[str]:
+    """The stems of the words a text writes as units (``_UNIT_AFTER``), and each unit whole ("km/h")."""
+    found = [m.group(1).lower().rstrip(".") for m in _UNIT_AFTER.finditer(text)]
+    return {w for f in found for w in (f, *map(stem, tokens(f)))}
+
+
 def percents(text: str) -> list[float]:
     """The shares a text writes as percentages ("4%", "2.5 percent"): the numbers before the sign."""
     return [float(n) for n in _PERCENT.findall(text)]
@@ -1191,5 +1307,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "content_words", "percents",
-           "relevance", "request_entities", "stem", "words"]
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words",
+           "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
