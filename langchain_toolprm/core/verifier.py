@@ -351,6 +351,7 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
 
 
 _FILLER = r"(?:(?:my|the|our|your|his|her|their|a|an|[a-z]+['’]s)\s+)?(?:[a-z]+\s+){0,2}?(?:(?:in|at)\s+)?"
+"""What may stand between "from" or "to" and a place's name: "my office in", "my friend's house in"."""
 _LEG_FROM = re.compile(rf"\bfrom\s+{_FILLER}$")
 _LEG_TO = re.compile(rf"\s*,?\s*(?:[a-z]+\s+)?(?:back\s+)?to\s+{_FILLER}$")
 _LEG_BACK = re.compile(rf"\b(?:back|return|returning|go|come|head)\s+to\s+{_FILLER}$", re.I)
@@ -1209,6 +1210,8 @@ _UNIT_AFTER = re.compile(r"(?:\d\s*|\b(?:in|into|to|per|as|degrees?|units?)\s+)(
 unit ng/dL")."""
 _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g\.|such as|either|defaults? (?:is|to)|default:?)\s*([^.;]+)",
                      re.I)
+"""Where a description offers values: in parentheses, in quotes, after "e.g.", "such as",
+"either" or "default is"."""
 
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
