@@ -37,12 +37,13 @@ def main() -> None:
                     values += 1
                     if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
                             j.reason.startswith(NOT_A_UNIT):
-                        alarms[j.reason.split("'")[0][:50]] += 1
+                        alarms["no unit" if j.reason == NOT_A_UNIT else j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
     print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
-    print(f"{values} gold values; scored schema copy or misformatted: {sum(alarms.values())}", dict(alarms.most_common()))
+    print(f"{values} gold values; scored schema copy, misformatted or no unit: {sum(alarms.values())}",
+          dict(alarms.most_common()))
 
 
 if __name__ == "__main__":

@@ -738,8 +738,15 @@ def test_each_leg_of_a_route_is_owed_a_call(tools: list[ToolSpec]) -> None:
     assert judge(ctx, [*segment(two)[:-1], Step(T.FUNC_NAME, "book_flight")])[0] > LV.nothing_new
     back = [*two, Call("book_flight", {"origin": "Miami", "destination": "New York"})]
     assert judge(ctx, segment(back)[:-1])[0] == 1.0 and judge(ctx, segment(back))[0] == 1.0
-    # a leg keeps no call open: it is owed a call of its own, not the first call's optional arguments
-    assert judge(ctx, segment(back)[:-2] + [Step(T.PARAM_FINISH)])[0] == 1.0
+    # a leg keeps no call open: it is owed a call of its own, not this call's optional arguments
+    # (every city is used once the second call has its cities; only the Miami-New York leg is left)
+    flight = normalize_tool({"type": "function", "function": {"name": "book_flight", "description": "Book a flight",
+                             "parameters": {"type": "object", "properties": {
+                                 "origin": {"type": "string"}, "destination": {"type": "string"},
+                                 "cabin": {"type": "string"}}, "required": ["origin", "destination"]}}})
+    cabin = context([flight], HumanMessage(request))
+    second = [*segment(two[:1])[:-1], *opened("book_flight", ("origin", "Los Angeles"), ("destination", "Miami"))]
+    assert judge(cabin, [*second, Step(T.PARAM_FINISH)]) == (1.0, "arguments complete")
     assert judge(ctx, segment(two), VerifierScorer(coverage=False))[0] == 1.0
     # the open call's origin starts an unused leg: its destination is that leg's other end
     first = segment(two[:1])[:-1]
