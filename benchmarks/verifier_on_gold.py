@@ -1,7 +1,7 @@
 """The verifier's lowest step score along each gold call list of the training sources (no
 model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
 and which rules pull gold lists down; and how many gold values the value rules meant for wrong
-values (schema copy, misformatted, a word that is no unit) score, by reason (their false alarms).
+values (schema copy, misformatted, a word that is no unit, another task's value) score, by reason (their false alarms).
 
     python benchmarks/verifier_on_gold.py --per-source 400
 """
@@ -13,7 +13,7 @@ from collections import Counter
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import StepTag, segment
-from langchain_toolprm.core.verifier import NOT_A_UNIT, VerifierScorer
+from langchain_toolprm.core.verifier import NOT_A_UNIT, OTHER_TASK, VerifierScorer
 from langchain_toolprm.data.sources import load_training_sources
 
 
@@ -36,8 +36,9 @@ def main() -> None:
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
                     if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
-                            j.reason.startswith(NOT_A_UNIT):
-                        alarms["no unit" if j.reason == NOT_A_UNIT else j.reason.split("'")[0][:50]] += 1
+                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK)):
+                        alarms["no unit" if j.reason == NOT_A_UNIT else OTHER_TASK if j.reason.startswith(OTHER_TASK)
+                               else j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")

@@ -24,6 +24,7 @@ from langchain_toolprm.core.verifier import (
     route_legs,
     stated_format,
     stem,
+    task_clauses,
     tokens,
     unit_words,
     words,
@@ -768,3 +769,44 @@ def test_a_later_call_keeps_the_optional_arguments_an_earlier_one_set(tools: lis
     assert judge(two, [*plain, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH)])[0] == 1.0
     assert judge(ctx, [*first, *opened("get_weather", ("city", "Rome")), Step(T.PARAM_FINISH)],
                  VerifierScorer(coverage=False))[0] == 1.0
+
+
+def test_a_value_of_another_tasks_clause_gives_way_to_the_calls_own() -> None:
+    hotel = normalize_tool({"type": "function", "function": {"name": "reserve_hotel", "description": "Reserve a room",
+                            "parameters": {"type": "object", "properties": {
+                                "city": {"type": "string"}, "nights": {"type": "integer"}}, "required": ["city"]}}})
+    train = normalize_tool({"type": "function", "function": {"name": "buy_train_ticket", "description": "Buy a ticket",
+                            "parameters": {"type": "object", "properties": {
+                                "origin": {"type": "string"}, "destination": {"type": "string"},
+                                "passengers": {"type": "integer"}}, "required": ["origin", "destination"]}}})
+    request = "Get me a train ticket from Lyon to Geneva for 2 people and find a hotel in Geneva for 3 nights."
+    assert task_clauses(request, [train, hotel]) == [
+        ("Get me a train ticket from Lyon to Geneva for 2 people", {"buy_train_ticket"}),
+        ("and find a hotel in Geneva for 3 nights.", {"reserve_hotel"})]
+    # a sentence that opens with no task word and names no new function carries its part on
+    assert task_clauses("Then I need a hotel. It is for 3 nights in Geneva. Could you reserve one? Also a train.",
+                        [train, hotel]) == [
+        ("Then I need a hotel. It is for 3 nights in Geneva. Could you reserve one?", {"reserve_hotel"}),
+        ("Also a train.", {"buy_train_ticket"})]
+    ctx = context([train, hotel], HumanMessage(request))
+    # Lyon is said only where the request asks for the train; the hotel's own clause has Geneva
+    score, why = judge(ctx, opened("reserve_hotel", ("city", "Lyon")))
+    assert score == LV.partly and "'Geneva' of the call's own task" in why
+    assert value(ctx, "city", "Geneva", "reserve_hotel") == LV.grounded
+    assert value(ctx, "nights", 2, "reserve_hotel") == LV.partly
+    assert value(ctx, "nights", 3, "reserve_hotel") == LV.grounded
+    # a value both clauses say, and shared context that asks for no function, stay fine
+    assert value(ctx, "destination", "Geneva", "buy_train_ticket") == LV.grounded
+    shared = context([train, hotel], HumanMessage("We are 2 people. Get me a train ticket from Lyon to Geneva and "
+                                                 "find a hotel in Geneva for 3 nights."))
+    assert value(shared, "passengers", 2, "buy_train_ticket") == LV.grounded
+    # the call's own values place it: a second ticket's passengers are those of its own part
+    twice = context([train, hotel], HumanMessage("Get me a train ticket from Lyon to Geneva for 2 people. Also a "
+                                                "train ticket from Paris to Nice for 5 people, and a hotel in Nice."))
+    score, why = judge(twice, opened("buy_train_ticket", ("origin", "Paris"), ("passengers", 2)))
+    assert score == LV.partly and "'5' of the call's own task" in why
+    assert value(twice, "passengers", 5, "buy_train_ticket", ("origin", "Paris")) == LV.grounded
+    # one task, or the coverage switch off: no clause rule
+    one = context([train, hotel], HumanMessage("A hotel in Lyon near the train to Geneva."))
+    assert value(one, "city", "Lyon", "reserve_hotel") == LV.grounded
+    assert value(ctx, "city", "Lyon", "reserve_hotel", verifier=VerifierScorer(coverage=False)) == LV.grounded

@@ -73,12 +73,14 @@ _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
 _NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 """A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
+_TASK_VERBS = (r"(?:get|find|calculate|compute|retrieve|fetch|search|check|create|make|generate|visit|show|give|book"
+               r"|tell|provide|determine|convert|translate|identify|analy[sz]e|display|locate|invest|withdraw|buy"
+               r"|order|send|set|add|list|predict|estimate|plan|recommend|suggest|what|how|who|which|where|when)")
+_TASK_JOIN = rf"\band\s+(?:\w+\s+)?{_TASK_VERBS}\b"
+""""... and book a hotel": where one sentence turns to another task."""
 _SEVERAL_TASKS = re.compile(
     r"\b(also|additionally|then|as well|in addition|moreover|afterwards|after that|next|later|first|firstly|second"
-    r"|secondly|finally|few things|few tasks)\b|\?.*\?|\band\s+(?:\w+\s+)?(get|find|calculate|compute|retrieve|fetch"
-    r"|search|check|create|make|generate|visit|show|give|book|tell|provide|determine|convert|translate|identify"
-    r"|analy[sz]e|display|locate|invest|withdraw|buy|order|send|set|add|list|predict|estimate|plan|recommend|suggest"
-    r"|what|how|who|which|where|when)\b", re.I | re.S)
+    rf"|secondly|finally|few things|few tasks)\b|\?.*\?|{_TASK_JOIN}", re.I | re.S)
 """Words by which a request asks for several tasks ("Also, ...", "... and find ...", "First, ...",
 two questions): only then is a function the request names owed a call of its own. On the training
 sources' multi-tool requests it marks 96% of those whose gold calls two functions or more and 14%
@@ -87,6 +89,30 @@ of the rest (``python benchmarks/named_functions.py``)."""
 
 def asks_several_tasks(request: str) -> bool:
     return _SEVERAL_TASKS.search(request) is not None
+
+
+_CLAUSE_BREAK = re.compile(rf"(?<=[.?!;])[\"')]?\s+(?=[\"'(]?[A-Z0-9])|\n+|\s*,?\s*(?=(?i:{_TASK_JOIN}))")
+_TASK_START = re.compile(r"\W*(?:also|additionally|then|in addition|moreover|furthermore|afterwards|after that|next"
+                         r"|later|first|firstly|second|secondly|third|thirdly|fourth|lastly|finally)\b", re.I)
+
+
+def task_clauses(request: str, tools: Sequence[ToolSpec]) -> list[tuple[str, set[str]]]:
+    """The request's parts, one per task, each with the functions whose own name words it says (a
+    word of the function's name that no other function's name has). A part starts at a sentence
+    or an "and" before a task's verb ("... to Boston and book a hotel in Boston") that opens with
+    a task word ("Also", "Lastly") or that names a function the part before did not; any other
+    sentence carries its part on ("Lastly, I made an investment. It was $5000. Could you ...")."""
+    names = {t.name: content_words(t.name) for t in tools}
+    own = {n: ws - set().union(*(v for k, v in names.items() if k != n)) for n, ws in names.items()}
+    out: list[tuple[str, set[str]]] = []
+    for piece in filter(None, (p.strip() for p in _CLAUSE_BREAK.split(request))):
+        stems = {stem(w) for w in words(piece)}
+        claims = {n for n, ws in own.items() if any(_covered_by(w, stems) for w in ws)}
+        if out and not _TASK_START.match(piece) and not (claims and out[-1][1] and not claims <= out[-1][1]):
+            text, before = out.pop()
+            piece, claims = f"{text} {piece}", before | claims
+        out.append((piece, claims))
+    return out
 
 
 def words(text: str) -> list[str]:
@@ -708,6 +734,8 @@ class VerifierScorer:
             return None
         if not number and (leg := facts.leg_elsewhere(tool.name, name, value, calls, others)):
             return leg
+        if task := facts.other_task(tool, name, value, calls, others):
+            return task
         if number:
             owner = facts.owner(tool, name, float(value), calls)
             if owner:
@@ -882,6 +910,77 @@ class _Facts:
         if not started or any(uses(b, mine) for _, b in started):
             return None
         return f"the request's leg from {started[0][0]!r} goes to {started[0][1]!r}"
+
+    @cached_property
+    def _clauses(self) -> list[tuple[list[str], list[float], set[str]]]:
+        """Each task's part of a request that asks for several (``task_clauses``): its word stems,
+        its numbers and the functions it names."""
+        if len(self.ctx.tools) < 2 or not asks_several_tasks(self.request):
+            return []
+        out = [([stem(w) for w in tokens(text)], _numbers_in(text), claims)
+               for text, claims in task_clauses(self.request, self.ctx.tools)]
+        return out if len(out) > 1 else []
+
+    @cached_property
+    def _homes(self) -> dict[str, int]:
+        """Each function's one clause that asks for it: the only one that says its own name words,
+        or the only one of those that names no other function ("the Electric field at 3m" and
+        not "the magnetic field for an electric current")."""
+        out = {}
+        for t in self.ctx.tools:
+            mine = [i for i, (_, _, claims) in enumerate(self._clauses) if t.name in claims]
+            alone = [i for i in mine if len(self._clauses[i][2]) == 1]
+            pick = mine if len(mine) == 1 else alone
+            if len(pick) == 1:
+                out[t.name] = pick[0]
+        return out
+
+    def _places(self, value: Any) -> set[int]:
+        """The parts of the request that say ``value`` (none for a list, an object or a flag)."""
+        return {i for i in range(len(self._clauses)) if self._said_in(i, value)}
+
+    def _said_in(self, i: int, value: Any) -> bool:
+        toks, numbers, _ = self._clauses[i]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return any(_same_number(float(value), n) for n in numbers)
+        return isinstance(value, str) and bool(tokens(value)) and _phrase_in([stem(w) for w in tokens(value)], toks)
+
+    def other_task(self, tool: ToolSpec, param: str, value: Any, calls: Sequence[Call],
+                   others: dict[str, Any]) -> str | None:
+        """Why ``value`` is another task's while the open call's own task has an unused entity
+        that could take its place. The call's task is the one part of the request that says all its
+        values so far ("the Lakers in the NBA. Also ... Manchester United in the Premier League":
+        the Lakers' league is the NBA), or else the function's own part ("a hotel in Seattle" of "a
+        flight from Seattle to Boston ... and book a hotel in Boston"); the value must be said only
+        in parts that ask for another function, or for this one when its values placed the call. A
+        value of a part that asks for no function is shared context ("John has $5000" for each of
+        his options), one of a function with a parameter of the same name may be the same thing
+        again ("the same patient"), and a number the request ties to ``param`` stays."""
+        if not self._clauses:
+            return None
+        placed = [p for v in others.values() if (p := self._places(v))]
+        by_values = bool(placed) and all(p == placed[0] for p in placed) and len(placed[0]) == 1
+        home = next(iter(placed[0])) if by_values else self._homes.get(tool.name)
+        if home is None or self._said_in(home, value):
+            return None
+        said = self._places(value)
+        theirs = [[t for t in self.ctx.tools if self._homes.get(t.name) == i] for i in said]
+        if not said or not all(ts and not any(t.param(param) for t in ts) or by_values and tool.name in self._clauses[i][2]
+                               for i, ts in zip(said, theirs, strict=True)):
+            return None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and any(_same_number(float(value), n) for n in self.tied_to(param)):
+            return None
+        spec = tool.param(param)
+        assert spec is not None
+        unused = [e for e in self.left([*calls, Call(tool.name, others)])
+                  if (e.number is not None) == number and e.function in (None, tool.name) and _could_hold(spec, e)
+                  and self._said_in(home, e.number if number else e.text)
+                  and not (number and self.owner(tool, param, e.number or 0.0, calls))
+                  and not (asks_unit(param, spec.schema) and not self.writes_unit(e.text, spec.schema))]
+        if not unused:
+            return None
+        return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
 
     @cached_property
     def named_functions(self) -> dict[str, set[str]]:
@@ -1215,6 +1314,7 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
+OTHER_TASK = "another task's value"
 
 
 def asks_unit(name: str, schema: dict[str, Any]) -> bool:
