@@ -17,6 +17,7 @@ from langchain_toolprm.core.verifier import (
     asks_decimal,
     asks_unit,
     copy_values,
+    offered_values,
     expressions,
     percents,
     relevance,
@@ -810,3 +811,26 @@ def test_a_value_of_another_tasks_clause_gives_way_to_the_calls_own() -> None:
     one = context([train, hotel], HumanMessage("A hotel in Lyon near the train to Geneva."))
     assert value(one, "city", "Lyon", "reserve_hotel") == LV.grounded
     assert value(ctx, "city", "Lyon", "reserve_hotel", verifier=VerifierScorer(coverage=False)) == LV.grounded
+
+
+def test_closing_without_a_value_the_description_offers_and_the_request_says_scores_lower() -> None:
+    assert offered_values("Dietary needs, e.g. vegan, gluten-free or halal.") == ["vegan", "gluten-free", "halal"]
+    assert offered_values("The city (for example 'Paris') to search in") == ["Paris"]
+    assert offered_values("The number of results") == []
+    tool = normalize_tool({"type": "function", "function": {"name": "find_restaurants", "description": "Restaurants",
+                           "parameters": {"type": "object", "properties": {
+                               "location": {"type": "string"},
+                               "diet": {"type": "string", "description": "Dietary needs, e.g. vegan, gluten-free"}},
+                               "required": ["location"]}}})
+    ctx = context([tool], HumanMessage("Find restaurants in Lyon with a gluten-free menu."))
+    score, why = judge(ctx, [*opened("find_restaurants", ("location", "Lyon")), Step(T.PARAM_FINISH)])
+    assert score == LV.unsaid and "'gluten-free'" in why and "'diet'" in why
+    full = opened("find_restaurants", ("location", "Lyon"), ("diet", "gluten-free"))
+    assert judge(ctx, [*full, Step(T.PARAM_FINISH)])[0] == 1.0
+    # a request that says no offered value, or an argument that already holds it, leaves the call free to close
+    plain = context([tool], HumanMessage("Find restaurants in Lyon."))
+    assert judge(plain, [*opened("find_restaurants", ("location", "Lyon")), Step(T.PARAM_FINISH)])[0] == 1.0
+    held = context([tool], HumanMessage("Find restaurants in Vegan Town."))
+    assert judge(held, [*opened("find_restaurants", ("location", "Vegan Town")), Step(T.PARAM_FINISH)])[0] == 1.0
+    assert judge(ctx, [*opened("find_restaurants", ("location", "Lyon")), Step(T.PARAM_FINISH)],
+                 VerifierScorer(coverage=False))[0] == 1.0

@@ -73,6 +73,15 @@ _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
 _NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 """A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
+
+
+def offered_values(description: str) -> list[str]:
+    """The values a description offers after "e.g.", "such as", "for example"... ("the diet, e.g.
+    vegan, gluten-free" offers "vegan" and "gluten-free"), up to a closing parenthesis."""
+    m = _EXAMPLE.search(description)
+    if not m:
+        return []
+    return [o for o in (o.strip(" '\".") for o in re.split(r",|\bor\b|/", m.group(1).split(")")[0])) if len(o) > 2]
 _TASK_VERBS = (r"(?:get|find|calculate|compute|retrieve|fetch|search|check|create|make|generate|visit|show|give|book"
                r"|tell|provide|determine|convert|translate|identify|analy[sz]e|display|locate|invest|withdraw|buy"
                r"|order|send|set|add|list|predict|estimate|plan|recommend|suggest|what|how|who|which|where|when)")
@@ -669,6 +678,10 @@ class VerifierScorer:
                             and c.arguments.get(p.name, p.schema.get("default")) != p.schema.get("default")]
                     if kept:
                         return Judgement(lv.unsaid, f"an earlier call to the function sets {kept[0]!r}, left out")
+                    offered = [(p.name, o) for p in remaining if (o := facts.offered_said(p, before.open_args))]
+                    if offered:
+                        return Judgement(lv.unsaid, f"the request says {offered[0][1]!r}, which {offered[0][0]!r}'s "
+                                                    "description offers, left unset")
                 return Judgement(1.0, "arguments complete")
             call = Call(tool.name, before.open_args)
             key = call_key(call.name, call.arguments)
@@ -981,6 +994,20 @@ class _Facts:
         if not unused:
             return None
         return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+
+    def offered_said(self, param: ParamSpec, args: dict[str, Any]) -> str | None:
+        """A value ``param``'s description offers that the request says and no argument of the
+        call already holds ("a vegan menu" for "dietary needs, e.g. vegan, gluten-free")."""
+        held = set().union(*(_value_words(v) for v in args.values())) if args else set()
+        for option in offered_values(str(param.schema.get("description", ""))):
+            ws = tokens(option)
+            if ws and all(w in self._said_words for w in ws) and not set(ws) <= held:
+                return option
+        return None
+
+    @cached_property
+    def _said_words(self) -> set[str]:
+        return set(tokens(self.request))
 
     @cached_property
     def named_functions(self) -> dict[str, set[str]]:

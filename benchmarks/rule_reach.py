@@ -1,0 +1,87 @@
+"""Which benchmark items a verifier rule can act on, and a rerun of only those.
+
+A rule that returns before judging anything on an item (no part of the request for another task;
+no optional parameter whose description offers a value the request says) scores every step of
+that item as before, and the search is seeded, so the item's answer is the one the previous
+commit's run recorded. ``--carry`` copies those answers from a whole-set run of the previous
+commit into a results folder (each marked ``carried_from``); ``toolprm eval`` with the same
+``--out`` then resumes and runs only the items the rules reach.
+
+    python benchmarks/rule_reach.py
+    python benchmarks/rule_reach.py --carry benchmarks/per_item/v14_1127442 --carried-from 1127442 \
+        --into OUT --set bfcl:parallel
+    toolprm --threads 1 eval --benchmark bfcl --category parallel --strategy beam --limit 0 --out OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+
+from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.verifier import _facts
+from langchain_toolprm.data.records import append_jsonl
+from langchain_toolprm.evaluation.benchmarks import load_benchmark
+
+SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
+    ["toolalpaca", "apibank_l1"]
+LABEL = "beam_N=1_M=4_verifier"
+
+
+def reached(example) -> list[str]:
+    """The rules that can act on ``example``: "task parts" (``_Facts.other_task``), "offered
+    values" (``_Facts.offered_said``)."""
+    facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
+    rules = ["task parts"] if facts._clauses else []
+    if any(facts.offered_said(p, {}) for t in example.specs() for p in t.params if not p.required):
+        rules.append("offered values")
+    return rules
+
+
+def split(name: str) -> tuple[str, str | None]:
+    benchmark, _, category = name.partition(":")
+    return benchmark, category or None
+
+
+def carry(source: Path, into: Path, name: str, carried_from: str) -> None:
+    benchmark, category = split(name)
+    items = load_benchmark(benchmark, category)
+    skip = {e.id for e in items if reached(e)}
+    folder = Path(benchmark, category or "all")  # as toolprm eval lays its results out
+    files = sorted((source / folder).rglob(f"{LABEL}*.jsonl*"))
+    if not files:
+        raise SystemExit(f"no {LABEL} results under {source / folder}")
+    records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
+    keep = [{**r, "carried_from": carried_from} for r in records if r["id"] not in skip]
+    target = into / folder / f"{LABEL}.jsonl"
+    if target.exists():
+        raise SystemExit(f"{target} exists: carry into a fresh folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    append_jsonl(target, keep)
+    print(f"{name}: carried {len(keep)} of {len(items)} answers; {len(items) - len(keep)} to run")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", help=f"benchmark[:category] (default: {', '.join(SETS)})")
+    parser.add_argument("--carry", type=Path, help="a whole-set run of the previous commit (per-item folder)")
+    parser.add_argument("--carried-from", help="that run's commit, recorded in each carried answer")
+    parser.add_argument("--into", type=Path, help="the results folder a resumed toolprm eval then completes")
+    args = parser.parse_args()
+    for name in args.set or SETS:
+        if args.carry:
+            if not (args.into and args.carried_from):
+                parser.error("--carry needs --into and --carried-from")
+            carry(args.carry, args.into, name, args.carried_from)
+            continue
+        items = load_benchmark(*split(name))
+        rules = {e.id: reached(e) for e in items}
+        counts = {r: sum(r in v for v in rules.values()) for r in ("task parts", "offered values")}
+        print(f"{name}: {sum(bool(v) for v in rules.values())} of {len(items)} items reached ("
+              + ", ".join(f"{r} {n}" for r, n in counts.items()) + ")")
+
+
+if __name__ == "__main__":
+    main()
