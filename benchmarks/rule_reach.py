@@ -9,7 +9,7 @@ commit into a results folder (each marked ``carried_from``); ``toolprm eval`` wi
 
     python benchmarks/rule_reach.py
     python benchmarks/rule_reach.py --carry benchmarks/per_item/v14_1127442 --carried-from 1127442 \
-        --into OUT --set bfcl:parallel
+        --into OUT --set bfcl:parallel [--new "offered values"]
     toolprm --threads 1 eval --benchmark bfcl --category parallel --strategy beam --limit 0 --out OUT
 """
 
@@ -28,6 +28,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
+RULES = ("task parts", "offered values")
 
 
 def reached(example) -> list[str]:
@@ -45,10 +46,10 @@ def split(name: str) -> tuple[str, str | None]:
     return benchmark, category or None
 
 
-def carry(source: Path, into: Path, name: str, carried_from: str) -> None:
+def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str]) -> None:
     benchmark, category = split(name)
     items = load_benchmark(benchmark, category)
-    skip = {e.id for e in items if reached(e)}
+    skip = {e.id for e in items if set(reached(e)) & set(rules)}
     folder = Path(benchmark, category or "all")  # as toolprm eval lays its results out
     files = sorted((source / folder).rglob(f"{LABEL}*.jsonl*"))
     if not files:
@@ -69,16 +70,18 @@ def main() -> None:
     parser.add_argument("--carry", type=Path, help="a whole-set run of the previous commit (per-item folder)")
     parser.add_argument("--carried-from", help="that run's commit, recorded in each carried answer")
     parser.add_argument("--into", type=Path, help="the results folder a resumed toolprm eval then completes")
+    parser.add_argument("--new", action="append", choices=RULES,
+                        help="the rules the previous commit's run lacks (default: all)")
     args = parser.parse_args()
     for name in args.set or SETS:
         if args.carry:
             if not (args.into and args.carried_from):
                 parser.error("--carry needs --into and --carried-from")
-            carry(args.carry, args.into, name, args.carried_from)
+            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES))
             continue
         items = load_benchmark(*split(name))
         rules = {e.id: reached(e) for e in items}
-        counts = {r: sum(r in v for v in rules.values()) for r in ("task parts", "offered values")}
+        counts = {r: sum(r in v for v in rules.values()) for r in RULES}
         print(f"{name}: {sum(bool(v) for v in rules.values())} of {len(items)} items reached ("
               + ", ".join(f"{r} {n}" for r, n in counts.items()) + ")")
 
