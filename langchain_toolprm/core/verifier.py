@@ -10,8 +10,11 @@ It decides where a small policy cannot (every signal can be switched off for abl
   the user spells out, "copper and aluminum", the other members; each leg of a route, "from
   Miami back to New York") that no call uses yet favour another call: closing the list scores
   lower, the less of the request it uses the lower; another call that uses nothing new scores
-  lower, and so does a value that takes an unused one's place. A later call to a function keeps
-  the optional arguments an earlier one set ("distances in miles" holds for every leg);
+  lower, and so does a value that takes an unused one's place, or that the request says only in
+  another task's part ("a flight from Seattle to Boston and a hotel in Boston": the hotel is in
+  Boston). A later call to a function keeps the optional arguments an earlier one set
+  ("distances in miles" holds for every leg), and a call those whose description offers a value
+  the request says ("e.g. vegan" for "a vegan menu");
 - **grounding**: a value's words are looked up in the conversation word by word (a phrase, all
   its words, an abbreviation such as USD for "US dollars"), so over-long spans and values that
   swallow another argument's value are told apart from the user's own words. A value whose
