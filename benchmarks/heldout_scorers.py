@@ -62,7 +62,7 @@ def main() -> None:
     out = Path(args.out)
     paths = []
     for spec in specs:
-        scorer = make_scorer(spec, prm_base=base)
+        scorer = make_scorer(spec, prm_base=base, policy=policy)
         path = out / f"{slug(spec.name)}.jsonl"
         run_eval(examples, spec, path, policy=policy, scorer=scorer)
         paths.append(path)

@@ -39,6 +39,7 @@ from .evaluation.reports import summarize
 from .evaluation.runner import make_scorer, run_eval, run_grid
 from .evaluation.specs import STRATEGIES, EvalSpec, scorer_label, slug
 from .training.prm import add_eval_prm_parser, add_train_parser
+from .training.reward_head import add_train_head_parser
 from .training.sft import add_train_policy_parser
 
 
@@ -174,8 +175,8 @@ def _run_command(args: argparse.Namespace) -> int:
         if empty:
             raise DataFileError(f"no items loaded for {', '.join(empty)}")
         needs_prm = any(s.scored for s in specs)
-        scorer = make_scorer(specs[0], prm_base=args.prm_base) if needs_prm else VerifierScorer()
         policy = _load_policy(args)
+        scorer = make_scorer(specs[0], prm_base=args.prm_base, policy=policy) if needs_prm else VerifierScorer()
     except (ValueError, OSError) as e:  # DataFileError is a ValueError; missing models raise OSError
         print(f"toolprm {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_train_policy_parser(sub)
     add_eval_prm_parser(sub)
+    add_train_head_parser(sub)
     return parser
 
 

@@ -148,3 +148,16 @@ def test_cli_errors_name_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and "missing data file" in capsys.readouterr().err
     assert main(["build-dataset", "--out", str(tmp_path / "ds"), "--sources", "nope", "--annotate-only"]) == 2
     assert "unknown source" in capsys.readouterr().err
+
+
+def test_rule_negatives_build_a_dataset_without_rollouts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = glaive_dir(tmp_path / "data", n=6)
+    assert main(["build-dataset", "--out", str(tmp_path / "ds"), "--data-dir", str(data), "--sources", "glaive",
+                 "--test-fraction", "0.3", "--annotate-only", "--negatives", "2"]) == 0
+    trajectories = load_trajectories(tmp_path / "ds" / "train.jsonl")
+    origins = {t.origin for t in trajectories}
+    assert {"gold", "empty"} <= origins and any(o.startswith("rule:") for o in origins)
+    assert all(list(t.labels) == label_steps(t.steps, t.example.gold, t.example.specs()) for t in trajectories)
+    assert "rule:" in (tmp_path / "ds" / "README.md").read_text()
+    with pytest.raises(ValueError, match="negatives"):
+        DatasetConfig(negatives=-1)

@@ -14,8 +14,8 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_toolprm import TransformersBackend
 from langchain_toolprm.backends.transformers import TState
 from langchain_toolprm.core.backend import Usage
-from langchain_toolprm.core.prompts import build_prompt
-from langchain_toolprm.core.proposer import Constraints
+from langchain_toolprm.core.prompts import BUILTIN_JSON, build_prompt
+from langchain_toolprm.core.proposer import Constraints, answer_texts
 from langchain_toolprm.core.schema import ToolSpec, normalize_tools
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.search import (
@@ -89,8 +89,10 @@ def check_result(result: SearchResult, tools: list[ToolSpec], max_calls: int) ->
         assert beam.finished
         for call in assemble(beam.steps):
             assert by_name[call.name].validate_arguments(call.arguments) is None
-    # The chosen path's texts spell its call list.
+    # The chosen path's texts spell its call list, and a learned scorer rebuilds them from the steps.
     text = "".join(result.best.texts)
+    for beam in result.finished:
+        assert answer_texts(beam.steps, BUILTIN_JSON) == list(beam.texts)
     assert json.loads(text) == [{"name": c.name, "arguments": c.arguments} for c in result.calls]
     chosen = result.trace[-1]
     assert chosen["chosen"] == list(result.best.texts)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -99,6 +100,8 @@ class TransformersBackend:
     min_shared_prefix = 64
     chunk = 512
     """Tokens fed per forward pass when encoding a long prompt."""
+    answer_cache_size = 16
+    """Answers whose states :meth:`step_states` keeps, so a path's next step feeds only its own tokens."""
     deadline: float | None = None
     """A ``time.monotonic()`` after which every forward pass raises ``TimeoutError`` (set per call)."""
 
@@ -111,6 +114,7 @@ class TransformersBackend:
         self._prompt_states: dict[tuple[int, ...], KVState] = {}
         self._pinned: dict[tuple[int, ...], KVState] = {}
         self._covers: dict[int, tuple[int, ...]] = {}
+        self._answers: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[KVState, torch.Tensor]] = {}
         head = model.get_output_embeddings()
         self._head = head.weight
         self._head_bias = getattr(head, "bias", None)
@@ -622,6 +626,41 @@ class TransformersBackend:
 
     def reset(self) -> None:
         self.clear_prompt_cache()
+        self._answers.clear()
+
+    @torch.no_grad()
+    def step_states(self, prompt: PolicyPrompt, texts: Sequence[str]) -> torch.Tensor:
+        """The policy's final hidden state where each step's text ends, the texts written after
+        ``prompt`` as the search writes them (``proposer.answer_texts``): [len(texts), hidden].
+
+        What a learned reward head reads, at search time and in training alike. The prompt comes
+        from the prompt cache the search filled; an answer that shares steps with one seen
+        recently feeds only the tokens after their last shared step boundary. A step's state is
+        the one at the token holding its last byte (a step that writes nothing shares the state
+        before it)."""
+        ids = self.encode(prompt.text, special=not prompt.chat_template)
+        root = self.prefill(ids)
+        key, toks = tuple(ids), tuple(self.natural("".join(texts).encode("utf-8")))
+        bounds = list(itertools.accumulate(len(self._vocab[0][t]) for t in toks))
+        ends = list(itertools.accumulate(len(t.encode("utf-8")) for t in texts))
+        at = [next((i for i, b in enumerate(bounds) if b >= end), None) if end else None for end in ends]
+        # A state is kept at every step boundary (before the token holding a step's end, which
+        # may merge with what follows): a path's children and a trajectory's rule-made siblings
+        # then feed only their own step.
+        done = max((a for (p, a) in self._answers if p == key and toks[:len(a)] == a), key=len, default=())
+        kv, seen = self._answers[(key, done)] if done else (root, root.hidden[None][:0])
+        for stop in [*sorted({a for a in at if a}), len(toks)]:
+            if stop > len(seen):
+                cache = clone_cache(kv.cache)
+                fresh = self._forward(torch.tensor([list(toks[len(seen):stop])]), cache)[0]
+                kv, seen = KVState(cache, kv.length + len(fresh), fresh[-1]), torch.cat([seen, fresh])
+                if stop < len(toks):
+                    self._answers.pop((key, toks[:stop]), None)
+                    self._answers[(key, toks[:stop])] = (kv, seen)
+                    while len(self._answers) > self.answer_cache_size:
+                        self._answers.pop(next(iter(self._answers)))
+        out = [root.hidden if a is None else seen[a] for a in at]
+        return torch.stack(out)
 
     def rng(self, seed: int | None) -> TorchRng:
         return TorchRng(seed)

@@ -101,8 +101,9 @@ class ToolPRMChatModel(BaseChatModel):
     (merged into the base its config names); None or ``"gemma-3-270m"`` = the embedded Gemma 3 270M,
     ``"gemma-3-270m-tools"`` = it with the shipped tool-calling adapter (docs/policy.md)."""
     prm: str | None = None
-    """A trained generative PRM (full model or peft adapter directory); ``"toolprm"`` = the
-    shipped ToolPRM (trained on the embedded policy's rollouts); None = the verifier alone."""
+    """A trained generative PRM (full model or peft adapter directory), or a reward head on the
+    policy's own states (``toolprm train-head``); ``"toolprm"`` = the shipped ToolPRM (trained on
+    the embedded policy's rollouts); None = the verifier alone."""
     scorer: ScorerKind | None = None
     """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
     strategy: Strategy = "beam"
@@ -203,7 +204,7 @@ class ToolPRMChatModel(BaseChatModel):
                 else:
                     backend = load_backend(self.model, device=self.device, dtype=self.dtype, device_map=self.device_map)
                 scorer = load_scorer(self.scorer, self.prm, prm_model=self.prm_model, dtype=self.dtype,
-                                     device=self.device)
+                                     device=self.device, policy=backend)
                 holder.loaded = _Loaded(backend, scorer, threading.Lock())
                 holder.key = self._load_key()
                 if self.backend is None and self.prm_model is None:

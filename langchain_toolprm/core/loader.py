@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from .backend import Backend
 from .embedded import resolve_prm
-from .scorers import CombinedScorer, GenerativePRM, Scorer
+from .scorers import CombinedScorer, GenerativePRM, HeadScorer, RewardHead, Scorer, is_reward_head
 from .verifier import ABLATABLE, VerifierScorer
 
 ScorerKind = Literal["verifier", "prm", "combined"]
@@ -39,12 +39,13 @@ def load_backend(model: str | Path | None = None, *, kind: str = "transformers",
 def load_scorer(
     scorer: ScorerKind | None = None, prm: str | None = None, *, prm_model: GenerativePRM | None = None,
     prm_base: str | Path | None = None, ablate: Sequence[str] = (), dtype: str = "float32",
-    device: str | None = None,
+    device: str | None = None, policy: Backend | None = None,
 ) -> Scorer:
-    """The scorer a setting names: the verifier (with ``ablate``'s checks off), a generative PRM
-    (``prm``: a directory, or ``"toolprm"`` for the shipped one; or a loaded ``prm_model``), or
-    both combined. None: combined when a PRM is given, else the verifier. ``prm_base`` replaces
-    the base model a PRM adapter's config names (an adapter trained on another machine)."""
+    """The scorer a setting names: the verifier (with ``ablate``'s checks off), a PRM (``prm``: a
+    directory, or ``"toolprm"`` for the shipped one; or a loaded ``prm_model``), or both
+    combined. None: combined when a PRM is given, else the verifier. ``prm_base`` replaces the
+    base model a PRM adapter's config names (an adapter trained on another machine). A ``prm``
+    directory holding a reward head (``toolprm train-head``) reads ``policy``'s own states."""
     if scorer is not None and scorer not in SCORER_KINDS:
         raise ValueError(f"unknown scorer {scorer!r}: choose from {', '.join(SCORER_KINDS)}")
     unknown = [a for a in ablate if a not in ABLATABLE]
@@ -54,10 +55,16 @@ def load_scorer(
     kind = scorer or ("combined" if (prm or prm_model) else "verifier")
     if kind == "verifier":
         return verifier
-    if prm_model is None:
-        if prm is None:
-            raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
+    learned: Scorer
+    if prm_model is not None:
+        learned = prm_model
+    elif prm is None:
+        raise ValueError(f"scorer={kind!r} needs a PRM: pass prm=<path> or prm_model=")
+    elif is_reward_head(prm):
+        if policy is None:
+            raise ValueError(f"the reward head in {prm} reads the policy's states: pass the policy")
+        learned = HeadScorer(policy, RewardHead.load(prm))  # type: ignore[arg-type]
+    else:
         path, base = resolve_prm(prm)
-        prm_model = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base, dtype=dtype,
-                                                  device=device)
-    return prm_model if kind == "prm" else CombinedScorer([verifier, prm_model])
+        learned = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base, dtype=dtype, device=device)
+    return learned if kind == "prm" else CombinedScorer([verifier, learned])

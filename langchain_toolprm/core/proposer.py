@@ -75,10 +75,38 @@ class _Option:
     scored: str
 
 
+def step_text(step: Step, fmt: CallFormat, state: PartialState, *, key_only: bool = False) -> str:
+    """The text the search writes for ``step`` after a prefix that built ``state``: the one
+    spelling of a step in the policy's call format (a learned scorer reads it back).
+    ``key_only``: an argument's key alone, what is scored before its value is chosen."""
+    if step.tag is StepTag.FUNC_NAME:
+        return fmt.open_call(step.name or "", not state.calls)
+    if step.tag is StepTag.TOTAL_FINISH:
+        return (fmt.list_close if state.calls else fmt.empty) or ""
+    if step.tag is StepTag.ARG_VALUE:
+        key = ("" if not state.open_args else ", ") + dump_value(step.name) + ":"
+        return key if key_only else _with_value(key, step.value)
+    return "}" if step.tag is StepTag.PARAM_FINISH else fmt.call_close
+
+
+def answer_texts(steps: Sequence[Step], fmt: CallFormat) -> list[str]:
+    """:func:`step_text` of every step of a trajectory; joined, the call list as the search wrote it."""
+    return [step_text(step, fmt, replay(steps[:i])) for i, step in enumerate(steps)]
+
+
+def _with_value(key: str, value: Any) -> str:
+    return key + " " + dump_value(value)
+
+
 def options(beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
     """The finite choices at this point of the grammar (names, finishes)."""
     state = beam.partial
     last = beam.steps[-1].tag if beam.steps else None
+
+    def option(step: Step, scored: str | None = None) -> _Option:
+        text = step_text(step, fmt, state, key_only=step.tag is StepTag.ARG_VALUE)
+        return _Option(step, text, text if scored is None else scored)
+
     if state.open_name is None:  # choose a function, or end the list
         n_calls = len(state.calls)
         opts: list[_Option] = []
@@ -86,25 +114,17 @@ def options(beam: Beam, fmt: CallFormat, rules: Constraints) -> list[_Option]:
             names = [t.name for t in rules.tools]
             if n_calls == 0 and rules.forced_name:
                 names = [rules.forced_name]
-            first = n_calls == 0
-            opts += [_Option(Step(StepTag.FUNC_NAME, n), fmt.open_call(n, first), fmt.name_text(n, first))
-                     for n in names]
+            opts += [option(Step(StepTag.FUNC_NAME, n), fmt.name_text(n, n_calls == 0)) for n in names]
         if n_calls > 0 or not rules.require_call:
-            text = (fmt.list_close if n_calls else fmt.empty) or ""
-            opts.append(_Option(Step(StepTag.TOTAL_FINISH), text, text))
+            opts.append(option(Step(StepTag.TOTAL_FINISH)))
         return opts
     if last is StepTag.PARAM_FINISH:
-        return [_Option(Step(StepTag.FUNC_FINISH), fmt.call_close, fmt.call_close)]
+        return [option(Step(StepTag.FUNC_FINISH))]
     tool = rules.tool(state.open_name)
-    first = not state.open_args
-    opts = []
-    for p in tool.params:
-        if p.name not in state.open_args:
-            key = ("" if first else ", ") + dump_value(p.name) + ":"
-            opts.append(_Option(Step(StepTag.ARG_VALUE, p.name), key, key))
+    opts = [option(Step(StepTag.ARG_VALUE, p.name)) for p in tool.params if p.name not in state.open_args]
     if all(r in state.open_args for r in tool.required):
         # Scored with the call's close that must follow, so ``"}}`` counts as the model writes it.
-        opts.append(_Option(Step(StepTag.PARAM_FINISH), "}", "}" + fmt.call_close))
+        opts.append(option(Step(StepTag.PARAM_FINISH), "}" + fmt.call_close))
     return opts
 
 
@@ -196,7 +216,7 @@ def _value_candidates(
             continue
         seen_keys.add(key)
         step = Step(StepTag.ARG_VALUE, param.name, value)
-        out.append(Candidate(step, opt.text + " " + key, key_lp + vlp, after_key, move))
+        out.append(Candidate(step, _with_value(opt.text, value), key_lp + vlp, after_key, move))
     return out
 
 

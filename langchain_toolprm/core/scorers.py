@@ -2,8 +2,10 @@
 
 The one interface is :class:`Scorer`. ``verifier.VerifierScorer`` needs no training;
 ``GenerativePRM`` reads p(+) / (p(+) + p(-)) after the last step tag of any causal LM trained in
-the format of :func:`encode_trajectory`; ``CombinedScorer`` multiplies weighted scores (a
-weighted geometric mean).
+the format of :func:`encode_trajectory`; ``HeadScorer`` reads a small logistic head on the
+policy's own hidden state at the step's end (no second model: the policy's forward pass over
+the step is all it costs); ``CombinedScorer`` multiplies weighted scores (a weighted geometric
+mean).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from .backend import Usage
 from .hf import clone_cache, load_causal_lm
-from .prompts import message_text, render_context
+from .prompts import PolicyPrompt, build_prompt, message_text, render_context
+from .proposer import answer_texts
 from .schema import ToolSpec
-from .steps import Call, Step, fragments
+from .steps import Call, Step, StepTag, fragments
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,108 @@ class GenerativePRM:
         head = self.model.get_output_embeddings()
         logits = h.to(head.weight.dtype) @ head.weight[list(self.label_ids)].T
         p = torch.softmax(logits.float(), -1)[:, 0]
+        return [float(x) for x in p]
+
+
+HEAD_WEIGHTS, HEAD_CONFIG = "head.safetensors", "head.json"
+_TAGS = tuple(StepTag)
+
+
+@dataclass(frozen=True)
+class RewardHead:
+    """p(+) of a step from the policy's hidden state ``h`` at its end: a logistic model per step
+    tag, ``sigmoid(weight[tag] . (h - mean) / scale + bias[tag])``. ``policy`` names the model
+    whose states it was trained on (another model's states mean nothing to it)."""
+
+    mean: torch.Tensor  # [H]
+    scale: torch.Tensor  # [H]
+    weight: torch.Tensor  # [len(StepTag), H]
+    bias: torch.Tensor  # [len(StepTag)]
+    policy: str
+    card: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        h = self.mean.shape[-1]
+        if self.scale.shape != (h,) or self.weight.shape != (len(_TAGS), h) or self.bias.shape != (len(_TAGS),):
+            raise ValueError(f"inconsistent reward head shapes: mean {tuple(self.mean.shape)}, scale "
+                             f"{tuple(self.scale.shape)}, weight {tuple(self.weight.shape)}, bias {tuple(self.bias.shape)}")
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.mean.shape[-1])
+
+    def logits(self, hidden: torch.Tensor, tags: Sequence[StepTag]) -> torch.Tensor:
+        rows = torch.tensor([_TAGS.index(t) for t in tags], device=self.weight.device)
+        x = (hidden.to(self.weight) - self.mean) / self.scale
+        return (x * self.weight[rows]).sum(-1) + self.bias[rows]
+
+    def save(self, path: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        tensors = {"mean": self.mean, "scale": self.scale, "weight": self.weight, "bias": self.bias}
+        save_file({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}, str(path / HEAD_WEIGHTS))
+        config = {"policy": self.policy, "hidden_size": self.hidden_size, "tags": [t.name for t in _TAGS], **self.card}
+        (path / HEAD_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RewardHead:
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not (path / HEAD_WEIGHTS).is_file() or not (path / HEAD_CONFIG).is_file():
+            raise FileNotFoundError(f"no reward head in {path}: expected {HEAD_WEIGHTS} and {HEAD_CONFIG}")
+        config = json.loads((path / HEAD_CONFIG).read_text())
+        if config.get("tags") != [t.name for t in _TAGS]:
+            raise ValueError(f"the reward head in {path} was saved for step tags {config.get('tags')}")
+        t = load_file(str(path / HEAD_WEIGHTS))
+        card = {k: v for k, v in config.items() if k not in ("policy", "hidden_size", "tags")}
+        return cls(t["mean"], t["scale"], t["weight"], t["bias"], str(config.get("policy", "")), card)
+
+
+def is_reward_head(path: str | Path) -> bool:
+    return (Path(path) / HEAD_CONFIG).is_file()
+
+
+class StepStates(Protocol):
+    """A backend that exposes its hidden states at step ends (the transformers backend does)."""
+
+    tokenizer: Any
+    usage: Usage
+
+    def step_states(self, prompt: PolicyPrompt, texts: Sequence[str]) -> torch.Tensor: ...
+
+
+class HeadScorer:
+    """A :class:`RewardHead` on the search's own policy: it reads the hidden state the policy
+    computes over each candidate step, so it needs no model of its own. Its tokens are counted
+    as the scorer's, not the policy's."""
+
+    def __init__(self, policy: StepStates, head: RewardHead) -> None:
+        if not callable(getattr(policy, "step_states", None)):
+            raise TypeError(f"a reward head needs a policy that exposes its hidden states (an in-process "
+                            f"transformers model), not {type(policy).__name__}")
+        self.policy, self.head, self.usage = policy, head, Usage()
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        if not trajectories:
+            return []
+        prompt = ctx.cache.get(HeadScorer)
+        if prompt is None:
+            prompt = ctx.cache[HeadScorer] = build_prompt(self.policy.tokenizer, list(ctx.messages), list(ctx.tools))
+        before = self.policy.usage.input_tokens
+        hidden = torch.stack([self.policy.step_states(prompt, answer_texts(steps, prompt.call_format))[-1]
+                              for steps in trajectories])
+        if hidden.shape[-1] != self.head.hidden_size:
+            raise ValueError(f"the reward head reads states of size {self.head.hidden_size} (trained on "
+                             f"{self.head.policy}), but this policy's are {hidden.shape[-1]}")
+        spent = self.policy.usage.input_tokens - before
+        self.policy.usage.input_tokens -= spent
+        self.usage.input_tokens += spent
+        with torch.no_grad():
+            p = torch.sigmoid(self.head.logits(hidden, [steps[-1].tag for steps in trajectories]))
         return [float(x) for x in p]
 
 

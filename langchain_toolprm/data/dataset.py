@@ -21,6 +21,7 @@ from typing import Any
 from ..core.steps import StepTag, segment
 from .labels import label_steps
 from .masking import MaskConfig, irrelevance_examples, mask_examples
+from .negatives import rule_negatives
 from .records import (
     DataFileError,
     LabelledTrajectory,
@@ -51,12 +52,17 @@ class DatasetConfig:
     request: docs/policy.md)."""
     include_gold: bool = True
     include_empty: bool = True
+    negatives: int = 0
+    """Rule-made trajectories per rule and query (``negatives.rule_negatives``); 0: none, as in
+    the datasets of docs/prm.md sections 1-4."""
     seed: int = 0
     mask: MaskConfig = field(default_factory=MaskConfig)
 
     def __post_init__(self) -> None:
         if self.irrelevance_near_misses < 0:
             raise ValueError(f"irrelevance_near_misses must be 0 or more, not {self.irrelevance_near_misses}")
+        if self.negatives < 0:
+            raise ValueError(f"negatives (per rule and query) must be 0 or more, not {self.negatives}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit (queries per source) must be 1 or more, or None for all, not {self.limit}")
 
@@ -111,7 +117,8 @@ def rollout_files(out_dir: Path, split: str) -> list[Path]:
     return sorted(out_dir.glob(f"rollouts_{split}.jsonl")) + sorted(out_dir.glob(f"rollouts_{split}.shard*.jsonl"))
 
 
-def annotate(out_dir: Path, split: str, include_gold: bool, include_empty: bool = True) -> list[LabelledTrajectory]:
+def annotate(out_dir: Path, split: str, include_gold: bool, include_empty: bool = True,
+             negatives: int = 0, seed: int = 0) -> list[LabelledTrajectory]:
     """Label every collected rollout step by rule against gold; add the gold path itself, and for
     a query that needs a call the empty answer ``[]``, if asked.
 
@@ -119,26 +126,37 @@ def annotate(out_dir: Path, split: str, include_gold: bool, include_empty: bool 
     that of the sampler. The sampler rarely answers ``[]`` when a call is needed, so without
     the added empty answers nearly every ``[]`` seen in training is right (the no-call queries'
     gold paths), and a PRM learns to prefer ``[]`` over any function name.
+
+    ``negatives``: up to this many rule-made trajectories per rule (``negatives.rule_negatives``)
+    for every example of the split, sampled or not, so a dataset needs no rollouts at all.
     """
-    trajectories: list[LabelledTrajectory] = []
-    seen: set[str] = set()
+    rollouts: dict[str, list[dict[str, Any]]] = {}
+    examples: dict[str, ToolExample] = {}
     for path in rollout_files(out_dir, split):
         for rec in read_jsonl(path):
             ex = ToolExample.from_dict(rec["example"])
-            if ex.id in seen:
-                continue
-            seen.add(ex.id)
-            specs = ex.specs()
-            for r in rec["rollouts"]:
-                steps = tuple(step_from_dict(s) for s in r["steps"])
-                labels = tuple(label_steps(steps, ex.gold, specs))
-                trajectories += [LabelledTrajectory(ex, steps, labels)] * int(r.get("count", 1))
-            if include_gold and rec["rollouts"]:
-                steps = tuple(segment(list(ex.gold)))
-                trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "gold"))
-            if include_empty and ex.gold and rec["rollouts"]:
-                steps = tuple(segment([]))
-                trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "empty"))
+            if ex.id not in examples:
+                examples[ex.id], rollouts[ex.id] = ex, rec["rollouts"]
+    listed = out_dir / f"examples_{split}.jsonl"
+    if negatives and listed.exists():
+        examples.update({ex.id: ex for ex in load_examples(listed) if ex.id not in examples})
+    trajectories: list[LabelledTrajectory] = []
+    for ex in examples.values():
+        specs = ex.specs()
+        for r in rollouts.get(ex.id, []):
+            steps = tuple(step_from_dict(s) for s in r["steps"])
+            labels = tuple(label_steps(steps, ex.gold, specs))
+            trajectories += [LabelledTrajectory(ex, steps, labels)] * int(r.get("count", 1))
+        made = rule_negatives(ex, negatives, seed) if negatives else []
+        if not (rollouts.get(ex.id) or made):
+            continue
+        if include_gold:
+            steps = tuple(segment(list(ex.gold)))
+            trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "gold"))
+        if include_empty and ex.gold:
+            steps = tuple(segment([]))
+            trajectories.append(LabelledTrajectory(ex, steps, tuple(label_steps(steps, ex.gold, specs)), "empty"))
+        trajectories += made
     write_jsonl(out_dir / f"{split}.jsonl", trajectories)
     return trajectories
 
@@ -173,7 +191,7 @@ def write_card(out_dir: Path, stats: dict[str, dict[str, Any]], command: str) ->
     sources = list(read_jsonl(out_dir / "sources.jsonl"))
     lines = [
         "# ToolPRM step-labelled dataset", "",
-        "Fine-grained trajectories sampled by the policy, each step labelled `+`/`-` by rule against",
+        "Fine-grained trajectories (sampled by the policy, or derived from gold by rule), each step labelled `+`/`-` by rule against",
         "the gold calls (langchain_toolprm.data.labels). Built with:", "", "```", command, "```", "",
         "## Sources (queries loaded before masking, and what each loader skipped)", "",
         "| source | examples | skipped |", "|---|---|---|",
@@ -189,6 +207,10 @@ def write_card(out_dir: Path, stats: dict[str, dict[str, Any]], command: str) ->
             f"| {split} | {s['queries']} | {s['trajectories']} | {s['steps']} | {s['steps_per_trajectory']:.2f} "
             f"| {s['positive_step_rate']:.1%} | {s['positive_trajectory_rate']:.1%} |"
         )
+    lines += ["", "Where the trajectories come from (rollout: sampled; gold; empty: `[]` for a query that needs a call; "
+              "rule:*: derived from gold by a rule of `langchain_toolprm.data.negatives`):", ""]
+    for split, s in stats.items():
+        lines.append(f"- {split}: " + ", ".join(f"{k} {v}" for k, v in sorted(s["origins"].items())))
     lines += ["", "Paper (xLAM-based, Hammer2.1 rollouts): 85.7% of steps and 78.5% of trajectories positive.", "",
               "## Positive rate per step tag", "", "| split | " + " | ".join(t.name for t in StepTag) + " |",
               "|---|" + "---|" * len(StepTag)]
@@ -218,9 +240,10 @@ def build_dataset(
     if policy is not None:
         for split in reversed(SPLITS):  # the small held-out split first: an interrupted run can still be scored
             collect_rollouts(policy, examples[split], out / f"rollouts_{split}.jsonl", rollout, progress=progress)
-    stats = {split: statistics(annotate(out, split, config.include_gold, config.include_empty)) for split in SPLITS}
+    stats = {split: statistics(annotate(out, split, config.include_gold, config.include_empty, config.negatives,
+                                        config.seed)) for split in SPLITS}
     if not any(s["steps"] for s in stats.values()):
-        raise ValueError(f"the dataset in {out} has no labelled steps: no rollout finished")
+        raise ValueError(f"the dataset in {out} has no labelled steps: no rollout finished and no negatives asked")
     write_card(out, stats, command)
     return stats
 
@@ -272,6 +295,10 @@ def add_build_parser(sub: Any) -> None:
     p.add_argument("--no-gold", action="store_true", help="do not add each query's gold trajectory")
     p.add_argument("--no-empty", action="store_true",
                    help="do not add the empty answer [] (labelled -) to each query that needs a call")
+    p.add_argument("--negatives", type=int, default=0, metavar="K",
+                   help="rule-made trajectories per rule and query (wrong function, swapped value, dropped argument, "
+                        "missing or extra call, ...; see langchain_toolprm.data.negatives); with --annotate-only "
+                        "a dataset needs no rollouts")
     p.add_argument("--shard", default="0/1", help="i/n: sample only queries i, i+n, ... (annotate merges shards)")
     p.add_argument("--annotate-only", action="store_true", help="skip sampling; label what is collected")
     p.add_argument("--examples-only", action="store_true",
@@ -296,7 +323,7 @@ def _build_command(args: Any) -> int:
         sources=sources, limit=args.limit, test_fraction=args.test_fraction,
         irrelevance_fraction=args.irrelevance_fraction, irrelevance_near_misses=args.irrelevance_near_misses,
         include_gold=not args.no_gold,
-        include_empty=not args.no_empty, seed=args.seed,
+        include_empty=not args.no_empty, negatives=args.negatives, seed=args.seed,
         mask=MaskConfig(fraction=args.mask_fraction, pad_tools_to=args.pad_tools, seed=args.seed),
     )
     rollout = RolloutConfig(k=args.k, temperature=args.temperature, max_value_tokens=args.max_value_tokens,

@@ -42,10 +42,11 @@ from .benchmarks import benchmark_of, scored_as
 from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, slug
 
 
-def make_scorer(spec: EvalSpec, *, prm_base: str | None = None) -> Scorer:
-    """The scorer a spec names (``prm_base``: the base model of a PRM adapter stored elsewhere)."""
+def make_scorer(spec: EvalSpec, *, prm_base: str | None = None, policy: Backend | None = None) -> Scorer:
+    """The scorer a spec names (``prm_base``: the base model of a PRM adapter stored elsewhere;
+    ``policy``: the search's policy, whose states a reward head reads)."""
     return load_scorer(spec.scorer, spec.prm, prm_base=prm_base,  # type: ignore[arg-type]
-                       ablate=[a for a in spec.ablate.split(",") if a])
+                       ablate=[a for a in spec.ablate.split(",") if a], policy=policy)
 
 
 # ---- one item ------------------------------------------------------------------------------------

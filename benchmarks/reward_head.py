@@ -1,0 +1,112 @@
+"""The reward head against the verifier on held-out labelled steps, without running a search.
+
+Two questions, on the same unique steps (a step is its query and its prefix):
+- as a classifier (the issue's "step accuracy"): p(+) > 0.5 against the label, per step tag and
+  per where the steps come from (the policy's own rollouts, gold paths, rule-made negatives);
+- as a ranker (what the search uses): among the steps written after the same prefix, how often
+  a "+" step scores above a "-" one (ties count half). The verifier's scores are not
+  probabilities, so only its ranking is comparable; it is reported as a classifier at 0.5 too.
+
+    python benchmarks/reward_head.py --trajectories DS/test.jsonl --features HEAD/features_test.pt --head HEAD
+
+``--features`` is the cache ``toolprm train-head --eval-file`` wrote; the policy runs only over
+steps it lacks (another split of the same queries, such as their rollouts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import defaultdict
+
+import torch
+
+from langchain_toolprm.core.loader import load_backend
+from langchain_toolprm.core.scorers import RewardHead, ScoringContext
+from langchain_toolprm.core.steps import StepTag
+from langchain_toolprm.core.verifier import VerifierScorer
+from langchain_toolprm.data.records import LabelledTrajectory, load_trajectories, step_from_dict
+from langchain_toolprm.training.reward_head import StepFeatures, step_features
+
+TAGS = tuple(StepTag)
+
+
+def verifier_scores(feats: StepFeatures, trajectories: list[LabelledTrajectory]) -> torch.Tensor:
+    examples = {t.example.id: t.example for t in trajectories}
+    verifier = VerifierScorer()
+    contexts: dict[str, ScoringContext] = {}
+    out = []
+    for query, key in zip(feats.example, feats.prefix):
+        ex = examples[query]
+        ctx = contexts.setdefault(query, ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs())))
+        out.append(verifier.score(ctx, [tuple(step_from_dict(s) for s in json.loads(key))])[0])
+    return torch.tensor(out)
+
+
+def ranking(scores: torch.Tensor, feats: StepFeatures, rows: set[int]) -> tuple[float, int]:
+    """Share of (+, -) sibling pairs ordered right, and how many pairs."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in rows:
+        parent = json.dumps(json.loads(feats.prefix[i])[:-1], sort_keys=True, ensure_ascii=False)
+        groups[(feats.example[i], parent)].append(i)
+    good = pairs = 0.0
+    for members in groups.values():
+        pos = [i for i in members if feats.labels[i] > 0.5]
+        neg = [i for i in members if feats.labels[i] <= 0.5]
+        for p in pos:
+            for n in neg:
+                pairs += 1
+                good += 1.0 if scores[p] > scores[n] else 0.5 if scores[p] == scores[n] else 0.0
+    return (good / pairs if pairs else math.nan), int(pairs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trajectories", required=True, help="the labelled split the features were computed on")
+    ap.add_argument("--features", required=True, help="a feature cache (train-head's features_test.pt): steps it "
+                    "lacks are computed with the policy and added")
+    ap.add_argument("--head", required=True, help="the reward head directory")
+    ap.add_argument("--model", help="the policy the head was trained on (default: the embedded Gemma 3 270M)")
+    args = ap.parse_args()
+    trajectories = load_trajectories(args.trajectories)
+    feats = step_features(load_backend(args.model), trajectories, args.features)
+    head = RewardHead.load(args.head)
+    with torch.no_grad():
+        p_head = torch.sigmoid(head.logits(feats.hidden, [TAGS[int(t)] for t in feats.tags]))
+    p_ver = verifier_scores(feats, trajectories)
+    scorers = {"always -": torch.zeros_like(p_head), "verifier": p_ver, "head": p_head,
+               "verifier x head": (p_ver.clamp_min(1e-9) * p_head).sqrt()}
+    sets: dict[str, set[int]] = defaultdict(set)
+    for rows, origin in zip(feats.traj, feats.origin):
+        kind = "rule-made negatives (last step)" if origin.startswith("rule:") else origin
+        sets[kind] |= {rows[-1]} if origin.startswith("rule:") else set(rows)
+    sets["all"] = set(range(len(feats.labels)))
+    y = feats.labels
+    print(f"policy {feats.policy}; {len(y)} unique steps, {len(set(feats.example))} queries\n")
+    print("| steps | n | positive | " + " | ".join(f"{k} acc" for k in scorers) + " | "
+          + " | ".join(f"{k} rank" for k in scorers if k != "always -") + " |")
+    print("|---" * (3 + 2 * len(scorers) - 1) + "|")
+    for name in ["all", "rollout", "gold", "empty", "rule-made negatives (last step)"]:
+        rows = sets.get(name)
+        if not rows:
+            continue
+        idx = torch.tensor(sorted(rows))
+        accs = [float(((s[idx] > 0.5).float() == y[idx]).float().mean()) for s in scorers.values()]
+        ranks = [ranking(s, feats, rows) for k, s in scorers.items() if k != "always -"]
+        print(f"| {name} | {len(idx)} | {float(y[idx].mean()):.1%} | " + " | ".join(f"{a:.1%}" for a in accs)
+              + " | " + " | ".join(f"{r:.1%} ({n})" for r, n in ranks) + " |")
+    print("\nper step tag (all steps): accuracy of the head / the verifier at 0.5; ranking of head / verifier")
+    for k, tag in enumerate(TAGS):
+        rows = {i for i in range(len(y)) if int(feats.tags[i]) == k}
+        if not rows:
+            continue
+        idx = torch.tensor(sorted(rows))
+        acc = [float(((s[idx] > 0.5).float() == y[idx]).float().mean()) for s in (p_head, p_ver)]
+        rk = [ranking(s, feats, rows)[0] for s in (p_head, p_ver)]
+        print(f"- {tag.name}: {len(idx)} steps, {float(y[idx].mean()):.0%} positive; acc {acc[0]:.1%} / {acc[1]:.1%}; "
+              f"rank {rk[0]:.1%} / {rk[1]:.1%}")
+
+
+if __name__ == "__main__":
+    main()
