@@ -79,15 +79,20 @@ def main() -> None:
                "verifier x head": (p_ver.clamp_min(1e-9) * p_head).sqrt()}
     sets: dict[str, set[int]] = defaultdict(set)
     for rows, origin in zip(feats.traj, feats.origin):
-        kind = "rule-made negatives (last step)" if origin.startswith("rule:") else origin
-        sets[kind] |= {rows[-1]} if origin.startswith("rule:") else set(rows)
+        if origin.startswith("rule:"):  # the step the rule wrote is the first "-" after a gold prefix
+            bad = next((k for k, r in enumerate(rows) if feats.labels[r] <= 0.5), None)
+            if bad is not None:
+                sets["rule-made wrong steps"].add(rows[bad])
+                sets["after a rule-made wrong step"] |= set(rows[bad + 1:])
+        else:
+            sets[origin] |= set(rows)
     sets["all"] = set(range(len(feats.labels)))
     y = feats.labels
     print(f"policy {feats.policy}; {len(y)} unique steps, {len(set(feats.example))} queries\n")
     print("| steps | n | positive | " + " | ".join(f"{k} acc" for k in scorers) + " | "
           + " | ".join(f"{k} rank" for k in scorers if k != "always -") + " |")
     print("|---" * (3 + 2 * len(scorers) - 1) + "|")
-    for name in ["all", "rollout", "gold", "empty", "rule-made negatives (last step)"]:
+    for name in ["all", "rollout", "gold", "empty", "rule-made wrong steps", "after a rule-made wrong step"]:
         rows = sets.get(name)
         if not rows:
             continue

@@ -125,11 +125,13 @@ def test_bad_inputs_name_the_problem(tiny_policy: TransformersBackend, tmp_path:
         RewardHead.load(tmp_path)
     with pytest.raises(ValueError, match="inconsistent reward head"):
         RewardHead(torch.zeros(4), torch.ones(4), torch.zeros(2, 4), torch.zeros(len(StepTag)), "x")
-    head = RewardHead(torch.zeros(3), torch.ones(3), torch.zeros(len(StepTag), 3), torch.zeros(len(StepTag)), "x")
+    head = RewardHead(torch.zeros(3), torch.ones(3), torch.zeros(len(StepTag), 3), torch.zeros(len(StepTag)), "")
     ex = examples()[0]
     ctx = ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs()))
     with pytest.raises(ValueError, match="states of size 3"):
         HeadScorer(tiny_policy, head).score(ctx, [(Step(StepTag.FUNC_NAME, "get_weather"),)])
+    with pytest.warns(UserWarning, match="trained on the states of 'x'"):
+        HeadScorer(tiny_policy, RewardHead(head.mean, head.scale, head.weight, head.bias, "x"))
     with pytest.raises(TypeError, match="hidden states"):
         HeadScorer(object(), head)  # type: ignore[arg-type]
     head.save(tmp_path / "h")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -288,6 +289,10 @@ class HeadScorer:
             raise TypeError(f"a reward head needs a policy that exposes its hidden states (an in-process "
                             f"transformers model), not {type(policy).__name__}")
         self.policy, self.head, self.usage = policy, head, Usage()
+        name = getattr(policy, "name", None)
+        if head.policy and name and name != head.policy:
+            warnings.warn(f"the reward head was trained on the states of {head.policy!r}, but the policy is {name!r}: "
+                          "its scores mean nothing for another model", stacklevel=2)
 
     def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
         if not trajectories:
