@@ -101,7 +101,7 @@ class TransformersBackend:
     chunk = 512
     """Tokens fed per forward pass when encoding a long prompt."""
     answer_cache_size = 16
-    """Answers whose states :meth:`step_states` keeps, so a path's next step feeds only its own tokens."""
+    """Step-boundary states :meth:`step_states` keeps, so a path's next step feeds only its own tokens."""
     deadline: float | None = None
     """A ``time.monotonic()`` after which every forward pass raises ``TimeoutError`` (set per call)."""
 
@@ -115,6 +115,7 @@ class TransformersBackend:
         self._pinned: dict[tuple[int, ...], KVState] = {}
         self._covers: dict[int, tuple[int, ...]] = {}
         self._answers: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[KVState, torch.Tensor]] = {}
+        self._last_prompt: tuple[Any, list[int]] = (None, [])
         head = model.get_output_embeddings()
         self._head = head.weight
         self._head_bias = getattr(head, "bias", None)
@@ -615,7 +616,7 @@ class TransformersBackend:
         """Encode the prompt, its static head (instructions and examples) pinned for the life of
         the backend, so every later prompt that starts with it feeds only the rest."""
         special = not prompt.chat_template
-        ids = self.encode(prompt.text, special=special)
+        ids = self._prompt_ids(prompt)
         if max_prompt is not None and len(ids) > max_prompt:
             raise ContextLengthError(
                 f"the prompt is {len(ids)} tokens, over max_prompt_tokens={max_prompt}: encoding it on this backend "
@@ -628,6 +629,14 @@ class TransformersBackend:
         self.clear_prompt_cache()
         self._answers.clear()
 
+    def _prompt_ids(self, prompt: PolicyPrompt) -> list[int]:
+        """The prompt's tokens, remembered for the last prompt: a learned scorer asks for them at
+        every candidate of the question the search just encoded."""
+        key = (prompt.text, prompt.chat_template)
+        if self._last_prompt[0] != key:
+            self._last_prompt = (key, self.encode(prompt.text, special=not prompt.chat_template))
+        return list(self._last_prompt[1])
+
     @torch.no_grad()
     def step_states(self, prompt: PolicyPrompt, texts: Sequence[str]) -> torch.Tensor:
         """The policy's final hidden state where each step's text ends, the texts written after
@@ -638,7 +647,7 @@ class TransformersBackend:
         recently feeds only the tokens after their last shared step boundary. A step's state is
         the one at the token holding its last byte (a step that writes nothing shares the state
         before it)."""
-        ids = self.encode(prompt.text, special=not prompt.chat_template)
+        ids = self._prompt_ids(prompt)
         root = self.prefill(ids)
         key, toks = tuple(ids), tuple(self.natural("".join(texts).encode("utf-8")))
         bounds = list(itertools.accumulate(len(self._vocab[0][t]) for t in toks))

@@ -293,8 +293,7 @@ def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = M
         gold_names = {c.name for c in ex.gold}
         removed = [t for t in ex.tools if _name(t) in gold_names]
         others = [t for t in ex.tools if _name(t) not in gold_names]
-        request = next((str(m.get("content") or "") for m in reversed(ex.messages) if m.get("role") == "user"), "")
-        nearby = near_misses(pool, removed, near, ex.tools, request) if near else []
+        nearby = near_misses(pool, removed, near, ex.tools, ex.request) if near else []
         kept = others + nearby or _draw(ex_rng, pool, 1, ex.tools)
         if not kept:
             continue

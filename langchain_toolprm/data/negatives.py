@@ -32,10 +32,6 @@ RULES = ("other_function", "request_span", "other_argument", "schema_word", "dro
 """The rule names, as written in a negative's ``origin`` (``rule:<name>``)."""
 
 
-def _request(example: ToolExample) -> str:
-    return next((str(m.get("content") or "") for m in reversed(example.messages) if m.get("role") == "user"), "")
-
-
 def _value_positions(steps: Sequence[Step]) -> Iterator[tuple[int, str, str]]:
     """(index, function, parameter) of every argument step of a gold trajectory."""
     name = ""
@@ -96,12 +92,12 @@ def rule_trajectories(example: ToolExample, rule: str, rng: random.Random) -> li
             given = _open_args(gold, i)
             for p in specs[fn].params if fn in specs else ():
                 if p.name not in given:
-                    picks = [v for v in copy_values(_request(example), p.schema) if p.is_valid(v)]
+                    picks = [v for v in copy_values(example.request, p.schema) if p.is_valid(v)]
                     if picks:
                         out.append((*gold[:i], Step(StepTag.ARG_VALUE, p.name, rng.choice(picks)), *gold[i:]))
     else:
         pick: Callable[[int, ParamSpec, Any], list[Any]] = {
-            "request_span": lambda i, p, g: copy_values(_request(example), p.schema),
+            "request_span": lambda i, p, g: copy_values(example.request, p.schema),
             "other_argument": lambda i, p, g: [s.value for s in gold if s.tag is StepTag.ARG_VALUE],
             "schema_word": lambda i, p, g: _schema_words(p),
         }[rule]

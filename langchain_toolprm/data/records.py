@@ -96,6 +96,11 @@ class ToolExample:
     gold: tuple[Call, ...]
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def request(self) -> str:
+        """The text of the last user turn: what the gold calls answer."""
+        return next((str(m.get("content") or "") for m in reversed(self.messages) if m.get("role") == "user"), "")
+
     def lc_messages(self) -> list[BaseMessage]:
         return convert_to_messages([dict(m) for m in self.messages])
 

@@ -20,7 +20,7 @@ import math
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +176,7 @@ def train_head(train: StepFeatures, *, l2_grid: Sequence[float] = (0.1, 1.0, 10.
     head = fit_head(train, list(range(len(train.labels))), best)
     report = {"l2": best, "validation": {str(k): {"loss": v["loss"], "step_accuracy": v["step_accuracy"]}
                                           for k, v in grid.items()}}
-    return RewardHead(head.mean, head.scale, head.weight, head.bias, head.policy, report), report
+    return replace(head, card=report), report
 
 
 def add_train_head_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -215,9 +215,8 @@ def _train_head_command(args: Any) -> int:
     if "test" in feats:
         result["test"] = evaluate_head(head, feats["test"])
         result["test_always_minus"] = evaluate_head(None, feats["test"])
-    head = RewardHead(head.mean, head.scale, head.weight, head.bias, head.policy,
-                      {"train_file": str(args.train_file), "eval_file": args.eval_file and str(args.eval_file),
-                       "l2": report["l2"], "test_step_accuracy": result.get("test", {}).get("step_accuracy")})
+    head = replace(head, card={"train_file": str(args.train_file), "eval_file": args.eval_file and str(args.eval_file),
+                               "l2": report["l2"], "test_step_accuracy": result.get("test", {}).get("step_accuracy")})
     head.save(out)
     (out / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     for split in ("train", "test", "test_always_minus"):
