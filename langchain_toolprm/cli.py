@@ -90,7 +90,8 @@ def _demo(args: argparse.Namespace) -> int:
     from .core.chat_model import ToolPRMChatModel
 
     llm = ToolPRMChatModel(model=args.model, prm=args.prm, strategy=args.strategy, n_retain=args.n,
-                           m_explore=args.m, seed=args.seed, policy_weight=args.policy_weight)
+                           m_explore=args.m, seed=args.seed, policy_weight=args.policy_weight,
+                           widen_below=args.widen_below)
     questions = args.question or ["What's the weather like in Tokyo?", "How much is 250 US dollars in euros?"]
     bound = llm.bind_tools(DEMO_TOOLS)
     print(TRACE_LEGEND)
@@ -159,7 +160,8 @@ def _run_command(args: argparse.Namespace) -> int:
     try:
         categories = _categories(args.benchmark, args.category)
         base = {"seed": args.seed, "temperature": args.temperature, "aggregation": args.aggregation,
-                "policy_weight": args.policy_weight, "ablate": ",".join(sorted(_split([args.ablate or ""]))),
+                "policy_weight": args.policy_weight, "widen_below": args.widen_below,
+                "widen_policy": args.widen_policy, "ablate": ",".join(sorted(_split([args.ablate or ""]))),
                 **_scorer_args(args.scorer)}
         if args.command == "grid":
             ns, ms = ([int(x) for x in _split([v])] for v in (args.ns, args.ms))
@@ -229,6 +231,11 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--aggregation", default="min", choices=["last", "min", "mean", "product"])
     common.add_argument("--policy-weight", type=float, default=0.0,
                         help="rank paths by score x p(path)^W (default 0: the policy only breaks ties)")
+    common.add_argument("--widen-below", type=float,
+                        help="adaptive exploration (beam): take the policy's likeliest step alone and explore M only "
+                             "where the scorer rates it below this (docs/adaptive.md)")
+    common.add_argument("--widen-policy", type=float, default=0.0,
+                        help="with --widen-below: also explore M where the policy gives its likeliest step less than this")
     common.add_argument("--ablate", help=f"verifier signals to switch off, comma list of {', '.join(ABLATABLE)}")
     common.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start over instead of skipping items already in the results files")
@@ -366,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="sampling seed")
     demo.add_argument("--policy-weight", type=float, default=0.0,
                       help="rank paths by score x p(path)^W (0.2 with --prm toolprm: see docs/prm.md)")
+    demo.add_argument("--widen-below", type=float,
+                      help="adaptive exploration: explore M only where the scorer rates the likeliest step below this")
     demo.set_defaults(func=_demo)
     prep = sub.add_parser("prepare", help="convert the embedded Gemma 3 270M to its safetensors cache "
                                           "(or check every digest of the cache already there)")

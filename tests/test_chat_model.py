@@ -266,6 +266,7 @@ def test_unknown_strategy_is_rejected() -> None:
     {"temperature": float("nan")}, {"temperature": -0.5}, {"temperature": float("inf")},
     {"max_calls": 0}, {"max_value_tokens": 0}, {"max_tokens": -1}, {"m_explore": 0}, {"n_retain": -1},
     {"timeout": 0}, {"timeout": -3.0}, {"max_prompt_tokens": 0}, {"policy_weight": -1},
+    {"widen_below": 0}, {"widen_below": 1.5}, {"widen_policy": -0.1},
 ])
 def test_bad_settings_fail_at_construction(setting: dict[str, Any]) -> None:
     with pytest.raises(ValidationError, match=next(iter(setting))):
@@ -619,6 +620,19 @@ def test_policy_weight_reaches_the_search(tiny_chat: ToolPRMChatModel) -> None:
     with pytest.raises(ValueError, match="policy_weight"):
         ToolPRMChatModel(policy_weight=float("nan"))
     assert bound.invoke(QUESTION).response_metadata["search"]["policy_weight"] == 0.0
+
+
+def test_adaptive_exploration_reaches_the_search(tiny_chat: ToolPRMChatModel) -> None:
+    bound = tiny_chat.bind_tools(TOOLS, tool_choice="any")
+    message = bound.invoke(QUESTION, widen_below=1.0)
+    search = message.response_metadata["search"]
+    assert search["widen_below"] == 1.0 and search["widen_policy"] == 0.0
+    steps = [e["candidates"] for e in search["trace"] if "candidates" in e]
+    assert all(not c[0]["widened"] and all(x["widened"] for x in c[1:]) for c in steps)
+    assert_valid_calls(message)
+    with pytest.raises(ValueError, match="widen_policy"):
+        bound.invoke(QUESTION, widen_policy=0.5)  # without widen_below it would do nothing
+    assert "widened" not in bound.invoke(QUESTION).response_metadata["search"]["trace"][0]["candidates"][0]
 
 
 def test_timeout_stops_the_search(tiny_chat: ToolPRMChatModel) -> None:

@@ -298,6 +298,60 @@ class NearTieScorer:
                 for t in trajectories]
 
 
+@dataclass
+class ConstantScorer:
+    """Every step scores ``value``."""
+
+    value: float = 1.0
+    usage: Usage = field(default_factory=Usage)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return [self.value] * len(trajectories)
+
+
+def _per_depth(result: SearchResult) -> list[list[dict[str, Any]]]:
+    return [e["candidates"] for e in result.trace if "candidates" in e]
+
+
+def test_adaptive_costs_what_greedy_does_where_nothing_is_doubted(tiny_policy: TransformersBackend, root: Any,
+                                                                   tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools)
+    greedy_result = greedy(tiny_policy, ConstantScorer(), problem, config("greedy"))
+    sure = beam_search(tiny_policy, ConstantScorer(), problem, config("beam", n_retain=1, m_explore=4, widen_below=0.9))
+    assert sure.calls == greedy_result.calls and sure.best.texts == greedy_result.best.texts
+    assert all(len(c) == 1 and not c[0]["widened"] for c in _per_depth(sure))  # one candidate per step
+    # Everything doubted: every step with a choice explores its M, the likeliest step first.
+    doubted = beam_search(tiny_policy, ConstantScorer(0.5), problem,
+                          config("beam", n_retain=1, m_explore=4, widen_below=0.9))
+    check_result(doubted, tools, max_calls=2)
+    depths = _per_depth(doubted)
+    assert depths[0][0]["text"] == greedy_result.best.texts[0] and not depths[0][0]["widened"]
+    assert len(depths[0]) > 1 and all(c["widened"] for c in depths[0][1:])
+    # The policy's doubt alone widens too: no step of a random tiny model is certain.
+    unsure = beam_search(tiny_policy, ConstantScorer(), problem,
+                         config("beam", n_retain=1, m_explore=4, widen_below=0.9, widen_policy=0.999))
+    assert len(_per_depth(unsure)[0]) > 1
+
+
+@pytest.mark.parametrize("name", ["ping", "set_alarm", "get_weather"])
+def test_adaptive_widens_where_the_scorer_doubts_the_likeliest_step(name: str, tiny_policy: TransformersBackend,
+                                                                    root: Any, tools: list[ToolSpec]) -> None:
+    """Whatever the policy's favourite, a scorer that rejects it gets its own function, as the full beam does;
+    where the favourite is the scorer's, the root is not widened."""
+    problem = make_problem(root, tools, max_calls=1)
+    cfg = config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0, widen_below=0.5)
+    result = beam_search(tiny_policy, FavourScorer(name), problem, cfg)
+    assert result.calls is not None and [c.name for c in result.calls] == [name]
+    root_step = _per_depth(result)[0]
+    assert (len(root_step) == 1) == (root_step[0]["text"].split('"')[3] == name)
+    for cands in _per_depth(result):
+        first = cands[0]
+        assert not first["widened"]
+        assert all(c["widened"] for c in cands[1:])
+        if first["score"] >= 0.5:
+            assert len(cands) == 1
+
+
 def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: TransformersBackend, root: Any,
                                                                tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, max_calls=1)
@@ -381,6 +435,8 @@ def test_aggregate() -> None:
 @pytest.mark.parametrize("kwargs", [
     {"n_retain": 0}, {"m_explore": 0}, {"n_retain": -1}, {"aggregation": "max"}, {"strategy": "dfs"},
     {"policy_weight": -0.1}, {"policy_weight": float("nan")}, {"policy_weight": float("inf")},
+    {"widen_below": 0.0}, {"widen_below": 1.5}, {"widen_below": float("nan")}, {"widen_policy": 0.5},
+    {"widen_below": 0.9, "widen_policy": 1.2},
 ])
 def test_search_config_rejects_bad_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

@@ -25,7 +25,14 @@ def test_spec_labels_and_matched_budget(tmp_path: Path) -> None:
     weighed = EvalSpec("beam", scorer="combined", prm=prm, policy_weight=0.2)
     assert weighed.name == "beam N=1 M=4 verifier*my-prm pw=0.2" and weighed.identity()["policy_weight"] == 0.2
     assert EvalSpec("greedy", policy_weight=0.2).identity() == EvalSpec("greedy").identity()
+    # So did adaptive exploration: a beam that widens is its own run; greedy never widens.
+    assert "widen_below" not in EvalSpec("beam").identity() and "widen_policy" not in EvalSpec("beam").identity()
+    adaptive = EvalSpec("beam", widen_below=0.9, widen_policy=0.5)
+    assert adaptive.name == "beam N=1 M=4 widen<0.9 p<0.5 verifier"
+    assert adaptive.identity()["widen_below"] == 0.9 and adaptive.identity()["widen_policy"] == 0.5
+    assert EvalSpec("greedy", widen_below=0.9).identity() == EvalSpec("greedy").identity()
     for bad in ({"strategy": "nope"}, {"strategy": "beam", "scorer": "prm"}, {"strategy": "beam", "m": 0},
-                {"strategy": "beam", "policy_weight": -1.0}):
+                {"strategy": "beam", "policy_weight": -1.0}, {"strategy": "beam", "widen_below": 2.0},
+                {"strategy": "beam", "widen_policy": 0.5}):
         with pytest.raises(ValueError):
             EvalSpec(**bad)

@@ -119,6 +119,11 @@ class ToolPRMChatModel(BaseChatModel):
     aggregation: Aggregation = "min"
     policy_weight: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     """Paths rank by score x p(path)^policy_weight; 0: the policy's log-probability only breaks ties."""
+    widen_below: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Adaptive exploration: a path takes the policy's likeliest step alone and explores M only where
+    the scorer rates that step below this (docs/adaptive.md); None: M at every step."""
+    widen_policy: float = Field(default=0.0, ge=0.0, le=1.0)
+    """With ``widen_below``: also explore M where the policy gives its likeliest step less than this."""
     max_tokens: int = Field(default=128, ge=1)
     """Bound on a prose reply's tokens."""
     max_value_tokens: int = Field(default=32, ge=1)
@@ -166,6 +171,7 @@ class ToolPRMChatModel(BaseChatModel):
             "model_name": self.model_name, "prm": self.prm, "strategy": self.strategy,
             "n_retain": self.n_retain, "m_explore": self.m_explore, "temperature": self.temperature,
             "aggregation": self.aggregation, "policy_weight": self.policy_weight,
+            "widen_below": self.widen_below, "widen_policy": self.widen_policy,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -237,7 +243,7 @@ class ToolPRMChatModel(BaseChatModel):
     # ---- generation -------------------------------------------------------------------------
     def _search_config(self, **overrides: Any) -> SearchConfig:
         fields = ("strategy", "n_retain", "m_explore", "temperature", "aggregation", "policy_weight",
-                  "max_value_tokens", "seed", "timeout")
+                  "widen_below", "widen_policy", "max_value_tokens", "seed", "timeout")
         values = {f: overrides.get(f, getattr(self, f)) for f in fields}
         return SearchConfig(**values)
 
@@ -363,7 +369,8 @@ def _message(got: Answer, config: SearchConfig, model_name: str, call_ids: list[
     if got.result is not None:
         metadata["search"] = {
             "strategy": config.strategy, "n_retain": config.n_retain, "m_explore": config.m_explore,
-            "aggregation": config.aggregation, "policy_weight": config.policy_weight, "trace": got.result.trace,
+            "aggregation": config.aggregation, "policy_weight": config.policy_weight,
+            "widen_below": config.widen_below, "widen_policy": config.widen_policy, "trace": got.result.trace,
         }
     if got.calls is None:
         error = "no call list finished within the step and value-token limits"

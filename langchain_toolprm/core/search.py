@@ -6,7 +6,9 @@ for N beams, with N*M), scores every candidate and keeps the best N again ("expl
 retain less"). A call list that closes goes to a pool instead of taking a beam's place, so
 "close" and "another call" are both carried to the end and compared as whole lists; an open
 path that can no longer beat the best closed one is dropped (scores aggregated by ``min`` or
-``product`` only fall along a path). Constrained greedy, best-of-N and majority vote run on the
+``product`` only fall along a path). With adaptive exploration (``widen_below``) a path explores
+its M only where the scorer doubts the policy's likeliest step, so a question the policy and
+scorer agree on costs what greedy does. Constrained greedy, best-of-N and majority vote run on the
 same proposer, so their costs compare directly.
 """
 
@@ -42,6 +44,15 @@ def check_policy_weight(weight: float) -> None:
         raise ValueError(f"policy_weight must be a finite number >= 0, not {weight!r}")
 
 
+def check_widen(below: float | None, policy: float) -> None:
+    if below is not None and not (math.isfinite(below) and 0 < below <= 1):
+        raise ValueError(f"widen_below must be a score in (0, 1] or None, not {below!r}")
+    if not (math.isfinite(policy) and 0 <= policy <= 1):
+        raise ValueError(f"widen_policy must be a probability in [0, 1], not {policy!r}")
+    if policy and below is None:
+        raise ValueError("widen_policy needs widen_below (adaptive exploration is off without it)")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Knobs of every strategy. ``n_retain``/``m_explore`` are the paper's N and M; best-of-N
@@ -60,6 +71,11 @@ class SearchConfig:
     """A path ranks by score x p(path)^policy_weight. At 0 the scorer ranks and the policy's
     log-probability only breaks ties; a small weight keeps a PRM that is not yet confident from
     overriding the policy on a margin of a few thousandths."""
+    widen_below: float | None = None
+    """Adaptive exploration (beam only): each path first takes the policy's likeliest step alone,
+    as constrained greedy would, and explores its M candidates only where the scorer rates that
+    step below this (or the policy gives it less than ``widen_policy``). None: always M."""
+    widen_policy: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_retain < 1 or self.m_explore < 1:
@@ -73,6 +89,7 @@ class SearchConfig:
             raise ValueError(f"temperature must be a finite number >= 0, not {self.temperature!r}")
         if self.max_steps < 1 or self.max_value_tokens < 1:
             raise ValueError("max_steps and max_value_tokens must be at least 1")
+        check_widen(self.widen_below, self.widen_policy)
         if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
             raise ValueError(f"timeout must be a positive number of seconds or None, not {self.timeout!r}")
 
@@ -155,6 +172,8 @@ def _key(scores: Sequence[float], logprob: float, config: SearchConfig) -> tuple
 
 def _judge(scorer: Scorer, ctx: ScoringContext, trajectories: list[tuple[Step, ...]]) -> list[tuple[float, str]]:
     """Scores with the scorer's reasons where it gives them (the verifier does)."""
+    if not trajectories:
+        return []
     judge = getattr(scorer, "judge", None)
     if judge is not None:
         return [(j.score, j.reason) for j in judge(ctx, trajectories)]
@@ -190,6 +209,11 @@ def _expand(
         if on_trace is not None:
             on_trace(entry)
 
+    def offer(beam: Beam, m: int, temperature: float) -> list[Candidate]:
+        return propose(backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
+                       max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
+                       copies=problem.copies, nominees=problem.nominees[:m])
+
     decided: tuple[Step, ...] = ()
     counter = 0
     for depth in range(config.max_steps):
@@ -200,18 +224,22 @@ def _expand(
         # The root stands for N identical beams, so it explores N*M: with M < N the beam fills
         # at the first step instead of staying as narrow as M.
         m = explore * width if not samples and depth == 0 else explore
-        pairs: list[tuple[int, Candidate]] = []
-        for b, beam in enumerate(beams):
-            for cand in propose(
-                backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
-                max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
-                copies=problem.copies, nominees=problem.nominees[:m],
-            ):
-                pairs.append((b, cand))
+        adaptive = config.widen_below is not None and not samples
+        first = (1, 0.0) if adaptive else (m, temperature)
+        pairs = [(b, c) for b, beam in enumerate(beams) for c in offer(beam, *first)]
+        judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
+        widened = len(pairs)
+        if adaptive:  # widen where the likeliest step is doubted; the rest stay greedy
+            sure = {b for (b, c), (s, _) in zip(pairs, judged)
+                    if s >= config.widen_below and math.exp(c.logprob) >= config.widen_policy}  # type: ignore[operator]
+            have = {(b, c.text) for b, c in pairs}
+            more = [(b, c) for b, beam in enumerate(beams) if b not in sure for c in offer(beam, m, temperature)
+                    if (b, c.text) not in have]
+            pairs += more
+            judged += _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in more])
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
             write({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
             break
-        judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
         keys = [_key(beams[b].scores + (s,), beams[b].logprob + c.logprob, config)
                 for (b, c), (s, _) in zip(pairs, judged)]
         closing = [i for i, (_, c) in enumerate(pairs) if c.step.tag is StepTag.TOTAL_FINISH]
@@ -230,7 +258,8 @@ def _expand(
             "candidates": [
                 {"id": numbers[i], "parent": ids[b], "tag": c.step.tag.name, "text": c.text,
                  "logprob": round(c.logprob, 4), "score": round(s, 4), "why": why,
-                 "path_score": round(keys[i][0], 4), "kept": i in going or i in closing}
+                 "path_score": round(keys[i][0], 4), "kept": i in going or i in closing,
+                 **({"widened": i >= widened} if adaptive else {})}
                 for i, ((b, c), (s, why)) in enumerate(zip(pairs, judged))
             ],
         })

@@ -62,7 +62,7 @@ def _search(backend: Backend, scorer: Scorer, example: ToolExample, specs: list[
     config = SearchConfig(
         strategy=spec.strategy, n_retain=spec.n if beam else spec.budget, m_explore=spec.m if beam else 1,  # type: ignore[arg-type]
         temperature=spec.temperature, aggregation=spec.aggregation, policy_weight=spec.policy_weight,
-        max_value_tokens=spec.max_value_tokens, seed=_item_seed(spec, example),
+        widen_below=spec.widen_below, widen_policy=spec.widen_policy, max_value_tokens=spec.max_value_tokens, seed=_item_seed(spec, example),
     )
     result = answer(backend, scorer, example.lc_messages(), specs, config, rules=rules).result
     best = result.best if result is not None else None

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from ..core.search import Aggregation, check_policy_weight
+from ..core.search import Aggregation, check_policy_weight, check_widen
 from ..core.steps import Call
 from ..core.verifier import ABLATABLE
 
@@ -22,13 +22,14 @@ TEXT_STRATEGIES = ("unconstrained", "token_beam")  # decode free text with model
 _SAMPLES = ("token_beam", "best_of_n", "majority")  # sized by ``samples`` (default N*M)
 _SEARCH = {"temperature", "aggregation", "policy_weight", "max_value_tokens", "max_calls", "seed", "scorer", "prm",
            "ablate"}
+_LATE = ("policy_weight", "ablate", "widen_below", "widen_policy")  # added later: left out at their defaults
 _RELEVANT: dict[str, set[str]] = {  # the spec fields each strategy's result depends on
     "unconstrained": {"max_new_tokens"},
     "token_beam": {"max_new_tokens", "samples"},
     "greedy": {"max_value_tokens", "max_calls"},
     "best_of_n": _SEARCH | {"samples"},
     "majority": _SEARCH | {"samples"},
-    "beam": _SEARCH | {"n", "m"},
+    "beam": _SEARCH | {"n", "m", "widen_below", "widen_policy"},
 }
 
 
@@ -55,6 +56,9 @@ class EvalSpec:
     seed: int | None = 0
     ablate: str = ""
     """Verifier signals switched off, a sorted comma list of ``ABLATABLE`` (for ablation rows)."""
+    widen_below: float | None = None
+    """Adaptive exploration (beam): see ``SearchConfig.widen_below``."""
+    widen_policy: float = 0.0
     label: str | None = None
 
     def __post_init__(self) -> None:
@@ -72,6 +76,7 @@ class EvalSpec:
         if min(self.n, self.m, self.samples or 1) < 1:
             raise ValueError("N, M and samples must be at least 1")
         check_policy_weight(self.policy_weight)
+        check_widen(self.widen_below, self.widen_policy)
 
     @property
     def budget(self) -> int:
@@ -93,7 +98,9 @@ class EvalSpec:
         spec = self.canonical()
         weight = f" pw={spec.policy_weight:g}" if spec.policy_weight else ""
         if spec.strategy == "beam":
-            return f"beam N={spec.n} M={spec.m} {scorer_label(spec)}{weight}"
+            widen = "" if spec.widen_below is None else f" widen<{spec.widen_below:g}" + (
+                f" p<{spec.widen_policy:g}" if spec.widen_policy else "")
+            return f"beam N={spec.n} M={spec.m}{widen} {scorer_label(spec)}{weight}"
         if spec.strategy in ("best_of_n", "majority"):
             return f"{spec.strategy} {spec.samples} {scorer_label(spec)}{weight}"
         if spec.strategy == "token_beam":
@@ -107,9 +114,9 @@ class EvalSpec:
 
     def identity(self) -> dict[str, Any]:
         """What a results file must have been produced with for a resumed run to append to it.
-        ``policy_weight`` came later: left out at its default, files written before it resume."""
+        Fields added later are left out at their defaults, so files written before them resume."""
         identity = asdict(replace(self.canonical(), label=None))
-        for late in ("policy_weight", "ablate"):  # added later: at their defaults, older files still resume
+        for late in _LATE:
             if not identity[late]:
                 del identity[late]
         return identity
