@@ -71,7 +71,7 @@ QUESTIONS = [
     "Find flights from Paris to Berlin on 2025-03-14, direct only.",
     "Any flights from Madrid to Rome on 2025-07-01?",
 ]
-GRID = [(1, 2, None), (1, 4, None), (1, 8, None), (2, 4, None), (4, 4, None)]
+GRID = [(1, 2, None, 0.0), (1, 4, None, 0.0), (1, 8, None, 0.0), (2, 4, None, 0.0), (4, 4, None, 0.0)]
 
 
 def call(bound: object, question: str) -> tuple[float, int, int, str]:
@@ -82,18 +82,23 @@ def call(bound: object, question: str) -> tuple[float, int, int, str]:
     return wall, msg.response_metadata["policy_input_tokens"], msg.usage_metadata["output_tokens"], answer
 
 
-def beam_setting(text: str) -> tuple[int, int, float | None]:
-    """``"2x4"`` -> (N=2, M=4, None); ``"1x4w0.9"`` -> adaptive exploration, widening below 0.9."""
+def beam_setting(text: str) -> tuple[int, int, float | None, float]:
+    """``"2x4"`` -> (N=2, M=4, None, 0); ``"1x4w1"`` -> adaptive exploration, widening where the
+    verifier scores the likeliest step below 1; ``"1x4w1p0.5"`` also where the policy gives it under 0.5."""
     nm, _, widen = text.partition("w")
     n, sep, m = nm.partition("x")
+    below_text, _, policy_text = widen.partition("p")
     try:
-        below = float(widen) if widen else None
+        below = float(below_text) if widen else None
+        policy = float(policy_text) if policy_text else 0.0
     except ValueError:
-        below = -1.0
-    if not (sep and n.isdigit() and m.isdigit() and int(n) > 0 and int(m) > 0) or (below is not None and not 0 < below <= 1):
-        raise argparse.ArgumentTypeError(f"beam setting {text!r} is not NxM with positive integers, e.g. 1x4, "
-                                         "or NxMwS with a widening score S in (0, 1], e.g. 1x4w0.9")
-    return int(n), int(m), below
+        below = policy = -1.0
+    if not (sep and n.isdigit() and m.isdigit() and int(n) > 0 and int(m) > 0) or (
+            below is not None and not (0 < below <= 1 and 0 <= policy <= 1)):
+        raise argparse.ArgumentTypeError(f"beam setting {text!r} is not NxM with positive integers (1x4), or "
+                                         "NxMwS[pP] with a widening score S in (0, 1] and a policy probability P "
+                                         "(1x4w1, 1x4w1p0.5)")
+    return int(n), int(m), below, policy
 
 
 def main() -> None:
@@ -103,7 +108,8 @@ def main() -> None:
                              "embedded default); the first is the baseline")
     parser.add_argument("--dtype", nargs="+", default=["float32"], help="policy dtypes; the first is the baseline")
     parser.add_argument("--grid", nargs="*", type=beam_setting, default=GRID,
-                        help="beam settings NxM, e.g. 1x4 2x4; NxMwS explores adaptively (widen below S), e.g. 1x4w1")
+                        help="beam settings NxM, e.g. 1x4 2x4; NxMwS[pP] explores adaptively (widen where the score "
+                             "is below S or the policy's probability below P), e.g. 1x4w1 1x4w1p0.5")
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     args = parser.parse_args()
     variants = [(model, dtype) for model in args.model for dtype in args.dtype]
@@ -115,8 +121,9 @@ def main() -> None:
         return ", ".join(parts)
 
     settings = {"constrained greedy": {"strategy": "greedy"}}
-    settings |= {f"beam N={n} M={m}" + ("" if w is None else f" widen<{w:g}"):
-                 {"strategy": "beam", "n_retain": n, "m_explore": m, "widen_below": w} for n, m, w in args.grid}
+    settings |= {f"beam N={n} M={m}" + ("" if w is None else f" widen<{w:g}") + (f" p<{p:g}" if p else ""):
+                 {"strategy": "beam", "n_retain": n, "m_explore": m, "widen_below": w, "widen_policy": p}
+                 for n, m, w, p in args.grid}
     runs: dict[tuple[str, tuple[str, str]], tuple[TransformersBackend, object]] = {}  # (setting, variant) -> ...
     for variant in variants:
         policy = load_backend(variant[0], dtype=variant[1])

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend import Backend, Move, Rng, State
+from .backend import Backend, Move, Rng, Scored, State
 from .prompts import CallFormat
 from .schema import ParamSpec, ToolSpec
 from .steps import PartialState, Step, StepTag, dump_value, replay
@@ -132,6 +132,7 @@ def propose(
     backend: Backend, beam: Beam, m: int, *, fmt: CallFormat, rules: Constraints, temperature: float,
     max_value_tokens: int, rng: Rng, enumerate_choices: bool = True,
     copies: Callable[[ParamSpec], list[Any]] | None = None, nominees: Sequence[str] = (),
+    memo: dict[int, list[Scored]] | None = None,
 ) -> list[Candidate]:
     """Up to ``m`` distinct candidate next steps for ``beam`` (a few more where values of
     several arguments are sampled; fewer when fewer exist).
@@ -146,9 +147,15 @@ def propose(
     ``nominees``: function names offered at every name step too (when enumerating with ``m`` >
     1), however unlikely the policy finds them: the tools the request is about, so that the
     order of the tool list, which moves the policy's probabilities, cannot hide them.
+    ``memo`` keeps each beam's option scores (by ``id``, while the beam lives), so a step proposed
+    again with a wider ``m`` (adaptive exploration) does not score its options twice.
     """
     opts = options(beam, fmt, rules)
-    scored = backend.score(beam.state, [o.scored or None for o in opts])
+    scored = memo.get(id(beam)) if memo is not None else None
+    if scored is None:
+        scored = backend.score(beam.state, [o.scored or None for o in opts])
+        if memo is not None:
+            memo[id(beam)] = scored
     counts = choose([s.logprob for s in scored], m, temperature, rng, enumerate_choices)
     if enumerate_choices and m > 1:
         # "No call", "no more calls" and "no more arguments" always compete, however unlikely

@@ -209,10 +209,10 @@ def _expand(
         if on_trace is not None:
             on_trace(entry)
 
-    def offer(beam: Beam, m: int, temperature: float) -> list[Candidate]:
+    def offer(beam: Beam, m: int, temperature: float, memo: dict[int, Any]) -> list[Candidate]:
         return propose(backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
                        max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
-                       copies=problem.copies, nominees=problem.nominees[:m])
+                       copies=problem.copies, nominees=problem.nominees[:m], memo=memo)
 
     decided: tuple[Step, ...] = ()
     counter = 0
@@ -226,15 +226,16 @@ def _expand(
         m = explore * width if not samples and depth == 0 else explore
         adaptive = config.widen_below is not None and not samples
         first = (1, 0.0) if adaptive else (m, temperature)
-        pairs = [(b, c) for b, beam in enumerate(beams) for c in offer(beam, *first)]
+        memo: dict[int, Any] = {}  # option scores of this depth's beams, for the widening round
+        pairs = [(b, c) for b, beam in enumerate(beams) for c in offer(beam, *first, memo)]
         judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
         widened = len(pairs)
         if adaptive:  # widen where the likeliest step is doubted; the rest stay greedy
             sure = {b for (b, c), (s, _) in zip(pairs, judged)
                     if s >= config.widen_below and math.exp(c.logprob) >= config.widen_policy}  # type: ignore[operator]
             have = {(b, c.text) for b, c in pairs}
-            more = [(b, c) for b, beam in enumerate(beams) if b not in sure for c in offer(beam, m, temperature)
-                    if (b, c.text) not in have]
+            more = [(b, c) for b, beam in enumerate(beams) if b not in sure
+                    for c in offer(beam, m, temperature, memo) if (b, c.text) not in have]
             pairs += more
             judged += _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in more])
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
