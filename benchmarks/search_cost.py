@@ -28,6 +28,7 @@ from langchain_core.tools import tool
 from langchain_toolprm import ToolPRMChatModel, TransformersBackend
 from langchain_toolprm.core.embedded import EMBEDDED_BASE
 from langchain_toolprm.core.loader import load_backend
+from langchain_toolprm.core.search import check_widen
 
 
 @tool
@@ -89,15 +90,14 @@ def beam_setting(text: str) -> tuple[int, int, float | None, float]:
     n, sep, m = nm.partition("x")
     below_text, _, policy_text = widen.partition("p")
     try:
+        if not (sep and n.isdigit() and m.isdigit() and int(n) > 0 and int(m) > 0):
+            raise ValueError("N and M must be positive integers")
         below = float(below_text) if widen else None
         policy = float(policy_text) if policy_text else 0.0
-    except ValueError:
-        below = policy = -1.0
-    if not (sep and n.isdigit() and m.isdigit() and int(n) > 0 and int(m) > 0) or (
-            below is not None and not (0 < below <= 1 and 0 <= policy <= 1)):
-        raise argparse.ArgumentTypeError(f"beam setting {text!r} is not NxM with positive integers (1x4), or "
-                                         "NxMwS[pP] with a widening score S in (0, 1] and a policy probability P "
-                                         "(1x4w1, 1x4w1p0.5)")
+        check_widen(below, policy)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"beam setting {text!r} is not NxM (1x4) or NxMwS[pP] (1x4w1, 1x4w1p0.5): "
+                                         f"{exc}") from None
     return int(n), int(m), below, policy
 
 

@@ -170,8 +170,11 @@ def _key(scores: Sequence[float], logprob: float, config: SearchConfig) -> tuple
     return (score * math.exp(config.policy_weight * logprob), logprob)
 
 
-def _judge(scorer: Scorer, ctx: ScoringContext, trajectories: list[tuple[Step, ...]]) -> list[tuple[float, str]]:
-    """Scores with the scorer's reasons where it gives them (the verifier does)."""
+def _judge(scorer: Scorer, ctx: ScoringContext, beams: Sequence[Beam],
+           pairs: Sequence[tuple[int, Candidate]]) -> list[tuple[float, str]]:
+    """Each (beam index, candidate)'s path scored, with the scorer's reasons where it gives them
+    (the verifier does)."""
+    trajectories = [beams[b].steps + (c.step,) for b, c in pairs]
     if not trajectories:
         return []
     judge = getattr(scorer, "judge", None)
@@ -209,7 +212,7 @@ def _expand(
         if on_trace is not None:
             on_trace(entry)
 
-    def offer(beam: Beam, m: int, temperature: float, memo: dict[int, Any]) -> list[Candidate]:
+    def offer(beam: Beam, m: int, temperature: float, memo: dict[int, Any] | None) -> list[Candidate]:
         return propose(backend, beam, m, fmt=problem.call_format, rules=problem.rules, temperature=temperature,
                        max_value_tokens=config.max_value_tokens, rng=rng, enumerate_choices=not samples,
                        copies=problem.copies, nominees=problem.nominees[:m], memo=memo)
@@ -226,10 +229,10 @@ def _expand(
         m = explore * width if not samples and depth == 0 else explore
         adaptive = config.widen_below is not None and not samples
         first = (1, 0.0) if adaptive else (m, temperature)
-        memo: dict[int, Any] = {}  # option scores of this depth's beams, for the widening round
+        memo: dict[int, Any] | None = {} if adaptive else None  # option scores kept for the widening round
         pairs = [(b, c) for b, beam in enumerate(beams) for c in offer(beam, *first, memo)]
-        judged = _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in pairs])
-        widened = len(pairs)
+        judged = _judge(scorer, problem.context, beams, pairs)
+        first_round = len(pairs)
         if adaptive:  # widen where the likeliest step is doubted; the rest stay greedy
             sure = {b for (b, c), (s, _) in zip(pairs, judged)
                     if s >= config.widen_below and math.exp(c.logprob) >= config.widen_policy}  # type: ignore[operator]
@@ -237,7 +240,7 @@ def _expand(
             more = [(b, c) for b, beam in enumerate(beams) if b not in sure
                     for c in offer(beam, m, temperature, memo) if (b, c.text) not in have]
             pairs += more
-            judged += _judge(scorer, problem.context, [beams[b].steps + (c.step,) for b, c in more])
+            judged += _judge(scorer, problem.context, beams, more)
         if not pairs:  # every candidate was cut (a value ran past max_value_tokens)
             write({"depth": depth, "candidates": [], "note": "no candidate finished its step"})
             break
@@ -260,7 +263,7 @@ def _expand(
                 {"id": numbers[i], "parent": ids[b], "tag": c.step.tag.name, "text": c.text,
                  "logprob": round(c.logprob, 4), "score": round(s, 4), "why": why,
                  "path_score": round(keys[i][0], 4), "kept": i in going or i in closing,
-                 **({"widened": i >= widened} if adaptive else {})}
+                 **({"widened": i >= first_round} if adaptive else {})}
                 for i, ((b, c), (s, why)) in enumerate(zip(pairs, judged))
             ],
         })
