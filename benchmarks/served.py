@@ -7,8 +7,11 @@ same items and seeds), and the engine's own JSON-Schema-constrained greedy witho
 Accuracy and wall time per item go to per-item JSONL files under ``--out``; the table gives
 each setting's accuracy and mean seconds per item, and the served/in-process time ratio. Resumes.
 
-    python -m llama_cpp.server --model "$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')" --n_ctx 2048 --port 8765 &
+    python -m llama_cpp.server --model "$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')" --n_ctx 2048 --n_threads 1 --interrupt_requests false --port 8765 &
     python benchmarks/served.py --base-url http://127.0.0.1:8765 --limit 50 --out runs/served
+
+``--where in-process`` / ``--where server`` run one side (two lanes at once); a later run
+without it reads both sides' files and prints the table.
 """
 
 from __future__ import annotations
@@ -60,28 +63,40 @@ def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--base-url", required=True, help="llama-cpp-python server serving the embedded GGUF")
+    p.add_argument("--base-url", help="llama-cpp-python server serving the embedded GGUF")
     p.add_argument("--limit", type=int, default=50, help="items per category (the first N)")
     p.add_argument("--category", action="append", help="BFCL categories (default: the five non-live ones)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--setting", action="append", choices=[*SPECS, "engine"],
+                   help="settings to run (default: all); the engine's own greedy is 'engine'")
+    p.add_argument("--where", choices=["in-process", "server"], help="run one side only (default: both)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
+    if args.where != "in-process" and not args.base_url:
+        p.error("--base-url is needed unless --where in-process")
     torch.set_num_threads(args.threads)
-    local = load_backend()
-    served = load_backend(kind="served", base_url=args.base_url, max_context=2048)
+    backends = {"in process": load_backend() if args.where != "server" else None,
+                "llama.cpp server": load_backend(kind="served", base_url=args.base_url, max_context=2048)
+                if args.where != "in-process" else None}
     scorer = load_scorer()
+    settings = args.setting or [*SPECS, "engine"]
     rows = []
     for cat in args.category or CATEGORIES:
         examples = load_benchmark("bfcl", cat, limit=args.limit)
+        ids = {e.id for e in examples}
         for name, spec in SPECS.items():
-            for where, backend in (("in process", local), ("llama.cpp server", served)):
+            for where, backend in backends.items():
                 path = args.out / where.replace(" ", "_").replace(".", "") / f"{cat}_{spec.name}.jsonl"
-                recs = run_eval(examples, spec, path, policy=backend, scorer=scorer, progress=False)
-                rows.append((cat, name, where, recs))
+                if backend is not None and name in settings:
+                    run_eval(examples, spec, path, policy=backend, scorer=scorer, progress=False)
+                if path.exists():
+                    rows.append((cat, name, where, [r for r in read_jsonl(path) if r["id"] in ids]))
         path = args.out / "engine" / f"{cat}.jsonl"
-        engine_greedy(served, examples, path)
-        recs = [r for r in read_jsonl(path) if r["id"] in {e.id for e in examples}]
-        rows.append((cat, "engine json-schema greedy", "llama.cpp server", recs))
+        if backends["llama.cpp server"] is not None and "engine" in settings:
+            engine_greedy(backends["llama.cpp server"], examples, path)
+        if path.exists():
+            rows.append((cat, "engine json-schema greedy", "llama.cpp server",
+                         [r for r in read_jsonl(path) if r["id"] in ids]))
     print("| category | setting | where | items | accuracy | s/item |")
     print("|---|---|---|---|---|---|")
     for cat, name, where, recs in rows:
@@ -91,9 +106,13 @@ def main() -> None:
     print()
     for cat in args.category or CATEGORIES:
         for name in SPECS:
-            t = {w: sum(r["seconds"] for r in recs) for c, n, w, recs in rows if c == cat and n == name}
-            ratio = t["llama.cpp server"] / max(t["in process"], 1e-9)
-            print(f"{cat} {name}: served / in-process time = {ratio:.2f}")
+            # Over the items both sides ran, so a side still running is not compared on fewer.
+            got = {w: {r["id"]: r["seconds"] for r in recs} for c, n, w, recs in rows if c == cat and n == name}
+            if len(got) == 2:
+                both = set.intersection(*(set(v) for v in got.values()))
+                t = {w: sum(v[i] for i in both) for w, v in got.items()}
+                ratio = t["llama.cpp server"] / max(t["in process"], 1e-9)
+                print(f"{cat} {name}: served / in-process time = {ratio:.2f} over {len(both)} items")
     flags = [f"--{k.replace('_', '-')} {x}" for k, v in vars(args).items() if v not in (None, [])
              for x in (v if isinstance(v, list) else [v])]
     print(json.dumps({"command": "python benchmarks/served.py " + " ".join(flags)}))

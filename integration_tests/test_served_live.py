@@ -34,6 +34,12 @@ def convert_currency(amount: float, from_currency: str, to_currency: str) -> str
     return str(amount)
 
 
+@tool
+def factorial(number: int) -> int:
+    """The factorial of a whole number."""
+    return number
+
+
 QUESTIONS = ["What's the weather like in Tokyo?", "Convert 20 euros to dollars.", "Tell me a joke."]
 
 
@@ -112,6 +118,14 @@ def test_greedy_on_the_server(servers) -> None:
         assert [c["name"] for c in msg.tool_calls] == ["get_weather"]
         assert msg.tool_calls[0]["args"]["city"] == "Lyon"
     assert got.response_metadata["search"]["trace"]
+
+
+def test_a_number_ends_where_the_model_ends_it(servers) -> None:
+    """The value's grammar lets a number end at the character after it: without that, "5" ran
+    on as "5000000000000000" (the model never writes EOS inside a call)."""
+    msg = ToolPRMChatModel(base_url=servers[0][1], strategy="greedy", max_calls=1).bind_tools([factorial]).invoke(
+        "What is the factorial of 5?")
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == [("factorial", {"number": 5})]
 
 
 def test_beam_on_the_server(servers) -> None:

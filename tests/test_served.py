@@ -15,6 +15,7 @@ import pytest
 
 from langchain_toolprm.backends.served import (
     VLLM,
+    Completion,
     LlamaCppPython,
     Replicas,
     SeededRng,
@@ -22,6 +23,8 @@ from langchain_toolprm.backends.served import (
     ServedBackendError,
     SGLang,
     SState,
+    gbnf,
+    xgrammar_ebnf,
 )
 from langchain_toolprm.core.backend import Backend
 
@@ -43,6 +46,43 @@ def test_vllm_fields() -> None:
     path, body = VLLM().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA)
     assert path == "/v1/completions"
     assert body["structured_outputs"] == {"json": SCHEMA} and body["logprobs"] == 0
+    _, tailed = VLLM().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, tail=",}")
+    assert set(tailed["structured_outputs"]) == {"grammar"} and "city" in tailed["structured_outputs"]["grammar"]
+
+
+def _accepts(grammar: str, text: str) -> bool:
+    xgr = pytest.importorskip("xgrammar")
+    from xgrammar.testing import _is_grammar_accept_string
+
+    return _is_grammar_accept_string(xgr.Grammar.from_ebnf(grammar), text)
+
+
+@pytest.mark.parametrize("build", ["gbnf", "xgrammar"])
+def test_a_value_grammar_ends_at_a_tail_character(build: str) -> None:
+    """Without the tail, a number could only end at EOS, which the model never writes there:
+    "5" ran on as "5000000000000000" to the token budget."""
+    number = {"type": "integer"}
+    grammar = gbnf(number, " ", ",}") if build == "gbnf" else xgrammar_ebnf(number, ",}")
+    lead = " " if build == "gbnf" else ""
+    assert _accepts(grammar, lead + "5,") and _accepts(grammar, lead + "5}]")  # a token may run on ("}]")
+    assert not _accepts(grammar, lead + "5") and not _accepts(grammar, lead + "5000")
+    assert not _accepts(grammar, lead + "5}}}}}")  # no more than a token's worth after the tail
+
+
+def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ServedBackend(_dead_url())
+    answers = iter([(' "a, b"}]', True), (" 5,", True), (" 5000", False)])
+
+    def complete(prompt: str, **kw) -> Completion:
+        assert kw["tail"] == ",}" and kw["lead"] == " "
+        text, finished = next(answers)
+        return Completion(text, -1.0, finished, 3, 2)
+
+    monkeypatch.setattr(backend, "_complete", complete)
+    got = [backend.sample_values(SState("q"), " ", {}, 1, tail=",}", temperature=1.0, max_tokens=8, rng=SeededRng(0))[0]
+           for _ in range(3)]
+    assert got[0].value == "a, b" and got[0].move.text == ' "a, b"' and got[1].value == 5
+    assert got[2] is None  # the budget ran out before the value ended
 
 
 def test_sglang_fields() -> None:
@@ -50,6 +90,8 @@ def test_sglang_fields() -> None:
     assert path == "/generate"
     params = body["sampling_params"]
     assert json.loads(params["json_schema"]) == SCHEMA and params["max_new_tokens"] == 8
+    _, tailed = SGLang().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, tail="}")
+    assert "city" in tailed["sampling_params"]["ebnf"] and "json_schema" not in tailed["sampling_params"]
     assert body["return_logprob"] is True and body["logprob_start_len"] == 0
 
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..core.backend import ContextLengthError, Sampled, Scored, Usage
+from ..core.backend import ContextLengthError, Sampled, Scored, Usage, char_class
 from ..core.prompts import PolicyPrompt
 from ..core.steps import dump_value
 
@@ -104,10 +104,12 @@ class Dialect(Protocol):
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         """(path, JSON body) of a completion request. ``schema``: the output must be a JSON
         value valid under it, after ``lead`` (written by the model where the grammar allows, so
-        a token may span both); ``forced``: the output must be exactly this text."""
+        a token may span both) and, when ``tail`` is given, then one of its characters (so a
+        number ends where the model would close it, not at the token budget); ``forced``: the
+        output must be exactly this text."""
         ...
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion: ...
@@ -142,7 +144,7 @@ class LlamaCppPython:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
                                 "echo": prompt_logprobs, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
                                 "repeat_penalty": 1.0}
@@ -153,7 +155,7 @@ class LlamaCppPython:
         if stop:
             body["stop"] = list(stop)
         if schema is not None:
-            body["grammar"] = gbnf(schema, lead)
+            body["grammar"] = gbnf(schema, lead, tail)
         elif forced is not None:
             body["grammar"] = forced_gbnf(forced)
         return "/v1/completions", body
@@ -182,7 +184,8 @@ class VLLM:
     """vLLM's OpenAI-compatible server (``vllm serve MODEL``).
 
     Prompt log-probabilities come from ``echo`` with ``logprobs`` (legacy completions format);
-    values from ``structured_outputs`` (``{"json": schema}``).
+    values from ``structured_outputs`` (``{"json": schema}``, or ``{"grammar": ...}`` in
+    xgrammar's EBNF when a value must be followed by a character of ``tail``).
     """
 
     name = "vllm"
@@ -190,7 +193,7 @@ class VLLM:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"prompt": prompt + lead, "max_tokens": max_tokens, "temperature": temperature,
                                 "logprobs": 0, "echo": prompt_logprobs, "top_k": -1, "top_p": 1.0}
         if seed is not None:
@@ -198,7 +201,7 @@ class VLLM:
         if stop:
             body["stop"] = list(stop)
         if schema is not None:
-            body["structured_outputs"] = {"json": schema}
+            body["structured_outputs"] = {"grammar": xgrammar_ebnf(schema, tail)} if tail else {"json": schema}
         elif forced is not None:
             body["structured_outputs"] = {"grammar": forced_gbnf(forced)}
         return "/v1/completions", body
@@ -217,7 +220,8 @@ class SGLang:
     """SGLang's native ``/generate`` (``python -m sglang.launch_server``).
 
     Prompt log-probabilities: ``return_logprob`` from ``logprob_start_len`` 0 with token texts;
-    values: ``json_schema`` in ``sampling_params``.
+    values: ``json_schema`` in ``sampling_params`` (``ebnf``, xgrammar's, when a value must be
+    followed by a character of ``tail``).
     """
 
     name = "sglang"
@@ -225,14 +229,16 @@ class SGLang:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"max_new_tokens": max_tokens, "temperature": temperature, "top_k": -1,
                                   "top_p": 1.0}
         if seed is not None:
             params["sampling_seed"] = seed
         if stop:
             params["stop"] = list(stop)
-        if schema is not None:
+        if schema is not None and tail:
+            params["ebnf"] = xgrammar_ebnf(schema, tail)
+        elif schema is not None:
             params["json_schema"] = json.dumps(schema)
         elif forced is not None:
             params["ebnf"] = forced_gbnf(forced)
@@ -458,13 +464,16 @@ class ServedBackend:
         seeds = [rng.seed() for _ in range(rows)]
 
         def one(seed: int) -> Sampled | None:
-            got = self._complete(prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, schema=schema,
-                                 lead=lead)
-            if not got.finished:
-                return None
+            # The tail character ends a number where the model would close it (without it, the
+            # grammar lets "5" run on as "5000..." until the budget, as the model never ends it).
+            got = self._complete(prompt, max_tokens=max_tokens + 1, temperature=temperature, seed=seed,
+                                 schema=schema, lead=lead, tail=tail)
+            text = got.text.removeprefix(lead)
             try:
-                value = json.loads(got.text.removeprefix(lead))
+                value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
             except ValueError:
+                return None
+            if not got.finished or text[end:].lstrip()[:1] not in tail:
                 return None
             return Sampled(value, got.logprob, SMove(lead + dump_value(value)))
 
@@ -493,6 +502,7 @@ def _gbnf(schema_json: str) -> str:
     return json_schema_to_gbnf(schema_json)
 
 
+_DECODER = json.JSONDecoder()
 _REDO = 24
 """At most this many characters of a path's end are written again with a scored text."""
 _RUN_ON = " ,:}]{[\"\n"
@@ -501,17 +511,32 @@ _RUN_ON = " ,:}]{[\"\n"
 
 def forced_gbnf(text: str) -> str:
     """GBNF for exactly ``text``, then up to three structural characters."""
-    chars = "".join("\\" + c if c in "]\\^-" else c for c in _RUN_ON).replace("\n", "\\n")
-    return f"root ::= {json.dumps(text, ensure_ascii=False)} [{chars}]{{0,3}}"
+    return f"root ::= {json.dumps(text, ensure_ascii=False)} {char_class(_RUN_ON)}{{0,3}}"
 
 
-def gbnf(schema: dict[str, Any], lead: str = "") -> str:
-    """A GBNF grammar for ``lead`` then a JSON value valid under ``schema`` (properties in
-    declared order)."""
+def gbnf(schema: dict[str, Any], lead: str = "", tail: str = "") -> str:
+    """A GBNF grammar for ``lead``, a JSON value valid under ``schema`` (properties in declared
+    order), then one character of ``tail`` (and what a token may carry after it) when given."""
     rules = _gbnf(json.dumps(schema))
-    if not lead:
+    if not lead and not tail:
         return rules
-    return rules.replace("root ::=", "value ::=", 1) + f"\nroot ::= {json.dumps(lead)} value\n"
+    after = f" {_after(tail)}" if tail else ""
+    return rules.replace("root ::=", "value ::=", 1) + f"\nroot ::= {json.dumps(lead)} value{after}\n"
+
+
+def xgrammar_ebnf(schema: dict[str, Any], tail: str) -> str:
+    """xgrammar's EBNF (what vLLM's and SGLang's default grammar backend parse) for a JSON
+    value valid under ``schema`` then one character of ``tail`` (and what a token may carry after it)."""
+    import xgrammar as xgr
+
+    value = xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
+    return str(xgr.Grammar.concat(value, xgr.Grammar.from_ebnf(f"root ::= {_after(tail)}")))
+
+
+def _after(tail: str) -> str:
+    """One character of ``tail``, then what a token may carry after it (``}]``, ``",``): the
+    model's mass on ending a value is not cut to the tokens that hold exactly one character."""
+    return f"{char_class(tail)} {char_class(_RUN_ON)}{{0,3}}"
 
 
 def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[str], engine: str = "llama-cpp-python",

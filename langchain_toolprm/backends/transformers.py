@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from ..core.backend import ContextLengthError, Sampled, Scored, Usage
+from ..core.backend import ContextLengthError, Sampled, Scored, Usage, char_class
 from ..core.embedded import policy_name, resolve_policy
 from ..core.hf import clone_cache, load_causal_lm
 from ..core.prompts import PolicyPrompt
@@ -456,8 +456,7 @@ class TransformersBackend:
             # Compiled in the schema's own key order: nested objects are written as declared.
             value = xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
             head = xgr.Grammar.from_ebnf(f"root ::= {json.dumps(lead, ensure_ascii=False)}")
-            chars = "".join("\\" + c if c in "]\\^-" else c for c in tail)
-            after = xgr.Grammar.from_ebnf(f"root ::= [{chars}] rest\nrest ::= [ -~\\n]*")
+            after = xgr.Grammar.from_ebnf(f"root ::= {char_class(tail)} rest\nrest ::= [ -~\\n]*")
             self._grammars[key] = compiler.compile_grammar(xgr.Grammar.concat(head, value, after))
         return self._grammars[key]
 

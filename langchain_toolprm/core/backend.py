@@ -24,6 +24,12 @@ class ContextLengthError(ValueError):
     """The prompt does not fit the policy's context window."""
 
 
+def char_class(chars: str) -> str:
+    """An EBNF character class of ``chars`` (as GBNF and xgrammar both read it): how a grammar
+    lets a value be followed by one character of its ``tail``."""
+    return "[" + "".join("\\" + c if c in "]\\^-" else c for c in chars).replace("\n", "\\n") + "]"
+
+
 @dataclass
 class Usage:
     """Tokens a model processed (fed through forward passes) and sampled."""
