@@ -76,12 +76,15 @@ def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatc
     def complete(prompt: str, **kw) -> Completion:
         assert kw["tail"] == ",}" and kw["lead"] == " "
         text, finished = next(answers)
-        return Completion(text, -1.0, finished, 3, 2)
+        # Tokens at absolute offsets: " 5" (or ' "a'), then the tail and a forced EOS at -9.
+        tokens = ((100, -0.5), (102, -0.25), (100 + len(text), -9.0))
+        return Completion(text, -9.75, finished, 3, 2, token_logprobs=tokens)
 
     monkeypatch.setattr(backend, "_complete", complete)
     got = [backend.sample_values(SState("q"), " ", {}, 1, tail=",}", temperature=1.0, max_tokens=8, rng=SeededRng(0))[0]
            for _ in range(3)]
     assert got[0].value == "a, b" and got[0].move.text == ' "a, b"' and got[1].value == 5
+    assert got[0].logprob == -0.75 and got[1].logprob == -0.5  # the value's tokens, not the tail's or EOS
     assert got[2] is None  # the budget ran out before the value ended
 
 

@@ -475,7 +475,8 @@ class ServedBackend:
                 return None
             if not got.finished or text[end:].lstrip()[:1] not in tail:
                 return None
-            return Sampled(value, got.logprob, SMove(lead + dump_value(value)))
+            end += len(got.text) - len(text)
+            return Sampled(value, _logprob_before(got, end), SMove(lead + dump_value(value)))
 
         out = self._map(one, seeds)
         return out * n if rows == 1 else out
@@ -507,6 +508,16 @@ _REDO = 24
 """At most this many characters of a path's end are written again with a scored text."""
 _RUN_ON = " ,:}]{[\"\n"
 """What may follow a scored text in the same token (as the in-process backend's covers)."""
+
+
+def _logprob_before(got: Completion, end: int) -> float:
+    """The log-probability of the generated tokens that start before character ``end`` of the
+    text: a value's own, as in process, without the tail and the EOS the grammar forces after it
+    (where the engine reports tokens; else the whole)."""
+    if not got.token_logprobs:
+        return got.logprob
+    base = got.token_logprobs[0][0]
+    return sum(v for o, v in got.token_logprobs if o - base < end)
 
 
 def forced_gbnf(text: str) -> str:
