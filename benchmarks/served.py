@@ -107,12 +107,17 @@ def main() -> None:
     for cat in args.category or CATEGORIES:
         for name in SPECS:
             # Over the items both sides ran, so a side still running is not compared on fewer.
-            got = {w: {r["id"]: r["seconds"] for r in recs} for c, n, w, recs in rows if c == cat and n == name}
+            got = {w: {r["id"]: r for r in recs} for c, n, w, recs in rows if c == cat and n == name}
             if len(got) == 2:
-                both = set.intersection(*(set(v) for v in got.values()))
-                t = {w: sum(v[i] for i in both) for w, v in got.items()}
-                ratio = t["llama.cpp server"] / max(t["in process"], 1e-9)
-                print(f"{cat} {name}: served / in-process time = {ratio:.2f} over {len(both)} items")
+                here, there = got["in process"], got["llama.cpp server"]
+                both = here.keys() & there.keys()
+                ratio = sum(there[i]["seconds"] for i in both) / max(sum(here[i]["seconds"] for i in both), 1e-9)
+                right = {w: sum(bool(v[i].get("correct")) for i in both) for w, v in got.items()}
+                only = {w: sum(bool(v[i].get("correct")) and not o[i].get("correct") for i in both)
+                        for (w, v), o in zip(got.items(), (there, here))}
+                print(f"{cat} {name}, the {len(both)} items both ran: served / in-process time = {ratio:.2f}; "
+                      f"correct in process {right['in process']}, served {right['llama.cpp server']} "
+                      f"(only in process {only['in process']}, only served {only['llama.cpp server']})")
     flags = [f"--{k.replace('_', '-')} {x}" for k, v in vars(args).items() if v not in (None, [])
              for x in (v if isinstance(v, list) else [v])]
     print(json.dumps({"command": "python benchmarks/served.py " + " ".join(flags)}))
