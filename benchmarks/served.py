@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from langchain_toolprm.backends.served import ServedBackend
+from langchain_toolprm.backends.served import ServedBackend, gbnf
 from langchain_toolprm.core.loader import load_backend, load_scorer
 from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.data.records import append_jsonl, call_to_dict, read_jsonl
@@ -45,17 +45,19 @@ def call_list_schema(tools: list[dict]) -> dict:
 
 
 def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
-    """The engine alone: the chat model's prompt, the whole call list under one grammar, greedy."""
+    """The engine alone: the chat model's prompt, the whole call list under one grammar, greedy,
+    one plain request (no log-probabilities, which a user of the engine would not ask for)."""
     done = {r["id"] for r in read_jsonl(path)} if path.exists() else set()
     for ex in examples:
         if ex.id in done:
             continue
         prompt = build_prompt(backend.tokenizer, ex.lc_messages(), ex.specs())
         start = time.perf_counter()
-        got = backend._complete(prompt.text, max_tokens=256, temperature=0.0, seed=0,
-                                schema=call_list_schema(list(ex.tools)), lead=" ")  # "Calls: [...]"
-        calls = parse_calls(got.text, prompt.call_format)
-        record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": got.text,
+        body = {"prompt": prompt.text, "max_tokens": 256, "temperature": 0.0, "repeat_penalty": 1.0,
+                "grammar": gbnf(call_list_schema(list(ex.tools)), " ")}  # "Calls: [...]", plain greedy
+        text = backend.replicas.post("/v1/completions", body)["choices"][0]["text"]
+        calls = parse_calls(text, prompt.call_format)
+        record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": text,
                   "calls": None if calls is None else [call_to_dict(c) for c in calls],
                   **scored_as("bfcl").score(ex, calls), "seconds": round(time.perf_counter() - start, 3)}
         append_jsonl(path, [record])
