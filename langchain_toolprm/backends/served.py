@@ -473,7 +473,8 @@ class ServedBackend:
                 value, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip()))
             except ValueError:
                 return None
-            if not got.finished or text[end:].lstrip()[:1] not in tail:
+            rest = text[end:].lstrip()
+            if not got.finished or not rest or rest[0] not in tail:  # "" is in every string
                 return None
             end += len(got.text) - len(text)
             return Sampled(value, _logprob_before(got, end), SMove(lead + dump_value(value)))
