@@ -71,7 +71,7 @@ def test_a_value_grammar_ends_at_a_tail_character(build: str) -> None:
 
 def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatch) -> None:
     backend = ServedBackend(_dead_url())
-    answers = iter([(' "a, b"}]', True), (" 5,", True), (" 5000", False)])
+    answers = iter([(' "a, b"}]', True), (" 5,", True), (" 5000", False), (" 7}", False)])
 
     def complete(prompt: str, **kw) -> Completion:
         assert kw["tail"] == ",}" and kw["lead"] == " "
@@ -82,10 +82,11 @@ def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(backend, "_complete", complete)
     got = [backend.sample_values(SState("q"), " ", {}, 1, tail=",}", temperature=1.0, max_tokens=8, rng=SeededRng(0))[0]
-           for _ in range(3)]
+           for _ in range(4)]
     assert got[0].value == "a, b" and got[0].move.text == ' "a, b"' and got[1].value == 5
     assert got[0].logprob == -0.75 and got[1].logprob == -0.5  # the value's tokens, not the tail's or EOS
     assert got[2] is None  # the budget ran out before the value ended
+    assert got[3].value == 7  # ... and here after its tail: the value is whole
 
 
 def test_sglang_fields() -> None:

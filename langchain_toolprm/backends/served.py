@@ -466,6 +466,8 @@ class ServedBackend:
         def one(seed: int) -> Sampled | None:
             # The tail character ends a number where the model would close it (without it, the
             # grammar lets "5" run on as "5000..." until the budget, as the model never ends it).
+            # Once it is written the value is whole: the budget may run out in what follows it
+            # (a run-on token, the EOS), so a value of ``max_tokens`` tokens is kept as in process.
             got = self._complete(prompt, max_tokens=max_tokens + 1, temperature=temperature, seed=seed,
                                  schema=schema, lead=lead, tail=tail)
             text = got.text.removeprefix(lead)
@@ -474,7 +476,7 @@ class ServedBackend:
             except ValueError:
                 return None
             rest = text[end:].lstrip()
-            if not got.finished or not rest or rest[0] not in tail:  # "" is in every string
+            if not rest or rest[0] not in tail:  # "" is in every string
                 return None
             end += len(got.text) - len(text)
             return Sampled(value, _logprob_before(got, end), SMove(lead + dump_value(value)))
