@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any
 from langchain_toolprm.core.embedded import ensure_embedded_model
 from langchain_toolprm.data.records import ToolExample, read_jsonl
 from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark
-from langchain_toolprm.evaluation.metrics import aggregate_hammer
+from langchain_toolprm.evaluation.metrics import aggregate_hammer, sign_test
 from langchain_toolprm.evaluation.reports import read_results, reread_text_answers, summary_table
 
 BFCL = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
@@ -103,12 +102,6 @@ def headline(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], boo
 
 def _quality(r: dict[str, Any]) -> float:
     return float(r["correct"]) if r["benchmark"] == "bfcl" else (r["name_f1"] + r["arg_f1"]) / 2
-
-
-def sign_test(better: int, worse: int) -> float:
-    """Two-sided exact sign test: how likely a split at least this uneven is if neither side is better."""
-    n, k = better + worse, min(better, worse)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
 
 
 def paired(records: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool], reference: str = "greedy") -> str:

@@ -19,6 +19,7 @@ from langchain_toolprm.cli import main
 from langchain_toolprm.data.records import DataFileError, read_jsonl
 from langchain_toolprm.evaluation.agent_eval import (
     ApiTurn,
+    agent_paired,
     agent_report,
     episode,
     evaluate_agent,
@@ -142,6 +143,21 @@ def test_wrong_calls_fall_in_their_categories(turns: dict[str, ApiTurn], tmp_pat
     assert [t["id"] for t in traces] == list(IDS)
     assert [m["type"] for m in traces[0]["messages"]] == ["ai", "tool", "ai"]
     assert [m["type"] for m in traces[2]["messages"]] == ["ai"]
+
+
+@needs_data
+def test_runs_pair_turn_by_turn_against_a_reference(turns: dict[str, ApiTurn], tmp_path: Path) -> None:
+    chosen = [turns[i] for i in IDS]
+    gold = evaluate_agent(gold_script(turns, IDS), chosen, tmp_path / "g.jsonl", identity=IDENTITY, progress=False)
+    wrong = evaluate_agent(wrong_script(), chosen, tmp_path / "w.jsonl", identity=IDENTITY, progress=False)
+    # the wrong run's last two turns only: pairs cover the turns both ran
+    table = agent_paired({"gold": gold, "wrong": wrong[2:]}, "wrong").splitlines()
+    assert len(table) == 3 and table[0].startswith("| agent | turns | call acc | wrong call acc | right only here |")
+    # STOCK and DELETE: gold right on both (p = 2/4); ROUGE 1 vs 10/17 and 1 vs 0, both higher
+    assert table[2].startswith("| gold | 2 | 100.0 | 0.0 | 2 | 0 | 0.5 | 100.0 | 29.4 | 2 | 0 | 0.5 |")
+    assert "| wrong |" not in "\n".join(table)
+    with pytest.raises(ValueError, match="no run named 'greedy'"):
+        agent_paired({"gold": gold}, "greedy")
 
 
 @needs_data

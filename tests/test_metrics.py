@@ -16,6 +16,7 @@ from langchain_toolprm.evaluation.metrics import (
     hammer_scores,
     normalize_value,
     score_item,
+    sign_test,
     standardize,
 )
 
@@ -308,3 +309,11 @@ def test_score_item_dispatches_on_source() -> None:
     heldout = score_item(ToolExample("x", "glaive", (), (), ()), [])  # a training source's held-out query
     assert heldout["correct"] and heldout["exact"] == 1.0
     assert not score_item(ToolExample("y", "glaive", (), (), ()), [f("a", x=1)])["correct"]
+
+
+@pytest.mark.parametrize(("better", "worse", "p"), [
+    (0, 0, 1.0), (5, 0, 2 / 32), (0, 5, 2 / 32), (10, 10, 1.0), (1, 2, 1.0),
+    (20, 8, 0.0357), (30, 17, 0.0789),
+])
+def test_sign_test_two_sided_exact(better: int, worse: int, p: float) -> None:
+    assert sign_test(better, worse) == pytest.approx(p, abs=1e-4)

@@ -37,6 +37,7 @@ from ..core.backend import ContextLengthError
 from ..core.steps import Call
 from ..data.records import DataFileError, append_jsonl, call_to_dict
 from ..data.sources import parse_api_call, parse_api_result
+from .metrics import sign_test
 from .runner import load_done
 
 BENCHMARK = "apibank-l1"
@@ -300,5 +301,39 @@ def agent_report(records: Iterable[dict[str, Any]]) -> str:
         cells = [api, str(len(recs)), f"{100 * sum(r['correct'] for r in recs) / len(recs):.1f}",
                  "-" if rouge is None else f"{100 * rouge:.1f}", str(sum(r["rouge_l"] is not None for r in recs)),
                  *(str(errors[c]) for c in ERROR_CATEGORIES)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def agent_paired(runs: Mapping[str, Sequence[dict[str, Any]]], reference: str) -> str:
+    """A markdown table: each run against ``reference`` turn by turn, over the turns both ran. Call
+    accuracy of both, the turns right only in the run or only in the reference and the sign test's
+    p; mean ROUGE-L of both over the shared turns with a recorded reply, on how many it is higher or
+    lower and that sign test; seconds per turn and their ratio. Means alone hide how many turns moved."""
+    if reference not in runs:
+        raise ValueError(f"no run named {reference!r} to compare with (runs: {', '.join(sorted(runs)) or 'none'})")
+    ref = {r["id"]: r for r in runs[reference]}
+    head = ["agent", "turns", "call acc", f"{reference} call acc", "right only here", f"right only in {reference}",
+            "p", "ROUGE-L", f"{reference} ROUGE-L", "higher", "lower", "p", "s/turn", f"time x {reference}"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for label, records in sorted(runs.items()):
+        if label == reference:
+            continue
+        pairs = [(r, ref[r["id"]]) for r in records if r["id"] in ref]
+        if not pairs:
+            lines.append(f"| {label} | 0 |" + " - |" * (len(head) - 2))
+            continue
+        gain = sum(a["correct"] and not b["correct"] for a, b in pairs)
+        loss = sum(b["correct"] and not a["correct"] for a, b in pairs)
+        rouge = [(a["rouge_l"], b["rouge_l"]) for a, b in pairs if b["rouge_l"] is not None]
+        higher, lower = sum(x > y for x, y in rouge), sum(x < y for x, y in rouge)
+        secs = [sum(r[k]["seconds"] for r in pairs) for k in (0, 1)]
+        n = len(pairs)
+        cells = [label, str(n), f"{100 * sum(a['correct'] for a, _ in pairs) / n:.1f}",
+                 f"{100 * sum(b['correct'] for _, b in pairs) / n:.1f}", str(gain), str(loss),
+                 f"{sign_test(gain, loss):.3g}", *(f"{100 * m:.1f}" if (m := _mean(x[k] for x in rouge)) is not None
+                                                   else "-" for k in (0, 1)),
+                 str(higher), str(lower), f"{sign_test(higher, lower):.3g}", f"{secs[0] / n:.1f}",
+                 f"{secs[0] / secs[1]:.2f}" if secs[1] else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -324,6 +324,13 @@ def aggregate_hammer(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def sign_test(better: int, worse: int) -> float:
+    """Two-sided exact sign test over paired items (ties left out): how likely a split at least
+    this uneven is if neither side is better. Differences of means hide how many items moved."""
+    n, k = better + worse, min(better, worse)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+
+
 # ------------------------------------------------------------------------------------ dispatch
 
 

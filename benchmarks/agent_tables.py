@@ -1,0 +1,52 @@
+"""Tables for docs/agent_eval.md from the results folder ``toolprm eval-agent`` fills.
+
+Every results file of the folder (``<strategy>.jsonl`` and its shards, not the traces) is one run,
+named by the agent label it was produced with (``greedy``, ``beam N=1 M=4``, ``unconstrained``);
+shards of a run are read together. Prints each run's table per API, then every run against the
+reference turn by turn (``agent_eval.agent_paired``: the turns both ran, sign tests).
+
+    python benchmarks/agent_tables.py results/agents/apibank-l1 [--reference greedy]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from langchain_toolprm.data.records import read_jsonl
+from langchain_toolprm.evaluation.agent_eval import agent_paired, agent_report
+
+
+def read_runs(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """Records per agent label; a run's model must be the same in every file (else: an error)."""
+    runs: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    models: dict[str, str] = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        if path.name.endswith(".traces.jsonl"):
+            continue
+        for r in read_jsonl(path):
+            label = r["spec"]["agent"]
+            if models.setdefault(label, r["spec"].get("model", "")) != r["spec"].get("model", ""):
+                raise ValueError(f"{path}: run {label!r} mixes models ({models[label]} and {r['spec'].get('model')})")
+            runs[label][r["id"]] = r
+    if not runs:
+        raise ValueError(f"no results files in {folder}")
+    return {label: list(records.values()) for label, records in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="<out>/apibank-l1 of toolprm eval-agent")
+    parser.add_argument("--reference", default="greedy", help="the run every other run is paired with")
+    args = parser.parse_args()
+    runs = read_runs(args.folder)
+    for label, records in sorted(runs.items()):
+        print(f"### {label} ({len(records)} turns)\n\n{agent_report(records)}\n")
+    if len(runs) > 1:
+        print(f"### Paired with {args.reference}, turn by turn\n\n{agent_paired(runs, args.reference)}")
+
+
+if __name__ == "__main__":
+    main()
