@@ -1,14 +1,18 @@
 """The same BFCL items through the in-process backend and through llama.cpp's server, side by side.
 
 For each non-live BFCL category: constrained greedy and beam N=1 M=4 in process
-(transformers) and on a llama-cpp-python server serving the embedded GGUF (one run each, the
-same items and seeds), and the engine's own JSON-Schema-constrained greedy without our search
-(the call list's schema as a GBNF grammar, one request: what a user of the engine has today).
-Accuracy and wall time per item go to per-item JSONL files under ``--out``; the table gives
-each setting's accuracy and mean seconds per item, and the served/in-process time ratio. Resumes.
+(transformers) and on a server serving the embedded GGUF (llama.cpp's own ``llama-server`` or
+llama-cpp-python's, ``--engine``; one run each, the same items and seeds), and the engine's own
+JSON-Schema-constrained greedy without our search (the call list's schema as a GBNF grammar, one
+request without log-probabilities: what a user of the engine has today). Accuracy and wall time
+per item go to per-item JSONL files under ``--out/<where>/``; the table gives each setting's
+accuracy and mean seconds per item, and the served/in-process time ratio. Resumes.
 
-    python -m llama_cpp.server --model "$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')" --n_ctx 2048 --n_threads 1 --interrupt_requests false --port 8765 &
-    python benchmarks/served.py --base-url http://127.0.0.1:8765 --limit 50 --out runs/served
+    GGUF="$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')"
+    llama-server --model "$GGUF" --ctx-size 2048 --threads 1 --parallel 1 --swa-full --port 8765 &
+    python benchmarks/served.py --engine llama-server --base-url http://127.0.0.1:8765 --limit 50 --out runs/served
+    python -m llama_cpp.server --model "$GGUF" --n_ctx 2048 --n_threads 1 --interrupt_requests false --port 8766 &
+    python benchmarks/served.py --engine llama-cpp-python --base-url http://127.0.0.1:8766 --limit 50 --out runs/served
 
 ``--where in-process`` / ``--where server`` run one side (two lanes at once); a later run
 without it reads both sides' files and prints the table.
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from langchain_toolprm.backends.served import ServedBackend, gbnf
+from langchain_toolprm.backends.served import DIALECTS, ServedBackend
 from langchain_toolprm.core.loader import load_backend, load_scorer
 from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.data.records import append_jsonl, call_to_dict, read_jsonl
@@ -53,9 +57,9 @@ def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
             continue
         prompt = build_prompt(backend.tokenizer, ex.lc_messages(), ex.specs())
         start = time.perf_counter()
-        body = {"prompt": prompt.text, "max_tokens": 256, "temperature": 0.0, "repeat_penalty": 1.0,
-                "grammar": gbnf(call_list_schema(list(ex.tools)), " ")}  # "Calls: [...]", plain greedy
-        text = backend.replicas.post("/v1/completions", body)["choices"][0]["text"]
+        text = backend.dialect.read(backend.replicas.post(*backend.dialect.complete(  # "Calls: [...]"
+            prompt.text, max_tokens=256, temperature=0.0, seed=None, schema=call_list_schema(list(ex.tools)),
+            lead=" ", logprobs=False)), prompt.text, False).text
         calls = parse_calls(text, prompt.call_format)
         record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": text,
                   "calls": None if calls is None else [call_to_dict(c) for c in calls],
@@ -65,7 +69,9 @@ def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--base-url", help="llama-cpp-python server serving the embedded GGUF")
+    p.add_argument("--base-url", help="a server of the embedded GGUF")
+    p.add_argument("--engine", default="llama-server", choices=list(DIALECTS),
+                   help="which server --base-url is (its results go to --out/<engine>/)")
     p.add_argument("--limit", type=int, default=50, help="items per category (the first N)")
     p.add_argument("--category", action="append", help="BFCL categories (default: the five non-live ones)")
     p.add_argument("--out", type=Path, required=True)
@@ -77,8 +83,9 @@ def main() -> None:
     if args.where != "in-process" and not args.base_url:
         p.error("--base-url is needed unless --where in-process")
     torch.set_num_threads(args.threads)
+    served = args.engine
     backends = {"in process": load_backend() if args.where != "server" else None,
-                "llama.cpp server": load_backend(kind="served", base_url=args.base_url, max_context=2048)
+                served: load_backend(kind="served", base_url=args.base_url, engine=served, max_context=2048)
                 if args.where != "in-process" else None}
     scorer = load_scorer()
     settings = args.setting or [*SPECS, "engine"]
@@ -93,12 +100,11 @@ def main() -> None:
                     run_eval(examples, spec, path, policy=backend, scorer=scorer, progress=False)
                 if path.exists():
                     rows.append((cat, name, where, [r for r in read_jsonl(path) if r["id"] in ids]))
-        path = args.out / "engine" / f"{cat}.jsonl"
-        if backends["llama.cpp server"] is not None and "engine" in settings:
-            engine_greedy(backends["llama.cpp server"], examples, path)
+        path = args.out / served / f"{cat}_engine.jsonl"
+        if backends[served] is not None and "engine" in settings:
+            engine_greedy(backends[served], examples, path)
         if path.exists():
-            rows.append((cat, "engine json-schema greedy", "llama.cpp server",
-                         [r for r in read_jsonl(path) if r["id"] in ids]))
+            rows.append((cat, "engine json-schema greedy", served, [r for r in read_jsonl(path) if r["id"] in ids]))
     print("| category | setting | where | items | accuracy | s/item |")
     print("|---|---|---|---|---|---|")
     for cat, name, where, recs in rows:
@@ -111,15 +117,15 @@ def main() -> None:
             # Over the items both sides ran, so a side still running is not compared on fewer.
             got = {w: {r["id"]: r for r in recs} for c, n, w, recs in rows if c == cat and n == name}
             if len(got) == 2:
-                here, there = got["in process"], got["llama.cpp server"]
+                here, there = got["in process"], got[served]
                 both = here.keys() & there.keys()
                 ratio = sum(there[i]["seconds"] for i in both) / max(sum(here[i]["seconds"] for i in both), 1e-9)
                 right = {w: sum(bool(v[i].get("correct")) for i in both) for w, v in got.items()}
                 only = {w: sum(bool(v[i].get("correct")) and not o[i].get("correct") for i in both)
                         for (w, v), o in zip(got.items(), (there, here))}
                 print(f"{cat} {name}, the {len(both)} items both ran: served / in-process time = {ratio:.2f}; "
-                      f"correct in process {right['in process']}, served {right['llama.cpp server']} "
-                      f"(only in process {only['in process']}, only served {only['llama.cpp server']})")
+                      f"correct in process {right['in process']}, served {right[served]} "
+                      f"(only in process {only['in process']}, only served {only[served]})")
     flags = [f"--{k.replace('_', '-')} {x}" for k, v in vars(args).items() if v not in (None, [])
              for x in (v if isinstance(v, list) else [v])]
     print(json.dumps({"command": "python benchmarks/served.py " + " ".join(flags)}))

@@ -17,6 +17,7 @@ from langchain_toolprm.backends.served import (
     VLLM,
     Completion,
     LlamaCppPython,
+    LlamaServer,
     Replicas,
     SeededRng,
     ServedBackend,
@@ -38,8 +39,38 @@ def test_llama_cpp_python_fields() -> None:
     assert path == "/v1/completions"
     assert body["echo"] is True and body["logprobs"] == 0 and body["seed"] == 3
     assert "city" in body["grammar"] and "root ::=" in body["grammar"]  # GBNF from llama-cpp-python itself
-    _, plain = LlamaCppPython().complete("p", max_tokens=4, temperature=0.0, seed=None, stop=["\n"])
+    _, plain = LlamaCppPython().complete("p", max_tokens=4, temperature=0.0, seed=None, stop=["\n"], logprobs=False)
     assert "grammar" not in plain and "seed" not in plain and plain["stop"] == ["\n"] and plain["echo"] is False
+    assert "logprobs" not in plain and "stream" not in plain  # a prose reply: no per-token vocabulary sort
+
+
+def test_llama_server_fields() -> None:
+    path, body = LlamaServer().complete("Q: x\nA:", max_tokens=8, temperature=0.8, seed=3, schema=SCHEMA,
+                                        lead=" ", tail=",}")
+    assert path == "/completion" and body["n_predict"] == 8 and body["seed"] == 3
+    # log-probabilities of the raw logits (before the grammar and the samplers), samplers off
+    assert body["n_probs"] == 1 and body["post_sampling_probs"] is False and body["cache_prompt"] is True
+    assert (body["top_k"], body["top_p"], body["min_p"], body["repeat_penalty"]) == (0, 1.0, 0.0, 1.0)
+    assert body["grammar"] == gbnf(SCHEMA, " ", ",}")
+    _, plain = LlamaServer().complete("p", max_tokens=4, temperature=0.0, seed=None, stop=["\n"], logprobs=False)
+    assert "grammar" not in plain and "seed" not in plain and "n_probs" not in plain and plain["stop"] == ["\n"]
+    assert LlamaServer().tokenize("ab") == ("/tokenize", {"content": "ab", "add_special": True})
+    assert LlamaServer().count({"tokens": [2, 7, 9]}) == 3
+
+
+def test_llama_server_response_is_read_per_token() -> None:
+    # "é" split over two tokens: the first carries a byte the token text drops
+    probs = [{"token": " caf", "bytes": list(b" caf"), "logprob": -0.5},
+             {"token": "", "bytes": [0xC3], "logprob": -0.25},
+             {"token": "", "bytes": [0xA9], "logprob": -0.125},
+             {"token": ",", "bytes": [44], "logprob": -2.0}]
+    response = {"content": " café,", "completion_probabilities": probs, "stop_type": "eos",
+                "tokens_evaluated": 5, "tokens_predicted": 4}
+    got = LlamaServer().read(response, "ab", False)
+    assert got.text == " café," and got.logprob == -2.875 and got.finished
+    assert [o for o, _ in got.token_logprobs] == [2, 6, 6, 7]  # character offsets in prompt + text
+    assert (got.prompt_tokens, got.completion_tokens) == (5, 4)
+    assert not LlamaServer().read({"content": "x", "stop_type": "limit"}, "ab", False).finished
 
 
 def test_vllm_fields() -> None:
@@ -48,6 +79,8 @@ def test_vllm_fields() -> None:
     assert body["structured_outputs"] == {"json": SCHEMA} and body["logprobs"] == 0
     _, tailed = VLLM().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, tail=",}")
     assert set(tailed["structured_outputs"]) == {"grammar"} and "city" in tailed["structured_outputs"]["grammar"]
+    _, prose = VLLM().complete("p", max_tokens=8, temperature=0.5, seed=1, stop=["\n"], logprobs=False)
+    assert "logprobs" not in prose and "structured_outputs" not in prose
 
 
 def _accepts(grammar: str, text: str) -> bool:
@@ -89,6 +122,19 @@ def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatc
     assert got[3].value == 7  # ... and here after its tail: the value is whole
 
 
+def test_a_prose_reply_asks_for_no_log_probabilities(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, asked = ServedBackend(_dead_url()), []
+
+    def complete(prompt: str, **kw) -> Completion:
+        asked.append(kw)
+        return Completion(" Hello.", 0.0, True)
+
+    monkeypatch.setattr(backend, "_complete", complete)
+    text = backend.write(SState("q"), "\nAssistant:", max_tokens=8, temperature=0.0, stop=("\nUser:", ""),
+                         rng=SeededRng(0))
+    assert text == "Hello." and asked[0]["logprobs"] is False and asked[0]["stop"] == ["\nUser:"]
+
+
 def test_sglang_fields() -> None:
     path, body = SGLang().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, prompt_logprobs=True)
     assert path == "/generate"
@@ -97,6 +143,8 @@ def test_sglang_fields() -> None:
     _, tailed = SGLang().complete("p", max_tokens=8, temperature=0.5, seed=1, schema=SCHEMA, tail="}")
     assert "city" in tailed["sampling_params"]["ebnf"] and "json_schema" not in tailed["sampling_params"]
     assert body["return_logprob"] is True and body["logprob_start_len"] == 0
+    _, prose = SGLang().complete("p", max_tokens=8, temperature=0.5, seed=1, stop=["\n"], logprobs=False)
+    assert prose["return_logprob"] is False and prose["sampling_params"]["stop"] == ["\n"]
 
 
 def _openai_echo(prompt: str, tokens: list[str], logprobs: list[float | None], generated: str) -> dict:

@@ -6,8 +6,9 @@ returns for a prompt's own tokens (each text appended to the path), values are s
 per-request grammar compiled from their JSON Schema, prose is plain completion.
 
 Engines differ only in request and response fields, so each is a :class:`Dialect`:
-llama-cpp-python's server (tested here against a live server), vLLM and SGLang (their documented
-fields; see docs/served.md for the server flags each needs). Several replicas may stand behind
+llama.cpp's own ``llama-server`` and llama-cpp-python's server (both tested against a live
+server), vLLM and SGLang (their documented fields; see docs/served.md for the server flags each
+needs). Several replicas may stand behind
 one model: requests go round robin, a replica that refuses, times out or answers 5xx is skipped,
 and when every replica failed the round is retried with bounded backoff, then a
 :class:`ServedBackendError` names each replica and what it answered.
@@ -104,12 +105,14 @@ class Dialect(Protocol):
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False,
+                 logprobs: bool = True) -> tuple[str, dict[str, Any]]:
         """(path, JSON body) of a completion request. ``schema``: the output must be a JSON
         value valid under it, after ``lead`` (written by the model where the grammar allows, so
         a token may span both) and, when ``tail`` is given, then one of its characters (so a
         number ends where the model would close it, not at the token budget); ``forced``: the
-        output must be exactly this text."""
+        output must be exactly this text. ``logprobs`` False: the generated tokens'
+        log-probabilities are not needed (a prose reply), so the engine need not compute them."""
         ...
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion: ...
@@ -144,11 +147,12 @@ class LlamaCppPython:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False,
+                 logprobs: bool = True) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
                                 "echo": prompt_logprobs, "top_k": 0, "top_p": 1.0, "min_p": 0.0,
                                 "repeat_penalty": 1.0}
-        if not stop:  # a prose reply (with stop strings) needs no log-probabilities
+        if logprobs:
             body |= {"logprobs": 0, "stream": True}
         if seed is not None:
             body["seed"] = seed
@@ -180,6 +184,55 @@ def _read_openai(response: dict[str, Any], prompt: str, echoed: bool) -> Complet
                       int(usage.get("completion_tokens") or 0), prompt_part, generated)
 
 
+class LlamaServer:
+    """llama.cpp's own server (``llama-server``), on its native ``/completion``.
+
+    As with llama-cpp-python, a text is scored by generating it under a grammar that allows only
+    it, and values come under GBNF (the same converter's, the same grammar language); here the
+    log-probabilities are computed in C++ (``n_probs`` from the raw logits,
+    ``post_sampling_probs: false``), so asking for them costs next to nothing. Samplers are set to
+    plain temperature sampling; ``cache_prompt`` keeps a path's prefix in the slot's cache.
+    """
+
+    name = "llama-server"
+    scores_prompt = False
+
+    def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
+                 stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False,
+                 logprobs: bool = True) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {"prompt": prompt, "n_predict": max_tokens, "temperature": temperature, "top_k": 0,
+                                "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0,
+                                "cache_prompt": True}
+        if logprobs:
+            body |= {"n_probs": 1, "post_sampling_probs": False}
+        if seed is not None:
+            body["seed"] = seed
+        if stop:
+            body["stop"] = list(stop)
+        if schema is not None:
+            body["grammar"] = gbnf(schema, lead, tail)
+        elif forced is not None:
+            body["grammar"] = forced_gbnf(forced)
+        return "/completion", body
+
+    def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
+        tokens, done = [], b""
+        for p in response.get("completion_probabilities") or []:
+            # Offsets from the tokens' bytes: a token may end inside a character its text drops.
+            tokens.append((len(prompt) + len(done.decode("utf-8", errors="ignore")), float(p.get("logprob", 0.0))))
+            done += bytes(p["bytes"]) if p.get("bytes") is not None else str(p.get("token", "")).encode("utf-8")
+        return Completion(response.get("content") or "", sum(v for _, v in tokens),
+                          response.get("stop_type") != "limit", int(response.get("tokens_evaluated") or 0),
+                          int(response.get("tokens_predicted") or 0), token_logprobs=tuple(tokens))
+
+    def tokenize(self, text: str) -> tuple[str, dict[str, Any]]:
+        return "/tokenize", {"content": text, "add_special": True}
+
+    def count(self, response: dict[str, Any]) -> int:
+        return len(response["tokens"])
+
+
 class VLLM:
     """vLLM's OpenAI-compatible server (``vllm serve MODEL``).
 
@@ -193,9 +246,12 @@ class VLLM:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False,
+                 logprobs: bool = True) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {"prompt": prompt + lead, "max_tokens": max_tokens, "temperature": temperature,
-                                "logprobs": 0, "echo": prompt_logprobs, "top_k": -1, "top_p": 1.0}
+                                "echo": prompt_logprobs, "top_k": -1, "top_p": 1.0}
+        if logprobs or prompt_logprobs:
+            body["logprobs"] = 0
         if seed is not None:
             body["seed"] = seed
         if stop:
@@ -229,7 +285,8 @@ class SGLang:
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, seed: int | None,
                  stop: Sequence[str] = (), schema: dict[str, Any] | None = None, forced: str | None = None,
-                 lead: str = "", tail: str = "", prompt_logprobs: bool = False) -> tuple[str, dict[str, Any]]:
+                 lead: str = "", tail: str = "", prompt_logprobs: bool = False,
+                 logprobs: bool = True) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"max_new_tokens": max_tokens, "temperature": temperature, "top_k": -1,
                                   "top_p": 1.0}
         if seed is not None:
@@ -242,8 +299,8 @@ class SGLang:
             params["json_schema"] = json.dumps(schema)
         elif forced is not None:
             params["ebnf"] = forced_gbnf(forced)
-        body = {"text": prompt + lead, "sampling_params": params, "return_logprob": True, "return_text_in_logprobs": True,
-                "logprob_start_len": 0 if prompt_logprobs else -1}
+        body = {"text": prompt + lead, "sampling_params": params, "return_logprob": logprobs or prompt_logprobs,
+                "return_text_in_logprobs": True, "logprob_start_len": 0 if prompt_logprobs else -1}
         return "/generate", body
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
@@ -265,7 +322,7 @@ class SGLang:
         return int(response.get("count") or len(response["tokens"]))
 
 
-DIALECTS: dict[str, type] = {d.name: d for d in (LlamaCppPython, VLLM, SGLang)}
+DIALECTS: dict[str, type] = {d.name: d for d in (LlamaCppPython, LlamaServer, VLLM, SGLang)}
 
 
 # ---- replicas -------------------------------------------------------------------------------------
@@ -489,7 +546,7 @@ class ServedBackend:
         rng: SeededRng, on_text: Callable[[str], None] | None = None,
     ) -> str:
         got = self._complete(state.text + prefix, max_tokens=max_tokens, temperature=temperature, seed=rng.seed(),
-                             stop=[s for s in stop if s])
+                             stop=[s for s in stop if s], logprobs=False)
         text = got.text.strip()
         if on_text is not None and text:
             on_text(text)

@@ -144,7 +144,7 @@ class ToolPRMChatModel(BaseChatModel):
     base_url: str | list[str] | None = None
     """A serving engine that already serves the policy (several URLs: replicas of one model, used
     round robin); ``model`` then only names its tokenizer (None: the embedded model's)."""
-    engine: Literal["llama-cpp-python", "vllm", "sglang"] = "llama-cpp-python"
+    engine: Literal["llama-cpp-python", "llama-server", "vllm", "sglang"] = "llama-cpp-python"
     """Which engine serves ``base_url`` (its request fields: docs/served.md)."""
     dtype: str = "float32"
     """float32 is the fast path on CPUs without native bf16 (AVX2); bfloat16 on GPUs."""
