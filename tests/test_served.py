@@ -67,10 +67,9 @@ def test_llama_server_response_is_read_per_token() -> None:
     response = {"content": " café,", "completion_probabilities": probs, "stop_type": "eos",
                 "tokens_evaluated": 5, "tokens_predicted": 4}
     got = LlamaServer().read(response, "ab", False)
-    assert got.text == " café," and got.logprob == -2.875 and got.finished
+    assert got.text == " café," and got.logprob == -2.875
     assert [o for o, _ in got.token_logprobs] == [2, 6, 6, 7]  # character offsets in prompt + text
     assert (got.prompt_tokens, got.completion_tokens) == (5, 4)
-    assert not LlamaServer().read({"content": "x", "stop_type": "limit"}, "ab", False).finished
 
 
 def test_vllm_fields() -> None:
@@ -104,14 +103,14 @@ def test_a_value_grammar_ends_at_a_tail_character(build: str) -> None:
 
 def test_sampled_values_are_read_up_to_their_tail(monkeypatch: pytest.MonkeyPatch) -> None:
     backend = ServedBackend(_dead_url())
-    answers = iter([(' "a, b"}]', True), (" 5,", True), (" 5000", False), (" 7}", False)])
+    answers = iter([' "a, b"}]', " 5,", " 5000", " 7}"])  # " 5000": cut by the budget; " 7}": after its tail
 
     def complete(prompt: str, **kw) -> Completion:
         assert kw["tail"] == ",}" and kw["lead"] == " "
-        text, finished = next(answers)
+        text = next(answers)
         # Tokens at absolute offsets: " 5" (or ' "a'), then the tail and a forced EOS at -9.
         tokens = ((100, -0.5), (102, -0.25), (100 + len(text), -9.0))
-        return Completion(text, -9.75, finished, 3, 2, token_logprobs=tokens)
+        return Completion(text, -9.75, 3, 2, token_logprobs=tokens)
 
     monkeypatch.setattr(backend, "_complete", complete)
     got = [backend.sample_values(SState("q"), " ", {}, 1, tail=",}", temperature=1.0, max_tokens=8, rng=SeededRng(0))[0]
@@ -127,7 +126,7 @@ def test_a_prose_reply_asks_for_no_log_probabilities(monkeypatch: pytest.MonkeyP
 
     def complete(prompt: str, **kw) -> Completion:
         asked.append(kw)
-        return Completion(" Hello.", 0.0, True)
+        return Completion(" Hello.", 0.0)
 
     monkeypatch.setattr(backend, "_complete", complete)
     text = backend.write(SState("q"), "\nAssistant:", max_tokens=8, temperature=0.0, stop=("\nUser:", ""),
@@ -161,7 +160,7 @@ def test_openai_echo_is_read_per_prompt_token() -> None:
     prompt = "ab cd"
     got = LlamaCppPython().read(_openai_echo(prompt, ["ab", " cd", "!"], [None, -1.5, -0.25], "!"), prompt, True)
     assert got.prompt_logprobs == ((0, 0.0), (2, -1.5))
-    assert got.text == "!" and got.logprob == -0.25 and not got.finished
+    assert got.text == "!" and got.logprob == -0.25
     assert (got.prompt_tokens, got.completion_tokens) == (3, 1)
 
 
@@ -171,7 +170,7 @@ def test_sglang_response_is_read() -> None:
         "output_token_logprobs": [[-0.5, 7, '"Paris"']], "finish_reason": {"type": "stop"},
         "prompt_tokens": 2, "completion_tokens": 1}}
     got = SGLang().read(response, "ab cd", True)
-    assert got.prompt_logprobs == ((0, 0.0), (2, -1.0)) and got.logprob == -0.5 and got.finished
+    assert got.prompt_logprobs == ((0, 0.0), (2, -1.0)) and got.logprob == -0.5
 
 
 # ---- replicas against local HTTP servers ------------------------------------------------------------

@@ -84,8 +84,6 @@ class Completion:
     """The generated text (after the prompt)."""
     logprob: float
     """Sum of the generated tokens' log-probabilities."""
-    finished: bool
-    """False when it stopped at ``max_tokens``."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     prompt_logprobs: tuple[tuple[int, float], ...] = ()
@@ -180,7 +178,7 @@ def _read_openai(response: dict[str, Any], prompt: str, echoed: bool) -> Complet
     prompt_part, generated = _openai_logprobs(choice, prompt, echoed)
     usage = response.get("usage") or {}
     return Completion(text[len(prompt):] if echoed else text, sum(v for _, v in generated),
-                      choice.get("finish_reason") != "length", int(usage.get("prompt_tokens") or 0),
+                      int(usage.get("prompt_tokens") or 0),
                       int(usage.get("completion_tokens") or 0), prompt_part, generated)
 
 
@@ -223,7 +221,7 @@ class LlamaServer:
             tokens.append((len(prompt) + len(done.decode("utf-8", errors="ignore")), float(p.get("logprob", 0.0))))
             done += bytes(p["bytes"]) if p.get("bytes") is not None else str(p.get("token", "")).encode("utf-8")
         return Completion(response.get("content") or "", sum(v for _, v in tokens),
-                          response.get("stop_type") != "limit", int(response.get("tokens_evaluated") or 0),
+                          int(response.get("tokens_evaluated") or 0),
                           int(response.get("tokens_predicted") or 0), token_logprobs=tuple(tokens))
 
     def tokenize(self, text: str) -> tuple[str, dict[str, Any]]:
@@ -310,8 +308,7 @@ class SGLang:
             offsets.append((pos, lp if lp is not None else 0.0))
             pos += len(tok or "")
         generated = sum(lp for lp, _, _ in meta.get("output_token_logprobs") or [] if lp is not None)
-        finish = (meta.get("finish_reason") or {}).get("type")
-        return Completion(response.get("text") or "", generated, finish != "length",
+        return Completion(response.get("text") or "", generated,
                           int(meta.get("prompt_tokens") or 0), int(meta.get("completion_tokens") or 0),
                           tuple(offsets))
 
