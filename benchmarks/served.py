@@ -33,11 +33,13 @@ from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.data.records import append_jsonl, call_to_dict, read_jsonl
 from langchain_toolprm.evaluation.baselines import parse_calls
 from langchain_toolprm.evaluation.benchmarks import BFCL_CATEGORIES, load_benchmark, scored_as
+from langchain_toolprm.evaluation.metrics import sign_test
 from langchain_toolprm.evaluation.runner import run_eval
 from langchain_toolprm.evaluation.specs import EvalSpec
 
 CATEGORIES = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 SPECS = {"greedy": EvalSpec("greedy"), "beam N=1 M=4": EvalSpec("beam", n=1, m=4)}
+ENGINE = "engine json-schema greedy"
 
 
 def call_list_schema(tools: list[dict]) -> dict:
@@ -61,10 +63,38 @@ def engine_greedy(backend: ServedBackend, examples: list, path: Path) -> None:
             prompt.text, max_tokens=256, temperature=0.0, seed=None, schema=call_list_schema(list(ex.tools)),
             lead=" ", logprobs=False)), prompt.text, False).text
         calls = parse_calls(text, prompt.call_format)
-        record = {"id": ex.id, "strategy": "engine json-schema greedy", "raw": text,
+        record = {"id": ex.id, "strategy": ENGINE, "raw": text,
                   "calls": None if calls is None else [call_to_dict(c) for c in calls],
                   **scored_as("bfcl").score(ex, calls), "seconds": round(time.perf_counter() - start, 3)}
         append_jsonl(path, [record])
+
+
+def paired(rows: list[tuple[str, str, str, list[dict]]], served: str) -> str:
+    """Per category, settings compared item by item over the items both ran (a run still going is
+    not compared on fewer): how many each got right, right only in one (exact sign test), the same
+    call list, and the time ratio (first over second, summed over those items)."""
+    pairs = [(("greedy", served), ("greedy", "in process")), (("beam N=1 M=4", served), ("beam N=1 M=4", "in process")),
+             ((ENGINE, served), ("greedy", "in process")), ((ENGINE, served), ("beam N=1 M=4", "in process")),
+             (("beam N=1 M=4", served), (ENGINE, served)), (("beam N=1 M=4", served), ("greedy", served))]
+    out = ["| category | first / second | items | correct (first / second) | only first / only second | sign test p "
+           "| same calls | time first / second |", "|---|---|---|---|---|---|---|---|"]
+    for cat in dict.fromkeys(c for c, *_ in rows):
+        got = {(n, w): {r["id"]: r for r in recs} for c, n, w, recs in rows if c == cat}
+        for a, b in pairs:
+            if a not in got or b not in got:
+                continue
+            first, second = got[a], got[b]
+            ids = first.keys() & second.keys()
+            if not ids:
+                continue
+            right = [sum(bool(run[i].get("correct")) for i in ids) for run in (first, second)]
+            only = [sum(bool(x[i].get("correct")) and not y[i].get("correct") for i in ids)
+                    for x, y in ((first, second), (second, first))]
+            same = sum(first[i].get("calls") == second[i].get("calls") for i in ids)
+            ratio = sum(first[i]["seconds"] for i in ids) / max(sum(second[i]["seconds"] for i in ids), 1e-9)
+            out.append(f"| {cat} | {a[0]} ({a[1]}) / {b[0]} ({b[1]}) | {len(ids)} | {right[0]} / {right[1]} | "
+                       f"{only[0]} / {only[1]} | {sign_test(*only):.2g} | {same} | {ratio:.2f} |")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -104,7 +134,7 @@ def main() -> None:
         if backends[served] is not None and "engine" in settings:
             engine_greedy(backends[served], examples, path)
         if path.exists():
-            rows.append((cat, "engine json-schema greedy", served, [r for r in read_jsonl(path) if r["id"] in ids]))
+            rows.append((cat, ENGINE, served, [r for r in read_jsonl(path) if r["id"] in ids]))
     print("| category | setting | where | items | accuracy | s/item |")
     print("|---|---|---|---|---|---|")
     for cat, name, where, recs in rows:
@@ -112,20 +142,7 @@ def main() -> None:
         secs = sum(r["seconds"] for r in recs) / max(len(recs), 1)
         print(f"| {cat} | {name} | {where} | {len(recs)} | {100 * acc:.1f}% | {secs:.2f} |")
     print()
-    for cat in args.category or CATEGORIES:
-        for name in SPECS:
-            # Over the items both sides ran, so a side still running is not compared on fewer.
-            got = {w: {r["id"]: r for r in recs} for c, n, w, recs in rows if c == cat and n == name}
-            if len(got) == 2:
-                here, there = got["in process"], got[served]
-                both = here.keys() & there.keys()
-                ratio = sum(there[i]["seconds"] for i in both) / max(sum(here[i]["seconds"] for i in both), 1e-9)
-                right = {w: sum(bool(v[i].get("correct")) for i in both) for w, v in got.items()}
-                only = {w: sum(bool(v[i].get("correct")) and not o[i].get("correct") for i in both)
-                        for (w, v), o in zip(got.items(), (there, here))}
-                print(f"{cat} {name}, the {len(both)} items both ran: served / in-process time = {ratio:.2f}; "
-                      f"correct in process {right['in process']}, served {right[served]} "
-                      f"(only in process {only['in process']}, only served {only[served]})")
+    print(paired(rows, served))
     flags = [f"--{k.replace('_', '-')} {x}" for k, v in vars(args).items() if v not in (None, [])
              for x in (v if isinstance(v, list) else [v])]
     print(json.dumps({"command": "python benchmarks/served.py " + " ".join(flags)}))
