@@ -9,7 +9,7 @@ per item go to per-item JSONL files under ``--out/<where>/``; the table gives ea
 accuracy and mean seconds per item, and the served/in-process time ratio. Resumes.
 
     GGUF="$(python -c 'from langchain_toolprm.core.embedded import embedded_gguf; print(embedded_gguf())')"
-    llama-server --model "$GGUF" --ctx-size 2048 --threads 1 --parallel 1 --swa-full --port 8765 &
+    llama-server --model "$GGUF" --ctx-size 2048 --threads 1 --parallel 1 --port 8765 &
     python benchmarks/served.py --engine llama-server --base-url http://127.0.0.1:8765 --limit 50 --out runs/served
     python -m llama_cpp.server --model "$GGUF" --n_ctx 2048 --n_threads 1 --interrupt_requests false --port 8766 &
     python benchmarks/served.py --engine llama-cpp-python --base-url http://127.0.0.1:8766 --limit 50 --out runs/served

@@ -94,10 +94,10 @@ def llama_server() -> Iterator[str]:
     if not LLAMA_SERVER:
         pytest.skip("llama.cpp's llama-server not found (TOOLPRM_LLAMA_SERVER or PATH; docs/served.md builds it)")
     port = _free_port()
-    # One slot with the whole context; --swa-full keeps Gemma 3's sliding-window cache whole, so a
-    # path's prefix is reused from the cache instead of evaluated again at every request.
+    # One slot with the whole context. Not --swa-full: with it the same request answered otherwise
+    # after other requests had run, even uncached (docs/served.md).
     proc, url = _serve([LLAMA_SERVER, "--model", str(embedded_gguf()), "--host", "127.0.0.1", "--port", str(port),
-                        "--ctx-size", "2048", "--threads", "1", "--parallel", "1", "--swa-full", "--no-webui"],
+                        "--ctx-size", "2048", "--threads", "1", "--parallel", "1", "--no-webui"],
                        port, "/health")
     yield url
     proc.kill()
