@@ -129,6 +129,21 @@ def _openai_logprobs(choice: dict[str, Any], prompt: str, echoed: bool) -> tuple
     return tuple(p for p in pairs if p[0] < cut), tuple(p for p in pairs if p[0] >= cut)
 
 
+def _llama_cpp_fields(body: dict[str, Any], seed: int | None, stop: Sequence[str], schema: dict[str, Any] | None,
+                      forced: str | None, lead: str, tail: str) -> dict[str, Any]:
+    """``body`` with the fields both llama.cpp servers spell alike: the seed, stop strings, and the
+    GBNF grammar of a value (``lead``, the value, a ``tail`` character) or of a forced text."""
+    if seed is not None:
+        body["seed"] = seed
+    if stop:
+        body["stop"] = list(stop)
+    if schema is not None:
+        body["grammar"] = gbnf(schema, lead, tail)
+    elif forced is not None:
+        body["grammar"] = forced_gbnf(forced)
+    return body
+
+
 class LlamaCppPython:
     """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``).
 
@@ -152,15 +167,7 @@ class LlamaCppPython:
                                 "repeat_penalty": 1.0}
         if logprobs:
             body |= {"logprobs": 0, "stream": True}
-        if seed is not None:
-            body["seed"] = seed
-        if stop:
-            body["stop"] = list(stop)
-        if schema is not None:
-            body["grammar"] = gbnf(schema, lead, tail)
-        elif forced is not None:
-            body["grammar"] = forced_gbnf(forced)
-        return "/v1/completions", body
+        return "/v1/completions", _llama_cpp_fields(body, seed, stop, schema, forced, lead, tail)
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
         return _read_openai(response, prompt, echoed=prompt_logprobs)
@@ -189,7 +196,9 @@ class LlamaServer:
     it, and values come under GBNF (the same converter's, the same grammar language); here the
     log-probabilities are computed in C++ (``n_probs`` from the raw logits,
     ``post_sampling_probs: false``), so asking for them costs next to nothing. Samplers are set to
-    plain temperature sampling; ``cache_prompt`` keeps a path's prefix in the slot's cache.
+    plain temperature sampling; ``cache_prompt`` keeps a path's prefix in the slot's cache (on
+    models without sliding-window layers; Gemma 3 needs ``--swa-full`` for that, which is unsafe
+    on the build tested: docs/served.md).
     """
 
     name = "llama-server"
@@ -204,15 +213,7 @@ class LlamaServer:
                                 "cache_prompt": True}
         if logprobs:
             body |= {"n_probs": 1, "post_sampling_probs": False}
-        if seed is not None:
-            body["seed"] = seed
-        if stop:
-            body["stop"] = list(stop)
-        if schema is not None:
-            body["grammar"] = gbnf(schema, lead, tail)
-        elif forced is not None:
-            body["grammar"] = forced_gbnf(forced)
-        return "/completion", body
+        return "/completion", _llama_cpp_fields(body, seed, stop, schema, forced, lead, tail)
 
     def read(self, response: dict[str, Any], prompt: str, prompt_logprobs: bool) -> Completion:
         tokens, done = [], b""
