@@ -8,10 +8,9 @@ per-request grammar compiled from their JSON Schema, prose is plain completion.
 Engines differ only in request and response fields, so each is a :class:`Dialect`:
 llama.cpp's own ``llama-server`` and llama-cpp-python's server (both tested against a live
 server), vLLM and SGLang (their documented fields; see docs/served.md for the server flags each
-needs). Several replicas may stand behind
-one model: requests go round robin, a replica that refuses, times out or answers 5xx is skipped,
-and when every replica failed the round is retried with bounded backoff, then a
-:class:`ServedBackendError` names each replica and what it answered.
+needs). Several replicas may stand behind one model: requests go round robin, a replica that
+refuses, times out or answers 5xx is skipped, and when every replica failed the round is retried
+with bounded backoff, then a :class:`ServedBackendError` names each replica and what it answered.
 
 Differences from the in-process backend, by design: the text of a step is appended as text
 (the server tokenizes the whole prompt, so a token may straddle a step boundary; its
