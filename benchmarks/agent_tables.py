@@ -1,9 +1,10 @@
 """Tables for docs/agent_eval.md from the results folder ``toolprm eval-agent`` fills.
 
-Every results file of the folder (``<strategy>.jsonl`` and its shards, not the traces) is one run,
-named by the agent label it was produced with (``greedy``, ``beam N=1 M=4``, ``unconstrained``);
-shards of a run are read together. Prints each run's table per API, then every run against the
-reference turn by turn (``agent_eval.agent_paired``: the turns both ran, sign tests).
+Every results file of the folder (``<strategy>.jsonl`` and its shards, gzipped or not, not the
+traces) is one run, named by the agent label it was produced with (``greedy``, ``beam N=1 M=4``,
+``unconstrained``); shards of a run are read together. Prints each run's table per API, then every run against the
+reference turn by turn (``agent_eval.agent_paired``: the turns both ran, sign tests) and how each
+run's turns ended (``agent_eval.agent_endings``).
 
     python benchmarks/agent_tables.py results/agents/apibank-l1 [--reference greedy]
 """
@@ -16,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from langchain_toolprm.data.records import read_jsonl
-from langchain_toolprm.evaluation.agent_eval import agent_paired, agent_report
+from langchain_toolprm.evaluation.agent_eval import agent_endings, agent_paired, agent_report
 
 
 def read_runs(folder: Path) -> dict[str, list[dict[str, Any]]]:
     """Records per agent label; a run's model must be the same in every file (else: an error)."""
     runs: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     models: dict[str, str] = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        if path.name.endswith(".traces.jsonl"):
+    for path in sorted([*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz")]):
+        if ".traces.jsonl" in path.name:
             continue
         for r in read_jsonl(path):
             label = r["spec"]["agent"]
@@ -44,6 +45,7 @@ def main() -> None:
     runs = read_runs(args.folder)
     for label, records in sorted(runs.items()):
         print(f"### {label} ({len(records)} turns)\n\n{agent_report(records)}\n")
+    print(f"### How the turns ended\n\n{agent_endings(runs)}\n")
     if len(runs) > 1:
         print(f"### Paired with {args.reference}, turn by turn\n\n{agent_paired(runs, args.reference)}")
 

@@ -19,6 +19,7 @@ from langchain_toolprm.cli import main
 from langchain_toolprm.data.records import DataFileError, read_jsonl
 from langchain_toolprm.evaluation.agent_eval import (
     ApiTurn,
+    agent_endings,
     agent_paired,
     agent_report,
     episode,
@@ -135,6 +136,8 @@ def test_wrong_calls_fall_in_their_categories(turns: dict[str, ApiTurn], tmp_pat
     # the stock reply is the first 5 of the gold reply's 12 words: P = 1, R = 5/12
     assert [r["rouge_l"] for r in records] == [1.0, None, pytest.approx(10 / 17), 0.0]
     assert records[2]["call"] is None and records[2]["reply"] == "The stock price of SQ"
+    assert [r["ended"] for r in records] == ["called, replied", "called, replied", "no call, replied",
+                                             "called, stopped"]
     assert records[3]["result"]["exception"] == "The token is invalid."
     report = agent_report(records)
     assert "| AddAlarm | 1 | 0.0 | 100.0 | 1 | 0 | 0 | 1 | 0 |" in report
@@ -143,6 +146,25 @@ def test_wrong_calls_fall_in_their_categories(turns: dict[str, ApiTurn], tmp_pat
     assert [t["id"] for t in traces] == list(IDS)
     assert [m["type"] for m in traces[0]["messages"]] == ["ai", "tool", "ai"]
     assert [m["type"] for m in traces[2]["messages"]] == ["ai"]
+
+
+@needs_data
+def test_how_turns_end_and_wrong_apis_that_repeat_are_counted(turns: dict[str, ApiTurn], tmp_path: Path) -> None:
+    script = Scripted(messages=iter([
+        call("AddAlarm", **turns[ALARM].gold.arguments), call("AddAlarm", token="x", time="y"),  # calls again
+        call("GetUserToken", username="JohnDoe", password="pass123"), AIMessage(""),  # a repeat; then nothing
+        AIMessage(""),  # no call, no reply
+        AIMessage("Which account?"),  # no call, a question back
+    ]))
+    chosen = [turns[i] for i in (ALARM, DELETE, STOCK, TOKEN)]
+    records = evaluate_agent(script, chosen, tmp_path / "e.jsonl", identity=IDENTITY, progress=False)
+    assert [r["ended"] for r in records] == ["called, called again", "called, stopped", "no call, silent",
+                                             "no call, replied"]
+    assert records[1]["earlier_apis"] == ["GetUserToken"] and records[1]["error_category"] == "wrong API"
+    table = agent_endings({"scripted": records}).splitlines()
+    assert table[0] == ("| agent | turns | called, replied | called, called again | called, stopped | no call, replied "
+                        "| no call, silent | wrong API repeating an earlier API |")
+    assert table[2] == "| scripted | 4 | 0 | 1 | 1 | 1 | 1 | 1 |"
 
 
 @needs_data

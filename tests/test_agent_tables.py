@@ -3,7 +3,9 @@ shards together, traces left out, and a run that mixes models refused."""
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +30,12 @@ def test_runs_are_read_by_label_with_their_shards(tmp_path: Path) -> None:
     append_jsonl(tmp_path / "beam_N=1_M=4.shard-0-of-2.jsonl", [_record("beam N=1 M=4", 0)])
     append_jsonl(tmp_path / "beam_N=1_M=4.shard-1-of-2.jsonl", [_record("beam N=1 M=4", 1)])
     append_jsonl(tmp_path / "greedy.traces.jsonl", [{"id": "d#0", "messages": []}])
+    with gzip.open(tmp_path / "unconstrained.jsonl.gz", "wt") as fh:  # as committed under benchmarks/per_item
+        fh.write(json.dumps(_record("unconstrained", 5)) + "\n")
     runs = tables.read_runs(tmp_path)
-    assert sorted(runs) == ["beam N=1 M=4", "greedy"]
+    assert sorted(runs) == ["beam N=1 M=4", "greedy", "unconstrained"]
     assert [r["id"] for r in runs["beam N=1 M=4"]] == ["d#0", "d#1"] and len(runs["greedy"]) == 3
+    assert [r["id"] for r in runs["unconstrained"]] == ["d#5"]
 
 
 def test_a_run_of_two_models_and_an_empty_folder_are_errors(tmp_path: Path) -> None:

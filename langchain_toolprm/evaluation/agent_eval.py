@@ -44,6 +44,10 @@ BENCHMARK = "apibank-l1"
 AGENT_BENCHMARKS: tuple[str, ...] = (BENCHMARK,)
 ErrorCategory = Literal["no call", "wrong API", "wrong arguments", "API exception"]
 ERROR_CATEGORIES: tuple[str, ...] = get_args(ErrorCategory)
+Ending = Literal["called, replied", "called, called again", "called, stopped", "no call, replied", "no call, silent"]
+ENDINGS: tuple[str, ...] = get_args(Ending)
+"""How a turn ended: after its call, a prose reply, another call (the evaluator stops there) or
+nothing; without a call, a prose reply or nothing."""
 GraphFactory = Callable[[list[BaseTool]], Runnable[Any, Any]]
 """Builds the graph for one turn over that turn's tools (bound to its fresh episode)."""
 
@@ -168,6 +172,15 @@ def split_turn(new: Sequence[BaseMessage]) -> tuple[AIMessage | None, list[ToolM
     return new[step_at], results, None  # type: ignore[return-value]
 
 
+def ending(step: AIMessage | None, reply: AIMessage | None) -> Ending:
+    """How a turn whose messages :func:`split_turn` split into ``step`` and ``reply`` ended."""
+    if step is None:
+        return "no call, replied" if reply is not None and reply.text.strip() else "no call, silent"
+    if reply is not None and reply.tool_calls:
+        return "called, called again"
+    return "called, replied" if reply is not None and reply.text.strip() else "called, stopped"
+
+
 def _run_graph(graph: Runnable[Any, Any], history: list[BaseMessage], config: RunnableConfig | None) -> list[BaseMessage]:
     """Stream the graph (its state must hold ``messages``) until its reply after the first call's
     results, or its end; a graph that would go on calling is stopped there."""
@@ -215,7 +228,7 @@ def run_turn(build: GraphFactory, turn: ApiTurn, *, config: RunnableConfig | Non
         "correct": category is None, "error_category": category,
         "reply": reply_text, "gold_reply": turn.reply,
         "rouge_l": None if turn.reply is None else rouge_l(turn.reply, reply_text),
-        "seconds": round(seconds, 3), "error": error,
+        "ended": ending(step, reply), "seconds": round(seconds, 3), "error": error,
     }, new
 
 
@@ -259,7 +272,8 @@ def evaluate_agent(
                      initial=len(turns) - len(todo), total=len(turns)):
         scores, new = run_turn(build, turn, config=config, data_dir=data_dir, seed=seed)
         record = {"id": turn.id, "benchmark": BENCHMARK, "dialogue": turn.dialogue, "turn": turn.index,
-                  "api": turn.gold.name, "spec": identity, **scores}
+                  "api": turn.gold.name, "earlier_apis": sorted({c.name for c in turn.earlier}),
+                  "spec": identity, **scores}
         append_jsonl(traces, [{"id": turn.id, "messages": [_trace(m) for m in new]}])
         append_jsonl(out_path, [record])
         done[turn.id] = record
@@ -302,6 +316,19 @@ def agent_report(records: Iterable[dict[str, Any]]) -> str:
                  "-" if rouge is None else f"{100 * rouge:.1f}", str(sum(r["rouge_l"] is not None for r in recs)),
                  *(str(errors[c]) for c in ERROR_CATEGORIES)]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def agent_endings(runs: Mapping[str, Sequence[dict[str, Any]]]) -> str:
+    """A markdown table: per run, how many turns ended each way (:data:`ENDINGS`), and how many of
+    its wrong-API calls called an API the dialogue had already called before the turn."""
+    head = ["agent", "turns", *ENDINGS, "wrong API repeating an earlier API"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for label, records in sorted(runs.items()):
+        ends = Counter(r.get("ended") for r in records)
+        repeats = sum(r["error_category"] == "wrong API" and r["call"]["name"] in r.get("earlier_apis", ())
+                      for r in records)
+        lines.append("| " + " | ".join([label, str(len(records)), *(str(ends[e]) for e in ENDINGS), str(repeats)]) + " |")
     return "\n".join(lines)
 
 
