@@ -179,6 +179,23 @@ def test_no_call_wins_only_when_no_tool_is_relevant(tools: list[ToolSpec]) -> No
     assert judge(answered, segment([]))[0] == LV.no_call
 
 
+def test_a_result_that_is_only_a_step_leaves_the_request_owed(tools: list[ToolSpec]) -> None:
+    """A rate looked up for a flight booking: its result is there, but the booking, the most
+    relevant tool, has had no call since the request, so ``[]`` does not win; after the booking's
+    own result it does."""
+    rate = {"name": "convert_currency", "args": {"amount": 1, "from_currency": "EUR", "to_currency": "NOK"}, "id": "c1"}
+    asked = (HumanMessage("Book a flight from Oslo to Rome, and tell me what 1 EUR is in NOK."),
+             AIMessage("", tool_calls=[rate]), ToolMessage("11.2", tool_call_id="c1"))
+    ctx = context(tools, *asked)
+    score, why = judge(ctx, segment([]))
+    assert score == LV.no_call_when_relevant and "'book_flight'" in why
+    book = {"name": "book_flight", "args": {"origin": "Oslo", "destination": "Rome"}, "id": "c2"}
+    booked = context(tools, *asked, AIMessage("", tool_calls=[book]), ToolMessage("booked", tool_call_id="c2"))
+    assert judge(booked, segment([])) == (LV.no_call, "the request's calls have their results")
+    # without relevance (an ablation) the results alone decide, as before
+    assert VerifierScorer(relevance=False).judge(ctx, [segment([])])[0].score == LV.no_call
+
+
 # ---- coverage -----------------------------------------------------------------------------------
 def test_closing_with_an_unused_entity_scores_lower(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("What's the weather forecast in Paris and in London?"))

@@ -588,9 +588,11 @@ class Levels:
     nothing_new: float = 0.45
     """Another call when every entity is used, or a finished call that adds none."""
     no_call: float = 0.95
-    """``[]`` when no tool is relevant, or after the request's calls have their results."""
+    """``[]`` when no tool is relevant, or after the request's calls have their results (and the
+    most relevant tool is among them)."""
     no_call_when_relevant: float = 0.3
-    """``[]`` when some tool is relevant."""
+    """``[]`` when some tool is relevant, or after results while the most relevant tool has had no
+    call since the request."""
     duplicate: float = 0.2
     """A call the same list already has."""
     made_up: float = 0.25
@@ -704,7 +706,10 @@ class VerifierScorer:
         calls = list(before.calls)
         if not calls:
             if ctx.calls_since_request:
-                return Judgement(lv.no_call, "the request's calls have their results")
+                owed = owed_after_results(ctx, self.relevance_threshold) if self.relevance else None
+                if owed is None:
+                    return Judgement(lv.no_call, "the request's calls have their results")
+                return Judgement(lv.no_call_when_relevant, f"the most relevant tool, {owed!r}, has no call since the request")
             if not self.relevance:
                 return Judgement(1.0, "no call")
             best = max(facts.relevance.values(), default=0.0)
@@ -1387,6 +1392,16 @@ def relevant_tools(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) 
     """The tools whose relevance to the conversation reaches ``threshold``, most relevant first."""
     relevance = _facts(ctx).relevance
     return sorted((n for n, r in relevance.items() if r >= threshold), key=lambda n: -relevance[n])
+
+
+def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) -> str | None:
+    """The most relevant tool (reaching ``threshold``) when no call since the last user turn went
+    to it, else None: a token fetched for "remind me of the meeting" has its result, but the
+    reminder is still owed. Chosen on the training sources only (``benchmarks/pending_after_results.py``)."""
+    relevance = _facts(ctx).relevance
+    best = max(relevance.values(), default=0.0)
+    called = {c.name for c in ctx.calls_since_request}
+    return next((n for n, r in relevance.items() if r == best and r >= threshold and n not in called), None)
 
 
 def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
