@@ -1,8 +1,8 @@
 """After a call's result, is the request done (``[]``: the assistant replies) or does it owe another
 call? How rules that read the verifier's relevance decide it, against the gold, on the training
-sources only (no test set is read; API-Bank level-3 is the training split): the examples whose
-conversation already holds calls made since the last user turn, counted by their gold (a call, or
-none) and by whether each rule finds a call still owed.
+sources only (no test set is read; API-Bank level-3 is the training split, its reply items
+included): the examples whose conversation already holds calls made since the last user turn,
+counted by their gold (a call, or none) and by whether each rule finds a call still owed.
 
     python benchmarks/pending_after_results.py
 """
@@ -13,14 +13,26 @@ import argparse
 from collections import Counter
 from collections.abc import Callable
 
+from langchain_core.messages import HumanMessage
+
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import RELEVANCE_THRESHOLD, _facts, owed_after_results, relevance
-from langchain_toolprm.data.sources import ALL_SOURCES, load_training_sources
+from langchain_toolprm.data.sources import ALL_SOURCES, APIBANK_REPLIES, load_training_sources
 
 
 def _top(rel: dict[str, float]) -> list[str]:
     best = max(rel.values(), default=0.0)
     return [n for n, r in rel.items() if r == best and r >= RELEVANCE_THRESHOLD]
+
+
+def _at_request(ctx: ScoringContext) -> ScoringContext:
+    """The conversation up to its last user turn: what the tools' relevance was when it was asked."""
+    last = max((i for i, m in enumerate(ctx.messages) if isinstance(m, HumanMessage)), default=-1)
+    return ScoringContext(ctx.messages[:last + 1], ctx.tools)
+
+
+def _top_uncalled(ctx: ScoringContext, rel: dict[str, float]) -> bool:
+    return bool(set(_top(rel)) - {c.name for c in ctx.calls_since_request})
 
 
 RULES: dict[str, Callable[[ScoringContext], bool]] = {
@@ -30,14 +42,15 @@ RULES: dict[str, Callable[[ScoringContext], bool]] = {
         for n, r in _facts(ctx).relevance.items()),
     "the most relevant tool not called since (now: verifier.owed_after_results)": lambda ctx: owed_after_results(ctx)
     is not None,
-    "the same, relevance over the whole conversation (no discount for done tasks)": lambda ctx: bool(
-        set(_top({t.name: relevance(ctx.said_text, t) for t in ctx.tools})) - {c.name for c in ctx.calls_since_request}),
+    "the same, relevance over the whole conversation (no discount for done tasks)": lambda ctx: _top_uncalled(
+        ctx, {t.name: relevance(ctx.said_text, t) for t in ctx.tools}),
+    "the same, relevance as of the last user turn": lambda ctx: _top_uncalled(ctx, _facts(_at_request(ctx)).relevance),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", default=",".join(ALL_SOURCES))
+    parser.add_argument("--sources", default=",".join([*ALL_SOURCES, APIBANK_REPLIES]))
     args = parser.parse_args()
     n: Counter[tuple[str, ...]] = Counter()
     for report in load_training_sources(sources=args.sources.split(",")):
@@ -45,19 +58,17 @@ def main() -> None:
             ctx = ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs()))
             if not ctx.calls_since_request:
                 continue
-            gold = "gold call" if ex.gold else "gold []"
-            n[("examples", report.source, gold)] += 1
+            group = (report.source, "a call" if ex.gold else "none")
+            n[("examples", *group)] += 1
             for rule, owed in RULES.items():
-                n[(rule, gold)] += owed(ctx)
-    calls = sum(v for k, v in n.items() if k[0] == "examples" and k[2] == "gold call")
-    nones = sum(v for k, v in n.items() if k[0] == "examples" and k[2] == "gold []")
-    print(", ".join(f"{k[1]} {k[2]} {v}" for k, v in sorted(n.items()) if k[0] == "examples"))
-    print(f"| rule | gold a call ({calls}): owed | gold none ({nones}): owed | right |")
-    print("|---|---:|---:|---:|")
+                n[(rule, *group)] += owed(ctx)
+    groups = sorted(k[1:] for k in n if k[0] == "examples")
+    total = sum(n[("examples", *g)] for g in groups)
+    print("| rule | " + " | ".join(f"{s}, gold {g} ({n[('examples', s, g)]}): owed" for s, g in groups) + " | right |")
+    print("|---|" + "---:|" * (len(groups) + 1))
     for rule in RULES:
-        a, b = n[(rule, "gold call")], n[(rule, "gold []")]
-        print(f"| {rule} | {a} | {b} | {100 * (a + nones - b) / (calls + nones):.1f}% |")
-
+        right = sum(n[(rule, *g)] if g[1] == "a call" else n[("examples", *g)] - n[(rule, *g)] for g in groups)
+        print(f"| {rule} | " + " | ".join(str(n[(rule, *g)]) for g in groups) + f" | {100 * right / total:.1f}% |")
 
 if __name__ == "__main__":
     main()

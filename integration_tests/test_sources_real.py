@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import segment
 from langchain_toolprm.data.labels import label_steps
 from langchain_toolprm.data.masking import MaskConfig, irrelevance_examples, mask_examples
@@ -69,3 +70,12 @@ def test_masking_and_irrelevance_on_real_data(reports: dict[str, LoadReport]) ->
         specs = ex.specs()
         assert all(label_steps(segment(list(ex.gold)), ex.gold, specs)), ex.id
     assert abs(sum(e.meta["masked"] for e in masked[: len(examples)]) / len(examples) - 2 / 3) < 0.01
+
+
+def test_apibank_replies_follow_their_results() -> None:
+    """API-Bank level-3's 338 reply items load whole, each after calls made since its user turn."""
+    [report] = load_training_sources(sources=["apibank_lv3_replies"])
+    assert len(report.examples) == 338 and not report.skipped
+    for ex in report.examples:
+        assert ex.gold == () and ex.meta["kind"] == "reply_after_result"
+        assert ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs())).calls_since_request, ex.id

@@ -13,6 +13,7 @@ from langchain_toolprm.data.records import DataFileError
 from langchain_toolprm.data.sources import (
     ALL_SOURCES,
     load_apibank_lv3,
+    load_apibank_lv3_replies,
     load_glaive,
     load_sealtools,
     load_toolace,
@@ -214,6 +215,26 @@ def test_apibank(tmp_path: Path) -> None:
                               "malformed record": 1}
 
 
+def test_apibank_replies_are_examples_with_no_gold_call(tmp_path: Path) -> None:
+    """A level-3 reply item: the conversation with its API results, then the reply (gold: no call)."""
+    called = (SEARCHER + "\nUser: Find a doctor in Los Angeles, twice.TIME: 2034-04-15 10:00:00\n"
+              "API-Request: [ToolSearcher(keywords='doctor finder')]->" + FOUND + "\n"
+              "API-Request: [DoctorFinder(location='LA', visits=2)]->{'doctors': ['Dr. Lee']}\n")
+    write(tmp_path / "apibank" / "train" / "lv3-response-train.json", [
+        {"instruction": "", "input": called + "Generate AI Response: ", "output": "AI: Dr. Lee is free.\n"},
+        {"instruction": "", "input": called, "output": "API-Request: [DoctorFinder(location='LA', visits=2)]"},
+    ])
+    report = load_apibank_lv3_replies(tmp_path)
+    [ex] = report.examples
+    assert ex.id == "apibank_lv3_replies-0" and ex.gold == () and ex.meta["kind"] == "reply_after_result"
+    assert [m["role"] for m in ex.messages] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert [t["function"]["name"] for t in ex.tools] == ["ToolSearcher", "DoctorFinder"]
+    assert report.skipped == {"output is not an AI reply": 1}
+    # read on request only: the PRM data's default sources stay the four
+    assert [r.source for r in load_training_sources(tmp_path, ["apibank_lv3_replies"])] == ["apibank_lv3_replies"]
+    assert "apibank_lv3_replies" not in ALL_SOURCES
+
+
 @pytest.mark.parametrize(("text", "call", "rest"), [
     ("[A(x='1', y=2)]", Call("A", {"x": "1", "y": 2}), ""),
     ("[A(d=2023-10-15, t=10:00)]->{'ok': 1}", Call("A", {"d": "2023-10-15", "t": "10:00"}), "->{'ok': 1}"),
@@ -244,6 +265,7 @@ def test_load_training_sources_and_gold_labels(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("loader", "name"), [
     (load_sealtools, "dev.jsonl"), (load_glaive, "glaive_toolcall_en_demo.json"),
     (load_toolace, "sharegpt_func_fixed.json"), (load_apibank_lv3, "lv3-api-train.json"),
+    (load_apibank_lv3_replies, "lv3-response-train.json"),
 ])
 def test_missing_file(tmp_path: Path, loader, name: str) -> None:  # noqa: ANN001
     with pytest.raises(DataFileError, match=name):

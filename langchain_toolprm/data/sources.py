@@ -10,6 +10,7 @@ counted under a reason rather than crashing the build: the counts go on the data
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import zlib
@@ -27,6 +28,9 @@ from .records import DataFileError, ToolExample, data_dir, require_file
 
 SEALTOOLS, GLAIVE, TOOLACE, APIBANK = "sealtools", "glaive", "toolace", "apibank_lv3"
 ALL_SOURCES: tuple[str, ...] = (SEALTOOLS, GLAIVE, TOOLACE, APIBANK)
+APIBANK_REPLIES = "apibank_lv3_replies"
+"""API-Bank level-3's reply items (gold: no call, after the results): read on request, not a
+default source of the PRM data."""
 
 
 @dataclass
@@ -548,7 +552,9 @@ def _apibank_tool(desc: dict[str, Any]) -> dict[str, Any]:
     return openai_tool(str(desc["name"]), str(desc.get("description", "")), _typed_parameters(params, list(params)))
 
 
-def _apibank_build(n: int, item: dict[str, Any]) -> ToolExample:
+def _apibank_build(n: int, item: dict[str, Any], source: str = APIBANK) -> ToolExample:
+    """One level-3 item: an API request's (gold: that call) or, for ``APIBANK_REPLIES``, an AI
+    reply's (gold: no call)."""
     lines = [ln for ln in item["input"].split("\n") if ln.strip()]
     searcher = json.loads(lines[0])
     raw = [openai_tool(searcher["apiCode"], searcher.get("description", ""),
@@ -574,18 +580,23 @@ def _apibank_build(n: int, item: dict[str, Any]) -> ToolExample:
                 result = {"name": result["name"], "description": result.get("description", "")}
             call_id = f"call_{k}"
             messages += [_call_message([call], [call_id]), _tool_message(call_id, result)]
-        elif not line.startswith("Generate API Request"):
+        elif not line.startswith(("Generate API Request", "Generate AI Response")):  # the task's prompts
             raise _Skip("unrecognised input line")
     if user is None:
         raise _Skip("no user turn")
     output = item["output"].strip()
-    if not output.startswith("API-Request:"):
-        raise _Skip("output is not an API request")
-    call, _ = parse_api_call(output[len("API-Request:"):])
     tools, specs = _usable_tools(raw)
-    gold = [_gold_call(call.name, call.arguments, specs)]
+    if source == APIBANK_REPLIES:
+        if not output.startswith("AI:"):
+            raise _Skip("output is not an AI reply")
+        gold, kind = [], "reply_after_result"
+    else:
+        if not output.startswith("API-Request:"):
+            raise _Skip("output is not an API request")
+        call, _ = parse_api_call(output[len("API-Request:"):])
+        gold, kind = [_gold_call(call.name, call.arguments, specs)], "call"
     conversation = f"{APIBANK}-{zlib.crc32(user.encode()):08x}"
-    return _example(APIBANK, n, messages, tools, gold, {"conversation": conversation, "kind": "call"})
+    return _example(source, n, messages, tools, gold, {"conversation": conversation, "kind": kind})
 
 
 def load_apibank_lv3(root: str | Path | None = None) -> LoadReport:
@@ -594,10 +605,19 @@ def load_apibank_lv3(root: str | Path | None = None) -> LoadReport:
     return _collect(APIBANK, _json_list(path), _apibank_build)
 
 
+def load_apibank_lv3_replies(root: str | Path | None = None) -> LoadReport:
+    """API-Bank level-3 reply items: the conversation up to the AI's reply after the API results,
+    gold no call (whether a request is done once its calls have their results)."""
+    path = require_file(data_dir(root) / "apibank" / "train" / "lv3-response-train.json",
+                        "API-Bank level-3 training replies")
+    return _collect(APIBANK_REPLIES, _json_list(path), functools.partial(_apibank_build, source=APIBANK_REPLIES))
+
+
 # ---------------------------------------------------------------- all of them
 
 LOADERS: dict[str, Callable[[str | Path | None], LoadReport]] = {
     SEALTOOLS: load_sealtools, GLAIVE: load_glaive, TOOLACE: load_toolace, APIBANK: load_apibank_lv3,
+    APIBANK_REPLIES: load_apibank_lv3_replies,
 }
 
 
@@ -605,5 +625,5 @@ def load_training_sources(data_dir: str | Path | None = None, sources: Sequence[
     """One report per source, in the order asked; an unknown source name is an error."""
     unknown = [s for s in sources if s not in LOADERS]
     if unknown:
-        raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(ALL_SOURCES)}")
+        raise ValueError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(LOADERS)}")
     return [LOADERS[s](data_dir) for s in sources]
