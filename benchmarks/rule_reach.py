@@ -28,16 +28,20 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values")
+RULES = ("task parts", "offered values", "results owed")
 
 
 def reached(example) -> list[str]:
     """The rules that can act on ``example``: "task parts" (``_Facts.other_task``), "offered
-    values" (``_Facts.offered_said``)."""
-    facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
+    values" (``_Facts.offered_said``), "results owed" (``verifier.owed_after_results``: only
+    where calls since the last user turn have their results)."""
+    ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
+    facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
     if any(facts.offered_said(p, {}) for t in example.specs() for p in t.params if not p.required):
         rules.append("offered values")
+    if ctx.calls_since_request:
+        rules.append("results owed")
     return rules
 
 
