@@ -6,7 +6,10 @@ traces) is one run, named by the agent label it was produced with (``greedy``, `
 reference turn by turn (``agent_eval.agent_paired``: the turns both ran, sign tests) and how each
 run's turns ended (``agent_eval.agent_endings``).
 
-    python benchmarks/agent_tables.py results/agents/apibank-l1 [--reference greedy]
+    python benchmarks/agent_tables.py results/agents/apibank-l1 [PREFIX=FOLDER ...] [--reference greedy]
+
+A folder given as ``PREFIX=FOLDER`` prefixes its labels (``92f66ff: beam N=1 M=4``), so runs of
+one agent at two commits are compared turn by turn.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ from langchain_toolprm.data.records import read_jsonl
 from langchain_toolprm.evaluation.agent_eval import agent_endings, agent_paired, agent_report
 
 
-def read_runs(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """Records per agent label; a run's model must be the same in every file (else: an error)."""
+def read_runs(folder: Path, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Records per agent label (``prefix: label`` with a prefix); a run's model must be the same in
+    every file (else: an error)."""
     runs: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     models: dict[str, str] = {}
     for path in sorted([*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz")]):
         if ".traces.jsonl" in path.name:
             continue
         for r in read_jsonl(path):
-            label = r["spec"]["agent"]
+            label = f"{prefix}: {r['spec']['agent']}" if prefix else r["spec"]["agent"]
             if models.setdefault(label, r["spec"].get("model", "")) != r["spec"].get("model", ""):
                 raise ValueError(f"{path}: run {label!r} mixes models ({models[label]} and {r['spec'].get('model')})")
             runs[label][r["id"]] = r
@@ -39,10 +43,17 @@ def read_runs(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="<out>/apibank-l1 of toolprm eval-agent")
+    parser.add_argument("folders", nargs="+", help="<out>/apibank-l1 of toolprm eval-agent; PREFIX=FOLDER prefixes "
+                        "its labels")
     parser.add_argument("--reference", default="greedy", help="the run every other run is paired with")
     args = parser.parse_args()
-    runs = read_runs(args.folder)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for arg in args.folders:
+        prefix, _, folder = arg.rpartition("=")
+        for label, records in read_runs(Path(folder), prefix).items():
+            if label in runs:
+                raise SystemExit(f"run {label!r} is in two folders: give one of them a PREFIX=")
+            runs[label] = records
     for label, records in sorted(runs.items()):
         print(f"### {label} ({len(records)} turns)\n\n{agent_report(records)}\n")
     print(f"### How the turns ended\n\n{agent_endings(runs)}\n")

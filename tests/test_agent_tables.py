@@ -45,3 +45,21 @@ def test_a_run_of_two_models_and_an_empty_folder_are_errors(tmp_path: Path) -> N
     append_jsonl(tmp_path / "greedy.shard-1-of-2.jsonl", [_record("greedy", 1, model="qwen")])
     with pytest.raises(ValueError, match="mixes models"):
         tables.read_runs(tmp_path)
+
+
+def test_a_prefix_tells_runs_of_one_agent_apart(tmp_path: Path) -> None:
+    append_jsonl(tmp_path / "greedy.jsonl", [_record("greedy", 0)])
+    assert list(tables.read_runs(tmp_path, "92f66ff")) == ["92f66ff: greedy"]
+
+
+def test_the_same_run_in_two_folders_needs_a_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("a", "b"):
+        append_jsonl(tmp_path / name / "greedy.jsonl", [_record("greedy", i) for i in range(2)])
+    monkeypatch.setattr("sys.argv", ["agent_tables.py", str(tmp_path / "a"), str(tmp_path / "b")])
+    with pytest.raises(SystemExit, match="in two folders"):
+        tables.main()
+    monkeypatch.setattr("sys.argv", ["agent_tables.py", str(tmp_path / "a"), f"old={tmp_path / 'b'}"])
+    tables.main()
+    out = capsys.readouterr().out
+    assert "### old: greedy (2 turns)" in out and "| old: greedy | 2 | 50.0 | 50.0 | 0 | 0 | 1 |" in out
