@@ -2,9 +2,9 @@
 
 Every results file of the folder (``<strategy>.jsonl`` and its shards, gzipped or not, not the
 traces) is one run, named by the agent label it was produced with (``greedy``, ``beam N=1 M=4``,
-``unconstrained``); shards of a run are read together. Prints each run's table per API, then every run against the
-reference turn by turn (``agent_eval.agent_paired``: the turns both ran, sign tests) and how each
-run's turns ended (``agent_eval.agent_endings``).
+``unconstrained``); shards of a run are read together. Prints each run's table per API, how each
+run's turns ended (``agent_eval.agent_endings``), then every run against the reference turn by
+turn (``agent_eval.agent_paired``: the turns both ran, sign tests).
 
     python benchmarks/agent_tables.py results/agents/apibank-l1 [PREFIX=FOLDER ...] [--reference greedy]
 

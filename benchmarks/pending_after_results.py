@@ -20,19 +20,10 @@ from langchain_toolprm.core.verifier import RELEVANCE_THRESHOLD, _facts, owed_af
 from langchain_toolprm.data.sources import ALL_SOURCES, APIBANK_REPLIES, load_training_sources
 
 
-def _top(rel: dict[str, float]) -> list[str]:
-    best = max(rel.values(), default=0.0)
-    return [n for n, r in rel.items() if r == best and r >= RELEVANCE_THRESHOLD]
-
-
 def _at_request(ctx: ScoringContext) -> ScoringContext:
     """The conversation up to its last user turn: what the tools' relevance was when it was asked."""
     last = max((i for i, m in enumerate(ctx.messages) if isinstance(m, HumanMessage)), default=-1)
     return ScoringContext(ctx.messages[:last + 1], ctx.tools)
-
-
-def _top_uncalled(ctx: ScoringContext, rel: dict[str, float]) -> bool:
-    return bool(set(_top(rel)) - {c.name for c in ctx.calls_since_request})
 
 
 RULES: dict[str, Callable[[ScoringContext], bool]] = {
@@ -42,9 +33,10 @@ RULES: dict[str, Callable[[ScoringContext], bool]] = {
         for n, r in _facts(ctx).relevance.items()),
     "the most relevant tool not called since (now: verifier.owed_after_results)": lambda ctx: owed_after_results(ctx)
     is not None,
-    "the same, relevance over the whole conversation (no discount for done tasks)": lambda ctx: _top_uncalled(
-        ctx, {t.name: relevance(ctx.said_text, t) for t in ctx.tools}),
-    "the same, relevance as of the last user turn": lambda ctx: _top_uncalled(ctx, _facts(_at_request(ctx)).relevance),
+    "the same, relevance over the whole conversation (no discount for done tasks)": lambda ctx: owed_after_results(
+        ctx, relevance={t.name: relevance(ctx.said_text, t) for t in ctx.tools}) is not None,
+    "the same, relevance as of the last user turn": lambda ctx: owed_after_results(
+        ctx, relevance=_facts(_at_request(ctx)).relevance) is not None,
 }
 
 
@@ -69,6 +61,7 @@ def main() -> None:
     for rule in RULES:
         right = sum(n[(rule, *g)] if g[1] == "a call" else n[("examples", *g)] - n[(rule, *g)] for g in groups)
         print(f"| {rule} | " + " | ".join(str(n[(rule, *g)]) for g in groups) + f" | {100 * right / total:.1f}% |")
+
 
 if __name__ == "__main__":
     main()

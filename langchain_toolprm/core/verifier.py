@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -1394,11 +1394,13 @@ def relevant_tools(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) 
     return sorted((n for n, r in relevance.items() if r >= threshold), key=lambda n: -relevance[n])
 
 
-def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) -> str | None:
+def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD,
+                       relevance: Mapping[str, float] | None = None) -> str | None:
     """The most relevant tool (reaching ``threshold``) when no call since the last user turn went
     to it, else None: a token fetched for "remind me of the meeting" has its result, but the
-    reminder is still owed. Chosen on the training sources only (``benchmarks/pending_after_results.py``)."""
-    relevance = _facts(ctx).relevance
+    reminder is still owed. ``relevance``: the verifier's own unless given (the benchmark's other
+    readings). Chosen on the training sources only (``benchmarks/pending_after_results.py``)."""
+    relevance = _facts(ctx).relevance if relevance is None else relevance
     best = max(relevance.values(), default=0.0)
     called = {c.name for c in ctx.calls_since_request}
     return next((n for n, r in relevance.items() if r == best and r >= threshold and n not in called), None)
