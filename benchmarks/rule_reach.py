@@ -21,20 +21,22 @@ import json
 from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
-from langchain_toolprm.core.verifier import _facts
+from langchain_toolprm.core.verifier import TOKEN_PARAM, _facts, words
 from langchain_toolprm.data.records import append_jsonl
 from langchain_toolprm.evaluation.benchmarks import load_benchmark
 
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed")
+RULES = ("task parts", "offered values", "results owed", "tokens")
 
 
 def reached(example) -> list[str]:
     """The rules that can act on ``example``: "task parts" (``_Facts.other_task``), "offered
     values" (``_Facts.offered_said``), "results owed" (``verifier.owed_after_results``: only
-    where calls since the last user turn have their results)."""
+    where calls since the last user turn have their results), "tokens" (a function takes a token,
+    ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,
+    ``_Facts.gives_as``)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -42,6 +44,9 @@ def reached(example) -> list[str]:
         rules.append("offered values")
     if ctx.calls_since_request:
         rules.append("results owed")
+    params = [p for t in example.specs() for p in t.params]
+    if any(TOKEN_PARAM.search(p.name) or facts.gives_as(p.name, " ".join(words(p.name))) for p in params):
+        rules.append("tokens")
     return rules
 
 

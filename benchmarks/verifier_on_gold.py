@@ -1,7 +1,8 @@
 """The verifier's lowest step score along each gold call list of the training sources (no
 model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
 and which rules pull gold lists down; and how many gold values the value rules meant for wrong
-values (schema copy, misformatted, a word that is no unit, another task's value) score, by reason (their false alarms).
+values (schema copy, misformatted, a word that is no unit, another task's value, a token nothing
+issued) score, by reason, and how many gold names are scored premature (their false alarms).
 
     python benchmarks/verifier_on_gold.py --per-source 400
 """
@@ -13,7 +14,14 @@ from collections import Counter
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import StepTag, segment
-from langchain_toolprm.core.verifier import NOT_A_UNIT, OTHER_TASK, VerifierScorer
+from langchain_toolprm.core.verifier import (
+    NOT_A_UNIT,
+    OTHER_TASK,
+    PREMATURE,
+    TOKEN_PARAM,
+    UNISSUED,
+    VerifierScorer,
+)
 from langchain_toolprm.data.sources import load_training_sources
 
 
@@ -26,25 +34,32 @@ def main() -> None:
     lows = []
     values = 0
     alarms: Counter[str] = Counter()
+    tokens = Counter()  # what the token rules can act on: gold token values, gold lists offering a token
     for report in load_training_sources(sources=args.sources.split(",")):
         for ex in [e for e in report.examples if e.gold][:args.per_source]:
             steps = segment(list(ex.gold))
             ctx = ScoringContext(tuple(ex.lc_messages()), tuple(ex.specs()))
             judged = verifier.judge(ctx, [steps[:i + 1] for i in range(len(steps))])
             lows.append(min(judged, key=lambda j: j.score))
+            tokens["lists offering a token parameter"] += any(TOKEN_PARAM.search(p.name) for t in ctx.tools for p in t.params)
             for step, j in zip(steps, judged, strict=True):
+                if j.reason.startswith(PREMATURE):
+                    alarms["premature"] += 1
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
+                    tokens["token values"] += bool(TOKEN_PARAM.search(step.name or ""))
                     if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
-                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK)):
+                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK, UNISSUED)):
                         alarms["no unit" if j.reason == NOT_A_UNIT else OTHER_TASK if j.reason.startswith(OTHER_TASK)
-                               else j.reason.split("'")[0][:50]] += 1
+                               else "unissued token" if j.reason == UNISSUED else j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
     print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
-    print(f"{values} gold values; scored schema copy, misformatted or no unit: {sum(alarms.values())}",
+    print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's or unissued, "
+          f"or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
+    print("gold the token rules can act on:", dict(tokens))
 
 
 if __name__ == "__main__":

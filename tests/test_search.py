@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from langchain_toolprm import TransformersBackend
 from langchain_toolprm.backends.transformers import TState
@@ -375,6 +375,26 @@ def test_forced_name_and_max_calls(tiny_policy: TransformersBackend, root: Any, 
         result = run_search(tiny_policy, VerifierScorer(), problem, config(strategy))
         check_result(result, tools, max_calls=1)
         assert [c.name for c in result.calls] == ["set_alarm"]
+
+
+def test_a_token_parameter_is_offered_the_token_a_result_gave(tiny_policy: TransformersBackend) -> None:
+    """The random policy never samples the exact token; the beam still writes it, because the search
+    offers the tokens tool results gave to a token parameter (and the verifier ranks them first)."""
+    tools = normalize_tools([
+        {"type": "function", "function": {"name": "GetUserToken", "description": "Get the user token.", "parameters": {
+            "type": "object", "properties": {"username": {"type": "string"}}, "required": ["username"]}}},
+        {"type": "function", "function": {"name": "QueryAlarm", "description": "Query the alarm clock.", "parameters": {
+            "type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}}}])
+    messages = [HumanMessage("Check my alarm, my username is JaneSmith."),
+                AIMessage("", tool_calls=[{"name": "GetUserToken", "args": {"username": "JaneSmith"}, "id": "c1"}]),
+                ToolMessage("{'token': 'o8i7u6y5t4'}", tool_call_id="c1")]
+    prompt = build_prompt(tiny_policy.tokenizer, messages, tools)
+    state = TState(tiny_policy.prefill(tiny_policy.encode(prompt.text, special=not prompt.chat_template), 32 * 4))
+    problem = SearchProblem(state, prompt.call_format, Constraints(tuple(tools), True, "QueryAlarm", 1),
+                            ScoringContext(tuple(messages), tuple(tools)))
+    assert problem.copies(tools[1].params[0])[0] == "o8i7u6y5t4"
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("QueryAlarm", {"token": "o8i7u6y5t4"})]
 
 
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,

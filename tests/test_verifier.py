@@ -18,6 +18,7 @@ from langchain_toolprm.core.verifier import (
     asks_unit,
     copy_values,
     expressions,
+    issued_tokens,
     offered_values,
     percents,
     relevance,
@@ -613,6 +614,52 @@ def test_each_function_is_owed_every_member_of_a_list_its_call_took_one_of() -> 
     assert score < LV.partly and "'1950' for life_expectancy" in why
     every = [Call("life_expectancy", {"year": y}) for y in (1900, 1950)] + [Call("gdp", {"year": y}) for y in (1900, 1950)]
     assert judge(ctx, segment(every))[0] == 1.0
+
+
+def test_a_token_comes_from_a_result_or_is_called_one() -> None:
+    """API-Bank's task APIs take the token GetUserToken issues: the user's email is no token, so the
+    token call ranks first while none has been issued."""
+    get_token, query = normalize_tools([
+        {"type": "function", "function": {"name": "GetUserToken", "description": "Get the user token by username and password.",
+         "parameters": {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                        "required": ["username", "password"]}}},
+        {"type": "function", "function": {"name": "QueryAlarm", "description": "Query the alarm clock of the user.",
+         "parameters": {"type": "object", "properties": {"token": {"type": "string", "description": "The token of the user."}},
+                        "required": ["token"]}}}])
+    ask = HumanMessage("Check my alarm. My email is jane@example.com, username JaneSmith, password secret.")
+    ctx = context([get_token, query], ask)
+    score, why = judge(ctx, segment([Call("QueryAlarm", {"token": "jane@example.com"})])[:2])
+    assert score == LV.ungrounded and "token" in why
+    score, why = judge(ctx, segment([Call("QueryAlarm", {"token": "x"})])[:1])  # the name: the issuer goes first
+    assert score == LV.premature and "GetUserToken" in why
+    assert judge(ctx, segment([Call("GetUserToken", {"username": "JaneSmith", "password": "secret"})])[:1])[0] > LV.premature
+    both = segment([Call("GetUserToken", {"username": "JaneSmith", "password": "secret"}), Call("QueryAlarm", {"token": "x"})])
+    after_issuer = [i for i, s in enumerate(both) if s.name == "QueryAlarm"][0]
+    assert judge(ctx, both[:after_issuer + 1])[0] < LV.uncovered  # not beside the issuer whose result it needs
+    assert judge(ctx, segment([Call("GetUserToken", {"username": "JaneSmith", "password": "secret"})])[:3])[0] == 1.0
+    issued = AIMessage("", tool_calls=[{"name": "GetUserToken", "args": {"username": "JaneSmith", "password": "secret"},
+                                        "id": "c1"}])
+    ctx = context([get_token, query], ask, issued, ToolMessage("{'token': 'o8i7u6y5t4'}", tool_call_id="c1"))
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "o8i7u6y5t4"})])[:2])[0] == 1.0
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "o8i7u6y5t4"})])[:1])[0] > LV.premature  # issued now
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "o8i7"})])[:2])[0] == LV.ungrounded  # part of one is none
+    assert issued_tokens(ctx) == ["o8i7u6y5t4"]
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "secret"})])[:2])[0] == LV.ungrounded  # the user's word
+    # just before a result's "token" is no token the user named
+    again = ToolMessage('{"access_token": "zz-91", "expires": 3600}', tool_call_id="c2")
+    assert issued_tokens(context([get_token, query], ask, issued, ToolMessage("{'token': 'o8i7u6y5t4'}", tool_call_id="c1"),
+                                 again)) == ["zz-91", "o8i7u6y5t4"]  # latest first
+    ctx = context([get_token, query], HumanMessage("Check my alarm, my access token is tk-55aa91."))
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "tk-55aa91"})])[:2])[0] == 1.0
+    said = context([get_token, query], HumanMessage("Check my alarm. My username is JaneSmith and my password is password."))
+    assert judge(said, segment([Call("GetUserToken", {"username": "JaneSmith", "password": "password"})])[:3])[0] == 1.0
+    assert judge(context([get_token, query], ask),  # the parameter's own name, not given as its value
+                 segment([Call("GetUserToken", {"username": "JaneSmith", "password": "password"})])[:3])[0] == LV.schema_copy
+    ctx = context([get_token, query], HumanMessage("What is the price of the CAKE token?"))
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "CAKE"})])[:2])[0] == 1.0  # named a token after it
+    ctx = context([get_token, query], ask)
+    assert judge(ctx, segment([Call("QueryAlarm", {"token": "jane@example.com"})])[:2],
+                 VerifierScorer(grounding=False))[0] > LV.ungrounded  # the grounding ablation switches it off too
 
 
 # ---- stated formats -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from .proposer import Beam, Candidate, Constraints, advance, propose
 from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
-from .verifier import copy_values, relevant_tools
+from .verifier import TOKEN_PARAM, copy_values, issued_tokens, relevant_tools
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
@@ -110,9 +110,11 @@ class SearchProblem:
         return tuple(relevant_tools(self.context))
 
     def copies(self, param: ParamSpec) -> list[Any]:
-        """Values for ``param`` taken from the request (numbers, names, words): candidates the
-        beam adds to the sampled ones, so a value the user spelled out is always proposed."""
-        return copy_values(self.context.request, param.schema)
+        """Values for ``param`` taken from the request (numbers, names, words), and for a token
+        parameter the tokens tool results gave: candidates the beam adds to the sampled ones, so
+        a value the conversation spelled out is always proposed."""
+        tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
+        return [*tokens, *copy_values(self.context.request, param.schema)]
 
 
 def prepare_problem(

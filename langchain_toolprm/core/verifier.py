@@ -23,9 +23,13 @@ It decides where a small policy cannot (every signal can be switched off for abl
   names each of its parts (the year, the month as a number or a name, the day...). A finished
   call the conversation gives none of the values of, inventing a number, scores below ``[]``.
   A free-text unit parameter takes a word the conversation writes as a unit ("5 meters", "in
-  miles") or its description offers, not any word of the request ("circle", "distance");
+  miles") or its description offers, not any word of the request ("circle", "distance"). A
+  token parameter takes only a token a tool's result gave or the user calls one, and while the
+  conversation has none, a function that takes one ranks below the offered function that issues
+  it (API-Bank's GetUserToken before the task API);
 - **schema copy**: a value that is schema text (a type name, the parameter's own name or
-  description, the description's own example) rather than the user's words scores near zero.
+  description, the description's own example) rather than the user's words scores near zero,
+  unless the user gives it as that parameter's value in so many words ("my password is password").
 
 Scores are coarse levels in [0, 1] (see ``Levels``): a path ranks by its aggregated score and
 the policy's log-probability breaks ties between equal levels.
@@ -41,7 +45,7 @@ from datetime import datetime
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from .backend import Usage
 from .prompts import message_text
@@ -575,6 +579,10 @@ class Levels:
     """JSON syntax inside a string, a repeated answered call."""
     schema_copy: float = 0.1
     """Schema text as a value."""
+    premature: float = 0.7
+    """A function that takes a token while the conversation has none and another offered function
+    issues one (API-Bank's GetUserToken): below every relevant name, so the issuer goes first, and
+    below ``uncovered``, so a list does not call it beside the issuer whose result it needs."""
     unsaid: float = 0.85
     """Closing a call's arguments while the request names something no argument uses and
     optional parameters remain."""
@@ -652,6 +660,9 @@ class VerifierScorer:
             level = self._name_level(rel)
             if owed and tool.name not in owed and any(c.name == tool.name for c in before.calls):
                 return Judgement(min(level, lv.called_again), f"called already while the request names {owed[0]!r}")
+            issuer = facts.token_issuer(tool)
+            if issuer:
+                return Judgement(min(level, lv.premature), PREMATURE + issuer)
             return Judgement(level, f"relevance {rel:.2f}")
         if step.tag is StepTag.ARG_VALUE:
             tool = ctx.tool(before.open_name or "")
@@ -788,7 +799,7 @@ class VerifierScorer:
         if self.schema_copy:
             copied = _schema_copy(value, name, param.schema, facts.evidence_words) or (
                 "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
-            if copied:
+            if copied and not facts.gives_as(name, value):
                 return Judgement(lv.schema_copy, copied)
         if isinstance(value, bool) and facts.names(name):
             if value:
@@ -806,6 +817,8 @@ class VerifierScorer:
             return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
         if isinstance(value, (int, float)) and _misscaled(float(value), param.schema, facts.percents):
             return Judgement(lv.misformatted, "a percentage of the request where a decimal is asked for")
+        if isinstance(value, str) and TOKEN_PARAM.search(name) and not facts.issued(value):
+            return Judgement(lv.ungrounded, UNISSUED)
         fmt = stated_format(name, param.schema)
         if fmt is not None and isinstance(value, str):
             try:
@@ -872,6 +885,11 @@ class VerifierScorer:
         return Judgement(lv.ungrounded, "nowhere in the conversation")
 
 
+TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
+"""A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
+other words (an email as ``token``) are no value for it."""
+
+
 class _Facts:
     """What the verifier reads once per question: request, entities, relevance, evidence."""
 
@@ -885,6 +903,56 @@ class _Facts:
         self.numbers = _numbers_in(self.evidence_raw)
         self.percents = percents(self.evidence_raw)
         self._ties: dict[str, list[float]] = {}
+
+    @cached_property
+    def _results(self) -> str:
+        return "\n".join(message_text(m) for m in self.ctx.messages if isinstance(m, ToolMessage))
+
+    def issued(self, value: str) -> bool:
+        """Whether ``value`` is a token the conversation gives: a tool's result has it (the token
+        of API-Bank's GetUserToken), or the user calls it one ("my token is abc123", "the CAKE
+        token")."""
+        v = value.strip()
+        if not v:
+            return False
+        if re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", self._results):
+            return True
+        return any(re.search(r"\btokens?\b", self._user[max(0, m.start() - 40):m.end() + 20], re.I)
+                   for m in re.finditer(re.escape(v), self._user))
+
+    @cached_property
+    def tokens_issued(self) -> list[str]:
+        """The tokens tool results gave (``{'token': 'p9o8i7'}``, ``"access_token": "..."``),
+        latest first."""
+        found = [m.group(2) for m in re.finditer(r"""['"]?(\w*token)['"]?\s*[:=]\s*['"]([^'"\s]+)['"]""", self._results)
+                 if TOKEN_PARAM.search(m.group(1))]
+        return list(dict.fromkeys(reversed(found)))
+
+    def token_issuer(self, tool: ToolSpec) -> str | None:
+        """Another offered function that issues the token ``tool`` takes, while the conversation
+        has none yet (no tool result or user turn mentions a token)."""
+        if not any(TOKEN_PARAM.search(p.name) for p in tool.params) or self._has_token:
+            return None
+        return next((t.name for t in self.ctx.tools if t.name != tool.name
+                     and not any(TOKEN_PARAM.search(p.name) for p in t.params)
+                     and "token" in words(t.name) + words(t.description)), None)
+
+    @cached_property
+    def _user(self) -> str:
+        return "\n\n".join(message_text(m) for m in self.ctx.messages if isinstance(m, HumanMessage))
+
+    @cached_property
+    def _has_token(self) -> bool:
+        return re.search(r"\btokens?\b", self._results + "\n" + self._user, re.I) is not None
+
+    def gives_as(self, name: str, value: Any) -> bool:
+        """Whether the conversation gives ``value`` as the parameter's value in so many words
+        ("my password is password"): then its being the parameter's own name is no schema copy."""
+        ws = words(name)
+        if not isinstance(value, str) or not value.strip() or not ws:
+            return False
+        said = r"\W+".join(map(re.escape, ws)) + r"\s*(?:is|was|:|=)\s*[\"']?" + re.escape(value.strip()) + r"(?!\w)"
+        return re.search(said, self.evidence_raw, re.I) is not None
 
     @cached_property
     def relevance(self) -> dict[str, float]:
@@ -1350,6 +1418,8 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
 OTHER_TASK = "another task's value"
+UNISSUED = "a token no tool result gave and the user gives as no token"
+PREMATURE = "takes a token, which another function issues first: "
 
 
 def asks_unit(name: str, schema: dict[str, Any]) -> bool:
@@ -1392,6 +1462,12 @@ def relevant_tools(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD) 
     """The tools whose relevance to the conversation reaches ``threshold``, most relevant first."""
     relevance = _facts(ctx).relevance
     return sorted((n for n, r in relevance.items() if r >= threshold), key=lambda n: -relevance[n])
+
+
+def issued_tokens(ctx: ScoringContext) -> list[str]:
+    """The tokens the conversation's tool results gave, latest first: what a token parameter
+    takes, so the search offers them (a sampled token is rarely the exact string)."""
+    return _facts(ctx).tokens_issued
 
 
 def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHOLD,
