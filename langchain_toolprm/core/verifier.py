@@ -890,6 +890,10 @@ TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 other words (an email as ``token``) are no value for it."""
 
 
+def _takes_token(tool: ToolSpec) -> bool:
+    return any(TOKEN_PARAM.search(p.name) for p in tool.params)
+
+
 class _Facts:
     """What the verifier reads once per question: request, entities, relevance, evidence."""
 
@@ -931,10 +935,9 @@ class _Facts:
     def token_issuer(self, tool: ToolSpec) -> str | None:
         """Another offered function that issues the token ``tool`` takes, while the conversation
         has none yet (no tool result or user turn mentions a token)."""
-        if not any(TOKEN_PARAM.search(p.name) for p in tool.params) or self._has_token:
+        if not _takes_token(tool) or self._has_token:
             return None
-        return next((t.name for t in self.ctx.tools if t.name != tool.name
-                     and not any(TOKEN_PARAM.search(p.name) for p in t.params)
+        return next((t.name for t in self.ctx.tools if t.name != tool.name and not _takes_token(t)
                      and "token" in words(t.name) + words(t.description)), None)
 
     @cached_property
