@@ -397,6 +397,23 @@ def test_a_token_parameter_is_offered_the_token_a_result_gave(tiny_policy: Trans
     assert result.calls == [Call("QueryAlarm", {"token": "o8i7u6y5t4"})]
 
 
+def test_a_date_parameter_is_offered_the_conversations_date_in_its_format(tiny_policy: TransformersBackend) -> None:
+    """The random policy writes no date as "%Y-%m-%d %H:%M:%S"; the beam still does, because the
+    search offers the conversation's dates in the format a parameter states."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "AddAlarm", "description": "Add an alarm.",
+                             "parameters": {"type": "object", "properties": {"time": {
+                                 "type": "string", "description": "The alarm time. Format: %Y-%m-%d %H:%M:%S"}},
+                                 "required": ["time"]}}}])
+    messages = [HumanMessage("Set an alarm for 8:30 am on March 25th, 2023.")]
+    prompt = build_prompt(tiny_policy.tokenizer, messages, tools)
+    state = TState(tiny_policy.prefill(tiny_policy.encode(prompt.text, special=not prompt.chat_template), 32 * 4))
+    problem = SearchProblem(state, prompt.call_format, Constraints(tuple(tools), True, "AddAlarm", 1),
+                            ScoringContext(tuple(messages), tuple(tools)))
+    assert problem.copies(tools[0].params[0])[0] == "2023-03-25 08:30:00"
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("AddAlarm", {"time": "2023-03-25 08:30:00"})]
+
+
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,
                                                 tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, require=False, max_calls=0)
