@@ -11,6 +11,9 @@ commit into a results folder (each marked ``carried_from``); ``toolprm eval`` wi
     python benchmarks/rule_reach.py --carry benchmarks/per_item/v14_1127442 --carried-from 1127442 \
         --into OUT --set bfcl:parallel [--new "offered values"]
     toolprm --threads 1 eval --benchmark bfcl --category parallel --strategy beam --limit 0 --out OUT
+
+With ``--shards N`` the answers are carried into ``toolprm eval --shard K/N``'s files (item i
+into shard i mod N), so N processes resume them and run only the items reached.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def split(name: str) -> tuple[str, str | None]:
     return benchmark, category or None
 
 
-def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str]) -> None:
+def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str], shards: int = 1) -> None:
     benchmark, category = split(name)
     items = load_benchmark(benchmark, category)
     skip = {e.id for e in items if set(reached(e)) & set(rules)}
@@ -67,12 +70,15 @@ def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[st
     if not files:
         raise SystemExit(f"no {LABEL} results under {source / folder}")
     records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
-    keep = [{**r, "carried_from": carried_from} for r in records if r["id"] not in skip]
-    target = into / folder / f"{LABEL}.jsonl"
-    if target.exists():
-        raise SystemExit(f"{target} exists: carry into a fresh folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    append_jsonl(target, keep)
+    done = {r["id"]: {**r, "carried_from": carried_from} for r in records if r["id"] not in skip}
+    keep = [done[e.id] for e in items if e.id in done]
+    position = {e.id: i for i, e in enumerate(items)}
+    for k in range(shards):
+        target = into / folder / (f"{LABEL}.shard-{k}-of-{shards}.jsonl" if shards > 1 else f"{LABEL}.jsonl")
+        if target.exists():
+            raise SystemExit(f"{target} exists: carry into a fresh folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        append_jsonl(target, [r for r in keep if position[r["id"]] % shards == k])
     print(f"{name}: carried {len(keep)} of {len(items)} answers; {len(items) - len(keep)} to run")
 
 
@@ -84,12 +90,13 @@ def main() -> None:
     parser.add_argument("--into", type=Path, help="the results folder a resumed toolprm eval then completes")
     parser.add_argument("--new", action="append", choices=RULES,
                         help="the rules the previous commit's run lacks (default: all)")
+    parser.add_argument("--shards", type=int, default=1, help="carry into the files of toolprm eval --shard K/N")
     args = parser.parse_args()
     for name in args.set or SETS:
         if args.carry:
             if not (args.into and args.carried_from):
                 parser.error("--carry needs --into and --carried-from")
-            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES))
+            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES), args.shards)
             continue
         items = load_benchmark(*split(name))
         rules = {e.id: reached(e) for e in items}
