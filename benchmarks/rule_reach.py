@@ -24,7 +24,14 @@ import json
 from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
-from langchain_toolprm.core.verifier import TOKEN_PARAM, _facts, conversation_dates, stated_format, words
+from langchain_toolprm.core.verifier import (
+    TOKEN_PARAM,
+    _facts,
+    conversation_dates,
+    moments,
+    stated_format,
+    words,
+)
 from langchain_toolprm.data.records import append_jsonl
 from langchain_toolprm.evaluation.benchmarks import load_benchmark
 
@@ -40,7 +47,8 @@ def reached(example) -> list[str]:
     where calls since the last user turn have their results), "tokens" (a function takes a token,
     ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,
     ``_Facts.gives_as``), "dates" (a parameter states a date or time format and the conversation
-    writes a date or time: ``verifier.conversation_dates``)."""
+    writes a date or time, ``verifier.conversation_dates``, or the request writes one, which
+    coverage now reads as days and times, ``verifier.moments``)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -51,7 +59,8 @@ def reached(example) -> list[str]:
     params = [p for t in example.specs() for p in t.params]
     if any(TOKEN_PARAM.search(p.name) or facts.gives_as(p.name, " ".join(words(p.name))) for p in params):
         rules.append("tokens")
-    if any((fmt := stated_format(p.name, p.schema)) and conversation_dates(ctx, fmt) for p in params):
+    if moments(ctx.request) or any((fmt := stated_format(p.name, p.schema)) and conversation_dates(ctx, fmt)
+                                   for p in params):
         rules.append("dates")
     return rules
 

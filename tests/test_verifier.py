@@ -700,6 +700,32 @@ def test_dates_are_offered_in_the_stated_format(texts: list[str], fmt: str, expe
     assert dates_in_format(texts, fmt) == expected
 
 
+def test_a_date_written_in_another_form_uses_the_requests_date() -> None:
+    """Coverage reads days, years and times, not words: the offered "2022-05-10 10:00:00" uses the
+    user's "2022-05-10 at 10 AM" (so no second call is owed it), and "19:30:00" uses the 7 of
+    "7:30 pm"; another day or hour does not."""
+    from langchain_toolprm.core.verifier import Entity, moments
+
+    assert moments("2022-05-10 at 10 AM") == moments("2022-05-10 10:00:00")
+    assert moments("March 5th") == {(0, 3, 5)} and moments("the city") == frozenset()
+    said = Entity("2022-05-10 at 10 AM")
+    assert said.used_by([Call("AddReminder", {"time": "2022-05-10 10:00:00"})])
+    assert not said.used_by([Call("AddReminder", {"time": "2022-05-10 11:00:00"})])
+    evening = [Call("AddReminder", {"time": "2023-04-01 19:30:00"})]
+    assert Entity("7", 7.0, clock=True).used_by(evening) and not Entity("8", 8.0, clock=True).used_by(evening)
+    assert not Entity("7", 7.0).used_by(evening)  # 7 people are no hour
+    from langchain_toolprm.core.verifier import request_entities
+    assert [e.clock for e in request_entities("A table for 4 at 7pm", []) if e.number] == [False, True]
+    [reminder] = normalize_tools([{"type": "function", "function": {"name": "AddReminder", "description": "Add a reminder",
+                                   "parameters": {"type": "object", "properties": {
+                                       "content": {"type": "string"},
+                                       "time": {"type": "string", "description": "Format: %Y-%m-%d %H:%M:%S"}}}}}])
+    ctx = context([reminder], HumanMessage('Remind me to "Call mom" at "2022-05-10 at 10 AM"'))
+    steps = [*opened("AddReminder", ("content", "Call mom"), ("time", "2022-05-10 10:00:00")),
+             Step(T.PARAM_FINISH), Step(T.FUNC_FINISH), Step(T.TOTAL_FINISH)]
+    assert judge(ctx, steps)[0] == 1.0
+
+
 def test_a_value_not_in_the_stated_format_scores_below_one_in_it() -> None:
     [stock] = normalize_tools([{"type": "function", "function": {"name": "QueryStock", "description": "Stock price",
                                 "parameters": {"type": "object", "properties": {

@@ -290,19 +290,25 @@ class Entity:
     to: str | None = None
     """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
     use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
+    clock: bool = False
+    """The hour of a time the request writes ("7" of "7pm"): a value that writes that time on a
+    24-hour clock ("19:00:00") uses it."""
 
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
             return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
-            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
+            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
+                m[0] == 2 and self.number in (m[1], m[1] % 12 or 12) for v in values if isinstance(v, str)
+                for m in moments(v))
         pool = set().union(*(_value_words(v) for v in values)) if values else set()
         for text in filter(None, (self.text, self.alias)):
             mine = set(words(text))
             if mine and (mine <= pool or any(_abbreviates(v, text) for v in values if isinstance(v, str))):
                 return True
-        return False
+        said = moments(self.text)
+        return bool(said) and any(said <= moments(v) for v in values if isinstance(v, str))
 
     def _leg_of(self, call: Call) -> bool:
         return all(Entity(end).used_by([call]) for end in (self.text, self.to or ""))
@@ -374,7 +380,9 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Numbers, quoted strings and proper names of the request (``_name_runs``: a name that only
     qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
-    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", ""))) for m in _NUMBER.finditer(request)]
+    hours = {m.start("h") if m.group("h") else m.start("H") for m in _SAID_TIME.finditer(request) if not m.group("noon")}
+    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", "")), clock=m.start() in hours)
+                           for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
     names = _name_runs(request, tool_words)
@@ -1420,9 +1428,8 @@ _SAID_TIME = re.compile(
 """A time of day: "10:30am", "2 p.m.", "14:00", "noon"."""
 
 
-def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
-    """(position, date) of each date ``text`` writes; a date without a year takes ``year``
-    (the one year the conversation writes), or is left out."""
+def _said_days(text: str) -> list[tuple[int, int | None, int, int]]:
+    """(position, year or None, month, day) of each date ``text`` writes."""
     out = []
     for m in _SAID_DATE.finditer(text):
         g = m.groupdict()
@@ -1433,14 +1440,38 @@ def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
             mo = next(i + 1 for i, full in enumerate(_MONTHS) if full.startswith(mon[:3]))
             d = int(g["md"] or g["dd"])
             raw = g["my"] or g["dy"]
-            if raw is None and year is None:
-                continue
-            y = int(raw) if raw else year
+            y = int(raw) if raw else None
         try:
-            out.append((m.start(), datetime(y, mo, d)))
+            datetime(2000 if y is None else y, mo, d)  # a leap year lets 29 February through without a year
         except ValueError:
             continue
+        out.append((m.start(), y, mo, d))
     return out
+
+
+def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
+    """(position, date) of each date ``text`` writes; a date without a year takes ``year``
+    (the one year the conversation writes), or is left out."""
+    out = []
+    for pos, y, mo, d in _said_days(text):
+        try:
+            out.append((pos, datetime(y or year, mo, d)))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def moments(text: str) -> frozenset[tuple[int, ...]]:
+    """The days, years and times of day ``text`` writes, whatever their form: "2022-05-10 at 10
+    AM" and "2022-05-10 10:00:00" write the same ones. A value that writes every moment an entity
+    of the request writes uses it, though it shares few of its words."""
+    found: set[tuple[int, ...]] = set()
+    for _, y, mo, d in _said_days(text):
+        found.add((0, mo, d))
+        if y is not None:
+            found.add((1, y))
+    found |= {(2, *hms) for _, hms in _said_times(text)}
+    return frozenset(found)
 
 
 def _said_times(text: str) -> list[tuple[int, tuple[int, int, int]]]:
