@@ -1461,6 +1461,7 @@ def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
     return out
 
 
+@lru_cache(maxsize=4096)  # coverage asks it of the same values at every step
 def moments(text: str) -> frozenset[tuple[int, ...]]:
     """The days, years and times of day ``text`` writes, whatever their form: "2022-05-10 at 10
     AM" and "2022-05-10 10:00:00" write the same ones. A value that writes every moment an entity
