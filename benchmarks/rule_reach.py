@@ -11,6 +11,9 @@ commit into a results folder (each marked ``carried_from``); ``toolprm eval`` wi
     python benchmarks/rule_reach.py --carry benchmarks/per_item/v14_1127442 --carried-from 1127442 \
         --into OUT --set bfcl:parallel [--new "offered values"]
     toolprm --threads 1 eval --benchmark bfcl --category parallel --strategy beam --limit 0 --out OUT
+
+With ``--shards N`` the answers are carried into ``toolprm eval --shard K/N``'s files (item i
+into shard i mod N), so N processes resume them and run only the items reached.
 """
 
 from __future__ import annotations
@@ -21,14 +24,21 @@ import json
 from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
-from langchain_toolprm.core.verifier import TOKEN_PARAM, _facts, words
+from langchain_toolprm.core.verifier import (
+    TOKEN_PARAM,
+    _facts,
+    conversation_dates,
+    moments,
+    stated_format,
+    words,
+)
 from langchain_toolprm.data.records import append_jsonl
 from langchain_toolprm.evaluation.benchmarks import load_benchmark
 
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates")
 
 
 def reached(example) -> list[str]:
@@ -36,7 +46,9 @@ def reached(example) -> list[str]:
     values" (``_Facts.offered_said``), "results owed" (``verifier.owed_after_results``: only
     where calls since the last user turn have their results), "tokens" (a function takes a token,
     ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,
-    ``_Facts.gives_as``)."""
+    ``_Facts.gives_as``), "dates" (a parameter states a date or time format and the conversation
+    writes a date or time, ``verifier.conversation_dates``, or the request writes one, which
+    coverage now reads as days and times, ``verifier.moments``)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -47,6 +59,9 @@ def reached(example) -> list[str]:
     params = [p for t in example.specs() for p in t.params]
     if any(TOKEN_PARAM.search(p.name) or facts.gives_as(p.name, " ".join(words(p.name))) for p in params):
         rules.append("tokens")
+    if moments(ctx.request) or any((fmt := stated_format(p.name, p.schema)) and conversation_dates(ctx, fmt)
+                                   for p in params):
+        rules.append("dates")
     return rules
 
 
@@ -55,7 +70,7 @@ def split(name: str) -> tuple[str, str | None]:
     return benchmark, category or None
 
 
-def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str]) -> None:
+def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str], shards: int = 1) -> None:
     benchmark, category = split(name)
     items = load_benchmark(benchmark, category)
     skip = {e.id for e in items if set(reached(e)) & set(rules)}
@@ -64,12 +79,15 @@ def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[st
     if not files:
         raise SystemExit(f"no {LABEL} results under {source / folder}")
     records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
-    keep = [{**r, "carried_from": carried_from} for r in records if r["id"] not in skip]
-    target = into / folder / f"{LABEL}.jsonl"
-    if target.exists():
-        raise SystemExit(f"{target} exists: carry into a fresh folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    append_jsonl(target, keep)
+    done = {r["id"]: {**r, "carried_from": carried_from} for r in records if r["id"] not in skip}
+    keep = [done[e.id] for e in items if e.id in done]
+    position = {e.id: i for i, e in enumerate(items)}
+    for k in range(shards):
+        target = into / folder / (f"{LABEL}.shard-{k}-of-{shards}.jsonl" if shards > 1 else f"{LABEL}.jsonl")
+        if target.exists():
+            raise SystemExit(f"{target} exists: carry into a fresh folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        append_jsonl(target, [r for r in keep if position[r["id"]] % shards == k])
     print(f"{name}: carried {len(keep)} of {len(items)} answers; {len(items) - len(keep)} to run")
 
 
@@ -81,12 +99,13 @@ def main() -> None:
     parser.add_argument("--into", type=Path, help="the results folder a resumed toolprm eval then completes")
     parser.add_argument("--new", action="append", choices=RULES,
                         help="the rules the previous commit's run lacks (default: all)")
+    parser.add_argument("--shards", type=int, default=1, help="carry into the files of toolprm eval --shard K/N")
     args = parser.parse_args()
     for name in args.set or SETS:
         if args.carry:
             if not (args.into and args.carried_from):
                 parser.error("--carry needs --into and --carried-from")
-            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES))
+            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES), args.shards)
             continue
         items = load_benchmark(*split(name))
         rules = {e.id: reached(e) for e in items}

@@ -377,6 +377,15 @@ def test_forced_name_and_max_calls(tiny_policy: TransformersBackend, root: Any, 
         assert [c.name for c in result.calls] == ["set_alarm"]
 
 
+def conversation_problem(policy: TransformersBackend, messages: list[Any], tools: list[ToolSpec],
+                         forced: str) -> SearchProblem:
+    """The search problem of a conversation (the prompt encoded), one call of ``forced`` required."""
+    prompt = build_prompt(policy.tokenizer, messages, tools)
+    state = TState(policy.prefill(policy.encode(prompt.text, special=not prompt.chat_template), 32 * 4))
+    return SearchProblem(state, prompt.call_format, Constraints(tuple(tools), True, forced, 1),
+                         ScoringContext(tuple(messages), tuple(tools)))
+
+
 def test_a_token_parameter_is_offered_the_token_a_result_gave(tiny_policy: TransformersBackend) -> None:
     """The random policy never samples the exact token; the beam still writes it, because the search
     offers the tokens tool results gave to a token parameter (and the verifier ranks them first)."""
@@ -388,13 +397,24 @@ def test_a_token_parameter_is_offered_the_token_a_result_gave(tiny_policy: Trans
     messages = [HumanMessage("Check my alarm, my username is JaneSmith."),
                 AIMessage("", tool_calls=[{"name": "GetUserToken", "args": {"username": "JaneSmith"}, "id": "c1"}]),
                 ToolMessage("{'token': 'o8i7u6y5t4'}", tool_call_id="c1")]
-    prompt = build_prompt(tiny_policy.tokenizer, messages, tools)
-    state = TState(tiny_policy.prefill(tiny_policy.encode(prompt.text, special=not prompt.chat_template), 32 * 4))
-    problem = SearchProblem(state, prompt.call_format, Constraints(tuple(tools), True, "QueryAlarm", 1),
-                            ScoringContext(tuple(messages), tuple(tools)))
+    problem = conversation_problem(tiny_policy, messages, tools, "QueryAlarm")
     assert problem.copies(tools[1].params[0])[0] == "o8i7u6y5t4"
     result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
     assert result.calls == [Call("QueryAlarm", {"token": "o8i7u6y5t4"})]
+
+
+def test_a_date_parameter_is_offered_the_conversations_date_in_its_format(tiny_policy: TransformersBackend) -> None:
+    """The random policy writes no date as "%Y-%m-%d %H:%M:%S"; the beam still does, because the
+    search offers the conversation's dates in the format a parameter states."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "AddAlarm", "description": "Add an alarm.",
+                             "parameters": {"type": "object", "properties": {"time": {
+                                 "type": "string", "description": "The alarm time. Format: %Y-%m-%d %H:%M:%S"}},
+                                 "required": ["time"]}}}])
+    problem = conversation_problem(tiny_policy, [HumanMessage("Set an alarm for 8:30 am on March 25th, 2023.")], tools,
+                                   "AddAlarm")
+    assert problem.copies(tools[0].params[0])[0] == "2023-03-25 08:30:00"
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("AddAlarm", {"time": "2023-03-25 08:30:00"})]
 
 
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,

@@ -17,6 +17,7 @@ from langchain_toolprm.core.verifier import (
     asks_decimal,
     asks_unit,
     copy_values,
+    dates_in_format,
     expressions,
     issued_tokens,
     offered_values,
@@ -680,6 +681,51 @@ def test_stated_formats_are_read_from_descriptions_and_schemas() -> None:
     assert fmt("The city") is None
 
 
+@pytest.mark.parametrize(("texts", "fmt", "expected"), [
+    (["March 18, 2023 at 10:30am"], "%Y-%m-%d %H:%M:%S", ["2023-03-18 10:30:00"]),
+    (["9 am on March 17th, 2023"], "%Y-%m-%d %H:%M:%S", ["2023-03-17 09:00:00"]),  # the nearest time
+    (["the 5th of March 2023 at noon"], "%Y-%m-%d", ["2023-03-05"]),
+    (["at 7pm on 2022-01-03"], "%H:%M", ["19:00"]),
+    (["Check the stock on March 15, 2022"], "%Y-%m-%d %H:%M:%S", ["2022-03-15 00:00:00"]),  # no time: midnight
+    (["Check the stock on March 15, 2022"], "%H:%M", []),  # no time to give
+    (["Set it for 2:00 PM", "My meeting is on December 15th, 2023"], "%Y-%m-%d %H:%M:%S",
+     ["2023-12-15 14:00:00", "2023-12-15 00:00:00"]),  # a time alone takes the latest date said
+    (["Set it for 2:00 PM"], "%Y-%m-%d %H:%M:%S", []),  # no date anywhere
+    (["On April 12th, please", "my plans for 2023"], "%Y-%m-%d", ["2023-04-12"]),  # the one year said
+    (["April 12th", "between 2022 and 2023"], "%Y-%m-%d", []),  # two years: none is guessed
+    (["I have 3 apples and 2023 plans, may 40 people come?"], "%Y-%m-%d", []),
+    (["February 30th, 2023"], "%Y-%m-%d", []),  # no such day
+])
+def test_dates_are_offered_in_the_stated_format(texts: list[str], fmt: str, expected: list[str]) -> None:
+    assert dates_in_format(texts, fmt) == expected
+
+
+def test_a_date_written_in_another_form_uses_the_requests_date() -> None:
+    """Coverage reads days, years and times, not words: the offered "2022-05-10 10:00:00" uses the
+    user's "2022-05-10 at 10 AM" (so no second call is owed it), and "19:30:00" uses the 7 of
+    "7:30 pm"; another day or hour does not."""
+    from langchain_toolprm.core.verifier import Entity, moments
+
+    assert moments("2022-05-10 at 10 AM") == moments("2022-05-10 10:00:00")
+    assert moments("March 5th") == {(0, 3, 5)} and moments("the city") == frozenset()
+    said = Entity("2022-05-10 at 10 AM")
+    assert said.used_by([Call("AddReminder", {"time": "2022-05-10 10:00:00"})])
+    assert not said.used_by([Call("AddReminder", {"time": "2022-05-10 11:00:00"})])
+    evening = [Call("AddReminder", {"time": "2023-04-01 19:30:00"})]
+    assert Entity("7", 7.0, clock=True).used_by(evening) and not Entity("8", 8.0, clock=True).used_by(evening)
+    assert not Entity("7", 7.0).used_by(evening)  # 7 people are no hour
+    from langchain_toolprm.core.verifier import request_entities
+    assert [e.clock for e in request_entities("A table for 4 at 7pm", []) if e.number] == [False, True]
+    [reminder] = normalize_tools([{"type": "function", "function": {"name": "AddReminder", "description": "Add a reminder",
+                                   "parameters": {"type": "object", "properties": {
+                                       "content": {"type": "string"},
+                                       "time": {"type": "string", "description": "Format: %Y-%m-%d %H:%M:%S"}}}}}])
+    ctx = context([reminder], HumanMessage('Remind me to "Call mom" at "2022-05-10 at 10 AM"'))
+    steps = [*opened("AddReminder", ("content", "Call mom"), ("time", "2022-05-10 10:00:00")),
+             Step(T.PARAM_FINISH), Step(T.FUNC_FINISH), Step(T.TOTAL_FINISH)]
+    assert judge(ctx, steps)[0] == 1.0
+
+
 def test_a_value_not_in_the_stated_format_scores_below_one_in_it() -> None:
     [stock] = normalize_tools([{"type": "function", "function": {"name": "QueryStock", "description": "Stock price",
                                 "parameters": {"type": "object", "properties": {
@@ -695,6 +741,10 @@ def test_a_value_not_in_the_stated_format_scores_below_one_in_it() -> None:
     assert LV.misformatted < value(ctx, "date", "2022-03-01", "QueryStock") < LV.grounded
     assert value(ctx, "time", "2022-03-15 15:00:00", "QueryStock") == LV.grounded  # 3 pm on a 24-hour clock
     assert value(ctx, "time", "2022-03-15", "QueryStock") == LV.misformatted
+    # the dates the search offers for each parameter are the request's, in its format, and ground
+    assert dates_in_format([ctx.messages[-1].content], "%Y-%m-%d") == ["2022-03-15"]
+    assert [value(ctx, "time", v, "QueryStock") for v in dates_in_format([ctx.messages[-1].content], "%Y-%m-%d %H:%M:%S")] \
+        == [LV.grounded]
     # the switch: without grounding, the old substring test judges it alone
     assert value(ctx, "date", "March", "QueryStock", verifier=VerifierScorer(grounding=False)) == LV.grounded
     # a date in numbers uses the request's month name: the list closes with every entity used

@@ -31,7 +31,14 @@ from .proposer import Beam, Candidate, Constraints, advance, propose
 from .schema import ParamSpec, ToolSpec
 from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
-from .verifier import TOKEN_PARAM, copy_values, issued_tokens, relevant_tools
+from .verifier import (
+    TOKEN_PARAM,
+    conversation_dates,
+    copy_values,
+    issued_tokens,
+    relevant_tools,
+    stated_format,
+)
 
 Aggregation = Literal["last", "min", "mean", "product"]
 Strategy = Literal["beam", "greedy", "best_of_n", "majority"]
@@ -110,11 +117,14 @@ class SearchProblem:
         return tuple(relevant_tools(self.context))
 
     def copies(self, param: ParamSpec) -> list[Any]:
-        """Values for ``param`` taken from the request (numbers, names, words), and for a token
-        parameter the tokens tool results gave: candidates the beam adds to the sampled ones, so
-        a value the conversation spelled out is always proposed."""
+        """Values for ``param`` taken from the request (numbers, names, words), for a token
+        parameter the tokens tool results gave, and for a parameter that states a date or time
+        format the conversation's dates written in it: candidates the beam adds to the sampled
+        ones, so a value the conversation spelled out is always proposed, in the form asked."""
+        fmt = stated_format(param.name, param.schema)
+        dates = conversation_dates(self.context, fmt) if fmt else []
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
-        return [*tokens, *copy_values(self.context.request, param.schema)]
+        return [*dates, *tokens, *copy_values(self.context.request, param.schema)]
 
 
 def prepare_problem(

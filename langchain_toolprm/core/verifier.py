@@ -290,19 +290,25 @@ class Entity:
     to: str | None = None
     """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
     use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
+    clock: bool = False
+    """The hour of a time the request writes ("7" of "7pm"): a value that writes that time on a
+    24-hour clock ("19:00:00") uses it."""
 
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
             return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
-            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v))
+            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
+                m[0] == 2 and self.number in (m[1], m[1] % 12 or 12) for v in values if isinstance(v, str)
+                for m in moments(v))
         pool = set().union(*(_value_words(v) for v in values)) if values else set()
         for text in filter(None, (self.text, self.alias)):
             mine = set(words(text))
             if mine and (mine <= pool or any(_abbreviates(v, text) for v in values if isinstance(v, str))):
                 return True
-        return False
+        said = moments(self.text)
+        return bool(said) and any(said <= moments(v) for v in values if isinstance(v, str))
 
     def _leg_of(self, call: Call) -> bool:
         return all(Entity(end).used_by([call]) for end in (self.text, self.to or ""))
@@ -374,7 +380,9 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Numbers, quoted strings and proper names of the request (``_name_runs``: a name that only
     qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
-    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", ""))) for m in _NUMBER.finditer(request)]
+    hours = {m.start("h") if m.group("h") else m.start("H") for m in _SAID_TIME.finditer(request) if not m.group("noon")}
+    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", "")), clock=m.start() in hours)
+                           for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
     names = _name_runs(request, tool_words)
@@ -1402,6 +1410,129 @@ def stated_format(name: str, schema: dict[str, Any]) -> str | None:
     except (ValueError, re.error):
         return None
     return fmt
+
+
+_MONTH_NAME = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_SAID_DATE = re.compile(
+    r"(?<![\w-])(?:(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
+    rf"|{_MONTH_NAME}\s+(?P<md>\d{{1,2}}){_ORDINAL}(?:,?\s+(?P<my>\d{{4}}))?"
+    rf"|(?P<dd>\d{{1,2}}){_ORDINAL}\s+(?:of\s+)?{_MONTH_NAME.replace('mon', 'dmon')},?(?:\s+(?P<dy>\d{{4}}))?)(?![\w-])",
+    re.I)
+"""A date as people write it: ISO ("2023-03-05"), month first ("March 5th, 2023", "Mar 5") or
+day first ("5 March 2023", "the 5th of March")."""
+_SAID_TIME = re.compile(
+    r"(?<![\w:.])(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?(?::(?P<s>\d{2}))?\s?(?P<ap>[ap])\.?m\b\.?"
+    r"|(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?(?![\d:])|(?P<noon>noon|midday|midnight))",
+    re.I)
+"""A time of day: "10:30am", "2 p.m.", "14:00", "noon"."""
+
+
+def _said_days(text: str) -> list[tuple[int, int | None, int, int]]:
+    """(position, year or None, month, day) of each date ``text`` writes."""
+    out = []
+    for m in _SAID_DATE.finditer(text):
+        g = m.groupdict()
+        if g["iy"]:
+            y, mo, d = int(g["iy"]), int(g["im"]), int(g["id"])
+        else:
+            mon = (g["mon"] or g["dmon"]).lower()
+            mo = next(i + 1 for i, full in enumerate(_MONTHS) if full.startswith(mon[:3]))
+            d = int(g["md"] or g["dd"])
+            raw = g["my"] or g["dy"]
+            y = int(raw) if raw else None
+        try:
+            datetime(2000 if y is None else y, mo, d)  # a leap year lets 29 February through without a year
+        except ValueError:
+            continue
+        out.append((m.start(), y, mo, d))
+    return out
+
+
+def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
+    """(position, date) of each date ``text`` writes; a date without a year takes ``year``
+    (the one year the conversation writes), or is left out."""
+    out = []
+    for pos, y, mo, d in _said_days(text):
+        try:
+            out.append((pos, datetime(y or year, mo, d)))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+@lru_cache(maxsize=4096)  # coverage asks it of the same values at every step
+def moments(text: str) -> frozenset[tuple[int, ...]]:
+    """The days, years and times of day ``text`` writes, whatever their form: "2022-05-10 at 10
+    AM" and "2022-05-10 10:00:00" write the same ones. A value that writes every moment an entity
+    of the request writes uses it, though it shares few of its words."""
+    found: set[tuple[int, ...]] = set()
+    for _, y, mo, d in _said_days(text):
+        found.add((0, mo, d))
+        if y is not None:
+            found.add((1, y))
+    found |= {(2, *hms) for _, hms in _said_times(text)}
+    return frozenset(found)
+
+
+def _said_times(text: str) -> list[tuple[int, tuple[int, int, int]]]:
+    """(position, (hour, minute, second)) of each time of day ``text`` writes."""
+    out = []
+    for m in _SAID_TIME.finditer(text):
+        g = m.groupdict()
+        if g["noon"]:
+            hms = (0 if g["noon"].lower() == "midnight" else 12, 0, 0)
+        elif g["ap"]:
+            h = int(g["h"])
+            if not 1 <= h <= 12:
+                continue
+            hms = (h % 12 + (12 if g["ap"].lower() == "p" else 0), int(g["m"] or 0), int(g["s"] or 0))
+        else:
+            hms = (int(g["H"]), int(g["M"]), int(g["S"] or 0))
+        if hms[0] < 24 and hms[1] < 60 and hms[2] < 60:
+            out.append((m.start(), hms))
+    return out
+
+
+def dates_in_format(texts: Sequence[str], fmt: str, limit: int = 3) -> list[str]:
+    """The dates and times ``texts`` write (the latest text first), written in ``fmt``, the format
+    a parameter states: "March 18, 2023 at 10:30am" as "2023-03-18 10:30:00" for "%Y-%m-%d
+    %H:%M:%S". A date is joined with the nearest time its text writes, a time alone with the
+    latest date the texts write, and a date with no time at all is midnight; a date without a year
+    takes the one year the texts write. Offered to the beam beside the sampled values, so a date
+    the policy writes as said can still be chosen as the tool asks it."""
+    codes = set(re.findall(r"%[A-Za-z]", fmt))
+    wants_date, wants_time = bool(codes & set("%Y %y %m %d %b %B".split())), bool(codes & set("%H %I %M %S".split()))
+    if not (wants_date or wants_time):
+        return []
+    years = {int(y) for t in texts for y in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", t)}
+    year = years.pop() if len(years) == 1 else None
+    dated = [(_said_dates(t, year), _said_times(t)) for t in texts]
+    latest = next((d for ds, _ in dated for _, d in ds), None)
+    found: list[datetime] = []
+    for ds, ts in dated:
+        for pos, d in ds if wants_date else []:
+            if wants_time and ts:
+                h, mi, se = min(ts, key=lambda t: abs(t[0] - pos))[1]
+                found.append(d.replace(hour=h, minute=mi, second=se))
+            else:
+                found.append(d)
+        if wants_time and (latest is not None or not wants_date):
+            base = latest or datetime(1900, 1, 1)
+            found += [base.replace(hour=h, minute=mi, second=se) for _, (h, mi, se) in ts]
+    out = []
+    for when in found:
+        text = when.strftime(fmt)
+        if text not in out:
+            out.append(text)
+    return out[:limit]
+
+
+def conversation_dates(ctx: ScoringContext, fmt: str) -> list[str]:
+    """:func:`dates_in_format` over the user's turns (the latest first), then the tools' results."""
+    said = [message_text(m) for m in reversed(ctx.messages) if isinstance(m, HumanMessage)]
+    results = [message_text(m) for m in reversed(ctx.messages) if isinstance(m, ToolMessage)]
+    return dates_in_format(said + results, fmt)
 
 
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?(?:%|percent\b|per cent\b)", re.I)
