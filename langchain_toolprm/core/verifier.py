@@ -1454,9 +1454,12 @@ def _said_dates(text: str, year: int | None) -> list[tuple[int, datetime]]:
     (the one year the conversation writes), or is left out."""
     out = []
     for pos, y, mo, d in _said_days(text):
+        y = y or year
+        if y is None:
+            continue
         try:
-            out.append((pos, datetime(y or year, mo, d)))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            out.append((pos, datetime(y, mo, d)))
+        except ValueError:  # 29 February of a year that has none
             continue
     return out
 
