@@ -25,8 +25,10 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _PAGING,
     TOKEN_PARAM,
     _facts,
+    _types,
     conversation_dates,
     moments,
     stated_format,
@@ -38,7 +40,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "numberless")
 
 
 def reached(example) -> list[str]:
@@ -48,7 +50,9 @@ def reached(example) -> list[str]:
     ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,
     ``_Facts.gives_as``), "dates" (a parameter states a date or time format and the conversation
     writes a date or time, ``verifier.conversation_dates``, or the request writes one, which
-    coverage now reads as days and times, ``verifier.moments``)."""
+    coverage now reads as days and times, ``verifier.moments``), "numberless" (the conversation
+    writes no number and a function requires a numeric parameter that is not paging,
+    ``verifier.NUMBERLESS``)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -62,6 +66,9 @@ def reached(example) -> list[str]:
     if moments(ctx.request) or any((fmt := stated_format(p.name, p.schema)) and conversation_dates(ctx, fmt)
                                    for p in params):
         rules.append("dates")
+    if not facts.numbers and any(p.required and _types(p.schema) & {"integer", "number"}
+                                 and not set(words(p.name)) & _PAGING for p in params):
+        rules.append("numberless")
     return rules
 
 

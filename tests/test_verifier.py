@@ -12,6 +12,7 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
+    NUMBERLESS,
     Levels,
     VerifierScorer,
     asks_decimal,
@@ -420,6 +421,28 @@ def test_a_call_the_conversation_gives_no_value_of_loses_to_no_call() -> None:
     # Knowledge in a string (a ticker for a company) and paging numbers invent nothing.
     apple = context(tools, HumanMessage("What's Apple's stock price?"))
     assert judge(apple, [*opened("get_stock_price", ("symbol", "AAPL"), ("limit", 10)), *finish])[0] == 1.0
+
+
+def test_a_required_number_where_the_conversation_writes_none_loses_to_no_call() -> None:
+    def tool(name: str, required: list[str]) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": name, "description": "Impactful cases of a law firm", "parameters": {
+            "type": "object", "properties": {"firm_name": {"type": "string"}, "year": {"type": "integer"},
+                                             "limit": {"type": "integer"}}, "required": required}}}
+
+    tools = normalize_tools([tool("get_cases_in_year", ["firm_name", "year", "limit"]),
+                             tool("get_cases", ["firm_name", "limit"])])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    case = context(tools, HumanMessage("What were the impactful cases of law firm XYZ?"))
+    invented = [*opened("get_cases_in_year", ("firm_name", "XYZ"), ("year", 2021), ("limit", 5)), *finish]
+    assert judge(case, invented) == (LV.made_up, NUMBERLESS)
+    assert judge(case, invented)[0] < judge(case, segment([]))[0] == LV.no_call_when_relevant
+    assert judge(case, invented, VerifierScorer(grounding=False))[0] == 1.0
+    # An optional number, or a paging one, invents nothing the call needs.
+    assert judge(case, [*opened("get_cases", ("firm_name", "XYZ"), ("year", 2021), ("limit", 5)), *finish])[0] == 1.0
+    # Where the conversation writes a number, in digits or in words, the rule stands aside.
+    for said in ("in 2021", "over the last three years"):
+        dated = context(tools, HumanMessage(f"What were the impactful cases of law firm XYZ {said}?"))
+        assert judge(dated, invented)[0] == 1.0
 
 
 def test_every_step_scores_in_range_with_a_reason(ctx: ScoringContext) -> None:

@@ -21,7 +21,8 @@ It decides where a small policy cannot (every signal can be switched off for abl
   parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its description,
   JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
   names each of its parts (the year, the month as a number or a name, the day...). A finished
-  call the conversation gives none of the values of, inventing a number, scores below ``[]``.
+  call the conversation gives none of the values of, inventing a number, scores below ``[]``,
+  and so does one that needs a number (a required parameter) where the conversation writes none.
   A free-text unit parameter takes a word the conversation writes as a unit ("5 meters", "in
   miles") or its description offers, not any word of the request ("circle", "distance"). A
   token parameter takes only a token a tool's result gave or the user calls one, and while the
@@ -613,8 +614,9 @@ class Levels:
     """A call the same list already has."""
     made_up: float = 0.25
     """A finished call none of whose values the conversation gives, with a number at least that
-    it invents: below ``no_call_when_relevant``, so ``[]`` wins over a call to a
-    relevant-sounding tool the request gives nothing for."""
+    it invents, or one whose required number the conversation cannot give (it writes none):
+    below ``no_call_when_relevant``, so ``[]`` wins over a call to a relevant-sounding tool the
+    request gives nothing for."""
     called_again: float = 0.85
     """Another call to a function the list has, while the request names one it has not called
     ("the area of a circle" after a rectangle's): the named function should come first."""
@@ -713,8 +715,8 @@ class VerifierScorer:
                 return Judgement(lv.duplicate, "the list has this call already")
             if key in ctx.answered_calls:
                 return Judgement(lv.junk, "the conversation has this call's result")
-            if self.grounding and _made_up(facts, tool, before.open_args):
-                return Judgement(lv.made_up, "the conversation gives none of its values")
+            if self.grounding and (made_up := _made_up(facts, tool, before.open_args)):
+                return Judgement(lv.made_up, made_up)
             if self.coverage and before.calls:
                 if not [e for e in facts.left(before.calls) if e.used_by([call])]:
                     if tool.name in facts.uncalled(before.calls):
@@ -893,6 +895,7 @@ class VerifierScorer:
         return Judgement(lv.ungrounded, "nowhere in the conversation")
 
 
+NUMBERLESS = "a required number where the conversation writes none"
 TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 """A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
 other words (an email as ``token``) are no value for it."""
@@ -1619,14 +1622,19 @@ def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHO
     return next((n for n, r in relevance.items() if r == best and r >= threshold and n not in called), None)
 
 
-def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
-    """A call the conversation gives no value of, that invents a number: "What's the time right
-    now?" answered with ``calculate_time(distance=1, speed=10)``. Strings the conversation does
-    not spell may be knowledge (``AAPL`` for Apple, a date for "today"), and defaults, flags,
-    listed options and paging numbers (``page``, ``limit``...) invent nothing; a call without
-    arguments is never made up."""
-    if any(facts.says(v) for v in args.values()):
-        return False
+def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
+    """Why a finished call is made up, or None.
+
+    - The conversation gives none of its values and it invents a number: "What's the time right
+      now?" answered with ``calculate_time(distance=1, speed=10)``.
+    - The conversation writes no number at all (digits or words) and a required parameter takes
+      one: "What's the judgement in case XYZ?" answered with
+      ``get_impactful_cases(firm_name="XYZ", year=2021)``. The call cannot be made from what the
+      user said; asking, or no call, is the answer.
+
+    Strings the conversation does not spell may be knowledge (``AAPL`` for Apple, a date for
+    "today"), and defaults, flags, listed options and paging numbers (``page``, ``limit``...)
+    invent nothing; a call without arguments is never made up."""
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
@@ -1634,7 +1642,11 @@ def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         return number and not set(words(name)) & _PAGING and value != default
 
-    return any(invents(k, v) for k, v in args.items())
+    if not facts.numbers and any(invents(k, v) for k, v in args.items() if (p := tool.param(k)) and p.required):
+        return NUMBERLESS
+    if any(facts.says(v) for v in args.values()):
+        return None
+    return "the conversation gives none of its values" if any(invents(k, v) for k, v in args.items()) else None
 
 
 def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
