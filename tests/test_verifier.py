@@ -12,6 +12,7 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
+    EMPTY_REQUIRED,
     NUMBERLESS,
     Levels,
     VerifierScorer,
@@ -22,6 +23,7 @@ from langchain_toolprm.core.verifier import (
     expressions,
     issued_tokens,
     offered_values,
+    paging,
     percents,
     relevance,
     request_entities,
@@ -443,6 +445,31 @@ def test_a_required_number_where_the_conversation_writes_none_loses_to_no_call()
     for said in ("in 2021", "over the last three years"):
         dated = context(tools, HumanMessage(f"What were the impactful cases of law firm XYZ {said}?"))
         assert judge(dated, invented)[0] == 1.0
+
+
+def test_a_required_list_left_empty_or_holding_an_invented_number_loses_to_no_call() -> None:
+    tools = normalize_tools([
+        {"type": "function", "function": {"name": "get_calories", "description": "Calories of a recipe's ingredients",
+                                          "parameters": {"type": "object", "properties": {
+                                              "ingredients": {"type": "array", "items": {"type": "object", "properties": {
+                                                  "name": {"type": "string"}, "quantity": {"type": "number"}}}},
+                                              "dish": {"type": "string"}}, "required": ["ingredients"]}}},
+    ])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    lasagna = context(tools, HumanMessage("What's the recipe for lasagna?"))
+    assert judge(lasagna, [*opened("get_calories", ("ingredients", []), ("dish", "lasagna")), *finish]) == \
+        (LV.made_up, EMPTY_REQUIRED)
+    nested = [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 1}])), *finish]
+    assert judge(lasagna, nested) == (LV.made_up, NUMBERLESS)
+    said = context(tools, HumanMessage("Calories of lasagna with 200 g of pasta?"))
+    assert judge(said, [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 200}])), *finish])[0] == 1.0
+
+
+def test_paging_parameters_are_named_by_paging_words_alone() -> None:
+    for name in ("limit", "page_size", "per_page", "maxCursor", "next_page_key", "max_articles", "top_n_keywords", "count"):
+        assert paging(name), name
+    for name in ("nucleus_count", "pieces_count", "family_size", "max_time", "daylights_offset", "year"):
+        assert not paging(name), name
 
 
 def test_every_step_scores_in_range_with_a_reason(ctx: ScoringContext) -> None:

@@ -68,7 +68,8 @@ given specific based using use uses return returns provide provides particular c
 request perform performs determine determines obtain input output parameter parameters
 """.split())
 _PAGING = frozenset("page limit count size offset top max".split())
-"""Words of parameters whose numbers are a listing's paging, not the user's data."""
+_LISTING = _PAGING | frozenset("per number no index pagination cursor next key return n k results result items item".split())
+"""Words a listing's paging parameters are made of (``paging``)."""
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -896,6 +897,7 @@ class VerifierScorer:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+EMPTY_REQUIRED = "a required list or object left empty"
 TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 """A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
 other words (an email as ``token``) are no value for it."""
@@ -1622,31 +1624,52 @@ def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHO
     return next((n for n, r in relevance.items() if r == best and r >= threshold and n not in called), None)
 
 
+def paging(name: str) -> bool:
+    """Whether a parameter's numbers are a listing's paging, which a user need not say: its name
+    is made of paging words (``limit``, ``page_size``, ``per_page``, ``max_cursor``) or asks for the
+    most or top of a plural (``max_articles``, ``top_n_keywords``). ``nucleus_count``,
+    ``pieces_count`` and ``family_size`` are the user's data."""
+    ws = words(name)
+    return bool(ws) and (set(ws) <= _LISTING and bool(set(ws) & _PAGING)
+                         or ws[0] in ("max", "top") and len(ws) > 1 and ws[-1].endswith("s"))
+
+
+def _numbers(value: Any) -> bool:
+    """Whether a JSON value holds a number (a list's or an object's members included)."""
+    if isinstance(value, (list, dict)):
+        return any(_numbers(v) for v in (value if isinstance(value, list) else value.values()))
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
     """Why a finished call is made up, or None.
 
     - The conversation gives none of its values and it invents a number: "What's the time right
       now?" answered with ``calculate_time(distance=1, speed=10)``.
     - The conversation writes no number at all (digits or words) and a required parameter takes
-      one: "What's the judgement in case XYZ?" answered with
+      one, or a list or object holding one: "What's the judgement in case XYZ?" answered with
       ``get_impactful_cases(firm_name="XYZ", year=2021)``. The call cannot be made from what the
       user said; asking, or no call, is the answer.
+    - A required list or object is left empty (``interval=[]``): the call lacks what it needs.
 
     Strings the conversation does not spell may be knowledge (``AAPL`` for Apple, a date for
-    "today"), and defaults, flags, listed options and paging numbers (``page``, ``limit``...)
-    invent nothing; a call without arguments is never made up."""
+    "today"), and defaults, flags, listed options and paging numbers (``paging``) invent
+    nothing; a call without arguments is never made up."""
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
         default = param.schema.get("default") if param is not None else None
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return number and not set(words(name)) & _PAGING and value != default
+        return _numbers(value) and not paging(name) and value != default
 
-    if not facts.numbers and any(invents(k, v) for k, v in args.items() if (p := tool.param(k)) and p.required):
+    required = {k: v for k, v in args.items() if (p := tool.param(k)) is not None and p.required}
+    if any(v in ([], {}) for v in required.values()):
+        return EMPTY_REQUIRED
+    if not facts.numbers and any(invents(k, v) for k, v in required.items()):
         return NUMBERLESS
     if any(facts.says(v) for v in args.values()):
         return None
-    return "the conversation gives none of its values" if any(invents(k, v) for k, v in args.items()) else None
+    numbers = {k: v for k, v in args.items() if isinstance(v, (int, float))}  # a number itself, not in a list
+    return "the conversation gives none of its values" if any(invents(k, v) for k, v in numbers.items()) else None
 
 
 def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
