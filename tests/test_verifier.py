@@ -28,6 +28,7 @@ from langchain_toolprm.core.verifier import (
     relevance,
     request_entities,
     route_legs,
+    stated_default,
     stated_format,
     stem,
     task_clauses,
@@ -463,6 +464,21 @@ def test_a_required_list_left_empty_or_holding_an_invented_number_loses_to_no_ca
     assert judge(lasagna, nested) == (LV.made_up, NUMBERLESS)
     said = context(tools, HumanMessage("Calories of lasagna with 200 g of pasta?"))
     assert judge(said, [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 200}])), *finish])[0] == 1.0
+
+
+def test_a_default_the_description_states_invents_nothing() -> None:
+    tools = normalize_tools([{"type": "function", "function": {
+        "name": "full_house_probability", "description": "Probability of a full house in poker",
+        "parameters": {"type": "object", "properties": {
+            "deck_size": {"type": "integer", "description": "The size of the deck. Default is 52."},
+            "hand_size": {"type": "integer", "description": "The size of the hand. Defaults to 5."}},
+            "required": ["deck_size", "hand_size"]}}}])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    poker = context(tools, HumanMessage("What is the probability of getting a full house in poker?"))
+    assert stated_default(tools[0].param("deck_size")) == 52
+    assert judge(poker, [*opened("full_house_probability", ("deck_size", 52), ("hand_size", 5)), *finish])[0] == 1.0
+    assert judge(poker, [*opened("full_house_probability", ("deck_size", 52), ("hand_size", 7)), *finish]) == \
+        (LV.made_up, NUMBERLESS)
 
 
 def test_paging_parameters_are_named_by_paging_words_alone() -> None:

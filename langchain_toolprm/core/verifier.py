@@ -1634,6 +1634,18 @@ def paging(name: str) -> bool:
                          or ws[0] in ("max", "top") and len(ws) > 1 and ws[-1].endswith("s"))
 
 
+_STATED_DEFAULT = re.compile(r"\bdefaults?(?:\s+value)?(?:\s+(?:is|to|of)|:|\s*=)\s*['\"]?(-?\d+(?:\.\d+)?)(?!\d|\.\d)", re.I)
+
+
+def stated_default(param: ParamSpec) -> Any:
+    """A parameter's default: its schema's, or a number its description states ("The size of the
+    deck. Default is 52.")."""
+    if "default" in param.schema:
+        return param.schema["default"]
+    m = _STATED_DEFAULT.search(str(param.schema.get("description") or ""))
+    return float(m.group(1)) if m else None
+
+
 def _numbers(value: Any) -> bool:
     """Whether a JSON value holds a number (a list's or an object's members included)."""
     if isinstance(value, (list, dict)):
@@ -1653,13 +1665,12 @@ def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
     - A required list or object is left empty (``interval=[]``): the call lacks what it needs.
 
     Strings the conversation does not spell may be knowledge (``AAPL`` for Apple, a date for
-    "today"), and defaults, flags, listed options and paging numbers (``paging``) invent
-    nothing; a call without arguments is never made up."""
+    "today"), and defaults (``stated_default``), flags, listed options and paging numbers
+    (``paging``) invent nothing; a call without arguments is never made up."""
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
-        default = param.schema.get("default") if param is not None else None
-        return _numbers(value) and not paging(name) and value != default
+        return _numbers(value) and not paging(name) and (param is None or value != stated_default(param))
 
     required = {k: v for k, v in args.items() if (p := tool.param(k)) is not None and p.required}
     if any(v in ([], {}) for v in required.values()):
