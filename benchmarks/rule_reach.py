@@ -25,10 +25,13 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _PAGING,
     TOKEN_PARAM,
     _facts,
+    _types,
     conversation_dates,
     moments,
+    paging,
     stated_format,
     words,
 )
@@ -38,7 +41,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up")
 
 
 def reached(example) -> list[str]:
@@ -48,7 +51,10 @@ def reached(example) -> list[str]:
     ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,
     ``_Facts.gives_as``), "dates" (a parameter states a date or time format and the conversation
     writes a date or time, ``verifier.conversation_dates``, or the request writes one, which
-    coverage now reads as days and times, ``verifier.moments``)."""
+    coverage now reads as days and times, ``verifier.moments``), "made up" (``verifier._made_up``:
+    a function requires a list or an object, or has a parameter named by a paging word that is
+    not paging, ``verifier.paging``, or the conversation writes no number and a function requires
+    a number, a list or an object that is not paging)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -62,6 +68,11 @@ def reached(example) -> list[str]:
     if moments(ctx.request) or any((fmt := stated_format(p.name, p.schema)) and conversation_dates(ctx, fmt)
                                    for p in params):
         rules.append("dates")
+    if any(p.required and _types(p.schema) & {"array", "object"} for p in params) or \
+            any(set(words(p.name)) & _PAGING and not paging(p.name) for p in params) or \
+            not facts.numbers and any(p.required and _types(p.schema) & {"integer", "number", "array", "object"}
+                                      and not paging(p.name) for p in params):
+        rules.append("made up")
     return rules
 
 

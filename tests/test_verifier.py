@@ -12,6 +12,8 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
+    EMPTY_REQUIRED,
+    NUMBERLESS,
     Levels,
     VerifierScorer,
     asks_decimal,
@@ -21,10 +23,12 @@ from langchain_toolprm.core.verifier import (
     expressions,
     issued_tokens,
     offered_values,
+    paging,
     percents,
     relevance,
     request_entities,
     route_legs,
+    stated_default,
     stated_format,
     stem,
     task_clauses,
@@ -420,6 +424,68 @@ def test_a_call_the_conversation_gives_no_value_of_loses_to_no_call() -> None:
     # Knowledge in a string (a ticker for a company) and paging numbers invent nothing.
     apple = context(tools, HumanMessage("What's Apple's stock price?"))
     assert judge(apple, [*opened("get_stock_price", ("symbol", "AAPL"), ("limit", 10)), *finish])[0] == 1.0
+
+
+def test_a_required_number_where_the_conversation_writes_none_loses_to_no_call() -> None:
+    def tool(name: str, required: list[str]) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": name, "description": "Impactful cases of a law firm", "parameters": {
+            "type": "object", "properties": {"firm_name": {"type": "string"}, "year": {"type": "integer"},
+                                             "limit": {"type": "integer"}}, "required": required}}}
+
+    tools = normalize_tools([tool("get_cases_in_year", ["firm_name", "year", "limit"]),
+                             tool("get_cases", ["firm_name", "limit"])])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    case = context(tools, HumanMessage("What were the impactful cases of law firm XYZ?"))
+    invented = [*opened("get_cases_in_year", ("firm_name", "XYZ"), ("year", 2021), ("limit", 5)), *finish]
+    assert judge(case, invented) == (LV.made_up, NUMBERLESS)
+    assert judge(case, invented)[0] < judge(case, segment([]))[0] == LV.no_call_when_relevant
+    assert judge(case, invented, VerifierScorer(grounding=False))[0] == 1.0
+    # An optional number, or a paging one, invents nothing the call needs.
+    assert judge(case, [*opened("get_cases", ("firm_name", "XYZ"), ("year", 2021), ("limit", 5)), *finish])[0] == 1.0
+    # Where the conversation writes a number, in digits or in words, the rule stands aside.
+    for said in ("in 2021", "over the last three years"):
+        dated = context(tools, HumanMessage(f"What were the impactful cases of law firm XYZ {said}?"))
+        assert judge(dated, invented)[0] == 1.0
+
+
+def test_a_required_list_left_empty_or_holding_an_invented_number_loses_to_no_call() -> None:
+    tools = normalize_tools([
+        {"type": "function", "function": {"name": "get_calories", "description": "Calories of a recipe's ingredients",
+                                          "parameters": {"type": "object", "properties": {
+                                              "ingredients": {"type": "array", "items": {"type": "object", "properties": {
+                                                  "name": {"type": "string"}, "quantity": {"type": "number"}}}},
+                                              "dish": {"type": "string"}}, "required": ["ingredients"]}}},
+    ])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    lasagna = context(tools, HumanMessage("What's the recipe for lasagna?"))
+    assert judge(lasagna, [*opened("get_calories", ("ingredients", []), ("dish", "lasagna")), *finish]) == \
+        (LV.made_up, EMPTY_REQUIRED)
+    nested = [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 1}])), *finish]
+    assert judge(lasagna, nested) == (LV.made_up, NUMBERLESS)
+    said = context(tools, HumanMessage("Calories of lasagna with 200 g of pasta?"))
+    assert judge(said, [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 200}])), *finish])[0] == 1.0
+
+
+def test_a_default_the_description_states_invents_nothing() -> None:
+    tools = normalize_tools([{"type": "function", "function": {
+        "name": "full_house_probability", "description": "Probability of a full house in poker",
+        "parameters": {"type": "object", "properties": {
+            "deck_size": {"type": "integer", "description": "The size of the deck. Default is 52."},
+            "hand_size": {"type": "integer", "description": "The size of the hand. Defaults to 5."}},
+            "required": ["deck_size", "hand_size"]}}}])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    poker = context(tools, HumanMessage("What is the probability of getting a full house in poker?"))
+    assert stated_default(tools[0].param("deck_size")) == 52
+    assert judge(poker, [*opened("full_house_probability", ("deck_size", 52), ("hand_size", 5)), *finish])[0] == 1.0
+    assert judge(poker, [*opened("full_house_probability", ("deck_size", 52), ("hand_size", 7)), *finish]) == \
+        (LV.made_up, NUMBERLESS)
+
+
+def test_paging_parameters_are_named_by_paging_words_alone() -> None:
+    for name in ("limit", "page_size", "per_page", "maxCursor", "next_page_key", "max_articles", "top_n_keywords", "count"):
+        assert paging(name), name
+    for name in ("nucleus_count", "pieces_count", "family_size", "max_time", "daylights_offset", "year"):
+        assert not paging(name), name
 
 
 def test_every_step_scores_in_range_with_a_reason(ctx: ScoringContext) -> None:

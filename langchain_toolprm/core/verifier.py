@@ -21,7 +21,8 @@ It decides where a small policy cannot (every signal can be switched off for abl
   parameter states a date or time format (``%Y-%m-%d`` or ``YYYY-MM-DD`` in its description,
   JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
   names each of its parts (the year, the month as a number or a name, the day...). A finished
-  call the conversation gives none of the values of, inventing a number, scores below ``[]``.
+  call the conversation gives none of the values of, inventing a number, scores below ``[]``,
+  and so does one that needs a number (a required parameter) where the conversation writes none.
   A free-text unit parameter takes a word the conversation writes as a unit ("5 meters", "in
   miles") or its description offers, not any word of the request ("circle", "distance"). A
   token parameter takes only a token a tool's result gave or the user calls one, and while the
@@ -67,7 +68,8 @@ given specific based using use uses return returns provide provides particular c
 request perform performs determine determines obtain input output parameter parameters
 """.split())
 _PAGING = frozenset("page limit count size offset top max".split())
-"""Words of parameters whose numbers are a listing's paging, not the user's data."""
+_LISTING = _PAGING | frozenset("per number no index pagination cursor next key return n k results result items item".split())
+"""Words a listing's paging parameters are made of (``paging``)."""
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -613,8 +615,9 @@ class Levels:
     """A call the same list already has."""
     made_up: float = 0.25
     """A finished call none of whose values the conversation gives, with a number at least that
-    it invents: below ``no_call_when_relevant``, so ``[]`` wins over a call to a
-    relevant-sounding tool the request gives nothing for."""
+    it invents, or one whose required number the conversation cannot give (it writes none):
+    below ``no_call_when_relevant``, so ``[]`` wins over a call to a relevant-sounding tool the
+    request gives nothing for."""
     called_again: float = 0.85
     """Another call to a function the list has, while the request names one it has not called
     ("the area of a circle" after a rectangle's): the named function should come first."""
@@ -713,8 +716,8 @@ class VerifierScorer:
                 return Judgement(lv.duplicate, "the list has this call already")
             if key in ctx.answered_calls:
                 return Judgement(lv.junk, "the conversation has this call's result")
-            if self.grounding and _made_up(facts, tool, before.open_args):
-                return Judgement(lv.made_up, "the conversation gives none of its values")
+            if self.grounding and (made_up := _made_up(facts, tool, before.open_args)):
+                return Judgement(lv.made_up, made_up)
             if self.coverage and before.calls:
                 if not [e for e in facts.left(before.calls) if e.used_by([call])]:
                     if tool.name in facts.uncalled(before.calls):
@@ -893,6 +896,8 @@ class VerifierScorer:
         return Judgement(lv.ungrounded, "nowhere in the conversation")
 
 
+NUMBERLESS = "a required number where the conversation writes none"
+EMPTY_REQUIRED = "a required list or object left empty"
 TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 """A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
 other words (an email as ``token``) are no value for it."""
@@ -1619,22 +1624,63 @@ def owed_after_results(ctx: ScoringContext, threshold: float = RELEVANCE_THRESHO
     return next((n for n, r in relevance.items() if r == best and r >= threshold and n not in called), None)
 
 
-def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> bool:
-    """A call the conversation gives no value of, that invents a number: "What's the time right
-    now?" answered with ``calculate_time(distance=1, speed=10)``. Strings the conversation does
-    not spell may be knowledge (``AAPL`` for Apple, a date for "today"), and defaults, flags,
-    listed options and paging numbers (``page``, ``limit``...) invent nothing; a call without
-    arguments is never made up."""
-    if any(facts.says(v) for v in args.values()):
-        return False
+def paging(name: str) -> bool:
+    """Whether a parameter's numbers are a listing's paging, which a user need not say: its name
+    is made of paging words (``limit``, ``page_size``, ``per_page``, ``max_cursor``) or asks for the
+    most or top of a plural (``max_articles``, ``top_n_keywords``). ``nucleus_count``,
+    ``pieces_count`` and ``family_size`` are the user's data."""
+    ws = words(name)
+    return bool(ws) and (set(ws) <= _LISTING and bool(set(ws) & _PAGING)
+                         or ws[0] in ("max", "top") and len(ws) > 1 and ws[-1].endswith("s"))
+
+
+_STATED_DEFAULT = re.compile(r"\bdefaults?(?:\s+value)?(?:\s+(?:is|to|of)|:|\s*=)\s*['\"]?(-?\d+(?:\.\d+)?)(?!\d|\.\d)", re.I)
+
+
+def stated_default(param: ParamSpec) -> Any:
+    """A parameter's default: its schema's, or a number its description states ("The size of the
+    deck. Default is 52.")."""
+    if "default" in param.schema:
+        return param.schema["default"]
+    m = _STATED_DEFAULT.search(str(param.schema.get("description") or ""))
+    return float(m.group(1)) if m else None
+
+
+def _numbers(value: Any) -> bool:
+    """Whether a JSON value holds a number (a list's or an object's members included)."""
+    if isinstance(value, (list, dict)):
+        return any(_numbers(v) for v in (value if isinstance(value, list) else value.values()))
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
+    """Why a finished call is made up, or None.
+
+    - The conversation gives none of its values and it invents a number: "What's the time right
+      now?" answered with ``calculate_time(distance=1, speed=10)``.
+    - The conversation writes no number at all (digits or words) and a required parameter takes
+      one, or a list or object holding one: "What's the judgement in case XYZ?" answered with
+      ``get_impactful_cases(firm_name="XYZ", year=2021)``. The call cannot be made from what the
+      user said; asking, or no call, is the answer.
+    - A required list or object is left empty (``interval=[]``): the call lacks what it needs.
+
+    Strings the conversation does not spell may be knowledge (``AAPL`` for Apple, a date for
+    "today"), and defaults (``stated_default``), flags, listed options and paging numbers
+    (``paging``) invent nothing; a call without arguments is never made up."""
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
-        default = param.schema.get("default") if param is not None else None
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return number and not set(words(name)) & _PAGING and value != default
+        return _numbers(value) and not paging(name) and (param is None or value != stated_default(param))
 
-    return any(invents(k, v) for k, v in args.items())
+    required = {k: v for k, v in args.items() if (p := tool.param(k)) is not None and p.required}
+    if any(v in ([], {}) for v in required.values()):
+        return EMPTY_REQUIRED
+    if not facts.numbers and any(invents(k, v) for k, v in required.items()):
+        return NUMBERLESS
+    if any(facts.says(v) for v in args.values()):
+        return None
+    numbers = {k: v for k, v in args.items() if isinstance(v, (int, float))}  # a number itself, not in a list
+    return "the conversation gives none of its values" if any(invents(k, v) for k, v in numbers.items()) else None
 
 
 def _date_said(when: datetime, fmt: str, facts: _Facts) -> bool:
