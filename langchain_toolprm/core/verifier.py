@@ -22,7 +22,8 @@ It decides where a small policy cannot (every signal can be switched off for abl
   JSON Schema's ``format: date``) must parse in it, and it is grounded when the conversation
   names each of its parts (the year, the month as a number or a name, the day...). A finished
   call the conversation gives none of the values of, inventing a number, scores below ``[]``,
-  and so does one that needs a number (a required parameter) where the conversation writes none.
+  and so does one that needs a number (a required parameter) where the conversation writes none
+  or leaves a required list empty.
   A free-text unit parameter takes a word the conversation writes as a unit ("5 meters", "in
   miles") or its description offers, not any word of the request ("circle", "distance"). A
   token parameter takes only a token a tool's result gave or the user calls one, and while the
@@ -1646,10 +1647,10 @@ def stated_default(param: ParamSpec) -> Any:
     return float(m.group(1)) if m else None
 
 
-def _numbers(value: Any) -> bool:
+def _holds_number(value: Any) -> bool:
     """Whether a JSON value holds a number (a list's or an object's members included)."""
     if isinstance(value, (list, dict)):
-        return any(_numbers(v) for v in (value if isinstance(value, list) else value.values()))
+        return any(_holds_number(v) for v in (value if isinstance(value, list) else value.values()))
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -1670,7 +1671,7 @@ def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
-        return _numbers(value) and not paging(name) and (param is None or value != stated_default(param))
+        return _holds_number(value) and not paging(name) and (param is None or value != stated_default(param))
 
     required = {k: v for k, v in args.items() if (p := tool.param(k)) is not None and p.required}
     if any(v in ([], {}) for v in required.values()):
