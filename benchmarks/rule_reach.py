@@ -25,8 +25,10 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _CALENDAR,
     _PAGING,
     TOKEN_PARAM,
+    Entity,
     _facts,
     _types,
     conversation_dates,
@@ -41,7 +43,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds")
 
 
 def reached(example) -> list[str]:
@@ -54,7 +56,10 @@ def reached(example) -> list[str]:
     coverage now reads as days and times, ``verifier.moments``), "made up" (``verifier._made_up``:
     a function requires a list or an object, or has a parameter named by a paging word that is
     not paging, ``verifier.paging``, or the conversation writes no number and a function requires
-    a number, a list or an object that is not paging)."""
+    a number, a list or an object that is not paging), "kinds" (``_Facts.held_elsewhere``: a
+    function with parameters none of which takes some entity of the request, or a name like a
+    sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
+    only inside a date while a numeric parameter is not named for a date's part)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -73,6 +78,13 @@ def reached(example) -> list[str]:
             not facts.numbers and any(p.required and _types(p.schema) & {"integer", "number", "array", "object"}
                                       and not paging(p.name) for p in params):
         rules.append("made up")
+    tools = [t for t in example.specs() if t.params]
+    probes = [*facts.entities, Entity("a name no option has")]
+    if any(any(not any(facts.takes(p, e) for p in t.params) for t in tools) and
+           any(facts.takes(p, e) for t in tools for p in t.params) for e in probes) or \
+            facts.dated and any(_types(p.schema) & {"integer", "number"} and
+                                not any(w.startswith(_CALENDAR) for w in words(p.name)) for p in params):
+        rules.append("kinds")
     return rules
 
 

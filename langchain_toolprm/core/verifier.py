@@ -80,6 +80,8 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "ar
                          "str", "bool", "dict", "list", "tuple", "any"})
 _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
+_CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
+"""Words of a parameter's name that take a date's own numbers (``start_year``)."""
 _NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 """A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
@@ -620,6 +622,10 @@ class Levels:
     below ``no_call_when_relevant``, so ``[]`` wins over a call to a relevant-sounding tool the
     request gives nothing for."""
     called_again: float = 0.85
+    holds_none: float = 0.85
+    """Another call to a function none of whose parameters can take anything the request still
+    names, while another offered function's can (the "top 5" left for a function with a number
+    parameter, after the list has called the one without): as ``called_again``."""
     """Another call to a function the list has, while the request names one it has not called
     ("the area of a circle" after a rectangle's): the named function should come first."""
     new_function_only: float = 0.8
@@ -672,6 +678,8 @@ class VerifierScorer:
             level = self._name_level(rel)
             if owed and tool.name not in owed and any(c.name == tool.name for c in before.calls):
                 return Judgement(min(level, lv.called_again), f"called already while the request names {owed[0]!r}")
+            if self.coverage and before.calls and tool.name not in owed and (held := facts.held_elsewhere(tool, before.calls)):
+                return Judgement(min(level, lv.holds_none), f"no parameter takes {held.text!r}, which another function's does")
             issuer = facts.token_issuer(tool)
             if issuer:
                 return Judgement(min(level, lv.premature), PREMATURE + issuer)
@@ -785,22 +793,26 @@ class VerifierScorer:
             if owner:
                 return owner
         repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
-        worded = number and not any(e.number is not None and _same_number(float(value), e.number)
-                                    for e in facts.entities)
+        same = [e for e in facts.entities if number and e.number is not None and _same_number(float(value), e.number)]
+        worded = number and not same
+        dated = bool(same) and all(e.text in facts.dated for e in same) and \
+            not any(w.startswith(_CALENDAR) for w in words(name))
         tied = facts.tied_to(name) if number else []
         elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
-        if not (repeat or worded or elsewhere):
+        if not (repeat or worded or dated or elsewhere):
             return None
         schema = tool.param(name).schema  # type: ignore[union-attr]
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
                   and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))
                   and not (asks_unit(name, schema) and (e.to is not None or not facts.writes_unit(e.text, schema)))]
-        if elsewhere and not (repeat or worded):
+        if elsewhere and not (repeat or worded or dated):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
+        if dated:
+            unused = [e for e in unused if e.text not in facts.dated]
         if not unused:
             return None
         what = (f"repeats an earlier call's {name!r}" if repeat else "a number word's number" if worded
-                else f"the request puts {unused[0].text!r} by {name!r}, not this")
+                else "a date's number" if dated else f"the request puts {unused[0].text!r} by {name!r}, not this")
         return f"{what} while the request's {unused[0].text!r} is unused"
 
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
@@ -1087,6 +1099,45 @@ class _Facts:
         if not unused:
             return None
         return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+
+    @cached_property
+    def dated(self) -> set[str]:
+        """Numbers the request writes only inside dates and times ("1" and "2020" of "January 1,
+        2020"): a string parameter takes them whole."""
+        spans = [m.span() for pattern in (_SAID_DATE, _SAID_TIME) for m in pattern.finditer(self.request)]
+        seen: dict[str, bool] = {}
+        for m in _NUMBER.finditer(self.request):
+            inside = any(a <= m.start() and m.end() <= b for a, b in spans)
+            seen[m.group(0)] = seen.get(m.group(0), True) and inside
+        return {text for text, inside in seen.items() if inside}
+
+    def takes(self, param: ParamSpec, entity: Entity) -> bool:
+        """Whether ``param`` is where ``entity`` goes, by kind: a number to a numeric parameter (a
+        string one only where the number is part of a date), a name to a string parameter; an
+        option only by name, anything where the schema has no type or is an object."""
+        if entity.to is not None:
+            return False
+        if param.choices is not None:
+            return any(str(c).lower() == entity.text.lower() for c in param.choices)
+        schema = param.schema
+        kinds = _types(schema)
+        if "array" in kinds and isinstance(schema.get("items"), dict):
+            kinds = (kinds - {"array"}) | (_types(schema["items"]) or {"object"})
+        if not kinds or "object" in kinds:
+            return True
+        if entity.number is not None:
+            return bool(kinds & {"integer", "number"}) or "string" in kinds and (entity.clock or entity.text in self.dated)
+        return "string" in kinds
+
+    def held_elsewhere(self, tool: ToolSpec, calls: Sequence[Call]) -> Entity | None:
+        """An entity no call uses yet that another offered function's parameter takes, while none
+        of ``tool``'s parameters takes any unused entity; None otherwise, and for a function
+        without parameters (its call is the point)."""
+        left = self.left(calls)
+        if not tool.params or any(self.takes(p, e) for e in left if e.function in (None, tool.name) for p in tool.params):
+            return None
+        return next((e for e in left for t in self.ctx.tools if t.name != tool.name and e.function in (None, t.name)
+                     for p in t.params if self.takes(p, e)), None)
 
     def offered_said(self, param: ParamSpec, args: dict[str, Any]) -> str | None:
         """A value ``param``'s description offers that the request says and no argument of the
