@@ -33,6 +33,7 @@ from langchain_toolprm.core.verifier import (
     _types,
     conversation_dates,
     moments,
+    named_options,
     paging,
     stated_format,
     words,
@@ -43,7 +44,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options")
 
 
 def reached(example) -> list[str]:
@@ -59,7 +60,8 @@ def reached(example) -> list[str]:
     a number, a list or an object that is not paging), "kinds" (``_Facts.held_elsewhere``: a
     function with parameters none of which takes some entity of the request, or a name like a
     sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
-    only inside a date while a numeric parameter is not named for a date's part)."""
+    only inside a date while a numeric parameter is not named for a date's part), "options"
+    (``verifier.named_options``: the request names two options or more of one parameter)."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -85,6 +87,8 @@ def reached(example) -> list[str]:
             facts.dated and any(_types(p.schema) & {"integer", "number"} and
                                 not any(w.startswith(_CALENDAR) for w in words(p.name)) for p in params):
         rules.append("kinds")
+    if named_options(ctx.request, example.specs()):
+        rules.append("options")
     return rules
 
 

@@ -1063,3 +1063,29 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
                                                                 "year": {"type": "integer"}}, "required": ["year"]}}})
     ctx2 = context([*BOOKS, year], HumanMessage("Reviews of Le Guin since March 4, 2021, and the top 3 books."))
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
+
+
+def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> None:
+    rain = normalize_tool({"type": "function", "function": {
+        "name": "rainfall", "description": "Rainfall statistics of a place",
+        "parameters": {"type": "object", "properties": {
+            "place": {"type": "string"},
+            "span": {"type": "string", "enum": ["month", "year", "ten_years"]}}, "required": ["place", "span"]}}})
+    ctx = context([rain], HumanMessage("Rainfall in the Sahel for the last year and the last ten years?"))
+    assert [(e.text, e.param) for e in request_entities(ctx.request, [rain]) if e.param] == \
+        [("year", "span"), ("ten_years", "span")]
+    one = segment([Call("rainfall", {"place": "Sahel", "span": "year"})])
+    score, why = judge(ctx, one)
+    assert score < LV.uncovered_most and "ten_years" in why
+    assert judge(ctx, segment([Call("rainfall", {"place": "Sahel", "span": "year"}),
+                               Call("rainfall", {"place": "Sahel", "span": "ten_years"})]))[0] == 1.0
+    # The place again in the second call is no repeat to avoid: an option is only its own argument's.
+    again = [*one[:-1], *opened("rainfall", ("place", "Sahel"))]
+    assert judge(ctx, again)[0] == LV.grounded
+    assert judge(ctx, [*again, Step(T.ARG_VALUE, "span", "year")])[0] == LV.partly
+    # One option named, or one inside a longer one's words ("like new"), owes nothing.
+    assert not [e for e in request_entities("Rainfall in the Sahel last year.", [rain]) if e.param]
+    shop = normalize_tool({"type": "function", "function": {"name": "price", "description": "Price of a used game",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "condition": {"type": "string", "enum": ["New", "Like New"]}}}}})
+    assert not [e for e in request_entities("The price of Halo in like new condition", [shop]) if e.param]

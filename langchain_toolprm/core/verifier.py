@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -295,6 +296,8 @@ class Entity:
     to: str | None = None
     """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
     use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
+    param: str | None = None
+    """An option of this parameter (of ``function``): only that argument uses it."""
     clock: bool = False
     """The hour of a time the request writes ("7" of "7pm"): a value that writes that time on a
     24-hour clock ("19:00:00") uses it."""
@@ -302,7 +305,8 @@ class Entity:
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
             return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
-        values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
+        values = [v for c in calls if self.function in (None, c.name) for k, v in c.arguments.items()
+                  if self.param in (None, k)]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
                 m[0] == 2 and self.number in (m[1], m[1] % 12 or 12) for v in values if isinstance(v, str)
@@ -390,6 +394,7 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
                            for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
+    found.extend(named_options(request, tools))
     names = _name_runs(request, tool_words)
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
@@ -402,6 +407,35 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
         if key not in seen:
             seen.add(key)
             out.append(e)
+    return out
+
+
+_JOINER = r"[\W_]+"
+"""What may stand between an option's words in the request ("five_years" as "five years")."""
+
+
+def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
+    """Options of one parameter the request names two or more of, each owed a call of its
+    function ("the past year and the past five years": ``time_frame`` year and five_years).
+    Each option is matched as a phrase; one inside a longer option's match names only the longer
+    ("new" of "like new"), and options that differ only by case ("AA", "aa") are matched by case."""
+    out = []
+    for tool in tools:
+        for param in tool.params:
+            choices = [c for c in param.choices or [] if isinstance(c, str)]
+            folded = Counter(c.lower() for c in choices)
+            spans = {}
+            for c in choices:
+                parts = re.findall(r"[A-Za-z0-9]+", c)
+                if parts:
+                    flags = 0 if folded[c.lower()] > 1 else re.I
+                    phrase = _JOINER.join(map(re.escape, parts))
+                    spans[c] = [m.span() for m in re.finditer(rf"\b{phrase}\b", request, flags)]
+            named = [c for c, mine in spans.items() if any(
+                not any(a <= x and y <= b and (a, b) != (x, y) for o, theirs in spans.items() if o != c for a, b in theirs)
+                for x, y in mine)]
+            if len(named) >= 2:
+                out.extend(Entity(c, function=tool.name, param=param.name) for c in named)
     return out
 
 
@@ -539,7 +573,7 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
 def _could_hold(param: ParamSpec, entity: Entity) -> bool:
     """Whether ``param`` could take ``entity``: one of its options, or a value of its types (an
     unused city does not keep a call open whose only free argument is a unit)."""
-    if entity.to is not None:  # a leg is owed a call of its own
+    if entity.to is not None or entity.param not in (None, param.name):  # a leg is owed a call of its own
         return False
     if param.choices is not None:
         return any(str(c).lower() == entity.text.lower() for c in param.choices)
@@ -803,7 +837,8 @@ class VerifierScorer:
             return None
         schema = tool.param(name).schema  # type: ignore[union-attr]
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
-                  and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))
+                  and e.function in (None, tool.name) and e.param in (None, name)
+                  and not (number and facts.owner(tool, name, e.number or 0.0, calls))
                   and not (asks_unit(name, schema) and (e.to is not None or not facts.writes_unit(e.text, schema)))]
         if elsewhere and not (repeat or worded or dated):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
@@ -1115,7 +1150,7 @@ class _Facts:
         """Whether ``param`` is where ``entity`` goes, by kind: a number to a numeric parameter (a
         string one only where the number is part of a date), a name to a string parameter; an
         option only by name, anything where the schema has no type or is an object."""
-        if entity.to is not None:
+        if entity.to is not None or entity.param not in (None, param.name):
             return False
         if param.choices is not None:
             return any(str(c).lower() == entity.text.lower() for c in param.choices)
