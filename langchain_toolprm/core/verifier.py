@@ -1150,10 +1150,8 @@ class _Facts:
         """Whether ``param`` is where ``entity`` goes, by kind: a number to a numeric parameter (a
         string one only where the number is part of a date), a name to a string parameter; an
         option only by name, anything where the schema has no type or is an object."""
-        if entity.to is not None or entity.param not in (None, param.name):
-            return False
-        if param.choices is not None:
-            return any(str(c).lower() == entity.text.lower() for c in param.choices)
+        if entity.to is not None or entity.param not in (None, param.name) or param.choices is not None:
+            return _could_hold(param, entity)
         schema = param.schema
         kinds = _types(schema)
         if "array" in kinds and isinstance(schema.get("items"), dict):
