@@ -44,7 +44,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening")
 
 
 def reached(example) -> list[str]:
@@ -61,7 +61,9 @@ def reached(example) -> list[str]:
     function with parameters none of which takes some entity of the request, or a name like a
     sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
     only inside a date while a numeric parameter is not named for a date's part), "options"
-    (``verifier.named_options``: the request names two options or more of one parameter)."""
+    (``verifier.named_options``: the request names two options or more of one parameter).
+    "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
+    carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -92,6 +94,21 @@ def reached(example) -> list[str]:
     return rules
 
 
+def opens(example, record: dict) -> bool:
+    """Whether ``record``'s answer holds a value that is the request's opening words: lowering
+    such a value's score changes the beam where it was kept, and a kept value ends in the answer
+    unless a finished path beats its path later (not counted)."""
+    facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+            yield from strings(inner)
+
+    return any(facts.opening(v) for call in record.get("calls") or [] for v in strings(call["arguments"]))
+
+
 def split(name: str) -> tuple[str, str | None]:
     benchmark, _, category = name.partition(":")
     return benchmark, category or None
@@ -106,6 +123,9 @@ def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[st
     if not files:
         raise SystemExit(f"no {LABEL} results under {source / folder}")
     records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
+    if "opening" in rules:
+        by_id = {e.id: e for e in items}
+        skip |= {r["id"] for r in records if opens(by_id[r["id"]], r)}
     done = {r["id"]: {**r, "carried_from": carried_from} for r in records if r["id"] not in skip}
     keep = [done[e.id] for e in items if e.id in done]
     position = {e.id: i for i, e in enumerate(items)}

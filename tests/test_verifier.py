@@ -14,6 +14,7 @@ from langchain_toolprm.core.verifier import (
     ABLATABLE,
     EMPTY_REQUIRED,
     NUMBERLESS,
+    OPENING,
     Levels,
     VerifierScorer,
     _facts,
@@ -1089,3 +1090,14 @@ def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> No
                                                             "parameters": {"type": "object", "properties": {
                                                                 "condition": {"type": "string", "enum": ["New", "Like New"]}}}}})
     assert not [e for e in request_entities("The price of Halo in like new condition", [shop]) if e.param]
+
+
+def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Could you help me with two things? First, the weather in Paris for 3 days."))
+    score, why = judge(ctx, opened("get_weather", ("city", "Could you help me with two things? First, the")))
+    assert score == LV.junk and why == OPENING
+    assert value(ctx, "city", "Paris") == LV.grounded
+    # Two words, or the whole request, are not the preamble cut short.
+    assert value(ctx, "city", "Could you") > LV.junk
+    whole = context(tools, HumanMessage("Paris weather in May"))
+    assert value(whole, "city", "Paris weather in May") > LV.junk

@@ -623,7 +623,7 @@ class Levels:
     description asks for %Y-%m-%d), or a percentage where it asks for a decimal (4 of "4%" for
     "the annual rate as a decimal"): the API will refuse or misread it."""
     junk: float = 0.3
-    """JSON syntax inside a string, a repeated answered call."""
+    """JSON syntax inside a string, a repeated answered call, the request's opening words."""
     schema_copy: float = 0.1
     """Schema text as a value."""
     premature: float = 0.7
@@ -860,6 +860,8 @@ class VerifierScorer:
                 "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
             if copied and not facts.gives_as(name, value):
                 return Judgement(lv.schema_copy, copied)
+        if isinstance(value, str) and self.grounding and facts.opening(value):
+            return Judgement(lv.junk, OPENING)
         if isinstance(value, bool) and facts.names(name):
             if value:
                 return Judgement(lv.grounded, "a flag the request names")
@@ -1134,6 +1136,17 @@ class _Facts:
         if not unused:
             return None
         return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+
+    def opening(self, value: str) -> bool:
+        """Whether ``value`` is the request's first three words or more, cut before its end ("Could
+        you help me with a few tasks? First, I" as a hotel chain): the user's preamble, never an
+        argument (no gold value of the training sources is one)."""
+        mine, request = tokens(value), self._request_tokens
+        return len(mine) >= 3 and len(request) > len(mine) + 3 and request[:len(mine)] == mine
+
+    @cached_property
+    def _request_tokens(self) -> list[str]:
+        return tokens(self.request)
 
     @cached_property
     def dated(self) -> set[str]:
@@ -1645,6 +1658,7 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
 OTHER_TASK = "another task's value"
+OPENING = "the request's opening words, not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
 PREMATURE = "takes a token, which another function issues first: "
 
