@@ -44,7 +44,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening", "option siblings")
 
 
 def reached(example) -> list[str]:
@@ -62,6 +62,8 @@ def reached(example) -> list[str]:
     sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
     only inside a date while a numeric parameter is not named for a date's part), "options"
     (``verifier.named_options``: the request names two options or more of one parameter).
+    "option siblings" (``_Facts.siblings``: a function with an option parameter and no parameter
+    that takes any name, whose option values' siblings it is no longer owed);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -91,6 +93,9 @@ def reached(example) -> list[str]:
         rules.append("kinds")
     if named_options(ctx.request, example.specs()):
         rules.append("options")
+    if any(any(p.choices and any(isinstance(c, str) for c in p.choices) for p in t.params)
+           and not any(facts.takes(p, probes[-1]) for p in t.params) for t in tools):
+        rules.append("option siblings")
     return rules
 
 

@@ -1090,6 +1090,15 @@ def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> No
                                                             "parameters": {"type": "object", "properties": {
                                                                 "condition": {"type": "string", "enum": ["New", "Like New"]}}}}})
     assert not [e for e in request_entities("The price of Halo in like new condition", [shop]) if e.param]
+    # Options that differ only by case are three entities, each used only by its own value.
+    gene = normalize_tool({"type": "function", "function": {"name": "genotype_share", "description": "Share of a genotype",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "genotype": {"type": "string", "enum": ["AA", "Aa", "aa"]}},
+                                                                "required": ["genotype"]}}})
+    three = context([gene], HumanMessage("The shares of genotypes AA, Aa and aa?"))
+    assert [e.text for e in request_entities(three.request, [gene]) if e.param] == ["AA", "Aa", "aa"]
+    score, why = judge(three, segment([Call("genotype_share", {"genotype": "AA"})]))
+    assert score < LV.uncovered_most and "'Aa'" in why and "'aa'" in why
 
 
 def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:

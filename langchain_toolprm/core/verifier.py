@@ -305,8 +305,9 @@ class Entity:
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
             return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
-        values = [v for c in calls if self.function in (None, c.name) for k, v in c.arguments.items()
-                  if self.param in (None, k)]
+        if self.param is not None:  # an option: its own argument set to it ("Aa" is not "aa")
+            return any(c.name == self.function and c.arguments.get(self.param) == self.text for c in calls)
+        values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
                 m[0] == 2 and self.number in (m[1], m[1] % 12 or 12) for v in values if isinstance(v, str)
@@ -400,10 +401,10 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
         after = names[k + 1] if k + 1 < len(names) else None
         if not n.qualifier:
             found.append(Entity(n.text, alias=after.text if after is not None and after.aside else None))
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     out = []
     for e in found:
-        key = e.text.lower()
+        key = (e.text if e.param else e.text.lower(), e.param)  # options are told apart by case
         if key not in seen:
             seen.add(key)
             out.append(e)
@@ -1354,7 +1355,8 @@ class _Facts:
         spells out asks for each of its members. Sibling phrases have the value's word count.
         Whole numbers are coordinated too ("in 1900 and 1950"). A sibling is owed to the function
         whose call used the value: "the weight of Neutron and Proton ... also the diameter of a
-        Proton and Neutron" owes each function both particles."""
+        Proton and Neutron" owes each function both particles. A name is owed only to a function
+        with a parameter that takes it: "heterozygous" beside the option "(Aa)" is no option."""
         seq = self._request_words
         out: list[Entity] = []
         pairs = {(c.name, v.strip() if isinstance(v, str) else str(v)) for c in calls for v in c.arguments.values()
@@ -1382,7 +1384,10 @@ class _Facts:
                                 or " ".join(phrase) in self._qualifiers \
                                 or (value[:1].isupper() and not self._request_cased[at][:1].isupper()):
                             break  # a name's siblings are names: not the "considering" of "to Miami, considering"
-                        out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
+                        sibling = Entity(" ".join(phrase), float(phrase[0]) if number else None, function)
+                        tool = self.ctx.tool(function)
+                        if number or tool is None or any(self.takes(p, sibling) for p in tool.params):
+                            out.append(sibling)
         return list(dict.fromkeys(out))
 
     @cached_property
