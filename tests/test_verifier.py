@@ -1096,7 +1096,8 @@ def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> No
                                                                 "genotype": {"type": "string", "enum": ["AA", "Aa", "aa"]}},
                                                                 "required": ["genotype"]}}})
     three = context([gene], HumanMessage("The shares of genotypes AA, Aa and aa?"))
-    assert [e.text for e in request_entities(three.request, [gene]) if e.param] == ["AA", "Aa", "aa"]
+    assert [(e.text, e.param) for e in request_entities(three.request, [gene])] == \
+        [("AA", "genotype"), ("Aa", "genotype"), ("aa", "genotype")]  # no name "AA" beside the option
     score, why = judge(three, segment([Call("genotype_share", {"genotype": "AA"})]))
     assert score < LV.uncovered_most and "'Aa'" in why and "'aa'" in why
 

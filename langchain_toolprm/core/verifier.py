@@ -401,11 +401,12 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
         after = names[k + 1] if k + 1 < len(names) else None
         if not n.qualifier:
             found.append(Entity(n.text, alias=after.text if after is not None and after.aside else None))
+    options = {e.text.lower() for e in found if e.param}  # an option is the name's reading
     seen: set[tuple[str, str | None]] = set()
     out = []
     for e in found:
         key = (e.text if e.param else e.text.lower(), e.param)  # options are told apart by case
-        if key not in seen:
+        if key not in seen and (e.param or key[0] not in options):
             seen.add(key)
             out.append(e)
     return out
