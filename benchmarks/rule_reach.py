@@ -25,12 +25,15 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _CALENDAR,
     _PAGING,
     TOKEN_PARAM,
+    Entity,
     _facts,
     _types,
     conversation_dates,
     moments,
+    named_options,
     paging,
     stated_format,
     words,
@@ -41,7 +44,7 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening", "option siblings")
 
 
 def reached(example) -> list[str]:
@@ -54,7 +57,15 @@ def reached(example) -> list[str]:
     coverage now reads as days and times, ``verifier.moments``), "made up" (``verifier._made_up``:
     a function requires a list or an object, or has a parameter named by a paging word that is
     not paging, ``verifier.paging``, or the conversation writes no number and a function requires
-    a number, a list or an object that is not paging)."""
+    a number, a list or an object that is not paging), "kinds" (``_Facts.held_elsewhere``: a
+    function with parameters none of which takes some entity of the request, or a name like a
+    sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
+    only inside a date while a numeric parameter is not named for a date's part), "options"
+    (``verifier.named_options``: the request names two options or more of one parameter).
+    "option siblings" (``_Facts.siblings``: a function with an option parameter and no parameter
+    that takes any name, whose option values' siblings it is no longer owed);
+    "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
+    carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -73,7 +84,34 @@ def reached(example) -> list[str]:
             not facts.numbers and any(p.required and _types(p.schema) & {"integer", "number", "array", "object"}
                                       and not paging(p.name) for p in params):
         rules.append("made up")
+    tools = [t for t in example.specs() if t.params]
+    probes = [*facts.entities, Entity("a name no option has")]
+    if any(any(not any(facts.takes(p, e) for p in t.params) for t in tools) and
+           any(facts.takes(p, e) for t in tools for p in t.params) for e in probes) or \
+            facts.dated and any(_types(p.schema) & {"integer", "number"} and
+                                not any(w.startswith(_CALENDAR) for w in words(p.name)) for p in params):
+        rules.append("kinds")
+    if named_options(ctx.request, example.specs()):
+        rules.append("options")
+    if any(any(p.choices and any(isinstance(c, str) for c in p.choices) for p in t.params)
+           and not any(facts.takes(p, probes[-1]) for p in t.params) for t in tools):
+        rules.append("option siblings")
     return rules
+
+
+def opens(example, record: dict) -> bool:
+    """Whether ``record``'s answer holds a value that is the request's opening words: lowering
+    such a value's score changes the beam where it was kept, and a kept value ends in the answer
+    unless a finished path beats its path later (not counted)."""
+    facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+            yield from strings(inner)
+
+    return any(facts.opening(v) for call in record.get("calls") or [] for v in strings(call["arguments"]))
 
 
 def split(name: str) -> tuple[str, str | None]:
@@ -90,6 +128,9 @@ def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[st
     if not files:
         raise SystemExit(f"no {LABEL} results under {source / folder}")
     records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
+    if "opening" in rules:
+        by_id = {e.id: e for e in items}
+        skip |= {r["id"] for r in records if opens(by_id[r["id"]], r)}
     done = {r["id"]: {**r, "carried_from": carried_from} for r in records if r["id"] not in skip}
     keep = [done[e.id] for e in items if e.id in done]
     position = {e.id: i for i, e in enumerate(items)}

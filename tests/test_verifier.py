@@ -14,8 +14,10 @@ from langchain_toolprm.core.verifier import (
     ABLATABLE,
     EMPTY_REQUIRED,
     NUMBERLESS,
+    OPENING,
     Levels,
     VerifierScorer,
+    _facts,
     asks_decimal,
     asks_unit,
     copy_values,
@@ -1014,3 +1016,98 @@ def test_closing_without_a_value_the_description_offers_and_the_request_says_sco
     assert judge(held, [*opened("find_restaurants", ("location", "Vegan Town")), Step(T.PARAM_FINISH)])[0] == 1.0
     assert judge(ctx, [*opened("find_restaurants", ("location", "Lyon")), Step(T.PARAM_FINISH)],
                  VerifierScorer(coverage=False))[0] == 1.0
+
+
+# ---- what each function's parameters can take -----------------------------------------------------
+BOOKS = normalize_tools([
+    {"type": "function", "function": {"name": "top_books", "description": "The best-selling books of a shop",
+                                      "parameters": {"type": "object", "properties": {
+                                          "count": {"type": "integer"}, "order": {"type": "string", "enum": ["sales", "title"]}},
+                                          "required": ["count"]}}},
+    {"type": "function", "function": {"name": "find_reviews", "description": "Reviews of an author since a date",
+                                      "parameters": {"type": "object", "properties": {
+                                          "author": {"type": "string"}, "since": {"type": "string"}},
+                                          "required": ["author"]}}},
+    {"type": "function", "function": {"name": "shop_hours", "description": "Opening hours of the shop",
+                                      "parameters": {"type": "object", "properties": {}}}},
+])
+
+
+def test_a_function_that_takes_nothing_left_ranks_below_one_that_does() -> None:
+    ctx = context(BOOKS, HumanMessage("List the top 10 books by sales, then the top 3 by title, and reviews of "
+                                      "Le Guin since March 4, 2021."))
+    done = segment([Call("top_books", {"count": 10, "order": "sales"}),
+                    Call("find_reviews", {"author": "Le Guin", "since": "March 4, 2021"})])[:-1]
+    # '3' is left: only top_books has a number parameter; a date's numbers went into a string.
+    score, why = judge(ctx, [*done, Step(T.FUNC_NAME, "find_reviews")])
+    assert score == LV.holds_none and "'3'" in why
+    assert judge(ctx, [*done, Step(T.FUNC_NAME, "top_books")])[0] > LV.holds_none
+    # A function without parameters is called for itself, never for a value.
+    assert judge(ctx, [*done, Step(T.FUNC_NAME, "shop_hours")])[0] != LV.holds_none
+    # With nothing of a kind only another function takes, the rule stays out of the way.
+    first = segment([Call("top_books", {"count": 10, "order": "sales"})])[:-1]
+    assert judge(ctx, [*first, Step(T.FUNC_NAME, "find_reviews")])[0] > LV.holds_none
+    assert LV.uncovered_most < LV.holds_none < LV.relevant
+
+
+def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() -> None:
+    ctx = context(BOOKS, HumanMessage("Reviews of Le Guin since March 4, 2021, and the top 3 books by sales."))
+    facts = _facts(ctx)
+    assert facts.dated == {"4", "2021"}
+    reviews = segment([Call("find_reviews", {"author": "Le Guin", "since": "March 4, 2021"})])[:-1]
+    score, why = judge(ctx, [*reviews, *opened("top_books", ("count", 4))])
+    assert score == LV.partly and "date's number" in why and "'3'" in why
+    assert judge(ctx, [*reviews, *opened("top_books", ("count", 3))])[0] == LV.grounded
+    # A parameter named for a date's part takes it.
+    year = normalize_tool({"type": "function", "function": {"name": "sales_in", "description": "Book sales of a year",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "year": {"type": "integer"}}, "required": ["year"]}}})
+    ctx2 = context([*BOOKS, year], HumanMessage("Reviews of Le Guin since March 4, 2021, and the top 3 books."))
+    assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
+
+
+def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> None:
+    rain = normalize_tool({"type": "function", "function": {
+        "name": "rainfall", "description": "Rainfall statistics of a place",
+        "parameters": {"type": "object", "properties": {
+            "place": {"type": "string"},
+            "span": {"type": "string", "enum": ["month", "year", "ten_years"]}}, "required": ["place", "span"]}}})
+    ctx = context([rain], HumanMessage("Rainfall in the Sahel for the last year and the last ten years?"))
+    assert [(e.text, e.param) for e in request_entities(ctx.request, [rain]) if e.param] == \
+        [("year", "span"), ("ten_years", "span")]
+    one = segment([Call("rainfall", {"place": "Sahel", "span": "year"})])
+    score, why = judge(ctx, one)
+    assert score < LV.uncovered_most and "ten_years" in why
+    assert judge(ctx, segment([Call("rainfall", {"place": "Sahel", "span": "year"}),
+                               Call("rainfall", {"place": "Sahel", "span": "ten_years"})]))[0] == 1.0
+    # The place again in the second call is no repeat to avoid: an option is only its own argument's.
+    again = [*one[:-1], *opened("rainfall", ("place", "Sahel"))]
+    assert judge(ctx, again)[0] == LV.grounded
+    assert judge(ctx, [*again, Step(T.ARG_VALUE, "span", "year")])[0] == LV.partly
+    # One option named, or one inside a longer one's words ("like new"), owes nothing.
+    assert not [e for e in request_entities("Rainfall in the Sahel last year.", [rain]) if e.param]
+    shop = normalize_tool({"type": "function", "function": {"name": "price", "description": "Price of a used game",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "condition": {"type": "string", "enum": ["New", "Like New"]}}}}})
+    assert not [e for e in request_entities("The price of Halo in like new condition", [shop]) if e.param]
+    # Options that differ only by case are three entities, each used only by its own value.
+    gene = normalize_tool({"type": "function", "function": {"name": "genotype_share", "description": "Share of a genotype",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "genotype": {"type": "string", "enum": ["AA", "Aa", "aa"]}},
+                                                                "required": ["genotype"]}}})
+    three = context([gene], HumanMessage("The shares of genotypes AA, Aa and aa?"))
+    assert [(e.text, e.param) for e in request_entities(three.request, [gene])] == \
+        [("AA", "genotype"), ("Aa", "genotype"), ("aa", "genotype")]  # no name "AA" beside the option
+    score, why = judge(three, segment([Call("genotype_share", {"genotype": "AA"})]))
+    assert score < LV.uncovered_most and "'Aa'" in why and "'aa'" in why
+
+
+def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:
+    ctx = context(tools, HumanMessage("Could you help me with two things? First, the weather in Paris for 3 days."))
+    score, why = judge(ctx, opened("get_weather", ("city", "Could you help me with two things? First, the")))
+    assert score == LV.junk and why == OPENING
+    assert value(ctx, "city", "Paris") == LV.grounded
+    # Two words, or the whole request, are not the preamble cut short.
+    assert value(ctx, "city", "Could you") > LV.junk
+    whole = context(tools, HumanMessage("Paris weather in May"))
+    assert value(whole, "city", "Paris weather in May") > LV.junk

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,8 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "ar
                          "str", "bool", "dict", "list", "tuple", "any"})
 _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
+_CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
+"""Words of a parameter's name that take a date's own numbers (``start_year``)."""
 _NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 """A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
@@ -293,6 +296,8 @@ class Entity:
     to: str | None = None
     """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
     use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
+    param: str | None = None
+    """An option of this parameter (of ``function``): only that argument uses it."""
     clock: bool = False
     """The hour of a time the request writes ("7" of "7pm"): a value that writes that time on a
     24-hour clock ("19:00:00") uses it."""
@@ -300,6 +305,8 @@ class Entity:
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
             return any(self._leg_of(c) for c in calls if self.function in (None, c.name))
+        if self.param is not None:  # an option: its own argument set to it ("Aa" is not "aa")
+            return any(c.name == self.function and c.arguments.get(self.param) == self.text for c in calls)
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
             return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
@@ -388,18 +395,49 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
                            for m in _NUMBER.finditer(request)]
     for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
         found.append(Entity(m.group(1)))
+    found.extend(named_options(request, tools))
     names = _name_runs(request, tool_words)
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
         if not n.qualifier:
             found.append(Entity(n.text, alias=after.text if after is not None and after.aside else None))
-    seen: set[str] = set()
+    options = {e.text.lower() for e in found if e.param}  # an option is the name's reading
+    seen: set[tuple[str, str | None]] = set()
     out = []
     for e in found:
-        key = e.text.lower()
-        if key not in seen:
+        key = (e.text if e.param else e.text.lower(), e.param)  # options are told apart by case
+        if key not in seen and (e.param or key[0] not in options):
             seen.add(key)
             out.append(e)
+    return out
+
+
+_JOINER = r"[\W_]+"
+"""What may stand between an option's words in the request ("five_years" as "five years")."""
+
+
+def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
+    """Options of one parameter the request names two or more of, each owed a call of its
+    function ("the past year and the past five years": ``time_frame`` year and five_years).
+    Each option is matched as a phrase; one inside a longer option's match names only the longer
+    ("new" of "like new"), and options that differ only by case ("AA", "aa") are matched by case."""
+    out = []
+    for tool in tools:
+        for param in tool.params:
+            choices = [c for c in param.choices or [] if isinstance(c, str)]
+            folded = Counter(c.lower() for c in choices)
+            spans = {}
+            for c in choices:
+                parts = re.findall(r"[A-Za-z0-9]+", c)
+                if parts:
+                    flags = 0 if folded[c.lower()] > 1 else re.I
+                    phrase = _JOINER.join(map(re.escape, parts))
+                    spans[c] = [m.span() for m in re.finditer(rf"\b{phrase}\b", request, flags)]
+            named = [c for c, mine in spans.items() if any(
+                not any(a <= x and y <= b and (a, b) != (x, y) for o, theirs in spans.items() if o != c for a, b in theirs)
+                for x, y in mine)]
+            if len(named) >= 2:
+                out.extend(Entity(c, function=tool.name, param=param.name) for c in named)
     return out
 
 
@@ -537,7 +575,7 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
 def _could_hold(param: ParamSpec, entity: Entity) -> bool:
     """Whether ``param`` could take ``entity``: one of its options, or a value of its types (an
     unused city does not keep a call open whose only free argument is a unit)."""
-    if entity.to is not None:  # a leg is owed a call of its own
+    if entity.to is not None or entity.param not in (None, param.name):  # a leg is owed a call of its own
         return False
     if param.choices is not None:
         return any(str(c).lower() == entity.text.lower() for c in param.choices)
@@ -587,7 +625,7 @@ class Levels:
     description asks for %Y-%m-%d), or a percentage where it asks for a decimal (4 of "4%" for
     "the annual rate as a decimal"): the API will refuse or misread it."""
     junk: float = 0.3
-    """JSON syntax inside a string, a repeated answered call."""
+    """JSON syntax inside a string, a repeated answered call, the request's opening words."""
     schema_copy: float = 0.1
     """Schema text as a value."""
     premature: float = 0.7
@@ -620,6 +658,10 @@ class Levels:
     below ``no_call_when_relevant``, so ``[]`` wins over a call to a relevant-sounding tool the
     request gives nothing for."""
     called_again: float = 0.85
+    holds_none: float = 0.85
+    """Another call to a function none of whose parameters can take anything the request still
+    names, while another offered function's can (the "top 5" left for a function with a number
+    parameter, after the list has called the one without): as ``called_again``."""
     """Another call to a function the list has, while the request names one it has not called
     ("the area of a circle" after a rectangle's): the named function should come first."""
     new_function_only: float = 0.8
@@ -672,6 +714,8 @@ class VerifierScorer:
             level = self._name_level(rel)
             if owed and tool.name not in owed and any(c.name == tool.name for c in before.calls):
                 return Judgement(min(level, lv.called_again), f"called already while the request names {owed[0]!r}")
+            if self.coverage and before.calls and tool.name not in owed and (held := facts.held_elsewhere(tool, before.calls)):
+                return Judgement(min(level, lv.holds_none), f"no parameter takes {held.text!r}, which another function's does")
             issuer = facts.token_issuer(tool)
             if issuer:
                 return Judgement(min(level, lv.premature), PREMATURE + issuer)
@@ -785,22 +829,27 @@ class VerifierScorer:
             if owner:
                 return owner
         repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
-        worded = number and not any(e.number is not None and _same_number(float(value), e.number)
-                                    for e in facts.entities)
+        same = [e for e in facts.entities if number and e.number is not None and _same_number(float(value), e.number)]
+        worded = number and not same
+        dated = bool(same) and all(e.text in facts.dated for e in same) and \
+            not any(w.startswith(_CALENDAR) for w in words(name))
         tied = facts.tied_to(name) if number else []
         elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
-        if not (repeat or worded or elsewhere):
+        if not (repeat or worded or dated or elsewhere):
             return None
         schema = tool.param(name).schema  # type: ignore[union-attr]
         unused = [e for e in facts.left([*calls, Call(tool.name, others)]) if (e.number is not None) == number
-                  and e.function in (None, tool.name) and not (number and facts.owner(tool, name, e.number or 0.0, calls))
+                  and e.function in (None, tool.name) and e.param in (None, name)
+                  and not (number and facts.owner(tool, name, e.number or 0.0, calls))
                   and not (asks_unit(name, schema) and (e.to is not None or not facts.writes_unit(e.text, schema)))]
-        if elsewhere and not (repeat or worded):
+        if elsewhere and not (repeat or worded or dated):
             unused = [e for e in unused if any(_same_number(e.number or 0.0, n) for n in tied)]
+        if dated:
+            unused = [e for e in unused if e.text not in facts.dated]
         if not unused:
             return None
         what = (f"repeats an earlier call's {name!r}" if repeat else "a number word's number" if worded
-                else f"the request puts {unused[0].text!r} by {name!r}, not this")
+                else "a date's number" if dated else f"the request puts {unused[0].text!r} by {name!r}, not this")
         return f"{what} while the request's {unused[0].text!r} is unused"
 
     def _value(self, ctx: ScoringContext, facts: _Facts, tool: ToolSpec, name: str, value: Any,
@@ -813,6 +862,8 @@ class VerifierScorer:
                 "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
             if copied and not facts.gives_as(name, value):
                 return Judgement(lv.schema_copy, copied)
+        if isinstance(value, str) and self.grounding and facts.opening(value):
+            return Judgement(lv.junk, OPENING)
         if isinstance(value, bool) and facts.names(name):
             if value:
                 return Judgement(lv.grounded, "a flag the request names")
@@ -1088,6 +1139,54 @@ class _Facts:
             return None
         return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
 
+    def opening(self, value: str) -> bool:
+        """Whether ``value`` is the request's first three words or more, cut before its end ("Could
+        you help me with a few tasks? First, I" as a hotel chain): the user's preamble, never an
+        argument (no gold value of the training sources is one)."""
+        mine, request = tokens(value), self._request_tokens
+        return len(mine) >= 3 and len(request) > len(mine) + 3 and request[:len(mine)] == mine
+
+    @cached_property
+    def _request_tokens(self) -> list[str]:
+        return tokens(self.request)
+
+    @cached_property
+    def dated(self) -> set[str]:
+        """Numbers the request writes only inside dates and times ("1" and "2020" of "January 1,
+        2020"): a string parameter takes them whole."""
+        spans = [m.span() for pattern in (_SAID_DATE, _SAID_TIME) for m in pattern.finditer(self.request)]
+        seen: dict[str, bool] = {}
+        for m in _NUMBER.finditer(self.request):
+            inside = any(a <= m.start() and m.end() <= b for a, b in spans)
+            seen[m.group(0)] = seen.get(m.group(0), True) and inside
+        return {text for text, inside in seen.items() if inside}
+
+    def takes(self, param: ParamSpec, entity: Entity) -> bool:
+        """Whether ``param`` is where ``entity`` goes, by kind: a number to a numeric parameter (a
+        string one only where the number is part of a date), a name to a string parameter; an
+        option only by name, anything where the schema has no type or is an object."""
+        if entity.to is not None or entity.param not in (None, param.name) or param.choices is not None:
+            return _could_hold(param, entity)
+        schema = param.schema
+        kinds = _types(schema)
+        if "array" in kinds and isinstance(schema.get("items"), dict):
+            kinds = (kinds - {"array"}) | (_types(schema["items"]) or {"object"})
+        if not kinds or "object" in kinds:
+            return True
+        if entity.number is not None:
+            return bool(kinds & {"integer", "number"}) or "string" in kinds and (entity.clock or entity.text in self.dated)
+        return "string" in kinds
+
+    def held_elsewhere(self, tool: ToolSpec, calls: Sequence[Call]) -> Entity | None:
+        """An entity no call uses yet that another offered function's parameter takes, while none
+        of ``tool``'s parameters takes any unused entity; None otherwise, and for a function
+        without parameters (its call is the point)."""
+        left = self.left(calls)
+        if not tool.params or any(self.takes(p, e) for e in left if e.function in (None, tool.name) for p in tool.params):
+            return None
+        return next((e for e in left for t in self.ctx.tools if t.name != tool.name and e.function in (None, t.name)
+                     for p in t.params if self.takes(p, e)), None)
+
     def offered_said(self, param: ParamSpec, args: dict[str, Any]) -> str | None:
         """A value ``param``'s description offers that the request says and no argument of the
         call already holds ("a vegan menu" for "dietary needs, e.g. vegan, gluten-free")."""
@@ -1257,7 +1356,8 @@ class _Facts:
         spells out asks for each of its members. Sibling phrases have the value's word count.
         Whole numbers are coordinated too ("in 1900 and 1950"). A sibling is owed to the function
         whose call used the value: "the weight of Neutron and Proton ... also the diameter of a
-        Proton and Neutron" owes each function both particles."""
+        Proton and Neutron" owes each function both particles. A name is owed only to a function
+        with a parameter that takes it: "heterozygous" beside the option "(Aa)" is no option."""
         seq = self._request_words
         out: list[Entity] = []
         pairs = {(c.name, v.strip() if isinstance(v, str) else str(v)) for c in calls for v in c.arguments.values()
@@ -1285,7 +1385,10 @@ class _Facts:
                                 or " ".join(phrase) in self._qualifiers \
                                 or (value[:1].isupper() and not self._request_cased[at][:1].isupper()):
                             break  # a name's siblings are names: not the "considering" of "to Miami, considering"
-                        out.append(Entity(" ".join(phrase), float(phrase[0]) if number else None, function))
+                        sibling = Entity(" ".join(phrase), float(phrase[0]) if number else None, function)
+                        tool = self.ctx.tool(function)
+                        if number or tool is None or any(self.takes(p, sibling) for p in tool.params):
+                            out.append(sibling)
         return list(dict.fromkeys(out))
 
     @cached_property
@@ -1561,6 +1664,7 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
 OTHER_TASK = "another task's value"
+OPENING = "the request's opening words, not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
 PREMATURE = "takes a token, which another function issues first: "
 
