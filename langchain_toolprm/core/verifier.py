@@ -658,12 +658,12 @@ class Levels:
     below ``no_call_when_relevant``, so ``[]`` wins over a call to a relevant-sounding tool the
     request gives nothing for."""
     called_again: float = 0.85
+    """Another call to a function the list has, while the request names one it has not called
+    ("the area of a circle" after a rectangle's): the named function should come first."""
     holds_none: float = 0.85
     """Another call to a function none of whose parameters can take anything the request still
     names, while another offered function's can (the "top 5" left for a function with a number
     parameter, after the list has called the one without): as ``called_again``."""
-    """Another call to a function the list has, while the request names one it has not called
-    ("the area of a circle" after a rectangle's): the named function should come first."""
     new_function_only: float = 0.8
     """A call that uses no new entity but is to a function the request names and the list had not
     called ("the final velocity ... also the distance covered", with the same numbers): above
