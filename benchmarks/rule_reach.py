@@ -25,12 +25,12 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
-    _CALENDAR,
     _PAGING,
     TOKEN_PARAM,
     Entity,
     _facts,
     _types,
+    calendar_param,
     conversation_dates,
     moments,
     named_options,
@@ -61,7 +61,7 @@ def reached(example) -> list[str]:
     function with parameters none of which takes some entity of the request, or a name like a
     sibling's, that another function's parameter takes; or ``_Facts.dated``: a number written
     only inside a date while a numeric parameter is not named for a date's part), "options"
-    (``verifier.named_options``: the request names two options or more of one parameter).
+    (``verifier.named_options``: the request names two options or more of one parameter),
     "option siblings" (``_Facts.siblings``: a function with an option parameter and no parameter
     that takes any name, whose option values' siblings it is no longer owed);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
@@ -89,7 +89,7 @@ def reached(example) -> list[str]:
     if any(any(not any(facts.takes(p, e) for p in t.params) for t in tools) and
            any(facts.takes(p, e) for t in tools for p in t.params) for e in probes) or \
             facts.dated and any(_types(p.schema) & {"integer", "number"} and
-                                not any(w.startswith(_CALENDAR) for w in words(p.name)) for p in params):
+                                not calendar_param(p.name) for p in params):
         rules.append("kinds")
     if named_options(ctx.request, example.specs()):
         rules.append("options")

@@ -83,6 +83,12 @@ _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "th
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
 _CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
 """Words of a parameter's name that take a date's own numbers (``start_year``)."""
+
+
+def calendar_param(name: str) -> bool:
+    """Whether a parameter's name is for a date's part (``start_year``, ``days``): it takes the
+    numbers the request writes inside dates."""
+    return any(w.startswith(_CALENDAR) for w in words(name))
 _NUMBER = re.compile(r"(?<![\w.^])-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 """A number as the user writes it: 1,000, 9.81, 1e-9; not an exponent (the 2 of m/s^2)."""
 _EXAMPLE = re.compile(r"(?:e\.g\.|eg\.|for example|for instance|such as|example:|like)\s*[:,]?\s*(.+)", re.I)
@@ -832,7 +838,7 @@ class VerifierScorer:
         same = [e for e in facts.entities if number and e.number is not None and _same_number(float(value), e.number)]
         worded = number and not same
         dated = bool(same) and all(e.text in facts.dated for e in same) and \
-            not any(w.startswith(_CALENDAR) for w in words(name))
+            not calendar_param(name)
         tied = facts.tied_to(name) if number else []
         elsewhere = bool(tied) and not any(_same_number(float(value), n) for n in tied)
         if not (repeat or worded or dated or elsewhere):
