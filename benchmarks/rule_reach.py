@@ -28,9 +28,11 @@ from langchain_toolprm.core.verifier import (
     _PAGING,
     TOKEN_PARAM,
     Entity,
+    _covered_by,
     _facts,
     _types,
     calendar_param,
+    content_words,
     conversation_dates,
     moments,
     named_options,
@@ -44,7 +46,8 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
-RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening", "option siblings")
+RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
+         "option siblings", "shared names", "refers back")
 
 
 def reached(example) -> list[str]:
@@ -63,7 +66,10 @@ def reached(example) -> list[str]:
     only inside a date while a numeric parameter is not named for a date's part), "options"
     (``verifier.named_options``: the request names two options or more of one parameter),
     "option siblings" (``_Facts.siblings``: a function with an option parameter and no parameter
-    that takes any name, whose option values' siblings it is no longer owed);
+    that takes any name, whose option values' siblings it is no longer owed), "shared names"
+    (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
+    back" (``_Facts.other_task``: a function's part of the request does not refer back to a
+    parameter another part's function has too);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -96,6 +102,15 @@ def reached(example) -> list[str]:
     if any(any(p.choices and any(isinstance(c, str) for c in p.choices) for p in t.params)
            and not any(facts.takes(p, probes[-1]) for p in t.params) for t in tools):
         rules.append("option siblings")
+    names = {t.name: content_words(t.name) for t in example.specs()}
+    if any(_covered_by(w, names[n] & names[d]) for n, hits in facts.named_functions.items() for w in hits
+           for d in names if d != n):
+        rules.append("shared names")
+    homes = facts._homes
+    if any(not facts._refers_back(homes[a.name], p.name) and any(
+            b.param(p.name) and homes.get(b.name) not in (None, homes[a.name]) for b in tools)
+           for a in tools if a.name in homes for p in a.params):
+        rules.append("refers back")
     return rules
 
 

@@ -638,6 +638,44 @@ def test_a_word_the_called_function_explains_owes_nothing() -> None:
     assert "get_weather()" in judge(ctx, segment([Call("get_hourly_forecast", {"city": "Paris"})]))[1]
 
 
+def test_a_word_both_names_share_explains_nothing() -> None:
+    # investment.withdraw's name has "investment", which its sibling's name has too: it does not
+    # explain the "invest" that names investment.invest.
+    def fund(verb: str) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": f"investment.{verb}", "description": f"{verb.title()} an amount",
+                                                 "parameters": {"type": "object", "properties": {
+                                                     "company": {"type": "string"}, "amount": {"type": "number"}},
+                                                     "required": ["company", "amount"]}}}
+    tools = normalize_tools([fund("invest"), fund("withdraw")])
+    ctx = context(tools, HumanMessage("Invest $2000 in Google and withdraw $1000 from Apple."))
+    withdrawn = segment([Call("investment.withdraw", {"company": "Apple", "amount": 1000})])
+    score, why = judge(ctx, withdrawn)
+    assert score < LV.uncovered_most and "investment.invest()" in why
+    # the part of the request that asks for the withdrawal says Apple, not Google
+    score, why = judge(ctx, opened("investment.withdraw", ("company", "Google")))
+    assert score == LV.partly and "'Apple' of the call's own task" in why
+    assert value(ctx, "company", "Apple", "investment.withdraw") == LV.grounded
+
+
+def test_a_part_that_refers_back_may_take_another_parts_value_again() -> None:
+    def records(name: str, *more: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": "Patient records",
+                               "parameters": {"type": "object", "properties": {
+                                   "patient": {"type": "string"}, **{m: {"type": "string"} for m in more}},
+                                   "required": ["patient"]}}})
+    tools = [records("get_hearing_loss"), records("book_cardiology_visit", "doctor")]
+    for request in ("Get the hearing loss of patient Ann Lee. Then book a cardiology visit with Dr Kim for the "
+                    "same patient.", "Get the hearing loss of patient Ann Lee. Then book a cardiology visit with "
+                    "Dr Kim for her.", "Get the hearing loss of patient Ann Lee. Then book a cardiology visit for "
+                    "the patient with Dr Kim."):
+        ctx = context(tools, HumanMessage(request))
+        assert value(ctx, "patient", "Ann Lee", "book_cardiology_visit") == LV.grounded, request
+    ctx = context(tools, HumanMessage("Get the hearing loss of patient Ann Lee. Then book a cardiology visit with "
+                                      "Dr Kim for patient Bo Chen."))
+    score, why = judge(ctx, opened("book_cardiology_visit", ("patient", "Ann Lee")))
+    assert score == LV.partly and "of the call's own task" in why
+
+
 def test_words_joined_by_and_take_their_numbers_in_turn_without_ties() -> None:
     tool = numbers_tool("rectangle_area", "Area", "width", "length")
     ctx = context([tool], HumanMessage("The area of a rectangle with its width and length as 4m and 9m."))

@@ -1075,12 +1075,12 @@ class _Facts:
         return f"the request's leg from {started[0][0]!r} goes to {started[0][1]!r}"
 
     @cached_property
-    def _clauses(self) -> list[tuple[list[str], list[float], set[str]]]:
+    def _clauses(self) -> list[tuple[list[str], list[float], set[str], list[str]]]:
         """Each task's part of a request that asks for several (``task_clauses``): its word stems,
-        its numbers and the functions it names."""
+        its numbers, the functions it names and its words."""
         if len(self.ctx.tools) < 2 or not asks_several_tasks(self.request):
             return []
-        out = [([stem(w) for w in tokens(text)], _numbers_in(text), claims)
+        out = [([stem(w) for w in tokens(text)], _numbers_in(text), claims, tokens(text))
                for text, claims in task_clauses(self.request, self.ctx.tools)]
         return out if len(out) > 1 else []
 
@@ -1091,7 +1091,7 @@ class _Facts:
         not "the magnetic field for an electric current")."""
         out = {}
         for t in self.ctx.tools:
-            mine = [i for i, (_, _, claims) in enumerate(self._clauses) if t.name in claims]
+            mine = [i for i, (_, _, claims, _) in enumerate(self._clauses) if t.name in claims]
             alone = [i for i in mine if len(self._clauses[i][2]) == 1]
             pick = mine if len(mine) == 1 else alone
             if len(pick) == 1:
@@ -1103,7 +1103,7 @@ class _Facts:
         return {i for i in range(len(self._clauses)) if self._said_in(i, value)}
 
     def _said_in(self, i: int, value: Any) -> bool:
-        toks, numbers, _ = self._clauses[i]
+        toks, numbers, _, _ = self._clauses[i]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return any(_same_number(float(value), n) for n in numbers)
         return isinstance(value, str) and bool(tokens(value)) and _phrase_in([stem(w) for w in tokens(value)], toks)
@@ -1118,7 +1118,9 @@ class _Facts:
         in parts that ask for another function, or for this one when its values placed the call. A
         value of a part that asks for no function is shared context ("John has $5000" for each of
         his options), one of a function with a parameter of the same name may be the same thing
-        again ("the same patient"), and a number the request ties to ``param`` stays."""
+        again where the call's part refers back ("the same patient", "the country", "its"; not
+        "Invest $2000 in Google and withdraw $1000 from Apple"), and a number the request ties to
+        ``param`` stays."""
         if not self._clauses:
             return None
         placed = [p for v in others.values() if (p := self._places(v))]
@@ -1128,7 +1130,9 @@ class _Facts:
             return None
         said = self._places(value)
         theirs = [[t for t in self.ctx.tools if self._homes.get(t.name) == i] for i in said]
-        if not said or not all(ts and not any(t.param(param) for t in ts) or by_values and tool.name in self._clauses[i][2]
+        again = self._refers_back(home, param)
+        if not said or not all(ts and not (again and any(t.param(param) for t in ts))
+                               or by_values and tool.name in self._clauses[i][2]
                                for i, ts in zip(said, theirs, strict=True)):
             return None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -1144,6 +1148,14 @@ class _Facts:
         if not unused:
             return None
         return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+
+    def _refers_back(self, i: int, param: str) -> bool:
+        """Whether part ``i`` points back at something said before: "same", a pronoun, or a
+        determiner before a word of ``param``'s name ("the country" for ``country``)."""
+        said = self._clauses[i][3]
+        named = content_words(param)
+        return any(w in _BACK_WORDS or w in _DETERMINERS and j + 1 < len(said) and stem(said[j + 1]) in named
+                   for j, w in enumerate(said))
 
     def opening(self, value: str) -> bool:
         """Whether ``value`` is the request's first three words or more, cut before its end ("Could
@@ -1228,13 +1240,17 @@ class _Facts:
     def uncalled(self, calls: Sequence[Call]) -> list[str]:
         """Named functions that neither these calls nor the request's earlier ones call, unless a
         called function's own text explains the naming words ("speed" is the displacement
-        function's ``initial_speed``, not a call for the final-speed one)."""
+        function's ``initial_speed``, not a call for the final-speed one). A word both names
+        have explains nothing: the "investment" of ``investment.withdraw`` is the prefix it shares
+        with ``investment.invest``, not the "invest" that names the latter."""
         if not self.named_functions:  # the common case: asked for every step judged
             return []
-        done = {c.name for c in [*calls, *self.ctx.calls_since_request]}
-        explained = set().union(*(self._tool_words[n] for n in done if n in self._tool_words))
+        done = {c.name for c in [*calls, *self.ctx.calls_since_request]} & self._tool_words.keys()
+
+        def explained(name: str) -> set[str]:
+            return set().union(*(self._tool_words[d] - (content_words(d) & content_words(name)) for d in done))
         return [n for n, hits in self.named_functions.items()
-                if n not in done and any(not _covered_by(w, explained) for w in hits)]
+                if n not in done and any(not _covered_by(w, explained(n)) for w in hits)]
 
     @cached_property
     def _tool_words(self) -> dict[str, set[str]]:
@@ -1670,6 +1686,8 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
 OTHER_TASK = "another task's value"
+_BACK_WORDS = frozenset("same it its him his her them their they both".split())
+_DETERMINERS = frozenset("the this that these those".split())
 OPENING = "the request's opening words, not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
 PREMATURE = "takes a token, which another function issues first: "
