@@ -25,6 +25,7 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _GENERIC,
     _PAGING,
     TOKEN_PARAM,
     Entity,
@@ -47,7 +48,7 @@ SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back")
+         "option siblings", "shared names", "refers back", "-ular")
 
 
 def reached(example) -> list[str]:
@@ -69,7 +70,8 @@ def reached(example) -> list[str]:
     that takes any name, whose option values' siblings it is no longer owed), "shared names"
     (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
-    parameter another part's function has too);
+    parameter another part's function has too), "-ular" (``verifier._meets``: a word of the
+    request or the tools, not a generic one, ends in "ular");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -111,6 +113,8 @@ def reached(example) -> list[str]:
             b.param(p.name) and homes.get(b.name) not in (None, homes[a.name]) for b in tools)
            for a in tools if a.name in homes for p in a.params):
         rules.append("refers back")
+    if any(w.endswith("ular") and w not in _GENERIC for w in words(ctx.text)):
+        rules.append("-ular")
     return rules
 
 

@@ -147,6 +147,11 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     assert relevance("Book me a flight from Paris to Rome", flight) > relevance("Book me a flight from Paris to Rome",
                                                                                  weather)
     assert relevance("Who wrote Dracula?", weather) == relevance("Who wrote Dracula?", convert) == 0.0
+    # an "-ular" adjective names its "-le" noun's tool
+    circle, square = (numbers_tool(f"geometry_{shape}.calculate", f"Area of a {shape}", "size") for shape in ("circle", "square"))
+    request = "The area of a circular fountain of radius 3."
+    assert relevance(request, circle) > relevance(request, square)  # both say "area"
+    assert relevance("A molecular weight", numbers_tool("molecule_weight", "Weight", "mass")) > 0.5
 
 
 def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[ToolSpec]) -> None:

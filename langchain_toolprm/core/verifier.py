@@ -171,10 +171,14 @@ def content_words(text: str) -> set[str]:
 
 
 def _meets(a: str, b: str) -> bool:
+    """Whether two stems name one thing: equal, one the other's start ("calculat", "calculator"),
+    or an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
+    "rectangl"; not "particular", a generic word, and "particl")."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short)
+    return len(short) >= 4 and long_.startswith(short) or \
+        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short
 
 
 def _covered_by(word: str, pool: Iterable[str]) -> bool:
