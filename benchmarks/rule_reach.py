@@ -48,7 +48,7 @@ SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "-ular")
+         "option siblings", "shared names", "refers back", "ular words")
 
 
 def reached(example) -> list[str]:
@@ -70,7 +70,7 @@ def reached(example) -> list[str]:
     that takes any name, whose option values' siblings it is no longer owed), "shared names"
     (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
-    parameter another part's function has too), "-ular" (``verifier._meets``: a word of the
+    parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
     request or the tools, not a generic one, ends in "ular");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
@@ -114,7 +114,7 @@ def reached(example) -> list[str]:
            for a in tools if a.name in homes for p in a.params):
         rules.append("refers back")
     if any(w.endswith("ular") and w not in _GENERIC for w in words(ctx.text)):
-        rules.append("-ular")
+        rules.append("ular words")
     return rules
 
 
