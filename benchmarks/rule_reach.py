@@ -31,6 +31,7 @@ from langchain_toolprm.core.verifier import (
     Entity,
     _covered_by,
     _facts,
+    _meets,
     _types,
     calendar_param,
     content_words,
@@ -39,6 +40,7 @@ from langchain_toolprm.core.verifier import (
     named_options,
     paging,
     stated_format,
+    stem,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -48,7 +50,7 @@ SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "ular words")
+         "option siblings", "shared names", "refers back", "ular words", "sion words")
 
 
 def reached(example) -> list[str]:
@@ -71,7 +73,8 @@ def reached(example) -> list[str]:
     (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
     parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
-    request or the tools, not a generic one, ends in "ular");
+    request or the tools, not a generic one, ends in "ular"), "sion words" (``verifier._meets``:
+    the text has a "-rsion" or "-nsion" noun and the verb it meets, "conversion" and "convert");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -115,6 +118,10 @@ def reached(example) -> list[str]:
         rules.append("refers back")
     if any(w.endswith("ular") and w not in _GENERIC for w in words(ctx.text)):
         rules.append("ular words")
+    stems = {stem(w) for w in words(ctx.text)}
+    nouns = [a for a in stems if a.endswith(("rsion", "nsion"))]
+    if any(_meets(a, b) and not (a.startswith(b) or b.startswith(a)) for a in nouns for b in stems):
+        rules.append("sion words")
     return rules
 
 
