@@ -21,17 +21,20 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
     _GENERIC,
     _PAGING,
+    _QUOTED,
     TOKEN_PARAM,
     Entity,
     _covered_by,
     _facts,
     _meets,
+    _name_runs,
     _types,
     calendar_param,
     content_words,
@@ -49,8 +52,10 @@ from langchain_toolprm.evaluation.benchmarks import load_benchmark
 SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")] + \
     ["toolalpaca", "apibank_l1"]
 LABEL = "beam_N=1_M=4_verifier"
+_UNPAIRED = re.compile(r"[\"“']([^\"”']{2,60})[\"”']")
+"""What the verifier read as a quoted phrase before "quotes": between any two quote marks."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "ular words", "sion words")
+         "option siblings", "shared names", "refers back", "ular words", "sion words", "quotes")
 
 
 def reached(example) -> list[str]:
@@ -74,7 +79,9 @@ def reached(example) -> list[str]:
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
     parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
     request or the tools, not a generic one, ends in "ular"), "sion words" (``verifier._meets``:
-    the text has a "-rsion" or "-nsion" noun and the verb it meets, "conversion" and "convert");
+    the text has a "-rsion" or "-nsion" noun and the verb it meets, "conversion" and "convert"),
+    "quotes" (``verifier._QUOTED``: the request's quoted phrases differ from those any two quote
+    marks made, ``_UNPAIRED``, or a name lies inside one);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -122,6 +129,10 @@ def reached(example) -> list[str]:
     nouns = [a for a in stems if a.endswith(("rsion", "nsion"))]
     if any(_meets(a, b) and not (a.startswith(b) or b.startswith(a)) for a in nouns for b in stems):
         rules.append("sion words")
+    quotes = list(_QUOTED.finditer(ctx.request))
+    if [next(g for g in m.groups() if g is not None) for m in quotes] != _UNPAIRED.findall(ctx.request) or any(
+            m.start() <= n.start and n.end <= m.end() for n in _name_runs(ctx.request) for m in quotes):
+        rules.append("quotes")
     return rules
 
 

@@ -120,6 +120,13 @@ def test_request_entities() -> None:
     assert {e.text for e in request_entities("The employee whose ID is 345", [])} == {"345"}  # a plain acronym
 
 
+def test_quotes_pair_with_their_own_kind_and_apostrophes_quote_nothing() -> None:
+    request = "\"Could you find updates for the game 'Call of Duty' on the 'Playstation'? I'm sure it's out.\""
+    assert {e.text for e in request_entities(request, [])} == {"Call of Duty", "Playstation"}
+    found = {e.text for e in request_entities("I'm in Lyon and I'd like “Nopa” or \"Zuni\".", [])}
+    assert {"Lyon", "Nopa", "Zuni"} <= found and not any("Lyon and" in e for e in found)
+
+
 @pytest.mark.parametrize(("text", "names"), [
     ("Hospitals within 5 km of Denver, Colorado.", {"Denver"}),  # a name qualifying the one before it
     ("The weather in Tokyo, Japan right now?", {"Tokyo"}),

@@ -405,17 +405,25 @@ def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()
     return out
 
 
+_QUOTED = re.compile(r"\"([^\"\n]{2,60})\"|“([^”\n]{2,60})”|(?<!\w)'([^'\n]{2,60})'(?!\w)")
+"""A quoted phrase: quotes of one kind ("...", “...”, '...'), and single quotes no letter touches
+from outside, so the apostrophes of "I'm planning ... so I'd" quote nothing, nor a request's
+opening double quote and the single quote of 'Call of Duty' inside it."""
+
+
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Numbers, quoted strings and proper names of the request (``_name_runs``: a name that only
-    qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own)."""
+    qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own, nor a
+    name inside a quoted phrase)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
     hours = {m.start("h") if m.group("h") else m.start("H") for m in _SAID_TIME.finditer(request) if not m.group("noon")}
     found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", "")), clock=m.start() in hours)
                            for m in _NUMBER.finditer(request)]
-    for m in re.finditer(r"[\"“']([^\"”']{2,60})[\"”']", request):
-        found.append(Entity(m.group(1)))
+    quotes = list(_QUOTED.finditer(request))
+    found += [Entity(next(g for g in m.groups() if g is not None)) for m in quotes]
     found.extend(named_options(request, tools))
-    names = _name_runs(request, tool_words)
+    names = [n for n in _name_runs(request, tool_words)  # a quoted phrase is one thing, not its names
+             if not any(m.start() <= n.start and n.end <= m.end() for m in quotes)]
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
         if not n.qualifier:
