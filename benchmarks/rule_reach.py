@@ -33,7 +33,6 @@ from langchain_toolprm.core.verifier import (
     Entity,
     _covered_by,
     _facts,
-    _meets,
     _name_runs,
     _types,
     calendar_param,
@@ -43,7 +42,6 @@ from langchain_toolprm.core.verifier import (
     named_options,
     paging,
     stated_format,
-    stem,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -55,7 +53,7 @@ LABEL = "beam_N=1_M=4_verifier"
 _UNPAIRED = re.compile(r"[\"“']([^\"”']{2,60})[\"”']")
 """What the verifier read as a quoted phrase before "quotes": between any two quote marks."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "ular words", "sion words", "quotes")
+         "option siblings", "shared names", "refers back", "ular words", "quotes")
 
 
 def reached(example) -> list[str]:
@@ -78,9 +76,7 @@ def reached(example) -> list[str]:
     (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
     parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
-    request or the tools, not a generic one, ends in "ular"), "sion words" (``verifier._meets``:
-    the text has a "-rsion" or "-nsion" noun and the verb it meets, "conversion" and "convert"),
-    "quotes" (``verifier._QUOTED``: the request's quoted phrases differ from those any two quote
+    request or the tools, not a generic one, ends in "ular"), "quotes" (``verifier._QUOTED``: the request's quoted phrases differ from those any two quote
     marks made, ``_UNPAIRED``, or a name lies inside one);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
@@ -125,10 +121,6 @@ def reached(example) -> list[str]:
         rules.append("refers back")
     if any(w.endswith("ular") and w not in _GENERIC for w in words(ctx.text)):
         rules.append("ular words")
-    stems = {stem(w) for w in words(ctx.text)}
-    nouns = [a for a in stems if a.endswith(("rsion", "nsion"))]
-    if any(_meets(a, b) and not (a.startswith(b) or b.startswith(a)) for a in nouns for b in stems):
-        rules.append("sion words")
     quotes = list(_QUOTED.finditer(ctx.request))
     if [next(g for g in m.groups() if g is not None) for m in quotes] != _UNPAIRED.findall(ctx.request) or any(
             m.start() <= n.start and n.end <= m.end() for n in _name_runs(ctx.request) for m in quotes):

@@ -159,10 +159,6 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     request = "The area of a circular fountain of radius 3."
     assert relevance(request, circle) > relevance(request, square)  # both say "area"
     assert relevance("A molecular weight", numbers_tool("molecule_weight", "Weight", "mass")) > 0.5
-    # a "-rsion" noun meets its verb: "convert" names currency_conversion
-    conversion, banking = numbers_tool("currency_conversion", "Money", "amount"), numbers_tool("banking", "Bank", "amount")
-    request = "Convert 10 dollars to euros, and make a deposit."
-    assert relevance(request, conversion) > relevance(request, banking)
 
 
 def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[ToolSpec]) -> None:

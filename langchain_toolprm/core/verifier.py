@@ -172,22 +172,13 @@ def content_words(text: str) -> set[str]:
 
 def _meets(a: str, b: str) -> bool:
     """Whether two stems name one thing: equal, one the other's start ("calculat", "calculator"),
-    an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
-    "rectangl"; not "particular", a generic word, and "particl"), or a "-rsion" or "-nsion" noun
-    and its verb ("conversion" and "convert", "extension" and "extend"; five letters at least,
-    so "version" is no "vert")."""
+    or an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
+    "rectangl"; not "particular", a generic word, and "particl")."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
-    if len(short) >= 4 and long_.startswith(short):
-        return True
-    if long_.endswith("ular") and long_ not in _GENERIC:
-        return long_[:-4] + "l" == short
-    return len(short) >= 5 and long_.endswith(("rsion", "nsion")) and long_[:-4] + _SION[long_[-5]] == short
-
-
-_SION = {"r": "t", "n": "d"}
-"""The verb's last letter after the stem of a "-rsion" or "-nsion" noun: convers-ion, convert."""
+    return len(short) >= 4 and long_.startswith(short) or \
+        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short
 
 
 def _covered_by(word: str, pool: Iterable[str]) -> bool:
