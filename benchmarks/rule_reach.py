@@ -76,8 +76,9 @@ def reached(example) -> list[str]:
     (``_Facts.uncalled``: a word naming a function that another function's name has too), "refers
     back" (``_Facts.other_task``: a function's part of the request does not refer back to a
     parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
-    request or the tools, not a generic one, ends in "ular"), "quotes" (``verifier._QUOTED``: the request's quoted phrases differ from those any two quote
-    marks made, ``_UNPAIRED``, or a name lies inside one);
+    request or the tools, not a generic one, ends in "ular"), "quotes" (``verifier._QUOTED``: the
+    request's quoted phrases differ from those any two quote marks made, ``_UNPAIRED``, or a name
+    lies inside one);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
