@@ -29,6 +29,7 @@ from langchain_toolprm.core.verifier import (
     _GENERIC,
     _PAGING,
     _QUOTED,
+    _STOP,
     TOKEN_PARAM,
     Entity,
     _covered_by,
@@ -52,8 +53,11 @@ SETS = [f"bfcl:{c}" for c in ("simple_python", "multiple", "parallel", "parallel
 LABEL = "beam_N=1_M=4_verifier"
 _UNPAIRED = re.compile(r"[\"“']([^\"”']{2,60})[\"”']")
 """What the verifier read as a quoted phrase before "quotes": between any two quote marks."""
+_POSSESSIVE = re.compile(r"\b([A-Z][\w'’-]*)['’]s\b")
+"""A capitalised word with a possessive "'s", which a name included before "possessives" (not
+"It's" or "Let's": stop words are no names)."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "ular words", "quotes")
+         "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives")
 
 
 def reached(example) -> list[str]:
@@ -78,7 +82,9 @@ def reached(example) -> list[str]:
     parameter another part's function has too), "ular words" (``verifier._meets``: a word of the
     request or the tools, not a generic one, ends in "ular"), "quotes" (``verifier._QUOTED``: the
     request's quoted phrases differ from those any two quote marks made, ``_UNPAIRED``, or a name
-    lies inside one);
+    lies inside one), "each" (``_Facts.each``: a part of the request asks its one function for
+    each of several things a parameter is named for), "possessives" (``verifier._NAME_TOKEN``:
+    the request writes a possessive "'s" after a capital);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -126,6 +132,10 @@ def reached(example) -> list[str]:
     if [next(g for g in m.groups() if g is not None) for m in quotes] != _UNPAIRED.findall(ctx.request) or any(
             m.start() <= n.start and n.end <= m.end() for n in _name_runs(ctx.request) for m in quotes):
         rules.append("quotes")
+    if facts._distributed:
+        rules.append("each")
+    if any(m.group(1).lower() not in _STOP for m in _POSSESSIVE.finditer(ctx.request)):
+        rules.append("possessives")
     return rules
 
 

@@ -127,6 +127,18 @@ def test_quotes_pair_with_their_own_kind_and_apostrophes_quote_nothing() -> None
     assert {"Lyon", "Nopa", "Zuni"} <= found and not any("Lyon and" in e for e in found)
 
 
+def test_a_possessive_is_no_part_of_the_name() -> None:
+    stock = normalize_tool({"type": "function", "function": {"name": "closing_price", "description": "Stock price",
+                                                             "parameters": {"type": "object", "properties": {
+                                                                 "company": {"type": "string"}},
+                                                                 "required": ["company"]}}})
+    request = "I need the average closing price of Microsoft's stocks and of O'Hare's airline, Let's say Delta."
+    assert {e.text for e in request_entities(request, [])} == {"Microsoft", "O'Hare", "Delta"}
+    ctx = context([stock], HumanMessage(request))
+    assert value(ctx, "company", "Microsoft", "closing_price") == LV.grounded  # not "part of a name"
+    assert value(ctx, "company", "Microsoft's", "closing_price") == LV.grounded
+
+
 @pytest.mark.parametrize(("text", "names"), [
     ("Hospitals within 5 km of Denver, Colorado.", {"Denver"}),  # a name qualifying the one before it
     ("The weather in Tokyo, Japan right now?", {"Tokyo"}),
@@ -686,6 +698,32 @@ def test_a_part_that_refers_back_may_take_another_parts_value_again() -> None:
                                       "Dr Kim for patient Bo Chen."))
     score, why = judge(ctx, opened("book_cardiology_visit", ("patient", "Ann Lee")))
     assert score == LV.partly and "of the call's own task" in why
+
+
+@pytest.mark.parametrize("word", ["each city", "both these cities", "every one of the cities"])
+def test_each_owes_its_parts_function_a_call_for_every_value_named_so(word: str) -> None:
+    def shop(name: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": "Guitar shops",
+                               "parameters": {"type": "object", "properties": {
+                                   "city": {"type": "string"}, "product": {"type": "string"}},
+                                   "required": ["city", "product"]}}})
+    tools = [shop("lowest_price"), shop("store_count")]
+    calls = [Call("lowest_price", {"city": "Austin", "product": "guitar"}),
+             Call("lowest_price", {"city": "Boston", "product": "guitar"}),
+             Call("store_count", {"city": "Boston", "product": "guitar"})]
+    ctx = context(tools, HumanMessage("Find the lowest price of a guitar in Austin and the lowest price in Boston. "
+                                      f"Also tell me how many stores carry it in {word}."))
+    score, why = judge(ctx, segment(calls))
+    assert score < LV.uncovered_most and "'Austin' for store_count" in why
+    open_list = segment(calls)[:-1]
+    assert judge(ctx, [*open_list, Step(T.FUNC_NAME, "store_count")])[0] > LV.called_again
+    again = [*open_list, *opened("store_count", ("city", "Boston"))]
+    assert judge(ctx, again)[0] == LV.partly  # Boston again while Austin is owed
+    assert judge(ctx, segment([*calls, Call("store_count", {"city": "Austin", "product": "guitar"})]))[0] == 1.0
+    # Without "each" the part asks for Boston's stores only.
+    ctx = context(tools, HumanMessage("Find the lowest price of a guitar in Austin and the lowest price in Boston. "
+                                      "Also tell me how many stores carry it in Boston."))
+    assert judge(ctx, segment(calls))[0] == 1.0
 
 
 def test_words_joined_by_and_take_their_numbers_in_turn_without_ties() -> None:

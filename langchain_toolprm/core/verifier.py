@@ -362,13 +362,18 @@ class _Name(NamedTuple):
     """A qualifier in parentheses: another name for the name before it ("AAPL" of "Apple Inc. (AAPL)")."""
 
 
+_NAME_TOKEN = re.compile(r"[\w'’-]+?(?=['’]s\b)|['’]s\b|[\w'’-]+|[.!?;:,()]")
+"""A word, a possessive "'s" on its own, or a punctuation mark that may end a name."""
+
+
 def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()) -> list[_Name]:
     """Proper names of the request in order (capitalised words not opening a sentence, or
     all-capitals words; none that the tools' own texts use, no plain acronym such as "ID"), with their character span and
     whether the name only qualifies the one before it: "Colorado" of "Denver, Colorado", a name
     after a lone comma that no further comma, "and" or "or" follows ("Paris, London and Rome" is
-    a list), or a name in parentheses right after another ("C6H12O6 (Glucose)")."""
-    toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(r"[\w'’-]+|[.!?;:,()]", request)]
+    a list), or a name in parentheses right after another ("C6H12O6 (Glucose)"). A possessive
+    "'s" is no part of the name and ends it ("Microsoft" of "Microsoft's stocks")."""
+    toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(_NAME_TOKEN, request)]
     toks.append((".", len(request), len(request)))
     spans: list[tuple[int, int]] = []  # token index ranges
     run: list[int] = []
@@ -1056,12 +1061,39 @@ class _Facts:
         return [e for e in self.owed(done) if not e.used_by(done)]
 
     def owed(self, calls: Sequence[Call]) -> list[Entity]:
-        """The request's entities and the siblings of these calls' values. A sibling that is an entity
+        """The request's entities, the siblings of these calls' values and what a part that asks
+        for each of several things owes its function (``each``). A sibling that is an entity
         already adds nothing while the calls are all to its function."""
         named = {e.text.lower() for e in self.entities}
         functions = {c.name for c in calls}
         return self.entities + self.legs + [e for e in self.siblings(calls)
-                                            if e.text not in named or functions != {e.function}]
+                                            if e.text not in named or functions != {e.function}] + self.each(calls)
+
+    @cached_property
+    def _distributed(self) -> list[tuple[str, str]]:
+        """(function, word) for each part of the request that asks its one function for each of
+        several things, the word naming one of the function's parameters: ("store_count", "city")
+        for "how many stores carry it in each city", ("religion.get_core_beliefs", "religion")
+        for "the core beliefs of both these religions"."""
+        out = []
+        for _, _, claims, said in self._clauses:
+            tool = self.ctx.tool(next(iter(claims))) if len(claims) == 1 else None
+            named = {w for p in tool.params for w in content_words(p.name)} if tool else set()
+            for j, w in enumerate(said):
+                k = j + 1
+                while k < len(said) and said[k] in _EACH_FILLER:
+                    k += 1
+                if tool and w in _EACH and k < len(said) and _covered_by(stem(said[k]), named):
+                    out.append((tool.name, stem(said[k])))
+        return out
+
+    def each(self, calls: Sequence[Call]) -> list[Entity]:
+        """What "each" or "both" owes: every value the calls give a parameter named by the word
+        after it is owed a call of that part's function ("Austin" and "New York", the cities of
+        the price calls, each owed a ``store_count`` call by "in each city")."""
+        return list(dict.fromkeys(
+            Entity(v.strip(), function=function) for function, word in self._distributed for c in calls
+            for k, v in c.arguments.items() if isinstance(v, str) and v.strip() and _covered_by(word, content_words(k))))
 
     @cached_property
     def legs(self) -> list[Entity]:
@@ -1699,6 +1731,9 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
 OTHER_TASK = "another task's value"
 _BACK_WORDS = frozenset("same it its him his her them their they both".split())
+_EACH = frozenset("each every both".split())
+"""Words by which a part asks its function for each of several things ("in each city")."""
+_EACH_FILLER = frozenset("one of the these those my our your two three four five".split())
 _DETERMINERS = frozenset("the this that these those".split())
 OPENING = "the request's opening words, not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
