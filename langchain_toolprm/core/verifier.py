@@ -959,6 +959,9 @@ class VerifierScorer:
         if _phrase_in(ws, facts.evidence_seq):
             if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
                 return Judgement(lv.default, "part of a name the request gives whole")
+            if (bare := re.sub(r"['’]s$", "", value.strip())) != value.strip() and \
+                    any(e.text == bare for e in facts.entities):
+                return Judgement(lv.default, f"the name {bare!r} with a possessive 's")
             return Judgement(lv.grounded, "the conversation's words")
         if any(_abbreviates(value, facts.evidence_raw[i:i + 80]) for i in facts.capital_starts(value)):
             return Judgement(lv.grounded, "an abbreviation of the conversation's words")
