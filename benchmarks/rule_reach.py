@@ -27,6 +27,7 @@ from pathlib import Path
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
     _GENERIC,
+    _IDENTIFIER,
     _PAGING,
     _QUOTED,
     _STOP,
@@ -57,7 +58,8 @@ _POSSESSIVE = re.compile(r"\b([A-Z][\w'’-]*)['’]s\b")
 """A capitalised word with a possessive "'s", which a name included before "possessives" (not
 "It's" or "Let's": stop words are no names)."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
-         "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives")
+         "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
+         "identifiers")
 
 
 def reached(example) -> list[str]:
@@ -84,7 +86,8 @@ def reached(example) -> list[str]:
     request's quoted phrases differ from those any two quote marks made, ``_UNPAIRED``, or a name
     lies inside one), "each" (``_Facts.each``: a part of the request asks its one function for
     each of several things a parameter is named for), "possessives" (``verifier._NAME_TOKEN``:
-    the request writes a possessive "'s" after a capital);
+    the request writes a possessive "'s" after a capital), "identifiers" (``verifier._IDENTIFIER``:
+    the request writes a snake_case identifier or a file name);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -136,6 +139,8 @@ def reached(example) -> list[str]:
         rules.append("each")
     if any(m.group(1).lower() not in _STOP for m in _POSSESSIVE.finditer(ctx.request)):
         rules.append("possessives")
+    if _IDENTIFIER.search(ctx.request):
+        rules.append("identifiers")
     return rules
 
 

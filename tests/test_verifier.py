@@ -127,6 +127,24 @@ def test_quotes_pair_with_their_own_kind_and_apostrophes_quote_nothing() -> None
     assert {"Lyon", "Nopa", "Zuni"} <= found and not any("Lyon and" in e for e in found)
 
 
+def test_an_identifier_or_a_file_name_the_request_writes_is_owed_a_call() -> None:
+    def one(name: str, param: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": "Analysis",
+                               "parameters": {"type": "object", "properties": {param: {"type": "string"}},
+                                              "required": [param]}}})
+    tools = [one("image_objects", "image_url"), one("text_sentiment", "text")]
+    request = "Identify objects in my image my_backyard_image_url and analyze the sentiment of journal.txt."
+    assert {e.text for e in request_entities(request, tools)} == {"my_backyard_image_url", "journal.txt"}
+    # A tool's or a parameter's own name is none.
+    assert not request_entities("Fill image_url with the link of text_sentiment.", tools)
+    ctx = context(tools, HumanMessage(request))
+    score, why = judge(ctx, segment([Call("image_objects", {"image_url": "my_backyard_image_url"}),
+                                     Call("text_sentiment", {"text": "my_backyard_image_url"})]))
+    assert score < LV.uncovered_most and "journal.txt" in why
+    assert judge(ctx, segment([Call("image_objects", {"image_url": "my_backyard_image_url"}),
+                               Call("text_sentiment", {"text": "journal.txt"})]))[0] == 1.0
+
+
 def test_a_possessive_is_no_part_of_the_name() -> None:
     stock = normalize_tool({"type": "function", "function": {"name": "closing_price", "description": "Stock price",
                                                              "parameters": {"type": "object", "properties": {

@@ -407,16 +407,25 @@ from outside, so the apostrophes of "I'm planning ... so I'd" quote nothing, nor
 opening double quote and the single quote of 'Call of Duty' inside it."""
 
 
+_IDENTIFIER = re.compile(r"(?<![\w.@/-])(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+|[\w-]+\.(?:wav|mp3|txt|csv|json|png"
+                         r"|jpe?g|pdf|xlsx?|docx?|py|html|zip|mp4))(?![\w@/-])")
+"""A snake_case identifier or a file name the request writes ("my_backyard_image_url",
+"report.csv"): on the training sources' requests, all 39 that are no tool's or parameter's name
+are gold values (``python benchmarks/identifiers.py``)."""
+
+
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
-    """Numbers, quoted strings and proper names of the request (``_name_runs``: a name that only
-    qualifies the one before it, the "Colorado" of "Denver, Colorado", is none of its own, nor a
-    name inside a quoted phrase)."""
+    """Numbers, quoted strings, identifiers (``_IDENTIFIER``) and proper names of the request
+    (``_name_runs``: a name that only qualifies the one before it, the "Colorado" of "Denver,
+    Colorado", is none of its own, nor a name inside a quoted phrase)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
     hours = {m.start("h") if m.group("h") else m.start("H") for m in _SAID_TIME.finditer(request) if not m.group("noon")}
     found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", "")), clock=m.start() in hours)
                            for m in _NUMBER.finditer(request)]
     quotes = list(_QUOTED.finditer(request))
     found += [Entity(next(g for g in m.groups() if g is not None)) for m in quotes]
+    own = {t.name for t in tools} | {p.name for t in tools for p in t.params}
+    found += [Entity(m.group(0)) for m in _IDENTIFIER.finditer(request) if m.group(0) not in own]
     found.extend(named_options(request, tools))
     names = [n for n in _name_runs(request, tool_words)  # a quoted phrase is one thing, not its names
              if not any(m.start() <= n.start and n.end <= m.end() for m in quotes)]
