@@ -31,6 +31,8 @@ from langchain_toolprm.core.verifier import (
     _PAGING,
     _QUOTED,
     _STOP,
+    DONE_TASK_WEIGHT,
+    RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
     Entity,
     _covered_by,
@@ -43,6 +45,7 @@ from langchain_toolprm.core.verifier import (
     moments,
     named_options,
     paging,
+    relevance,
     stated_format,
     words,
 )
@@ -59,7 +62,7 @@ _POSSESSIVE = re.compile(r"\b([A-Z][\w'’-]*)['’]s\b")
 "It's" or "Let's": stop words are no names)."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
-         "identifiers")
+         "identifiers", "named relevant")
 
 
 def reached(example) -> list[str]:
@@ -87,7 +90,8 @@ def reached(example) -> list[str]:
     lies inside one), "each" (``_Facts.each``: a part of the request asks its one function for
     each of several things a parameter is named for), "possessives" (``verifier._NAME_TOKEN``:
     the request writes a possessive "'s" after a capital), "identifiers" (``verifier._IDENTIFIER``:
-    the request writes a snake_case identifier or a file name);
+    the request writes a snake_case identifier or a file name), "named relevant"
+    (``_Facts.relevance``: a function the request names scores below the relevance threshold);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -141,6 +145,9 @@ def reached(example) -> list[str]:
         rules.append("possessives")
     if _IDENTIFIER.search(ctx.request):
         rules.append("identifiers")
+    if any(max(relevance(ctx.said_for(n), t), DONE_TASK_WEIGHT * relevance(ctx.said_text, t)) < RELEVANCE_THRESHOLD
+           for t in example.specs() if (n := t.name) in facts.named_functions):
+        rules.append("named relevant")
     return rules
 
 

@@ -145,6 +145,23 @@ def test_an_identifier_or_a_file_name_the_request_writes_is_owed_a_call() -> Non
                                Call("text_sentiment", {"text": "journal.txt"})]))[0] == 1.0
 
 
+def test_a_function_the_request_names_is_relevant_however_long_the_request() -> None:
+    triangle = numbers_tool("geometry.area_triangle", "Area of a triangle", "base", "height")
+    invention = normalize_tool({"type": "function", "function": {
+        "name": "science_history.get_invention",
+        "description": "Retrieve the inventor and the year of an invention",
+        "parameters": {"type": "object", "properties": {"invention_name": {"type": "string"}},
+                       "required": ["invention_name"]}}})
+    request = ("First, the area of a triangle drawn on my classroom whiteboard with base 12 and height 15, in "
+               "square centimetres. Second, who made the invention 'Telephone'?")
+    assert relevance(request, invention) < 0.25  # alone it would lose to closing the list
+    ctx = context([triangle, invention], HumanMessage(request))
+    first = segment([Call("geometry.area_triangle", {"base": 12, "height": 15})])[:-1]
+    named = judge(ctx, [*first, Step(T.FUNC_NAME, "science_history.get_invention")])[0]
+    assert named > LV.called_again and named > judge(ctx, segment([Call("geometry.area_triangle",
+                                                                         {"base": 12, "height": 15})]))[0]
+
+
 def test_a_possessive_is_no_part_of_the_name() -> None:
     stock = normalize_tool({"type": "function", "function": {"name": "closing_price", "description": "Stock price",
                                                              "parameters": {"type": "object", "properties": {

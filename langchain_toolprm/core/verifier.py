@@ -1059,7 +1059,13 @@ class _Facts:
 
     @cached_property
     def relevance(self) -> dict[str, float]:
-        return {t.name: max(relevance(self.ctx.said_for(t.name), t), DONE_TASK_WEIGHT * relevance(self.ctx.said_text, t))
+        """Each tool's relevance; a function the request names (``named_functions``) is relevant
+        however small a share of the request speaks of it (in a long request of several tasks the
+        other tasks' words dilute each: "the inventor and year of invention of the 'Telephone'",
+        one of three tasks, gave ``science_history.get_invention`` 0.22)."""
+        named = self.named_functions
+        return {t.name: max(relevance(self.ctx.said_for(t.name), t), DONE_TASK_WEIGHT * relevance(self.ctx.said_text, t),
+                            RELEVANCE_THRESHOLD if t.name in named else 0.0)
                 for t in self.ctx.tools}
 
     @cached_property
