@@ -60,9 +60,11 @@ _UNPAIRED = re.compile(r"[\"“']([^\"”']{2,60})[\"”']")
 _POSSESSIVE = re.compile(r"\b([A-Z][\w'’-]*)['’]s\b")
 """A capitalised word with a possessive "'s", which a name included before "possessives" (not
 "It's" or "Let's": stop words are no names)."""
+_RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
+"""Two numbers of a range, whose siblings "ranges" no longer owes."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
-         "identifiers", "named relevant")
+         "identifiers", "named relevant", "ranges")
 
 
 def reached(example) -> list[str]:
@@ -91,7 +93,8 @@ def reached(example) -> list[str]:
     each of several things a parameter is named for), "possessives" (``verifier._NAME_TOKEN``:
     the request writes a possessive "'s" after a capital), "identifiers" (``verifier._IDENTIFIER``:
     the request writes a snake_case identifier or a file name), "named relevant"
-    (``_Facts.relevance``: a function the request names scores below the relevance threshold);
+    (``_Facts.relevance``: a function the request names scores below the relevance threshold),
+    "ranges" (``_Facts.siblings``: the request writes "between" before two numbers joined by "and");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -148,6 +151,8 @@ def reached(example) -> list[str]:
     if any(max(relevance(ctx.said_for(n), t), DONE_TASK_WEIGHT * relevance(ctx.said_text, t)) < RELEVANCE_THRESHOLD
            for t in example.specs() if (n := t.name) in facts.named_functions):
         rules.append("named relevant")
+    if _RANGE.search(ctx.request):
+        rules.append("ranges")
     return rules
 
 

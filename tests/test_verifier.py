@@ -162,6 +162,17 @@ def test_a_function_the_request_names_is_relevant_however_long_the_request() -> 
                                                                          {"base": 12, "height": 15})]))[0]
 
 
+def test_numbers_of_a_range_are_no_list() -> None:
+    tools = [numbers_tool("find_prime_numbers", "Primes in a range", "start", "end"),
+             numbers_tool("get_fibonacci_sequence", "Fibonacci numbers", "count")]
+    calls = [Call("find_prime_numbers", {"start": 50, "end": 150}), Call("get_fibonacci_sequence", {"count": 150})]
+    ctx = context(tools, HumanMessage("Find all prime numbers between 50 and 150. Then get the fibonacci series upto 150."))
+    assert judge(ctx, segment(calls))[0] == 1.0  # 50 is not owed to the fibonacci function too
+    listed = context(tools, HumanMessage("Find all prime numbers up to 50 and 150. Then get the fibonacci series upto 150."))
+    score, why = judge(listed, segment(calls))
+    assert score < LV.uncovered_most and "'50' for get_fibonacci_sequence" in why
+
+
 def test_a_possessive_is_no_part_of_the_name() -> None:
     stock = normalize_tool({"type": "function", "function": {"name": "closing_price", "description": "Stock price",
                                                              "parameters": {"type": "object", "properties": {

@@ -1438,7 +1438,8 @@ class _Facts:
         "aluminum" of "copper and aluminum"; with "navy" used, "purple" and "maroon" of "navy,
         purple and maroon". Lower-case names are no entities on their own, but a list the user
         spells out asks for each of its members. Sibling phrases have the value's word count.
-        Whole numbers are coordinated too ("in 1900 and 1950"). A sibling is owed to the function
+        Whole numbers are coordinated too ("in 1900 and 1950"; not the range "between 50 and
+        150"). A sibling is owed to the function
         whose call used the value: "the weight of Neutron and Proton ... also the diameter of a
         Proton and Neutron" owes each function both particles. A name is owed only to a function
         with a parameter that takes it: "heterozygous" beside the option "(Aa)" is no option."""
@@ -1462,6 +1463,9 @@ class _Facts:
                                 (step == -1 and gap[-1] not in (",", "and")):
                             break
                         skip = 2 if len(links) == 2 else 1  # ", and"
+                        first = at if step == 1 else at - k - skip
+                        if number and first > 0 and seq[first - 1] == "between":
+                            break  # "between 50 and 150" is a range, not a list
                         at = at + k + skip if step == 1 else at - k - skip
                         phrase = seq[at:at + k] if at >= 0 else []
                         if len(phrase) != k or not (phrase[0].isdigit() if number else
