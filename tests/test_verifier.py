@@ -143,6 +143,10 @@ def test_an_identifier_or_a_file_name_the_request_writes_is_owed_a_call() -> Non
     assert score < LV.uncovered_most and "journal.txt" in why
     assert judge(ctx, segment([Call("image_objects", {"image_url": "my_backyard_image_url"}),
                                Call("text_sentiment", {"text": "journal.txt"})]))[0] == 1.0
+    # An identifier is one value: a span around it is over-long.
+    assert value(ctx, "text", "the sentiment of journal.txt", "text_sentiment") == LV.over_long
+    assert value(ctx, "text", "/data/journal.txt", "text_sentiment") != LV.over_long  # a path to it
+    assert {e.text for e in request_entities("Load my_data.csv and my_data.", [])} == {"my_data.csv", "my_data"}
 
 
 def test_a_function_the_request_names_is_relevant_however_long_the_request() -> None:

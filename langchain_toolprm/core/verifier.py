@@ -407,11 +407,11 @@ from outside, so the apostrophes of "I'm planning ... so I'd" quote nothing, nor
 opening double quote and the single quote of 'Call of Duty' inside it."""
 
 
-_IDENTIFIER = re.compile(r"(?<![\w.@/-])(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+|[\w-]+\.(?:wav|mp3|txt|csv|json|png"
-                         r"|jpe?g|pdf|xlsx?|docx?|py|html|zip|mp4))(?![\w@/-])")
+_IDENTIFIER = re.compile(r"(?<![\w.@/-])(?:[\w-]+\.(?:wav|mp3|txt|csv|json|png|jpe?g|pdf|xlsx?|docx?|py|html|zip"
+                         r"|mp4)|[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+)(?![\w@/-]|\.\w)")
 """A snake_case identifier or a file name the request writes ("my_backyard_image_url",
-"report.csv"): on the training sources' requests, all 39 that are no tool's or parameter's name
-are gold values (``python benchmarks/identifiers.py``)."""
+"report.csv"): on the training sources' requests, all 40 that are no tool's or parameter's name
+are gold values (``python benchmarks/identifiers.py``). A span around one is over-long."""
 
 
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
@@ -965,6 +965,10 @@ class VerifierScorer:
         squeezed = re.sub(r"\s+", "", value)
         if any(squeezed in whole and squeezed != whole for whole in facts.expressions):
             return Judgement(lv.default, "part of arithmetic the request writes whole")
+        around = [e.text for e in facts.entities if value.strip() != e.text and _IDENTIFIER.fullmatch(e.text)
+                  and re.search(rf"(?<![\w./\\]){re.escape(e.text)}(?![\w.])", value)]  # a path ends in it
+        if around:
+            return Judgement(lv.over_long, f"a span around the identifier {around[0]!r}")
         if _phrase_in(ws, facts.evidence_seq):
             if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
                 return Judgement(lv.default, "part of a name the request gives whole")
