@@ -29,6 +29,7 @@ from langchain_toolprm.core.verifier import (
     _GENERIC,
     _IDENTIFIER,
     _PAGING,
+    _POWERED,
     _QUOTED,
     _STOP,
     DONE_TASK_WEIGHT,
@@ -39,6 +40,7 @@ from langchain_toolprm.core.verifier import (
     _facts,
     _name_runs,
     _types,
+    asks_unit,
     calendar_param,
     content_words,
     conversation_dates,
@@ -64,7 +66,7 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 """Two numbers of a range, whose siblings "ranges" no longer owes."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
-         "identifiers", "named relevant", "ranges")
+         "identifiers", "named relevant", "ranges", "square units")
 
 
 def reached(example) -> list[str]:
@@ -94,7 +96,9 @@ def reached(example) -> list[str]:
     the request writes a possessive "'s" after a capital), "identifiers" (``verifier._IDENTIFIER``:
     the request writes a snake_case identifier or a file name), "named relevant"
     (``_Facts.relevance``: a function the request names scores below the relevance threshold),
-    "ranges" (``_Facts.siblings``: the request writes "between" before two numbers joined by "and");
+    "ranges" (``_Facts.siblings``: the request writes "between" before two numbers joined by "and"),
+    "square units" (``verifier._POWERED``: the request writes "square" or "cubic" before a word and
+    a parameter asks for a unit, ``verifier.asks_unit``);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -153,6 +157,8 @@ def reached(example) -> list[str]:
         rules.append("named relevant")
     if _RANGE.search(ctx.request):
         rules.append("ranges")
+    if _POWERED.search(ctx.text) and any(asks_unit(p.name, p.schema) for p in params):
+        rules.append("square units")
     return rules
 
 

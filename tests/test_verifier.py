@@ -177,6 +177,18 @@ def test_numbers_of_a_range_are_no_list() -> None:
     assert score < LV.uncovered_most and "'50' for get_fibonacci_sequence" in why
 
 
+def test_a_unit_the_request_writes_as_square_or_cubic_is_that_unit_whole() -> None:
+    area = normalize_tool({"type": "function", "function": {"name": "area_triangle", "description": "Triangle area",
+                           "parameters": {"type": "object", "properties": {
+                               "base": {"type": "number"}, "height": {"type": "number"}, "unit": {"type": "string"}},
+                               "required": ["base", "height"]}}})
+    ctx = context([area], HumanMessage("The area of a triangle of base 12 meters and height 15, in square meters."))
+    assert value(ctx, "unit", "square meters", "area_triangle") == LV.grounded
+    assert value(ctx, "unit", "meters", "area_triangle") == LV.partly
+    plain = context([area], HumanMessage("The area of a triangle of base 12 meters and height 15 meters."))
+    assert value(plain, "unit", "meters", "area_triangle") == LV.grounded
+
+
 def test_a_possessive_is_no_part_of_the_name() -> None:
     stock = normalize_tool({"type": "function", "function": {"name": "closing_price", "description": "Stock price",
                                                              "parameters": {"type": "object", "properties": {

@@ -926,6 +926,10 @@ class VerifierScorer:
         if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
                 and not facts.writes_unit(value, param.schema):
             return Judgement(lv.partly, NOT_A_UNIT)
+        if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
+                and not _POWERED.match(value.strip()) and (whole := re.search(
+                    rf"{_POWERED.pattern}{re.escape(value.strip())}\b", facts.evidence_raw, re.I)):
+            return Judgement(lv.partly, f"the request writes the unit whole, {whole.group(0)!r}")
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1755,6 +1759,8 @@ _ASIDES = re.compile(r"\(([^)]*)\)|[\"'‘“]([^\"'’”]+)[\"'’”]|(?:e\.g
 
 
 NOT_A_UNIT = "the conversation's word, but not one it writes as a unit"
+_POWERED = re.compile(r"\b(?:square|sq\.?|cubic|cu\.?)\s+", re.I)
+"""What makes a unit an area's or a volume's: "meters" of "square meters" is another unit."""
 OTHER_TASK = "another task's value"
 _BACK_WORDS = frozenset("same it its him his her them their they both".split())
 _EACH = frozenset("each every both".split())
