@@ -32,7 +32,6 @@ from langchain_toolprm.core.verifier import (
     _POWERED,
     _QUOTED,
     _STOP,
-    DONE_TASK_WEIGHT,
     RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
     Entity,
@@ -47,7 +46,6 @@ from langchain_toolprm.core.verifier import (
     moments,
     named_options,
     paging,
-    relevance,
     stated_format,
     words,
 )
@@ -152,8 +150,7 @@ def reached(example) -> list[str]:
         rules.append("possessives")
     if _IDENTIFIER.search(ctx.request):
         rules.append("identifiers")
-    if any(max(relevance(ctx.said_for(n), t), DONE_TASK_WEIGHT * relevance(ctx.said_text, t)) < RELEVANCE_THRESHOLD
-           for t in example.specs() if (n := t.name) in facts.named_functions):
+    if any(facts.said_relevance(t) < RELEVANCE_THRESHOLD for t in example.specs() if t.name in facts.named_functions):
         rules.append("named relevant")
     if _RANGE.search(ctx.request):
         rules.append("ranges")

@@ -1072,9 +1072,13 @@ class _Facts:
         other tasks' words dilute each: "the inventor and year of invention of the 'Telephone'",
         one of three tasks, gave ``science_history.get_invention`` 0.22)."""
         named = self.named_functions
-        return {t.name: max(relevance(self.ctx.said_for(t.name), t), DONE_TASK_WEIGHT * relevance(self.ctx.said_text, t),
-                            RELEVANCE_THRESHOLD if t.name in named else 0.0)
+        return {t.name: max(self.said_relevance(t), RELEVANCE_THRESHOLD if t.name in named else 0.0)
                 for t in self.ctx.tools}
+
+    def said_relevance(self, tool: ToolSpec) -> float:
+        """What the conversation's words alone give ``tool``: the user's words since its last result,
+        or (weighed down) everything said, for a tool whose task is done."""
+        return max(relevance(self.ctx.said_for(tool.name), tool), DONE_TASK_WEIGHT * relevance(self.ctx.said_text, tool))
 
     @cached_property
     def entities(self) -> list[Entity]:
@@ -1471,10 +1475,9 @@ class _Facts:
                                 (step == -1 and gap[-1] not in (",", "and")):
                             break
                         skip = 2 if len(links) == 2 else 1  # ", and"
-                        first = at if step == 1 else at - k - skip
-                        if number and first > 0 and seq[first - 1] == "between":
+                        prev, at = at, (at + k + skip if step == 1 else at - k - skip)
+                        if number and (first := min(prev, at)) > 0 and seq[first - 1] == "between":
                             break  # "between 50 and 150" is a range, not a list
-                        at = at + k + skip if step == 1 else at - k - skip
                         phrase = seq[at:at + k] if at >= 0 else []
                         if len(phrase) != k or not (phrase[0].isdigit() if number else
                                                     all(_wordlike(w) and w not in _STOP for w in phrase)) \
