@@ -64,7 +64,7 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 """Two numbers of a range, whose siblings "ranges" no longer owes."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
-         "identifiers", "named relevant", "ranges", "square units")
+         "identifiers", "named relevant", "ranges", "square units", "units of time")
 
 
 def reached(example) -> list[str]:
@@ -96,7 +96,8 @@ def reached(example) -> list[str]:
     (``_Facts.relevance``: a function the request names scores below the relevance threshold),
     "ranges" (``_Facts.siblings``: the request writes "between" before two numbers joined by "and"),
     "square units" (``verifier._POWERED``: the request writes "square" or "cubic" before a word and
-    a parameter asks for a unit, ``verifier.asks_unit``);
+    a parameter asks for a unit, ``verifier.asks_unit``), "units of time" (``_Facts.tied_to``: the
+    numbers tied to a numeric parameter differ from those its name's words tie, ``_Facts.word_ties``);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -156,6 +157,8 @@ def reached(example) -> list[str]:
         rules.append("ranges")
     if _POWERED.search(ctx.text) and any(asks_unit(p.name, p.schema) for p in params):
         rules.append("square units")
+    if any(facts.tied_to(p.name) != facts.word_ties(p.name) for p in params if _types(p.schema) & {"integer", "number"}):
+        rules.append("units of time")
     return rules
 
 

@@ -394,15 +394,28 @@ def test_a_number_tied_to_another_argument_or_given_to_it_earlier_is_not_this_on
 
 
 def test_a_number_with_the_unit_of_an_earlier_calls_argument_is_that_arguments() -> None:
-    tool = numbers_tool("alimony", "Alimony to pay", "payor_income", "recipient_income", "duration")
-    ctx = context([tool], HumanMessage("Alimony for the next 10 years and 20 years if the payor's income is "
-                                       "$10,000 and the recipient's income is $3,000."))
-    first = segment([Call("alimony", {"payor_income": 10000, "recipient_income": 3000, "duration": 20})])[:-1]
-    score, why = judge(ctx, [*first, *opened("alimony", ("payor_income", 10))])
-    assert score == LV.partly and "like an earlier call's 'duration'" in why
-    # The unused 10 is duration's to take, so the first call's income again is right.
-    assert judge(ctx, [*first, *opened("alimony", ("payor_income", 10000))])[0] == LV.grounded
-    assert judge(ctx, [*first, *opened("alimony", ("payor_income", 10000), ("duration", 10))])[0] == LV.grounded
+    tool = numbers_tool("fence_cost", "Cost of a fence", "labor_cost", "material_cost", "length")
+    ctx = context([tool], HumanMessage("The cost of a fence 10 meters and 20 meters long if the labor cost is "
+                                       "$10,000 and the material cost is $3,000."))
+    first = segment([Call("fence_cost", {"labor_cost": 10000, "material_cost": 3000, "length": 20})])[:-1]
+    score, why = judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10))])
+    assert score == LV.partly and "like an earlier call's 'length'" in why
+    # The unused 10 is length's to take, so the first call's cost again is right.
+    assert judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10000))])[0] == LV.grounded
+    assert judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10000), ("length", 10))])[0] == LV.grounded
+
+
+def test_a_number_in_a_unit_of_time_is_the_span_parameters_before_a_nearer_word() -> None:
+    tool = numbers_tool("final_speed", "Final speed of a car", "initial_speed", "acceleration", "time")
+    ctx = context([tool], HumanMessage("A car starts at 5 m/s and accelerates at a rate of 2 m/s^2. The driver "
+                                       "keeps this acceleration for 10 seconds. What is the final speed?"))
+    score, why = judge(ctx, opened("final_speed", ("initial_speed", 5), ("acceleration", 10)))
+    assert score == LV.partly and "ties 10 to 'time'" in why
+    assert judge(ctx, opened("final_speed", ("initial_speed", 5), ("acceleration", 2)))[0] == LV.grounded
+    assert judge(ctx, opened("final_speed", ("initial_speed", 5), ("acceleration", 2), ("time", 10)))[0] == LV.grounded
+    # A number written in a unit of time once and bare once ("10 seconds ... 10 of them") keeps its word tie.
+    ctx = context([tool], HumanMessage("The acceleration is 10 for 10 seconds; the initial speed is 5."))
+    assert judge(ctx, opened("final_speed", ("initial_speed", 5), ("acceleration", 10)))[0] == LV.grounded
 
 
 # ---- grounding ----------------------------------------------------------------------------------

@@ -83,6 +83,17 @@ _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "th
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
 _CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
 """Words of a parameter's name that take a date's own numbers (``start_year``)."""
+_TIME_UNITS = frozenset("""
+second seconds sec secs minute minutes min mins hour hours hr hrs day days week weeks month months year years yr yrs
+decade decades
+""".split())
+"""Units of time a number can be written in ("for 10 seconds", "a 5-day forecast")."""
+_SPANS = frozenset("""
+time duration age period term timeframe interval lifetime lifespan tenure seconds minutes hours days weeks months
+years decades
+""".split())
+"""Words of a parameter's name that take a span of time (``exercise_time``, ``loan_term``, ``days``; not the
+calendar's ``year`` or ``day``)."""
 
 
 def calendar_param(name: str) -> bool:
@@ -1354,13 +1365,39 @@ class _Facts:
         return bool(ws) and sum(_covered_by(stem(w), self._request_stems) for w in ws) * 2 >= len(ws)
 
     def tied_to(self, param: str) -> list[float]:
+        """Numbers the request ties to the parameter (``word_ties``), where a unit of time decides
+        before a nearby word: a number written only in a unit of time ("for 10 seconds", "5 years
+        old") ties to a parameter that takes a span of time (``time``, ``age``, ``loan_term``) and
+        to no other ("keeps this acceleration for 10 seconds" is ``time``'s 10, not
+        ``acceleration``'s)."""
+        if param in self._ties:  # asked for every value candidate: read the request once per parameter
+            return self._ties[param]
+        near = self.word_ties(param)
+        timed = self._timed
+        if set(words(param)) & _SPANS:
+            out = near + [n for n in timed if not any(_same_number(n, m) for m in near)]
+        else:
+            out = [n for n in near if not any(_same_number(n, m) for m in timed)]
+        self._ties[param] = out
+        return out
+
+    @cached_property
+    def _timed(self) -> list[float]:
+        """The numbers the request writes, each time it writes them, in a unit of time."""
+        seq = self._request_terms
+        said: dict[float, bool] = {}
+        for i, (_, n) in enumerate(seq):
+            if n is not None:
+                unit = seq[i + 1][0] if i + 1 < len(seq) else None
+                said[n] = said.get(n, True) and unit in _TIME_UNITS
+        return [n for n, timed in said.items() if timed]
+
+    def word_ties(self, param: str) -> list[float]:
         """Numbers the request writes right by a word of the parameter's name: "a current of 20"
         ties 20 to ``current``, "accelerated at 4" ties 4 to ``acceleration``; up to three words
         after the word, or one before it ("300 meters" is no tie to ``distance``). A word joined by
         "and" to a word of another parameter's name ties nothing: "the base and height as 6cm and
         10cm" gives each its number in turn ("6 feet tall and weighs 80" still ties 80)."""
-        if param in self._ties:  # asked for every value candidate: read the request once per parameter
-            return self._ties[param]
         names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
         seq = self._request_terms
         out: list[float] = []
@@ -1370,7 +1407,6 @@ class _Facts:
                 continue
             if names and word is not None and any(_meets(stem(word), n) for n in names):
                 out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
-        self._ties[param] = out
         return out
 
     def owner(self, tool: ToolSpec, param: str, number: float, calls: Sequence[Call]) -> str | None:
