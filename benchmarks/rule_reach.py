@@ -64,7 +64,8 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 """Two numbers of a range, whose siblings "ranges" no longer owes."""
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
-         "identifiers", "named relevant", "ranges", "square units", "units of time")
+         "identifiers", "named relevant", "ranges", "square units", "units of time",
+         "part relevance")
 
 
 def reached(example) -> list[str]:
@@ -97,7 +98,9 @@ def reached(example) -> list[str]:
     "ranges" (``_Facts.siblings``: the request writes "between" before two numbers joined by "and"),
     "square units" (``verifier._POWERED``: the request writes "square" or "cubic" before a word and
     a parameter asks for a unit, ``verifier.asks_unit``), "units of time" (``_Facts.tied_to``: the
-    numbers tied to a numeric parameter differ from those its name's words tie, ``_Facts.word_ties``);
+    numbers tied to a numeric parameter differ from those its name's words tie, ``_Facts.word_ties``),
+    "part relevance" (``_Facts.part_relevance``: a tool the whole request leaves below the relevance
+    threshold, and does not name, is relevant to a task part of it);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -159,6 +162,9 @@ def reached(example) -> list[str]:
         rules.append("square units")
     if any(facts.tied_to(p.name) != facts.word_ties(p.name) for p in params if _types(p.schema) & {"integer", "number"}):
         rules.append("units of time")
+    if any(facts.said_relevance(t) < RELEVANCE_THRESHOLD <= facts.part_relevance(t)
+           and t.name not in facts.named_functions for t in example.specs()):
+        rules.append("part relevance")
     return rules
 
 

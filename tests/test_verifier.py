@@ -15,6 +15,7 @@ from langchain_toolprm.core.verifier import (
     EMPTY_REQUIRED,
     NUMBERLESS,
     OPENING,
+    RELEVANCE_THRESHOLD,
     Levels,
     VerifierScorer,
     _facts,
@@ -164,6 +165,25 @@ def test_a_function_the_request_names_is_relevant_however_long_the_request() -> 
     named = judge(ctx, [*first, Step(T.FUNC_NAME, "science_history.get_invention")])[0]
     assert named > LV.called_again and named > judge(ctx, segment([Call("geometry.area_triangle",
                                                                          {"base": 12, "height": 15})]))[0]
+
+
+def test_a_tool_is_relevant_to_its_own_task_part_of_a_long_request() -> None:
+    gcd = numbers_tool("calculate_gcd", "Calculate the greatest common divisor of two integers", "num1", "num2")
+    lcm = numbers_tool("calculate_lcm", "Calculate the least common multiple of two integers", "num1", "num2")
+    request = ("Could you please help me with a couple of calculations? First, I need the greatest common divisor "
+               "of 56 and 98 using the Euclidean algorithm. After that, I would like to know the greatest common "
+               "divisor of 81 and 27, but this time using the binary algorithm. Once we have those, I need the "
+               "least common multiple of 15 and 25 using the standard method. And finally, could you find the "
+               "least common multiple of 21 and 14 using the reduced method?")
+    assert relevance(request, gcd) < RELEVANCE_THRESHOLD  # the whole request dilutes it
+    ctx = context([gcd, lcm], HumanMessage(request))
+    call = judge(ctx, [Step(T.FUNC_NAME, "calculate_gcd")])[0]
+    assert call >= LV.relevant and call > judge(ctx, [Step(T.TOTAL_FINISH, "")])[0]
+    # Once the function's result is in, its task is done: its part no longer speaks for it.
+    done = context([gcd, lcm], HumanMessage(request), AIMessage("", tool_calls=[
+        {"name": "calculate_gcd", "args": {"num1": 56, "num2": 98}, "id": "c1"}]),
+        ToolMessage("14", tool_call_id="c1"))
+    assert judge(done, [Step(T.FUNC_NAME, "calculate_gcd")])[0] < LV.relevant
 
 
 def test_numbers_of_a_range_are_no_list() -> None:

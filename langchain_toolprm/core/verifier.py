@@ -1009,6 +1009,18 @@ TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 other words (an email as ``token``) are no value for it."""
 
 
+class _Part(NamedTuple):
+    """One task's part of a request (``task_clauses``)."""
+
+    stems: list[str]
+    numbers: list[float]
+    claims: set[str]
+    """The functions whose own name words it says."""
+    said: list[str]
+    """Its words (``tokens``)."""
+    text: str
+
+
 def _takes_token(tool: ToolSpec) -> bool:
     return any(TOKEN_PARAM.search(p.name) for p in tool.params)
 
@@ -1078,13 +1090,22 @@ class _Facts:
 
     @cached_property
     def relevance(self) -> dict[str, float]:
-        """Each tool's relevance; a function the request names (``named_functions``) is relevant
-        however small a share of the request speaks of it (in a long request of several tasks the
-        other tasks' words dilute each: "the inventor and year of invention of the 'Telephone'",
-        one of three tasks, gave ``science_history.get_invention`` 0.22)."""
+        """Each tool's relevance. In a request of several tasks the other tasks' words dilute each,
+        so a tool is relevant (``RELEVANCE_THRESHOLD``) however small a share of the whole speaks
+        of it where the request names the function (``named_functions``: "the inventor and year of
+        invention of the 'Telephone'" gave ``science_history.get_invention`` 0.22) or where its
+        own task part is relevant to it (``part_relevance``: "the greatest common divisor of 56
+        and 98 using the Euclidean algorithm", one of four tasks, gave ``calculate_gcd`` 0.19 of
+        the whole and 0.5 of its part)."""
         named = self.named_functions
-        return {t.name: max(self.said_relevance(t), RELEVANCE_THRESHOLD if t.name in named else 0.0)
-                for t in self.ctx.tools}
+        return {t.name: max(self.said_relevance(t), RELEVANCE_THRESHOLD if t.name in named
+                            or self.part_relevance(t) >= RELEVANCE_THRESHOLD else 0.0) for t in self.ctx.tools}
+
+    def part_relevance(self, tool: ToolSpec) -> float:
+        """``tool``'s relevance to its best task part of the request, while no result of it is in."""
+        if self.ctx.said_for(tool.name) != self.ctx.said_text:
+            return 0.0
+        return max((relevance(part.text, tool) for part in self._clauses), default=0.0)
 
     def said_relevance(self, tool: ToolSpec) -> float:
         """What the conversation's words alone give ``tool``: the user's words since its last result,
@@ -1117,7 +1138,7 @@ class _Facts:
         for "how many stores carry it in each city", ("religion.get_core_beliefs", "religion")
         for "the core beliefs of both these religions"."""
         out = []
-        for _, _, claims, said in self._clauses:
+        for _, _, claims, said, _ in self._clauses:
             tool = self.ctx.tool(next(iter(claims))) if len(claims) == 1 else None
             named = {w for p in tool.params for w in content_words(p.name)} if tool else set()
             for j, w in enumerate(said):
@@ -1160,12 +1181,11 @@ class _Facts:
         return f"the request's leg from {started[0][0]!r} goes to {started[0][1]!r}"
 
     @cached_property
-    def _clauses(self) -> list[tuple[list[str], list[float], set[str], list[str]]]:
-        """Each task's part of a request that asks for several (``task_clauses``): its word stems,
-        its numbers, the functions it names and its words."""
+    def _clauses(self) -> list[_Part]:
+        """Each task's part of a request that asks for several (``task_clauses``)."""
         if len(self.ctx.tools) < 2 or not asks_several_tasks(self.request):
             return []
-        out = [([stem(w) for w in tokens(text)], _numbers_in(text), claims, tokens(text))
+        out = [_Part([stem(w) for w in tokens(text)], _numbers_in(text), claims, tokens(text), text)
                for text, claims in task_clauses(self.request, self.ctx.tools)]
         return out if len(out) > 1 else []
 
@@ -1176,8 +1196,8 @@ class _Facts:
         not "the magnetic field for an electric current")."""
         out = {}
         for t in self.ctx.tools:
-            mine = [i for i, (_, _, claims, _) in enumerate(self._clauses) if t.name in claims]
-            alone = [i for i in mine if len(self._clauses[i][2]) == 1]
+            mine = [i for i, part in enumerate(self._clauses) if t.name in part.claims]
+            alone = [i for i in mine if len(self._clauses[i].claims) == 1]
             pick = mine if len(mine) == 1 else alone
             if len(pick) == 1:
                 out[t.name] = pick[0]
@@ -1188,7 +1208,7 @@ class _Facts:
         return {i for i in range(len(self._clauses)) if self._said_in(i, value)}
 
     def _said_in(self, i: int, value: Any) -> bool:
-        toks, numbers, _, _ = self._clauses[i]
+        toks, numbers = self._clauses[i].stems, self._clauses[i].numbers
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return any(_same_number(float(value), n) for n in numbers)
         return isinstance(value, str) and bool(tokens(value)) and _phrase_in([stem(w) for w in tokens(value)], toks)
@@ -1217,7 +1237,7 @@ class _Facts:
         theirs = [[t for t in self.ctx.tools if self._homes.get(t.name) == i] for i in said]
         again = self._refers_back(home, param)
         if not said or not all(ts and not (again and any(t.param(param) for t in ts))
-                               or by_values and tool.name in self._clauses[i][2]
+                               or by_values and tool.name in self._clauses[i].claims
                                for i, ts in zip(said, theirs, strict=True)):
             return None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -1237,7 +1257,7 @@ class _Facts:
     def _refers_back(self, i: int, param: str) -> bool:
         """Whether part ``i`` points back at something said before: "same", a pronoun, or a
         determiner before a word of ``param``'s name ("the country" for ``country``)."""
-        said = self._clauses[i][3]
+        said = self._clauses[i].said
         named = content_words(param)
         return any(w in _BACK_WORDS or w in _DETERMINERS and j + 1 < len(said) and stem(said[j + 1]) in named
                    for j, w in enumerate(said))
