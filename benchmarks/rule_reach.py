@@ -26,12 +26,14 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _CLAUSE_BREAK,
     _GENERIC,
     _IDENTIFIER,
     _PAGING,
     _POWERED,
     _QUOTED,
     _STOP,
+    _TASK_START,
     RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
     Entity,
@@ -65,7 +67,7 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
-         "part relevance")
+         "part relevance", "and then")
 
 
 def reached(example) -> list[str]:
@@ -100,7 +102,8 @@ def reached(example) -> list[str]:
     a parameter asks for a unit, ``verifier.asks_unit``), "units of time" (``_Facts.tied_to``: the
     numbers tied to a numeric parameter differ from those its name's words tie, ``_Facts.word_ties``),
     "part relevance" (``_Facts.part_relevance``: a tool the whole request leaves below the relevance
-    threshold, and does not name, is relevant to a task part of it);
+    threshold, and does not name, is relevant to a task part of it), "and then" (``verifier._TASK_START``:
+    a sentence of a request of several tasks opens with "and" or "but" before a task word);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -165,6 +168,9 @@ def reached(example) -> list[str]:
     if any(facts.said_relevance(t) < RELEVANCE_THRESHOLD <= facts.part_relevance(t)
            and t.name not in facts.named_functions for t in example.specs()):
         rules.append("part relevance")
+    if facts._clauses and any(_TASK_START.match(piece) and re.match(r"\W*(?:and|but)\b", piece, re.I)
+                              for piece in _CLAUSE_BREAK.split(ctx.request) if piece):
+        rules.append("and then")
     return rules
 
 

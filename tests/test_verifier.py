@@ -1154,6 +1154,9 @@ def test_a_value_of_another_tasks_clause_gives_way_to_the_calls_own() -> None:
                         [train, hotel]) == [
         ("Then I need a hotel. It is for 3 nights in Geneva. Could you reserve one?", {"reserve_hotel"}),
         ("Also a train.", {"buy_train_ticket"})]
+    # "and" or "but" before the task word still opens a part
+    assert task_clauses("A hotel in Geneva for 2 nights. And finally, a hotel in Lyon.", [train, hotel]) == [
+        ("A hotel in Geneva for 2 nights.", {"reserve_hotel"}), ("And finally, a hotel in Lyon.", {"reserve_hotel"})]
     ctx = context([train, hotel], HumanMessage(request))
     # Lyon is said only where the request asks for the train; the hotel's own clause has Geneva
     score, why = judge(ctx, opened("reserve_hotel", ("city", "Lyon")))

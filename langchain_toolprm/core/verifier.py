@@ -131,8 +131,10 @@ def asks_several_tasks(request: str) -> bool:
 
 
 _CLAUSE_BREAK = re.compile(rf"(?<=[.?!;])[\"')]?\s+(?=[\"'(]?[A-Z0-9])|\n+|\s*,?\s*(?=(?i:{_TASK_JOIN}))")
-_TASK_START = re.compile(r"\W*(?:also|additionally|then|in addition|moreover|furthermore|afterwards|after that|next"
-                         r"|later|first|firstly|second|secondly|third|thirdly|fourth|lastly|finally)\b", re.I)
+_TASK_START = re.compile(r"\W*(?:(?:and|but)\s+)?(?:also|additionally|then|in addition|moreover|furthermore"
+                         r"|afterwards|after that|next|later|first|firstly|second|secondly|third|thirdly|fourth|lastly"
+                         r"|finally)\b", re.I)
+"""A task word that opens a part, "and" or "but" before it too ("And finally, could you ...")."""
 
 
 def task_clauses(request: str, tools: Sequence[ToolSpec]) -> list[tuple[str, set[str]]]:
