@@ -67,7 +67,7 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
-         "part relevance", "and then")
+         "part relevance", "and then", "beside words")
 
 
 def reached(example) -> list[str]:
@@ -103,7 +103,9 @@ def reached(example) -> list[str]:
     numbers tied to a numeric parameter differ from those its name's words tie, ``_Facts.word_ties``),
     "part relevance" (``_Facts.part_relevance``: a tool the whole request leaves below the relevance
     threshold, and does not name, is relevant to a task part of it), "and then" (``verifier._TASK_START``:
-    a sentence of a request of several tasks opens with "and" or "but" before a task word);
+    a sentence of a request of several tasks opens with "and" or "but" before a task word), "beside words"
+    (``_Facts.word_ties``: a word of a numeric parameter's name beside a word only another
+    parameter's name has ties a number);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -171,6 +173,9 @@ def reached(example) -> list[str]:
     if facts._clauses and any(_TASK_START.match(piece) and re.match(r"\W*(?:and|but)\b", piece, re.I)
                               for piece in _CLAUSE_BREAK.split(ctx.request) if piece):
         rules.append("and then")
+    if any(facts.word_ties(p.name) != facts.word_ties(p.name, beside=False) for p in params
+           if _types(p.schema) & {"integer", "number"}):
+        rules.append("beside words")
     return rules
 
 

@@ -425,6 +425,18 @@ def test_a_number_with_the_unit_of_an_earlier_calls_argument_is_that_arguments()
     assert judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10000), ("length", 10))])[0] == LV.grounded
 
 
+def test_a_word_beside_another_parameters_own_word_ties_no_number() -> None:
+    margin = numbers_tool("net_profit_margin", "Net profit margin", "net_income", "total_revenue")
+    debt = numbers_tool("debt_ratio", "Debt ratio", "total_liabilities", "total_assets")
+    ctx = context([margin, debt], HumanMessage("The net profit margin if the net income is $20,000 and the total "
+                                               "revenue is $100,000. Also the debt ratio if the total liabilities "
+                                               "are $10,000 and the total assets are $30,000."))
+    # "total liabilities are $10,000" no longer ties 10,000 to total_revenue, so it is the other task's
+    score, why = judge(ctx, opened("net_profit_margin", ("net_income", 20000), ("total_revenue", 10000)))
+    assert score == LV.partly and "'100,000' of the call's own task is unused" in why
+    assert judge(ctx, opened("net_profit_margin", ("net_income", 20000), ("total_revenue", 100000)))[0] == LV.grounded
+
+
 def test_a_number_in_a_unit_of_time_is_the_span_parameters_before_a_nearer_word() -> None:
     tool = numbers_tool("final_speed", "Final speed of a car", "initial_speed", "acceleration", "time")
     ctx = context([tool], HumanMessage("A car starts at 5 m/s and accelerates at a rate of 2 m/s^2. The driver "

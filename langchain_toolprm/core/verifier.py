@@ -1414,20 +1414,27 @@ class _Facts:
                 said[n] = said.get(n, True) and unit in _TIME_UNITS
         return [n for n, timed in said.items() if timed]
 
-    def word_ties(self, param: str) -> list[float]:
+    def word_ties(self, param: str, beside: bool = True) -> list[float]:
         """Numbers the request writes right by a word of the parameter's name: "a current of 20"
         ties 20 to ``current``, "accelerated at 4" ties 4 to ``acceleration``; up to three words
         after the word, or one before it ("300 meters" is no tie to ``distance``). A word joined by
         "and" to a word of another parameter's name ties nothing: "the base and height as 6cm and
-        10cm" gives each its number in turn ("6 feet tall and weighs 80" still ties 80)."""
+        10cm" gives each its number in turn ("6 feet tall and weighs 80" still ties 80); nor does
+        a word beside a word only another parameter's name has ("total liabilities are $10,000" is
+        ``total_liabilities``' and not ``total_revenue``'s, "a final speed of 24" not
+        ``initial_speed``'s; ``beside=False`` reads the ties without this, for ``rule_reach``)."""
         names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
+        others = self._param_stems - names
         seq = self._request_terms
         out: list[float] = []
         for i, (word, _) in enumerate(seq):
             joined = seq[i - 2][0] if i > 1 and seq[i - 1][0] == "and" else None
-            if joined and _covered_by(stem(joined), self._param_stems - names):  # "base and height as 6 and 10"
+            if joined and _covered_by(stem(joined), others):  # "base and height as 6 and 10"
                 continue
             if names and word is not None and any(_meets(stem(word), n) for n in names):
+                near = [b for j in (i - 1, i + 1) if 0 <= j < len(seq) and (b := seq[j][0]) is not None]
+                if beside and any(_covered_by(stem(b), others) and not _covered_by(stem(b), names) for b in near):
+                    continue
                 out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
         return out
 
