@@ -32,6 +32,7 @@ from langchain_toolprm.core.verifier import (
     _PAGING,
     _POWERED,
     _QUOTED,
+    _SEVERAL_TASKS,
     _STOP,
     _TASK_START,
     RELEVANCE_THRESHOLD,
@@ -67,7 +68,7 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
-         "part relevance", "and then", "beside words")
+         "part relevance", "and then", "beside words", "semicolons")
 
 
 def reached(example) -> list[str]:
@@ -105,7 +106,8 @@ def reached(example) -> list[str]:
     threshold, and does not name, is relevant to a task part of it), "and then" (``verifier._TASK_START``:
     a sentence of a request of several tasks opens with "and" or "but" before a task word), "beside words"
     (``_Facts.word_ties``: a word of a numeric parameter's name beside a word only another
-    parameter's name has ties a number);
+    parameter's name has ties a number), "semicolons" (``verifier._SEVERAL_TASKS``: a request to two
+    tools or more that only a semicolon marks as asking for several tasks);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -176,6 +178,9 @@ def reached(example) -> list[str]:
     if any(facts.word_ties(p.name) != facts.word_ties(p.name, beside=False) for p in params
            if _types(p.schema) & {"integer", "number"}):
         rules.append("beside words")
+    if len(example.specs()) > 1 and ";" in ctx.request and \
+            not _SEVERAL_TASKS.search(ctx.request.replace(";", ",")):
+        rules.append("semicolons")
     return rules
 
 

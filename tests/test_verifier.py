@@ -756,6 +756,9 @@ def test_a_function_the_request_names_is_owed_a_call() -> None:
     # requests such words name parameters or topics far more often than second calls.
     one_task = context(tools, HumanMessage("Get the weather forecast with air quality in Paris."))
     assert judge(one_task, weather)[0] == 1.0
+    # a semicolon between requests asks for several
+    listed = context(tools, HumanMessage("For Paris, tell me the following: the weather forecast; its air quality."))
+    assert judge(listed, weather)[0] < LV.uncovered_most
 
 
 def test_a_word_the_called_function_explains_owes_nothing() -> None:
