@@ -68,7 +68,8 @@ _RANGE = re.compile(r"\bbetween\s+\S*\d\S*\s+and\s+\S*\d", re.I)
 RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "made up", "kinds", "options", "opening",
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
-         "part relevance", "and then", "beside words", "semicolons")
+         "part relevance", "and then", "beside words", "semicolons",
+         "stated options")
 
 
 def reached(example) -> list[str]:
@@ -107,7 +108,9 @@ def reached(example) -> list[str]:
     a sentence of a request of several tasks opens with "and" or "but" before a task word), "beside words"
     (``_Facts.word_ties``: a word of a numeric parameter's name beside a word only another
     parameter's name has ties a number), "semicolons" (``verifier._SEVERAL_TASKS``: a request to two
-    tools or more that only a semicolon marks as asking for several tasks);
+    tools or more that only a semicolon marks as asking for several tasks), "stated options"
+    (``verifier.stated_options``: the request names two options or more a parameter's description
+    states, the parameter having none in its schema);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -181,7 +184,13 @@ def reached(example) -> list[str]:
     if len(example.specs()) > 1 and ";" in ctx.request and \
             not _SEVERAL_TASKS.search(ctx.request.replace(";", ",")):
         rules.append("semicolons")
+    if any(not example_param(example, e).choices for e in named_options(ctx.request, example.specs())):
+        rules.append("stated options")
     return rules
+
+
+def example_param(example, entity: Entity):
+    return next(p for t in example.specs() if t.name == entity.function for p in t.params if p.name == entity.param)
 
 
 def opens(example, record: dict) -> bool:

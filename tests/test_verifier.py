@@ -33,6 +33,7 @@ from langchain_toolprm.core.verifier import (
     route_legs,
     stated_default,
     stated_format,
+    stated_options,
     stem,
     task_clauses,
     tokens,
@@ -1265,6 +1266,24 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
                                                                 "year": {"type": "integer"}}, "required": ["year"]}}})
     ctx2 = context([*BOOKS, year], HumanMessage("Reviews of Le Guin since March 4, 2021, and the top 3 books."))
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
+
+
+def test_options_a_description_states_as_the_only_ones_are_options() -> None:
+    assert stated_options("Specific property required. It can be length, width or diagonal.") == \
+        ["length", "width", "diagonal"]
+    assert stated_options("The team. It can be either 'men' or 'women'. Default is 'men'.") == ["men", "women"]
+    assert stated_options("The era, can be 'modern', 'baroque', etc.") == ["modern", "baroque"]
+    assert stated_options("The date, can be in the format YYYY-MM-DD.") == []  # one option is no choice
+    rect = normalize_tool({"type": "function", "function": {
+        "name": "rectangle_property", "description": "A property of a rectangle from its perimeter and area",
+        "parameters": {"type": "object", "properties": {
+            "perimeter": {"type": "number"}, "area": {"type": "number"},
+            "property": {"type": "string", "description": "It can be length, width or diagonal."}},
+            "required": ["perimeter", "area", "property"]}}})
+    ctx = context([rect], HumanMessage("What are the length and the width of a rectangle with perimeter 14 and area 12?"))
+    one = segment([Call("rectangle_property", {"perimeter": 14, "area": 12, "property": "length"})])
+    score, why = judge(ctx, one)
+    assert score < LV.uncovered_most and "width" in why
 
 
 def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> None:

@@ -461,15 +461,32 @@ _JOINER = r"[\W_]+"
 """What may stand between an option's words in the request ("five_years" as "five years")."""
 
 
+_CLOSED = re.compile(r"\b(?:can be(?: one of| either)?|must be one of|one of|either|possible values(?: are)?"
+                     r"|valid values(?: are)?|options are)\s*:?\s*(.+)", re.I)
+
+
+def stated_options(description: str) -> list[str]:
+    """The values a description names as the only ones: "It can be length, width or diagonal",
+    "one of: daily, weekly" (two at least, each of three words at most)."""
+    m = _CLOSED.search(description)
+    if not m:
+        return []
+    options = [o.strip(" '\"`") for o in re.split(r",|\bor\b|/", re.split(r"[.;)]", m.group(1))[0])]
+    options = [o for o in options if o and o.lower() not in ("etc", "and so on")]
+    return options if len(options) >= 2 and all(len(o.split()) <= 3 for o in options) else []
+
+
 def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Options of one parameter the request names two or more of, each owed a call of its
-    function ("the past year and the past five years": ``time_frame`` year and five_years).
+    function ("the past year and the past five years": ``time_frame`` year and five_years). The
+    options are the schema's, or else those its description states (``stated_options``).
     Each option is matched as a phrase; one inside a longer option's match names only the longer
     ("new" of "like new"), and options that differ only by case ("AA", "aa") are matched by case."""
     out = []
     for tool in tools:
         for param in tool.params:
-            choices = [c for c in param.choices or [] if isinstance(c, str)]
+            choices = [c for c in param.choices or [] if isinstance(c, str)] or \
+                ([] if param.choices else stated_options(str(param.schema.get("description", ""))))
             folded = Counter(c.lower() for c in choices)
             spans = {}
             for c in choices:
