@@ -69,7 +69,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
-         "stated options")
+         "stated options", "tied parts")
 
 
 def reached(example) -> list[str]:
@@ -110,7 +110,8 @@ def reached(example) -> list[str]:
     parameter's name has ties a number), "semicolons" (``verifier._SEVERAL_TASKS``: a request to two
     tools or more that only a semicolon marks as asking for several tasks), "stated options"
     (``verifier.stated_options``: the request names two options or more a parameter's description
-    states, the parameter having none in its schema);
+    states, the parameter having none in its schema), "tied parts" (``_Facts.other_task``: numbers the
+    request ties to a numeric parameter are said in two task parts or more);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -186,6 +187,9 @@ def reached(example) -> list[str]:
         rules.append("semicolons")
     if any(not example_param(example, e).choices for e in named_options(ctx.request, example.specs())):
         rules.append("stated options")
+    if any(len(set().union(*(facts._places(n) for n in facts.tied_to(p.name)))) > 1 for p in params
+           if _types(p.schema) & {"integer", "number"}):
+        rules.append("tied parts")
     return rules
 
 

@@ -1268,6 +1268,20 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
 
 
+def test_a_number_every_part_ties_to_the_parameter_is_still_its_own_parts() -> None:
+    def forecast(name: str, place: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": f"The {name}", "parameters": {
+            "type": "object", "properties": {place: {"type": "string"}, "days": {"type": "integer"}},
+            "required": [place, "days"]}}})
+    stock, weather = forecast("stock_forecast", "company"), forecast("weather_forecast", "location")
+    ctx = context([stock, weather], HumanMessage(
+        "Can you tell me the stock forecast for Apple for the next 30 days, and then provide the stock forecast for "
+        "Microsoft for the next 45 days? After that, give the weather forecast for Paris for the next 7 days."))
+    score, why = judge(ctx, opened("stock_forecast", ("company", "Microsoft"), ("days", 7)))
+    assert score == LV.partly and "'45' of the call's own task is unused" in why
+    assert judge(ctx, opened("stock_forecast", ("company", "Microsoft"), ("days", 45)))[0] == LV.grounded
+
+
 def test_options_a_description_states_as_the_only_ones_are_options() -> None:
     assert stated_options("Specific property required. It can be length, width or diagonal.") == \
         ["length", "width", "diagonal"]

@@ -1244,7 +1244,8 @@ class _Facts:
         his options), one of a function with a parameter of the same name may be the same thing
         again where the call's part refers back ("the same patient", "the country", "its"; not
         "Invest $2000 in Google and withdraw $1000 from Apple"), and a number the request ties to
-        ``param`` stays."""
+        ``param`` stays unless the call's own part ties one too ("Apple for the next 30 days ... and
+        then Microsoft for the next 45 days": ``days`` ties every number, and 45 is Microsoft's)."""
         if not self._clauses:
             return None
         placed = [p for v in others.values() if (p := self._places(v))]
@@ -1260,7 +1261,8 @@ class _Facts:
                                for i, ts in zip(said, theirs, strict=True)):
             return None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and any(_same_number(float(value), n) for n in self.tied_to(param)):
+        tied = self.tied_to(param) if number else []
+        if any(_same_number(float(value), n) for n in tied) and not any(self._said_in(home, n) for n in tied):
             return None
         spec = tool.param(param)
         assert spec is not None
