@@ -5,7 +5,9 @@ gold value it is a false alarm:
 - a number the request ties to another numeric parameter of the function and not to its own;
 - a number an earlier call to the same function gave another argument;
 - a number with the unit of a number an earlier call gave another argument ("10 years" beside an
-  earlier ``duration`` of "20 years").
+  earlier ``duration`` of "20 years");
+- a number where the call holds one half of a pair the request writes and the other is unused
+  ("96 and 128").
 
 Every value step of every gold list is judged as the search would judge it, with the gold calls
 before it.
@@ -24,7 +26,7 @@ from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.sources import load_training_sources
 
 CHECKS = {"the request ties": "tied to another argument", "an earlier call's": "an earlier call's other argument",
-          "a number in": "the unit of an earlier call's other argument"}
+          "a number in": "the unit of an earlier call's other argument", "the request pairs": "a pair's other half"}
 
 
 def main() -> None:

@@ -69,7 +69,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
-         "stated options", "tied parts")
+         "stated options", "tied parts", "pairs")
 
 
 def reached(example) -> list[str]:
@@ -111,7 +111,9 @@ def reached(example) -> list[str]:
     tools or more that only a semicolon marks as asking for several tasks), "stated options"
     (``verifier.stated_options``: the request names two options or more a parameter's description
     states, the parameter having none in its schema), "tied parts" (``_Facts.other_task``: numbers the
-    request ties to a numeric parameter are said in two task parts or more);
+    request ties to a numeric parameter are said in two task parts or more), "pairs"
+    (``_Facts.unpaired``: the request spells out a list of numbers no longer than a function's
+    numeric parameters, two or more);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -190,6 +192,9 @@ def reached(example) -> list[str]:
     if any(len(set().union(*(facts._places(n) for n in facts.tied_to(p.name)))) > 1 for p in params
            if _types(p.schema) & {"integer", "number"}):
         rules.append("tied parts")
+    widths = [sum(bool(_types(p.schema) & {"integer", "number"}) for p in t.params) for t in tools]
+    if any(len(run) <= w for run in facts._number_runs for w in widths if w > 1):
+        rules.append("pairs")
     return rules
 
 

@@ -1268,6 +1268,21 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
 
 
+def test_a_number_that_breaks_a_pair_the_request_writes_is_not_the_calls() -> None:
+    gcd = numbers_tool("gcd", "Greatest common divisor", "num1", "num2")
+    lcm = numbers_tool("lcm", "Least common multiple", "num1", "num2")
+    ctx = context([gcd, lcm], HumanMessage("Calculate the GCD of 96 and 128, and the LCM of 15 and 25."))
+    score, why = judge(ctx, opened("gcd", ("num1", 96), ("num2", 15)))
+    assert score == LV.partly and "pairs 128 with 96" in why
+    assert judge(ctx, opened("gcd", ("num1", 96), ("num2", 128)))[0] == LV.grounded
+    # a list longer than the function's numbers is a list of calls, and a number tied by its name stays
+    area = numbers_tool("area", "Area of a rectangle", "length", "width")
+    ctx = context([area], HumanMessage("The areas for lengths 5, 10 and 15 with width 3."))
+    assert judge(ctx, opened("area", ("length", 5), ("width", 3)))[0] == LV.grounded
+    ctx = context([area], HumanMessage("The areas for lengths 5 and 10 with width 3."))
+    assert judge(ctx, opened("area", ("length", 5), ("width", 3)))[0] == LV.grounded
+
+
 def test_a_number_every_part_ties_to_the_parameter_is_still_its_own_parts() -> None:
     def forecast(name: str, place: str) -> ToolSpec:
         return normalize_tool({"type": "function", "function": {"name": name, "description": f"The {name}", "parameters": {
