@@ -73,7 +73,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
 
 
 def reached(example) -> list[str]:
-    """The rules that can act on ``example``: "task parts" (``_Facts.other_task``), "offered
+    """The rules that can act on ``example``: "task parts" (``_Facts.other_task``, any of its
+    branches: a request of several task parts), "offered
     values" (``_Facts.offered_said``), "results owed" (``verifier.owed_after_results``: only
     where calls since the last user turn have their results), "tokens" (a function takes a token,
     ``verifier.TOKEN_PARAM``, or the conversation gives a parameter its own name as value,

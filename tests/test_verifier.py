@@ -1268,6 +1268,21 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
 
 
+def test_an_earlier_calls_value_of_the_own_part_beats_another_parts() -> None:
+    def fact(name: str) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": f"The {name} of a particle",
+                                                                "parameters": {"type": "object", "properties": {
+                                                                    "particle": {"type": "string"}, "unit": {"type": "string"}},
+                                                                    "required": ["particle", "unit"]}}})
+    weight, diameter = fact("getWeight"), fact("getDiameter")
+    ctx = context([weight, diameter], HumanMessage("What is the weight of Neutron and Proton in amu? Also what is the "
+                                                   "diameter of a Proton and Neutron in femtometers?"))
+    first = segment([Call("getWeight", {"particle": "Neutron", "unit": "amu"})])[:-1]
+    score, why = judge(ctx, [*first, *opened("getWeight", ("particle", "Proton"), ("unit", "femtometers"))])
+    assert score == LV.partly and "an earlier call's 'amu'" in why
+    assert judge(ctx, [*first, *opened("getWeight", ("particle", "Proton"), ("unit", "amu"))])[0] == LV.grounded
+
+
 def test_a_number_that_breaks_a_pair_the_request_writes_is_not_the_calls() -> None:
     gcd = numbers_tool("gcd", "Greatest common divisor", "num1", "num2")
     lcm = numbers_tool("lcm", "Least common multiple", "num1", "num2")

@@ -1245,7 +1245,10 @@ class _Facts:
         again where the call's part refers back ("the same patient", "the country", "its"; not
         "Invest $2000 in Google and withdraw $1000 from Apple"), and a number the request ties to
         ``param`` stays unless the call's own part ties one too ("Apple for the next 30 days ... and
-        then Microsoft for the next 45 days": ``days`` ties every number, and 45 is Microsoft's)."""
+        then Microsoft for the next 45 days": ``days`` ties every number, and 45 is Microsoft's).
+        An earlier call to the function that gave ``param`` a value of the call's own part takes the
+        place of an unused one ("the weight of Neutron and Proton in amu? Also the diameter ... in
+        femtometers": the second weight is in amu too)."""
         if not self._clauses:
             return None
         placed = [p for v in others.values() if (p := self._places(v))]
@@ -1271,9 +1274,11 @@ class _Facts:
                   and self._said_in(home, e.number if number else e.text)
                   and not (number and self.owner(tool, param, e.number or 0.0, calls))
                   and not (asks_unit(param, spec.schema) and not self.writes_unit(e.text, spec.schema))]
-        if not unused:
-            return None
-        return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+        if unused:
+            return f"{OTHER_TASK} while {unused[0].text!r} of the call's own task is unused"
+        kept = next((v for c in calls if c.name == tool.name and (v := c.arguments.get(param)) is not None
+                     and v != value and self._said_in(home, v)), None)
+        return None if kept is None else f"{OTHER_TASK} while an earlier call's {kept!r} is the call's own task's"
 
     def _refers_back(self, i: int, param: str) -> bool:
         """Whether part ``i`` points back at something said before: "same", a pronoun, or a
