@@ -69,7 +69,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
-         "stated options", "tied parts", "pairs")
+         "stated options", "tied parts", "pairs", "option stems")
 
 
 def reached(example) -> list[str]:
@@ -114,7 +114,8 @@ def reached(example) -> list[str]:
     states, the parameter having none in its schema), "tied parts" (``_Facts.other_task``: numbers the
     request ties to a numeric parameter are said in two task parts or more), "pairs"
     (``_Facts.unpaired``: the request spells out a list of numbers no longer than a function's
-    numeric parameters, two or more);
+    numeric parameters, two or more), "option stems" (``_Facts.names_option``: the request names an
+    option by its words' stems and none in so many words);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -196,6 +197,9 @@ def reached(example) -> list[str]:
     widths = [sum(bool(_types(p.schema) & {"integer", "number"}) for p in t.params) for t in tools]
     if any(len(run) <= w for run in facts._number_runs for w in widths if w > 1):
         rules.append("pairs")
+    if any(facts.names_option(p.choices, c) and str(c).lower() not in facts.evidence
+           for p in params if p.choices and len(p.choices) > 1 for c in p.choices if not isinstance(c, bool)):
+        rules.append("option stems")
     return rules
 
 

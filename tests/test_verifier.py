@@ -1268,6 +1268,22 @@ def test_a_number_written_only_inside_a_date_does_not_fill_a_numeric_argument() 
     assert judge(ctx2, [*reviews, *opened("sales_in", ("year", 2021))])[0] == LV.grounded
 
 
+def test_an_option_the_request_names_by_its_stem_is_named_where_none_is_named_whole() -> None:
+    trends = normalize_tool({"type": "function", "function": {"name": "house_price_trends", "description": "House prices",
+                                                              "parameters": {"type": "object", "properties": {
+                                                                  "location": {"type": "string"},
+                                                                  "period": {"type": "string", "enum": [
+                                                                      "Monthly", "Quarterly", "Yearly"]}},
+                                                                  "required": ["location"]}}})
+    ctx = context([trends], HumanMessage("The average house price in Austin over the last quarter?"))
+    assert value(ctx, "period", "Quarterly", "house_price_trends") == LV.grounded
+    assert value(ctx, "period", "Yearly", "house_price_trends") == LV.default
+    # an option named whole wins over one a word's stem names
+    ctx = context([trends], HumanMessage("The yearly average house price in Austin, reported monthly?"))
+    assert value(ctx, "period", "Monthly", "house_price_trends") == LV.grounded
+    assert value(ctx, "period", "Quarterly", "house_price_trends") == LV.default
+
+
 def test_an_earlier_calls_value_of_the_own_part_beats_another_parts() -> None:
     def fact(name: str) -> ToolSpec:
         return normalize_tool({"type": "function", "function": {"name": name, "description": f"The {name} of a particle",

@@ -936,7 +936,7 @@ class VerifierScorer:
         if isinstance(value, bool) or value is None:
             return Judgement(lv.default, "a literal")
         if param.choices is not None and len(param.choices) > 1:
-            named = str(value).lower() in facts.evidence
+            named = facts.names_option(param.choices, value)
             return Judgement(lv.grounded if named else lv.default, "an option named" if named else "an option")
         if not self.grounding:
             return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
@@ -1495,6 +1495,17 @@ class _Facts:
                 if kin and not (isinstance(mine, (int, float)) and self._units.get(float(mine)) == unit):
                     return f"a number in {unit!r} like an earlier call's {k!r}"
         return None
+
+    def names_option(self, choices: Sequence[Any], value: Any) -> bool:
+        """Whether the conversation names the option ``value``: in so many words, or, where it
+        names none of the options so, by the stems of its words ("the last quarter" names
+        ``Quarterly``; "an annual rate compounded monthly" names ``monthly`` and not ``annually``)."""
+        if str(value).lower() in self.evidence:
+            return True
+        if any(str(c).lower() in self.evidence for c in choices):
+            return False
+        stems = [stem(w) for w in words(str(value))]
+        return bool(stems) and all(s in self._request_stems for s in stems)
 
     def unpaired(self, tool: ToolSpec, param: str, number: float, others: dict[str, Any],
                  calls: Sequence[Call]) -> str | None:
