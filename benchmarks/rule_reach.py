@@ -69,7 +69,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "option siblings", "shared names", "refers back", "ular words", "quotes", "each", "possessives",
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
-         "stated options", "tied parts", "pairs", "option stems")
+         "stated options", "tied parts", "pairs", "option stems",
+         "relevant homes")
 
 
 def reached(example) -> list[str]:
@@ -115,7 +116,8 @@ def reached(example) -> list[str]:
     request ties to a numeric parameter are said in two task parts or more), "pairs"
     (``_Facts.unpaired``: the request spells out a list of numbers no longer than a function's
     numeric parameters, two or more), "option stems" (``_Facts.names_option``: the request names an
-    option by its words' stems and none in so many words);
+    option by its words' stems and none in so many words), "relevant homes" (``_Facts._homes``: a
+    function no task part names has a home part by relevance);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -200,6 +202,8 @@ def reached(example) -> list[str]:
     if any(facts.names_option(p.choices, c) and str(c).lower() not in facts.evidence
            for p in params if p.choices and len(p.choices) > 1 for c in p.choices if not isinstance(c, bool)):
         rules.append("option stems")
+    if any(name not in part.claims for name, i in facts._homes.items() for part in [facts._clauses[i]]):
+        rules.append("relevant homes")
     return rules
 
 

@@ -1299,6 +1299,20 @@ def test_an_earlier_calls_value_of_the_own_part_beats_another_parts() -> None:
     assert judge(ctx, [*first, *opened("getWeight", ("particle", "Proton"), ("unit", "amu"))])[0] == LV.grounded
 
 
+def test_a_part_that_names_no_function_is_the_home_of_the_one_it_is_relevant_to() -> None:
+    gcd = numbers_tool("math.gcd", "Greatest common divisor of two integers", "num1", "num2")
+    note = numbers_tool("music.note_duration", "Duration between two music notes", "first_note_frequency",
+                        "second_note_frequency", "tempo")
+    ctx = context([gcd, note], HumanMessage(
+        "First, I need the greatest common divisor of two integers, 48 and 36. Lastly, for a music project, the "
+        "duration between two notes: the first note frequency is 440 and the second 880, at a tempo of 100."))
+    first = segment([Call("music.note_duration", {"first_note_frequency": 440, "second_note_frequency": 880,
+                                                  "tempo": 100})])[:-1]
+    score, why = judge(ctx, [*first, *opened("music.note_duration", ("first_note_frequency", 48))])
+    assert score == LV.partly and "earlier call's 440" in why
+    assert judge(ctx, [*first, *opened("math.gcd", ("num1", 48))])[0] == LV.grounded
+
+
 def test_a_number_that_breaks_a_pair_the_request_writes_is_not_the_calls() -> None:
     gcd = numbers_tool("gcd", "Greatest common divisor", "num1", "num2")
     lcm = numbers_tool("lcm", "Least common multiple", "num1", "num2")

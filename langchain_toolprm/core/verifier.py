@@ -1212,12 +1212,19 @@ class _Facts:
     def _homes(self) -> dict[str, int]:
         """Each function's one clause that asks for it: the only one that says its own name words,
         or the only one of those that names no other function ("the Electric field at 3m" and
-        not "the magnetic field for an electric current")."""
+        not "the magnetic field for an electric current"); for a function no part names so, the
+        one part most relevant to it, if relevant and no other part names a function ("the
+        greatest common divisor of 48 and 36" for ``math.gcd``)."""
         out = {}
         for t in self.ctx.tools:
             mine = [i for i, part in enumerate(self._clauses) if t.name in part.claims]
             alone = [i for i in mine if len(self._clauses[i].claims) == 1]
             pick = mine if len(mine) == 1 else alone
+            if not mine:
+                rel = [relevance(part.text, t) for part in self._clauses]
+                best = max(rel, default=0.0)
+                pick = [i for i, r in enumerate(rel) if r == best and not self._clauses[i].claims] \
+                    if best >= RELEVANCE_THRESHOLD and rel.count(best) == 1 else []
             if len(pick) == 1:
                 out[t.name] = pick[0]
         return out
