@@ -70,7 +70,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
-         "relevant homes")
+         "relevant homes", "contractions")
 
 
 def reached(example) -> list[str]:
@@ -117,7 +117,8 @@ def reached(example) -> list[str]:
     (``_Facts.unpaired``: the request spells out a list of numbers no longer than a function's
     numeric parameters, two or more), "option stems" (``_Facts.names_option``: the request names an
     option by its words' stems and none in so many words), "relevant homes" (``_Facts._homes``: a
-    function no task part names has a home part by relevance);
+    function no task part names has a home part by relevance), "contractions" (``verifier._STOP``: the
+    request writes "I'm", "I'd", "I've" or "I'll" inside a sentence, where a name could have been);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -204,6 +205,8 @@ def reached(example) -> list[str]:
         rules.append("option stems")
     if any(name not in part.claims for name, i in facts._homes.items() for part in [facts._clauses[i]]):
         rules.append("relevant homes")
+    if re.search(r"[\w,;:]\s+I['’](?:m|d|ve|ll)\b", ctx.request):
+        rules.append("contractions")
     return rules
 
 

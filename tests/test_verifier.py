@@ -120,6 +120,9 @@ def test_request_entities() -> None:
     assert "What" not in found and "Play" not in found  # sentence openers are no names
     assert {e.text for e in request_entities("Flights from Dr. Lee's town to NYC", [])} >= {"NYC"}  # ends the text
     assert {e.text for e in request_entities("The employee whose ID is 345", [])} == {"345"}  # a plain acronym
+    # "I'm" and "I'd" inside a sentence are no names
+    assert {e.text for e in request_entities("Second, I'm curious, and I’d like what Albert Einstein did.", [])} == \
+        {"Albert Einstein"}
 
 
 def test_quotes_pair_with_their_own_kind_and_apostrophes_quote_nothing() -> None:

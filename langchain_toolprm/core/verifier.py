@@ -62,6 +62,7 @@ those what which who whom whose how when where why can could would should will s
 have has had i me my mine you your yours we our us they them their he him his she her hers please want wants
 wanted need needs like tell show give let know about as into than then there here any some all each every also
 just get got if so such not no yes up out over under very much many more most less few one ones s t
+i'm i’m i'd i’d i've i’ve i'll i’ll
 """.split())
 _GENERIC = frozenset("""
 get find calculate calculates calculation compute computes retrieve retrieves fetch search query check create make
