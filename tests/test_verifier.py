@@ -403,30 +403,33 @@ def test_a_number_the_request_puts_by_a_parameters_name_belongs_to_it(tools: lis
     assert judge(ctx, [*done, *opened("get_weather", ("city", "Paris"), ("days", 3))])[0] == LV.grounded
 
 
-def test_a_number_tied_to_another_argument_or_given_to_it_earlier_is_not_this_ones() -> None:
-    tool = numbers_tool("em_force", "Induced electromagnetic force", "b_field", "area", "d_time")
-    ctx = context([tool], HumanMessage("The force for a magnetic field of 5 Tesla through a 2 square meter loop and "
-                                       "change in time of 4 seconds, then repeat with a change in time of 10 seconds."))
-    first = segment([Call("em_force", {"b_field": 5, "area": 2, "d_time": 4})])[:-1]
-    score, why = judge(ctx, [*first, *opened("em_force", ("b_field", 10))])
-    assert score == LV.partly and "ties 10 to 'd_time'" in why
-    score, why = judge(ctx, [*first, *opened("em_force", ("b_field", 2))])
-    assert score == LV.partly and "earlier call's 'area'" in why
-    # The first call's field again is right: the unused 10 is d_time's, not b_field's to take.
-    assert judge(ctx, [*first, *opened("em_force", ("b_field", 5))])[0] == LV.grounded
-    assert judge(ctx, [*first, *opened("em_force", ("b_field", 5), ("area", 2), ("d_time", 10))])[0] == LV.grounded
-
-
-def test_a_number_with_the_unit_of_an_earlier_calls_argument_is_that_arguments() -> None:
-    tool = numbers_tool("fence_cost", "Cost of a fence", "labor_cost", "material_cost", "length")
-    ctx = context([tool], HumanMessage("The cost of a fence 10 meters and 20 meters long if the labor cost is "
-                                       "$10,000 and the material cost is $3,000."))
-    first = segment([Call("fence_cost", {"labor_cost": 10000, "material_cost": 3000, "length": 20})])[:-1]
-    score, why = judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10))])
-    assert score == LV.partly and "like an earlier call's 'length'" in why
-    # The unused 10 is length's to take, so the first call's cost again is right.
-    assert judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10000))])[0] == LV.grounded
-    assert judge(ctx, [*first, *opened("fence_cost", ("labor_cost", 10000), ("length", 10))])[0] == LV.grounded
+@pytest.mark.parametrize(("params", "request_text", "first", "wrong", "kept", "later"), [
+    # a number tied to another argument, or given to it by an earlier call, is not this one's
+    (("b_field", "area", "d_time"),
+     "The force for a magnetic field of 5 Tesla through a 2 square meter loop and change in time of 4 seconds, "
+     "then repeat with a change in time of 10 seconds.",
+     {"b_field": 5, "area": 2, "d_time": 4}, [("b_field", 10, "ties 10 to 'd_time'"),
+                                               ("b_field", 2, "earlier call's 'area'")],
+     ("b_field", 5), ("d_time", 10)),
+    # a number with the unit of an earlier call's argument is that argument's
+    (("labor_cost", "material_cost", "length"),
+     "The cost of a fence 10 meters and 20 meters long if the labor cost is $10,000 and the material cost is $3,000.",
+     {"labor_cost": 10000, "material_cost": 3000, "length": 20}, [("labor_cost", 10, "like an earlier call's 'length'")],
+     ("labor_cost", 10000), ("length", 10)),
+])
+def test_a_number_that_is_another_arguments_is_not_this_ones(params: tuple[str, ...], request_text: str,
+                                                              first: dict[str, Any], wrong: list[tuple[str, Any, str]],
+                                                              kept: tuple[str, Any], later: tuple[str, Any]) -> None:
+    tool = numbers_tool("f", "A function of numbers", *params)
+    ctx = context([tool], HumanMessage(request_text))
+    done = segment([Call("f", first)])[:-1]
+    for name, number, reason in wrong:
+        score, said = judge(ctx, [*done, *opened("f", (name, number))])
+        assert score == LV.partly and reason in said
+    # The first call's value again is right: the unused number is the other argument's to take.
+    assert judge(ctx, [*done, *opened("f", kept)])[0] == LV.grounded
+    rest = {k: v for k, v in first.items() if k not in (kept[0], later[0])}
+    assert judge(ctx, [*done, *opened("f", kept, *rest.items(), later)])[0] == LV.grounded
 
 
 def test_a_word_beside_another_parameters_own_word_ties_no_number() -> None:
