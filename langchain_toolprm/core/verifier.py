@@ -1158,7 +1158,8 @@ class _Facts:
         for "how many stores carry it in each city", ("religion.get_core_beliefs", "religion")
         for "the core beliefs of both these religions"."""
         out = []
-        for _, _, claims, said, _ in self._clauses:
+        for part in self._clauses:
+            claims, said = part.claims, part.said
             tool = self.ctx.tool(next(iter(claims))) if len(claims) == 1 else None
             named = {w for p in tool.params for w in content_words(p.name)} if tool else set()
             for j, w in enumerate(said):
@@ -1214,7 +1215,7 @@ class _Facts:
         """Each function's one clause that asks for it: the only one that says its own name words,
         or the only one of those that names no other function ("the Electric field at 3m" and
         not "the magnetic field for an electric current"); for a function no part names so, the
-        one part most relevant to it, if relevant and no other part names a function ("the
+        one part most relevant to it, where that part is relevant and names no function ("the
         greatest common divisor of 48 and 36" for ``math.gcd``)."""
         out = {}
         for t in self.ctx.tools:
