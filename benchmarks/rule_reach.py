@@ -50,6 +50,7 @@ from langchain_toolprm.core.verifier import (
     named_options,
     paging,
     stated_format,
+    takes_number,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -178,7 +179,8 @@ def reached(example) -> list[str]:
         rules.append("ranges")
     if _POWERED.search(ctx.text) and any(asks_unit(p.name, p.schema) for p in params):
         rules.append("square units")
-    if any(facts.tied_to(p.name) != facts.word_ties(p.name) for p in params if _types(p.schema) & {"integer", "number"}):
+    numeric = [p for p in params if takes_number(p)]
+    if any(facts.tied_to(p.name) != facts.word_ties(p.name) for p in numeric):
         rules.append("units of time")
     if any(facts.said_relevance(t) < RELEVANCE_THRESHOLD <= facts.part_relevance(t)
            and t.name not in facts.named_functions for t in example.specs()):
@@ -186,18 +188,17 @@ def reached(example) -> list[str]:
     if facts._clauses and any(_TASK_START.match(piece) and re.match(r"\W*(?:and|but)\b", piece, re.I)
                               for piece in _CLAUSE_BREAK.split(ctx.request) if piece):
         rules.append("and then")
-    if any(facts.word_ties(p.name) != facts.word_ties(p.name, beside=False) for p in params
-           if _types(p.schema) & {"integer", "number"}):
+    if any(facts.word_ties(p.name) != facts.word_ties(p.name, beside=False) for p in numeric):
         rules.append("beside words")
     if len(example.specs()) > 1 and ";" in ctx.request and \
             not _SEVERAL_TASKS.search(ctx.request.replace(";", ",")):
         rules.append("semicolons")
-    if any(not example_param(example, e).choices for e in named_options(ctx.request, example.specs())):
+    schemas = {(t.name, p.name): p for t in example.specs() for p in t.params}
+    if any(not schemas[e.function, e.param].choices for e in named_options(ctx.request, example.specs())):
         rules.append("stated options")
-    if any(len(set().union(*(facts._places(n) for n in facts.tied_to(p.name)))) > 1 for p in params
-           if _types(p.schema) & {"integer", "number"}):
+    if any(len(set().union(*(facts._places(n) for n in facts.tied_to(p.name)))) > 1 for p in numeric):
         rules.append("tied parts")
-    widths = [sum(bool(_types(p.schema) & {"integer", "number"}) for p in t.params) for t in tools]
+    widths = [sum(map(takes_number, t.params)) for t in tools]
     if any(len(run) <= w for run in facts._number_runs for w in widths if w > 1):
         rules.append("pairs")
     if any(facts.names_option(p.choices, c) and str(c).lower() not in facts.evidence
@@ -208,10 +209,6 @@ def reached(example) -> list[str]:
     if re.search(r"[\w,;:]\s+I['’](?:m|d|ve|ll)\b", ctx.request):
         rules.append("contractions")
     return rules
-
-
-def example_param(example, entity: Entity):
-    return next(p for t in example.specs() if t.name == entity.function for p in t.params if p.name == entity.param)
 
 
 def opens(example, record: dict) -> bool:

@@ -486,8 +486,8 @@ def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     out = []
     for tool in tools:
         for param in tool.params:
-            choices = [c for c in param.choices or [] if isinstance(c, str)] or \
-                ([] if param.choices else stated_options(str(param.schema.get("description", ""))))
+            choices = [c for c in param.choices if isinstance(c, str)] if param.choices else \
+                stated_options(str(param.schema.get("description", "")))
             folded = Counter(c.lower() for c in choices)
             spans = {}
             for c in choices:
@@ -657,6 +657,11 @@ def _types(schema: dict[str, Any]) -> set[str]:
         for alt in schema.get(key, []):
             kinds |= _types(alt)
     return kinds
+
+
+def takes_number(param: ParamSpec) -> bool:
+    """Whether a parameter's schema admits a number (``integer`` or ``number``, alone or in a union)."""
+    return bool(_types(param.schema) & {"integer", "number"})
 
 
 @dataclass(frozen=True)
@@ -1125,7 +1130,12 @@ class _Facts:
         """``tool``'s relevance to its best task part of the request, while no result of it is in."""
         if self.ctx.said_for(tool.name) != self.ctx.said_text:
             return 0.0
-        return max((relevance(part.text, tool) for part in self._clauses), default=0.0)
+        return max(self._part_relevances[tool.name], default=0.0)
+
+    @cached_property
+    def _part_relevances(self) -> dict[str, list[float]]:
+        """Each tool's relevance to each task part, in order."""
+        return {t.name: [relevance(part.text, t) for part in self._clauses] for t in self.ctx.tools}
 
     def said_relevance(self, tool: ToolSpec) -> float:
         """What the conversation's words alone give ``tool``: the user's words since its last result,
@@ -1223,7 +1233,7 @@ class _Facts:
             alone = [i for i in mine if len(self._clauses[i].claims) == 1]
             pick = mine if len(mine) == 1 else alone
             if not mine:
-                rel = [relevance(part.text, t) for part in self._clauses]
+                rel = self._part_relevances[t.name]
                 best = max(rel, default=0.0)
                 pick = [i for i, r in enumerate(rel) if r == best and not self._clauses[i].claims] \
                     if best >= RELEVANCE_THRESHOLD and rel.count(best) == 1 else []
@@ -1529,7 +1539,7 @@ class _Facts:
         held = [float(v) for v in others.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
         used = [*held, *(float(v) for c in [*calls, *self.ctx.calls_since_request] for v in c.arguments.values()
                          if isinstance(v, (int, float)) and not isinstance(v, bool))]
-        width = len([p for p in tool.params if _types(p.schema) & {"integer", "number"}])
+        width = sum(map(takes_number, tool.params))
         for run in self._number_runs:
             if len(run) > width or any(_same_number(number, n) for n in run):
                 continue
@@ -1550,7 +1560,7 @@ class _Facts:
     def _number_params(self) -> dict[str, list[str]]:
         """Each tool's numeric parameters whose words are not all the function's own ("the final
         temperature when 20 kg" names ``calculate_final_temperature``, not its ``temperature1``)."""
-        return {t.name: [p.name for p in t.params if _types(p.schema) & {"integer", "number"}
+        return {t.name: [p.name for p in t.params if takes_number(p)
                          and not content_words(p.name) <= content_words(t.name)] for t in self.ctx.tools}
 
     @cached_property
