@@ -2,9 +2,9 @@
 # Produces the numbers of docs/results.md (the search issue: the proposer in the model's own
 # tokens and the deciding verifier), on the embedded Gemma 3 270M:
 #   whole sets (BFCL non-live 1,240 items, ToolAlpaca 114, API-Bank level-1 399): beam N=1 M=4
-#     with the verifier, and constrained greedy;
-#   evaluation slices: each verifier signal switched off (the first 25 items of each category),
-#     beam N=2 M=4, best-of-4 and majority vote of 4 (the same first 25);
+#     with the verifier, constrained greedy, beam N=2 M=4, and best-of-4 and majority vote of 4
+#     (read off one set of 4 samples per item: the two strategies sample alike);
+#   evaluation slices: each verifier signal switched off (the first 25 items of each category);
 #   the oracle table (benchmarks/oracle.py: the first 25 items of each BFCL category, M=4 and 8).
 # Jobs go to two lanes, one torch thread each (the 2-core CPU this was measured on); every
 # command resumes where it stopped, so an interrupted run is finished by running it again.
@@ -26,12 +26,11 @@ lane_a() {
   for signal in relevance coverage grounding schema_copy; do
     sets --out "$OUT/slices" --limit 25 --strategy beam --ablate "$signal"
   done
-  sets --out "$OUT/slices" --limit 25 --strategy best_of_n --samples 4
+  sets --out "$OUT/whole" --limit 0 --strategy best_of_n,majority --samples 4
 }
 lane_b() {
   sets --out "$OUT/whole" --limit 0 --strategy greedy
-  sets --out "$OUT/slices" --limit 25 --strategy beam --N 2 --M 4
-  sets --out "$OUT/slices" --limit 25 --strategy majority --samples 4
+  sets --out "$OUT/whole" --limit 0 --strategy beam --N 2 --M 4
 }
 lane_a > "$OUT.lane_a.log" 2>&1 &
 lane_b > "$OUT.lane_b.log" 2>&1 &

@@ -37,7 +37,7 @@ from .evaluation.benchmarks import BENCHMARKS, get_benchmark, load_benchmark
 from .evaluation.plots import plot_grid
 from .evaluation.reports import summarize
 from .evaluation.runner import make_scorer, run_eval, run_grid
-from .evaluation.specs import STRATEGIES, EvalSpec, scorer_label, slug
+from .evaluation.specs import STRATEGIES, EvalSpec, one_search_each, scorer_label, slug
 from .training.prm import add_eval_prm_parser, add_train_parser
 from .training.reward_head import add_train_head_parser
 from .training.sft import add_train_policy_parser
@@ -190,10 +190,10 @@ def _run_command(args: argparse.Namespace) -> int:
             run_grid(examples, ns, ms, out_dir, policy=policy, scorer=scorer, base=specs[0], resume=args.resume)
             print(f"{category or args.benchmark}: {plot_grid(out_dir, scorer=scorer_label(specs[0]))}")
             continue
-        for spec in specs:
-            shard = f".shard-{k}-of-{n}" if n > 1 else ""
-            run_eval(examples, spec, out_dir / f"{slug(spec.name)}{shard}.jsonl", policy=policy, scorer=scorer,
-                     resume=args.resume)
+        shard = f".shard-{k}-of-{n}" if n > 1 else ""
+        for first, *rest in one_search_each(specs):  # best_of_n and majority: one set of samples
+            run_eval(examples, first, out_dir / f"{slug(first.name)}{shard}.jsonl", policy=policy, scorer=scorer,
+                     resume=args.resume, also=[(s, out_dir / f"{slug(s.name)}{shard}.jsonl") for s in rest])
     # With earlier runs in the same folders (e.g. greedy for the ratios), scored by today's metrics.
     print(summarize(folders, examples=[ex for exs in data.values() for ex in exs]))
     return 0

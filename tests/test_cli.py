@@ -114,14 +114,16 @@ def test_build_dataset_rejects_nonsense_counts(option: str, value: str, tmp_path
 def test_cli_eval_end_to_end_and_resume(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["eval", "--benchmark", "bfcl", "--category", "simple_python", "--strategy", "greedy",
-            "--strategy", "beam,best_of_n", "--M", "2", "--limit", "2", "--model", str(tiny_gemma_path),
+            "--strategy", "beam,best_of_n,majority", "--M", "2", "--limit", "2", "--model", str(tiny_gemma_path),
             "--data-dir", str(tiny_bfcl_dir), "--out", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "### bfcl" in out and "| simple_python | greedy | 2 |" in out and "| simple_python | best_of_n 2 verifier | 2 |" in out
     folder = tmp_path / "bfcl" / "simple_python"
     assert sorted(p.name for p in folder.iterdir()) == ["beam_N=1_M=2_verifier.jsonl", "best_of_n_2_verifier.jsonl",
-                                                        "greedy.jsonl"]
+                                                        "greedy.jsonl", "majority_2_verifier.jsonl"]
+    votes = [json.loads(x) for x in (folder / "majority_2_verifier.jsonl").open()]
+    assert [r["same_search_as"] for r in votes] == [["best_of_n 2 verifier"]] * 2  # one set of samples for both
     before = {p: p.read_text() for p in folder.iterdir()}
     assert main(argv) == 0  # resumed: nothing to do, nothing appended
     assert {p: p.read_text() for p in folder.iterdir()} == before

@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 
 from langchain_toolprm import TransformersBackend
+from langchain_toolprm.core import search
+from langchain_toolprm.core.proposer import Beam
 from langchain_toolprm.core.scorers import GenerativePRM
+from langchain_toolprm.core.search import SearchConfig
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import ToolExample
 from langchain_toolprm.evaluation import runner
 from langchain_toolprm.evaluation.runner import predict, run_eval, run_grid
-from langchain_toolprm.evaluation.specs import STRATEGIES, EvalSpec, Prediction, slug
+from langchain_toolprm.evaluation.specs import STRATEGIES, EvalSpec, Prediction, one_search_each, slug
 
 
 # ---- one item --------------------------------------------------------------------------------
@@ -79,7 +82,7 @@ def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: Transfor
     def no_work(*args: object) -> Prediction:
         raise AssertionError("a resumed run predicted an item already in its file")
 
-    monkeypatch.setattr(runner, "predict", no_work)
+    monkeypatch.setattr(runner, "predict_group", no_work)
     assert run_eval(examples, spec, path, policy=tiny_policy, scorer=VerifierScorer(), progress=False) == records
     with pytest.raises(ValueError, match="another setting"):
         run_eval(examples, EvalSpec("greedy", max_value_tokens=7), path, policy=tiny_policy,
@@ -87,11 +90,62 @@ def test_run_eval_writes_jsonl_and_resumes(tmp_path: Path, tiny_policy: Transfor
     # A crash mid-write leaves a torn last line: it is cut and only that item is done again.
     path.write_text(path.read_text()[:-40])
     done = []
-    monkeypatch.setattr(runner, "predict", lambda p, s, ex, sp: done.append(ex.id) or Prediction([], "", 1, 0, 0, 0.1))
+    monkeypatch.setattr(runner, "predict_group",
+                        lambda p, s, ex, g: done.append(ex.id) or [Prediction([], "", 1, 0, 0, 0.1)])
     run_eval(examples, spec, path, policy=tiny_policy, scorer=VerifierScorer(), progress=False)
     assert done == [examples[1].id] and len(path.read_text().splitlines()) == 2
     run_eval(examples, spec, path, policy=tiny_policy, scorer=VerifierScorer(), progress=False, resume=False)
     assert done[1:] == [e.id for e in examples]
+
+
+def test_best_of_n_and_majority_read_one_set_of_samples(tmp_path: Path, tiny_policy: TransformersBackend,
+                                                        tiny_bfcl: list[ToolExample], fast: dict[str, int],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One sampling run answers both, as two runs of their own would, and each file resumes alone.
+    (The tiny model's samples never repeat, so its votes would follow the scores: the vote here
+    takes the least likely sample instead, so the two answers differ.)"""
+    def least_likely(paths: list[Beam], config: SearchConfig) -> Beam | None:
+        return min(paths, key=lambda b: b.logprob, default=None)
+
+    monkeypatch.setattr(search, "most_voted", least_likely)
+    monkeypatch.setitem(search.SAMPLE_PICKS, "majority", least_likely)
+    setting = {"samples": 4, "temperature": 1.5, "seed": 1, **fast}  # one item then samples two lists
+    best, vote = EvalSpec("best_of_n", **setting), EvalSpec("majority", **setting)
+    alone = [run_eval(tiny_bfcl, s, tmp_path / f"{s.strategy}.jsonl", policy=tiny_policy, scorer=VerifierScorer(),
+                      progress=False) for s in (best, vote)]
+    assert [r["raw"] for r in alone[0]] != [r["raw"] for r in alone[1]]
+    searches = []
+    real = runner._search
+    monkeypatch.setattr(runner, "_search", lambda *a: searches.append(a[-1]) or real(*a))
+    shared = tmp_path / "shared"
+    together = run_eval(tiny_bfcl, best, shared / "best.jsonl", policy=tiny_policy, scorer=VerifierScorer(),
+                        progress=False, also=[(vote, shared / "vote.jsonl")])
+    assert len(searches) == len(tiny_bfcl) and together == [json.loads(x) for x in (shared / "best.jsonl").open()]
+    votes = [json.loads(x) for x in (shared / "vote.jsonl").open()]
+    for mine, theirs in zip((together, votes), alone):
+        assert [r["calls"] for r in mine] == [r["calls"] for r in theirs]
+        assert [r["raw"] for r in mine] == [r["raw"] for r in theirs]
+    assert votes[0]["same_search_as"] == [best.name] and votes[0]["strategy"] == vote.name
+    (shared / "vote.jsonl").write_text((shared / "vote.jsonl").read_text().splitlines()[0] + "\n")
+    run_eval(tiny_bfcl, best, shared / "best.jsonl", policy=tiny_policy, scorer=VerifierScorer(), progress=False,
+             also=[(vote, shared / "vote.jsonl")])  # the one item missing from one file is searched again
+    assert len(searches) == len(tiny_bfcl) + 1
+    assert [json.loads(x)["calls"] for x in (shared / "vote.jsonl").open()] == [r["calls"] for r in alone[1]]
+    assert len((shared / "best.jsonl").read_text().splitlines()) == len(tiny_bfcl)
+
+
+def test_only_samples_of_one_setting_are_shared(tmp_path: Path, tiny_policy: TransformersBackend,
+                                                tiny_bfcl: list[ToolExample], fast: dict[str, int]) -> None:
+    vote = EvalSpec("majority", samples=3, **fast)
+    assert one_search_each([EvalSpec("best_of_n", samples=3, **fast), EvalSpec("beam", **fast), vote,
+                            EvalSpec("majority", samples=2, **fast)]) == [
+        [EvalSpec("best_of_n", samples=3, **fast), vote], [EvalSpec("beam", **fast)],
+        [EvalSpec("majority", samples=2, **fast)]]
+    for other in (EvalSpec("majority", samples=3, temperature=0.5, **fast), EvalSpec("beam", **fast)):
+        with pytest.raises(ValueError, match="one search cannot answer"):
+            run_eval(tiny_bfcl, vote, tmp_path / "a.jsonl", policy=tiny_policy, scorer=VerifierScorer(),
+                     progress=False, also=[(other, tmp_path / "b.jsonl")])
+    assert not list(tmp_path.iterdir())  # refused before anything is written
 
 
 # ---- grid ---------------------------------------------------------------------------------------

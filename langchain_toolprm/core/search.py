@@ -317,8 +317,7 @@ def beam_search(backend: Backend, scorer: Scorer, problem: SearchProblem, config
     """Fine-grained beam search: retain N open paths, explore M per path, the best closed list wins."""
     result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=config.m_explore,
                      temperature=config.temperature, samples=False, on_decided=on_decided, on_trace=on_trace)
-    best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
-    return _pick(result, best, on_decided, on_trace)
+    return _pick(result, best_scored(result.finished, config), on_decided, on_trace)
 
 
 def greedy(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
@@ -329,13 +328,18 @@ def greedy(backend: Backend, scorer: Scorer, problem: SearchProblem, config: Sea
     return _pick(result, result.finished[0] if result.finished else None, on_decided, on_trace)
 
 
+def _sample(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
+            on_decided: OnDecided | None, on_trace: OnTrace | None) -> SearchResult:
+    """N independent sampled call lists, the same for best-of-N and majority vote."""
+    return _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
+                   temperature=config.temperature, samples=True, on_decided=on_decided, on_trace=on_trace)
+
+
 def best_of_n(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
               on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """N independent sampled call lists; the best by aggregated score wins."""
-    result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
-                     temperature=config.temperature, samples=True, on_decided=on_decided, on_trace=on_trace)
-    best = max(result.finished, key=lambda b: _key(b.scores, b.logprob, config), default=None)
-    return _pick(result, best, on_decided, on_trace)
+    result = _sample(backend, scorer, problem, config, on_decided, on_trace)
+    return _pick(result, best_scored(result.finished, config), on_decided, on_trace)
 
 
 def canonical(calls: Sequence[Call]) -> str:
@@ -343,18 +347,29 @@ def canonical(calls: Sequence[Call]) -> str:
     return json.dumps(sorted(json.dumps([c.name, c.arguments], sort_keys=True) for c in calls))
 
 
+def best_scored(paths: Sequence[Beam], config: SearchConfig) -> Beam | None:
+    """The finished path with the best aggregated score (ties: the likelier)."""
+    return max(paths, key=lambda b: _key(b.scores, b.logprob, config), default=None)
+
+
+def most_voted(paths: Sequence[Beam], config: SearchConfig) -> Beam | None:
+    """The finished path whose call list the most paths share (ties: the best scored)."""
+    votes = Counter(canonical(assemble(b.steps)) for b in paths)
+    return max(paths, key=lambda b: (votes[canonical(assemble(b.steps))], _key(b.scores, b.logprob, config)),
+               default=None)
+
+
+SAMPLE_PICKS: dict[str, Callable[[Sequence[Beam], SearchConfig], Beam | None]] = {
+    "best_of_n": best_scored, "majority": most_voted}
+"""How best-of-N and majority vote choose among the same samples (:func:`_sample` draws them
+alike for both), so an evaluation can read both answers off one sampling run."""
+
+
 def majority_vote(backend: Backend, scorer: Scorer, problem: SearchProblem, config: SearchConfig,
                   on_decided: OnDecided | None = None, *, on_trace: OnTrace | None = None) -> SearchResult:
     """N independent sampled call lists; the most frequent wins (ties: best score)."""
-    result = _expand(backend, scorer, problem, config, width=config.n_retain, explore=1,
-                     temperature=config.temperature, samples=True, on_decided=on_decided, on_trace=on_trace)
-    votes = Counter(canonical(assemble(b.steps)) for b in result.finished)
-    best = max(
-        result.finished,
-        key=lambda b: (votes[canonical(assemble(b.steps))], _key(b.scores, b.logprob, config)),
-        default=None,
-    )
-    return _pick(result, best, on_decided, on_trace)
+    result = _sample(backend, scorer, problem, config, on_decided, on_trace)
+    return _pick(result, most_voted(result.finished, config), on_decided, on_trace)
 
 
 STRATEGIES = {"beam": beam_search, "greedy": greedy, "best_of_n": best_of_n, "majority": majority_vote}

@@ -34,12 +34,12 @@ from ..core.loader import load_scorer
 from ..core.proposer import Constraints
 from ..core.schema import ToolSchemaError, ToolSpec
 from ..core.scorers import Scorer
-from ..core.search import SearchConfig
-from ..core.steps import Call
+from ..core.search import SAMPLE_PICKS, SearchConfig
+from ..core.steps import Call, assemble
 from ..data.records import DataFileError, ToolExample, append_jsonl, call_to_dict
 from .baselines import generate_text
 from .benchmarks import benchmark_of, scored_as
-from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, slug
+from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, one_search_each, slug
 
 
 def make_scorer(spec: EvalSpec, *, prm_base: str | None = None, policy: Backend | None = None) -> Scorer:
@@ -56,7 +56,10 @@ def _item_seed(spec: EvalSpec, example: ToolExample) -> int | None:
 
 
 def _search(backend: Backend, scorer: Scorer, example: ToolExample, specs: list[ToolSpec],
-            spec: EvalSpec) -> tuple[list[Call] | None, str]:
+            group: Sequence[EvalSpec]) -> list[tuple[list[Call] | None, str]]:
+    """One search for ``group`` (one spec, or best-of-N and majority vote over the same samples);
+    each spec's calls and text."""
+    spec = group[0]
     rules = Constraints(tuple(specs), max_calls=spec.max_calls)
     beam = spec.strategy == "beam"
     config = SearchConfig(
@@ -65,34 +68,47 @@ def _search(backend: Backend, scorer: Scorer, example: ToolExample, specs: list[
         widen_below=spec.widen_below, widen_policy=spec.widen_policy, max_value_tokens=spec.max_value_tokens, seed=_item_seed(spec, example),
     )
     result = answer(backend, scorer, example.lc_messages(), specs, config, rules=rules).result
-    best = result.best if result is not None else None
-    return (result.calls if result is not None else None), "".join(best.texts) if best else ""
+    answers = []
+    for s in group:
+        best = None if result is None else result.best if s is spec else SAMPLE_PICKS[s.strategy](result.finished, config)
+        answers.append((None if best is None else assemble(best.steps), "".join(best.texts) if best else ""))
+    return answers
 
 
 def predict(policy: Backend, scorer: Scorer, example: ToolExample, spec: EvalSpec) -> Prediction:
-    """Answer one item with one strategy, from cold prompt and grammar caches so every item and
-    strategy pays for its own prompt and value grammars (whatever ran before). A prompt too long
+    """Answer one item with one strategy (:func:`predict_group`)."""
+    return predict_group(policy, scorer, example, [spec])[0]
+
+
+def predict_group(policy: Backend, scorer: Scorer, example: ToolExample,
+                  group: Sequence[EvalSpec]) -> list[Prediction]:
+    """Answer one item with a group of specs one search answers (``one_search_each``), from cold
+    prompt and grammar caches so every item and strategy pays for its own prompt and value
+    grammars (whatever ran before); each spec is charged the whole search. A prompt too long
     for the policy or a tool schema the grammar cannot honour is recorded as an error (no
     prediction) rather than ending the run. (Greedy never pays for a PRM: the engine scores it
     with the verifier.)"""
+    if len(one_search_each(group)) != 1:
+        raise ValueError(f"one search cannot answer {', '.join(s.name for s in group)}")
     before_p, before_s = copy.copy(policy.usage), copy.copy(scorer.usage)
     policy.reset()
     start = time.perf_counter()
-    calls: list[Call] | None = None
-    raw, error = "", None
+    answers: list[tuple[list[Call] | None, str]] = [(None, "")] * len(group)
+    error = None
     try:
         specs = example.specs()
-        if spec.strategy in TEXT_STRATEGIES:
-            calls, raw = generate_text(policy, example.lc_messages(), specs, spec)  # type: ignore[arg-type]
+        if group[0].strategy in TEXT_STRATEGIES:
+            answers = [generate_text(policy, example.lc_messages(), specs, group[0])]  # type: ignore[arg-type]
         else:
-            calls, raw = _search(policy, scorer, example, specs, spec)
+            answers = _search(policy, scorer, example, specs, group)
     except (ContextLengthError, ToolSchemaError) as e:
         error = f"{type(e).__name__}: {e}"
-    return Prediction(
+    seconds = time.perf_counter() - start
+    return [Prediction(
         calls, raw, policy.usage.input_tokens - before_p.input_tokens,
         policy.usage.output_tokens - before_p.output_tokens, scorer.usage.input_tokens - before_s.input_tokens,
-        time.perf_counter() - start, error,
-    )
+        seconds, error,
+    ) for calls, raw in answers]
 
 
 # ---- runs ----------------------------------------------------------------------------------------
@@ -153,31 +169,46 @@ def load_done(path: Path, identity: dict[str, Any]) -> dict[str, dict[str, Any]]
 def run_eval(
     examples: Sequence[ToolExample], spec: EvalSpec, out_path: str | Path, *, policy: Backend,
     scorer: Scorer, resume: bool = True, progress: bool = True,
+    also: Sequence[tuple[EvalSpec, str | Path]] = (),
 ) -> list[dict[str, Any]]:
     """Evaluate ``examples`` with ``spec`` into ``out_path`` (one JSONL line per item, flushed as it
-    finishes); with ``resume`` items already there are skipped. Returns the records of ``examples``."""
-    out_path = Path(out_path)
-    identity = {**spec.identity(), "model": policy.name}
-    if identity["prm"]:  # a retrained PRM under the same path must not extend the old results
-        identity["prm_sha256"] = prm_digest(identity["prm"])
+    finishes); with ``resume`` items already there are skipped. ``also``: more (spec, file) pairs
+    the same search answers (best-of-N and majority vote over the same samples: half the cost of
+    two runs, and the same answers). Returns the records of ``examples`` for ``spec``."""
+    jobs = [(spec, Path(out_path)), *((s, Path(p)) for s, p in also)]
+    group = [s for s, _ in jobs]
+    if len(one_search_each(group)) != 1:
+        raise ValueError(f"one search cannot answer {', '.join(s.name for s in group)}: only best_of_n and "
+                         f"majority with every other setting equal share their samples")
+    identities, dones = [], []
+    for s, path in jobs:
+        identity = {**s.identity(), "model": policy.name}
+        if identity["prm"]:  # a retrained PRM under the same path must not extend the old results
+            identity["prm_sha256"] = prm_digest(identity["prm"])
+        identities.append(identity)
+        dones.append(load_done(path, identity) if resume else {})
     if not resume:
-        out_path.unlink(missing_ok=True)
-    done = load_done(out_path, identity)
-    todo = [ex for ex in examples if ex.id not in done]
+        for _, path in jobs:
+            path.unlink(missing_ok=True)
+    todo = [ex for ex in examples if any(ex.id not in done for done in dones)]
     for ex in tqdm(todo, desc=spec.name, disable=not progress, initial=len(examples) - len(todo), total=len(examples)):
-        pred = predict(policy, scorer, ex, spec)
+        preds = predict_group(policy, scorer, ex, group)
         benchmark, category = benchmark_of(ex)
-        record = {
-            "id": ex.id, "benchmark": benchmark, "category": category, "strategy": spec.name, "spec": identity,
-            "calls": None if pred.calls is None else [call_to_dict(c) for c in pred.calls],
-            "raw": pred.raw, "error": pred.error, **scored_as(benchmark).score(ex, pred.calls),
-            "policy_input_tokens": pred.policy_input_tokens, "policy_output_tokens": pred.policy_output_tokens,
-            "policy_tokens": pred.policy_tokens, "scorer_tokens": pred.scorer_tokens,
-            "seconds": round(pred.seconds, 3),
-        }
-        append_jsonl(out_path, [record])
-        done[ex.id] = record
-    return [done[ex.id] for ex in examples]
+        for (s, path), identity, done, pred in zip(jobs, identities, dones, preds):
+            if ex.id in done:
+                continue
+            record = {
+                "id": ex.id, "benchmark": benchmark, "category": category, "strategy": s.name, "spec": identity,
+                "calls": None if pred.calls is None else [call_to_dict(c) for c in pred.calls],
+                "raw": pred.raw, "error": pred.error, **scored_as(benchmark).score(ex, pred.calls),
+                "policy_input_tokens": pred.policy_input_tokens, "policy_output_tokens": pred.policy_output_tokens,
+                "policy_tokens": pred.policy_tokens, "scorer_tokens": pred.scorer_tokens,
+                "seconds": round(pred.seconds, 3),
+                **({"same_search_as": [o.name for o in group if o is not s]} if len(group) > 1 else {}),
+            }
+            append_jsonl(path, [record])
+            done[ex.id] = record
+    return [dones[0][ex.id] for ex in examples]
 
 
 # ---- explore / retain grid -----------------------------------------------------------------------

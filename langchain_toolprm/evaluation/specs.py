@@ -8,6 +8,7 @@ neither torch's models nor transformers.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -120,6 +121,19 @@ class EvalSpec:
             if not identity[late]:
                 del identity[late]
         return identity
+
+
+_VOTED = ("best_of_n", "majority")  # choose among the same samples (core.search.SAMPLE_PICKS)
+
+
+def one_search_each(specs: Sequence[EvalSpec]) -> list[list[EvalSpec]]:
+    """``specs`` in groups that one search answers: best-of-N and majority vote with every other
+    setting equal read their answers off the same samples; any other spec is a group of its own."""
+    groups: dict[EvalSpec, list[EvalSpec]] = {}
+    for spec in specs:
+        key = replace(spec.canonical(), strategy="best_of_n", label=None) if spec.strategy in _VOTED else spec
+        groups.setdefault(key, []).append(spec)
+    return list(groups.values())
 
 
 @dataclass
