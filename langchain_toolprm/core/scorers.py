@@ -63,11 +63,6 @@ class ScoringContext:
         return next((message_text(m) for m in reversed(self.messages) if isinstance(m, HumanMessage)), "")
 
     @cached_property
-    def user_text(self) -> str:
-        """Every user turn: a task stated over several turns is read whole."""
-        return "\n".join(message_text(m) for m in self.messages if isinstance(m, HumanMessage))
-
-    @cached_property
     def said_text(self) -> str:
         """What the user and the assistant said (no tool results): what a call list answers."""
         return "\n".join(message_text(m) for m in self.messages if isinstance(m, (HumanMessage, AIMessage)))
