@@ -71,7 +71,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
-         "relevant homes", "contractions")
+         "relevant homes", "contractions", "waiting parts")
 
 
 def reached(example) -> list[str]:
@@ -119,7 +119,9 @@ def reached(example) -> list[str]:
     numeric parameters, two or more), "option stems" (``_Facts.names_option``: the request names an
     option by its words' stems and none in so many words), "relevant homes" (``_Facts._homes``: a
     function no task part names has a home part by relevance), "contractions" (``verifier._STOP``: the
-    request writes "I'm", "I'd", "I've" or "I'll" inside a sentence, where a name could have been);
+    request writes "I'm", "I'd", "I've" or "I'll" inside a sentence, where a name could have been),
+    "waiting parts" (``_Facts.waiting``: a function has a task part of its own, so a second call to
+    another function can be held back for it);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -208,6 +210,8 @@ def reached(example) -> list[str]:
         rules.append("relevant homes")
     if re.search(r"[\w,;:]\s+I['’](?:m|d|ve|ll)\b", ctx.request):
         rules.append("contractions")
+    if facts._homes:
+        rules.append("waiting parts")
     return rules
 
 

@@ -2,7 +2,8 @@
 model): how often a right answer would lose to ``[]`` if ``[]`` scored X when a tool is relevant,
 and which rules pull gold lists down; and how many gold values the value rules meant for wrong
 values (schema copy, misformatted, a word that is no unit, another task's value, a token nothing
-issued) score, by reason, and how many gold names are scored premature (their false alarms).
+issued) score, by reason, and how many gold names are scored premature or held back for another
+function's call (their false alarms).
 
     python benchmarks/verifier_on_gold.py --per-source 400
 """
@@ -15,6 +16,7 @@ from collections import Counter
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import StepTag, segment
 from langchain_toolprm.core.verifier import (
+    CALLED_AGAIN,
     NOT_A_UNIT,
     OTHER_TASK,
     PREMATURE,
@@ -34,6 +36,7 @@ def main() -> None:
     lows = []
     values = 0
     alarms: Counter[str] = Counter()
+    again: Counter[str] = Counter()  # gold names of a function called already, held back for another
     tokens = Counter()  # what the token rules can act on: gold token values, gold lists offering a token
     for report in load_training_sources(sources=args.sources.split(",")):
         for ex in [e for e in report.examples if e.gold][:args.per_source]:
@@ -45,6 +48,8 @@ def main() -> None:
             for step, j in zip(steps, judged, strict=True):
                 if j.reason.startswith(PREMATURE):
                     alarms["premature"] += 1
+                if j.reason.startswith(CALLED_AGAIN):
+                    again["a part waits" if "part of the request" in j.reason else "a named function waits"] += 1
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
                     tokens["token values"] += bool(TOKEN_PARAM.search(step.name or ""))
@@ -60,6 +65,7 @@ def main() -> None:
           f"or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))
+    print("gold names scored 'called already' (a second call while another function waits):", dict(again))
 
 
 if __name__ == "__main__":

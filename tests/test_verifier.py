@@ -1319,6 +1319,25 @@ def test_a_part_that_names_no_function_is_the_home_of_the_one_it_is_relevant_to(
     assert judge(ctx, [*first, *opened("math.gcd", ("num1", 48))])[0] == LV.grounded
 
 
+def test_a_second_call_waits_while_another_functions_part_has_unused_values() -> None:
+    gcd = numbers_tool("math.gcd", "Greatest common divisor of two integers", "num1", "num2")
+    note = numbers_tool("music.note_duration", "Duration between two music notes", "first_note_frequency",
+                        "second_note_frequency", "tempo")
+    request = ("First, I need the greatest common divisor of two integers, 48 and 36. Lastly, for a music project, "
+               "the duration between two notes: the first note frequency is 440 and the second 880, at a tempo of 100.")
+    ctx = context([gcd, note], HumanMessage(request))
+    music = Call("music.note_duration", {"first_note_frequency": 440, "second_note_frequency": 880, "tempo": 100})
+    first = segment([music])[:-1]
+    score, why = judge(ctx, [*first, Step(T.FUNC_NAME, "music.note_duration")])
+    assert score == LV.called_again and "math.gcd()'s part" in why
+    assert judge(ctx, [*first, Step(T.FUNC_NAME, "math.gcd")])[0] > LV.called_again
+    both = segment([music, Call("math.gcd", {"num1": 48, "num2": 36})])[:-1]  # nothing waits once it is called
+    assert "part of the request" not in judge(ctx, [*both, Step(T.FUNC_NAME, "music.note_duration")])[1]
+    # a part that says no value of its own does not hold a second call back
+    ctx = context([gcd, note], HumanMessage(request.replace("48 and 36", "the usual ones")))
+    assert "part of the request" not in judge(ctx, [*first, Step(T.FUNC_NAME, "music.note_duration")])[1]
+
+
 def test_a_number_that_breaks_a_pair_the_request_writes_is_not_the_calls() -> None:
     gcd = numbers_tool("gcd", "Greatest common divisor", "num1", "num2")
     lcm = numbers_tool("lcm", "Least common multiple", "num1", "num2")

@@ -781,7 +781,11 @@ class VerifierScorer:
             rel = facts.relevance[tool.name]
             level = self._name_level(rel)
             if owed and tool.name not in owed and any(c.name == tool.name for c in before.calls):
-                return Judgement(min(level, lv.called_again), f"called already while the request names {owed[0]!r}")
+                return Judgement(min(level, lv.called_again), f"{CALLED_AGAIN} while the request names {owed[0]!r}")
+            if self.coverage and any(c.name == tool.name for c in before.calls) and \
+                    (waiting := [n for n in facts.waiting(before.calls) if n != tool.name]):
+                return Judgement(min(level, lv.called_again),
+                                 f"{CALLED_AGAIN} while {waiting[0]}()'s part of the request has unused values")
             if self.coverage and before.calls and tool.name not in owed and (held := facts.held_elsewhere(tool, before.calls)):
                 return Judgement(min(level, lv.holds_none), f"no parameter takes {held.text!r}, which another function's does")
             issuer = facts.token_issuer(tool)
@@ -1402,6 +1406,18 @@ class _Facts:
         return [n for n, hits in self.named_functions.items()
                 if n not in done and any(not _covered_by(w, explained(n)) for w in hits)]
 
+    def waiting(self, calls: Sequence[Call]) -> list[str]:
+        """Functions with a part of the request of their own (``_homes``, by their words or by
+        relevance) that neither these calls nor the request's earlier ones call, while that part
+        says an entity no call uses yet ("the greatest common divisor of 48 and 36" for
+        ``math.gcd`` after a call to another function)."""
+        if not self._homes:
+            return []
+        done = {c.name for c in [*calls, *self.ctx.calls_since_request]}
+        left = self.left(calls)
+        return [n for n, i in self._homes.items() if n not in done
+                and any(self._said_in(i, e.text if e.number is None else e.number) for e in left)]
+
     @cached_property
     def _tool_words(self) -> dict[str, set[str]]:
         return {t.name: content_words(" ".join([t.name, t.description, *(p.name for p in t.params)]))
@@ -1922,6 +1938,7 @@ _DETERMINERS = frozenset("the this that these those".split())
 OPENING = "the request's opening words, not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
 PREMATURE = "takes a token, which another function issues first: "
+CALLED_AGAIN = "called already"
 
 
 def asks_unit(name: str, schema: dict[str, Any]) -> bool:
