@@ -39,7 +39,7 @@ def test_reread_text_answers_applies_todays_parser(tmp_path: Path, tiny_policy: 
     examples = tiny_bfcl
     # As an older parser stored it: the schema copied as the value, read as no call at all.
     raw = ' [{"name": "get_weather", "arguments": {"city": {"type": "string"}}}]'
-    monkeypatch.setattr(runner, "predict", lambda p, s, ex, sp: Prediction(None, raw, 1, 0, 0, 0.1))
+    monkeypatch.setattr(runner, "predict_group", lambda p, s, ex, group: [Prediction(None, raw, 1, 0, 0, 0.1)])
     for strategy in ("unconstrained", "greedy"):
         run_eval(examples, EvalSpec(strategy, **fast), tmp_path / f"{strategy}.jsonl", policy=tiny_policy,
                  scorer=VerifierScorer(), progress=False)
@@ -66,12 +66,13 @@ def test_summarize_renders_quality_and_cost_ratios(tmp_path: Path, tiny_policy: 
     alpaca = [ToolExample("toolalpaca-0", "toolalpaca", ({"role": "user", "content": "weather in paris"},),
                           (examples[0].tools[0],), (Call("get_weather", {"city": "paris"}),))]
 
-    def fake(policy: object, scorer: object, ex: ToolExample, spec: EvalSpec) -> Prediction:
+    def fake(policy: object, scorer: object, ex: ToolExample, group: list[EvalSpec]) -> list[Prediction]:
+        [spec] = group
         cost = 100 if spec.strategy == "greedy" else 300
         calls = [] if "irrelevance" in ex.id else list(ex.gold) if spec.strategy == "beam" else None
-        return Prediction(calls, "", cost, 0, cost // 3 if spec.strategy == "beam" else 0, cost / 100)
+        return [Prediction(calls, "", cost, 0, cost // 3 if spec.strategy == "beam" else 0, cost / 100)]
 
-    monkeypatch.setattr(runner, "predict", fake)
+    monkeypatch.setattr(runner, "predict_group", fake)
     for exs in (examples, irrelevance, alpaca):
         for spec in (EvalSpec("greedy"), EvalSpec("beam")):
             run_eval(exs, spec, tmp_path / exs[0].source / f"{slug(spec.name)}.jsonl", policy=tiny_policy,
