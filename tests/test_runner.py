@@ -17,7 +17,7 @@ from langchain_toolprm.core.search import SearchConfig
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import ToolExample
 from langchain_toolprm.evaluation import runner
-from langchain_toolprm.evaluation.runner import predict, run_eval, run_grid
+from langchain_toolprm.evaluation.runner import predict, predict_group, run_eval, run_grid
 from langchain_toolprm.evaluation.specs import STRATEGIES, EvalSpec, Prediction, one_search_each, slug
 
 
@@ -145,6 +145,8 @@ def test_only_samples_of_one_setting_are_shared(tmp_path: Path, tiny_policy: Tra
         with pytest.raises(ValueError, match="one search cannot answer"):
             run_eval(tiny_bfcl, vote, tmp_path / "a.jsonl", policy=tiny_policy, scorer=VerifierScorer(),
                      progress=False, also=[(other, tmp_path / "b.jsonl")])
+        with pytest.raises(ValueError, match="one search cannot answer"):  # a direct caller too
+            predict_group(tiny_policy, VerifierScorer(), tiny_bfcl[0], [vote, other])
     assert not list(tmp_path.iterdir())  # refused before anything is written
 
 

@@ -39,7 +39,7 @@ from ..core.steps import Call, assemble
 from ..data.records import DataFileError, ToolExample, append_jsonl, call_to_dict
 from .baselines import generate_text
 from .benchmarks import benchmark_of, scored_as
-from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, one_search_each, slug
+from .specs import TEXT_STRATEGIES, EvalSpec, Prediction, check_one_search, slug
 
 
 def make_scorer(spec: EvalSpec, *, prm_base: str | None = None, policy: Backend | None = None) -> Scorer:
@@ -88,8 +88,7 @@ def predict_group(policy: Backend, scorer: Scorer, example: ToolExample,
     for the policy or a tool schema the grammar cannot honour is recorded as an error (no
     prediction) rather than ending the run. (Greedy never pays for a PRM: the engine scores it
     with the verifier.)"""
-    if len(one_search_each(group)) != 1:
-        raise ValueError(f"one search cannot answer {', '.join(s.name for s in group)}")
+    check_one_search(group)
     before_p, before_s = copy.copy(policy.usage), copy.copy(scorer.usage)
     policy.reset()
     start = time.perf_counter()
@@ -177,9 +176,7 @@ def run_eval(
     two runs, and the same answers). Returns the records of ``examples`` for ``spec``."""
     jobs = [(spec, Path(out_path)), *((s, Path(p)) for s, p in also)]
     group = [s for s, _ in jobs]
-    if len(one_search_each(group)) != 1:
-        raise ValueError(f"one search cannot answer {', '.join(s.name for s in group)}: only best_of_n and "
-                         f"majority with every other setting equal share their samples")
+    check_one_search(group)  # before any file is read or removed
     identities, dones = [], []
     for s, path in jobs:
         identity = {**s.identity(), "model": policy.name}

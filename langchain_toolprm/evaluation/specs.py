@@ -136,6 +136,13 @@ def one_search_each(specs: Sequence[EvalSpec]) -> list[list[EvalSpec]]:
     return list(groups.values())
 
 
+def check_one_search(group: Sequence[EvalSpec]) -> None:
+    """Refuse a group of specs one search cannot answer (``one_search_each``), naming them."""
+    if len(one_search_each(group)) != 1:
+        raise ValueError(f"one search cannot answer {', '.join(s.name for s in group)}: only best_of_n and "
+                         f"majority with every other setting equal share their samples")
+
+
 @dataclass
 class Prediction:
     """A strategy's answer to one item (``calls`` None: no valid call list) and what it cost."""
