@@ -48,6 +48,7 @@ from langchain_toolprm.core.verifier import (
     conversation_dates,
     moments,
     named_options,
+    named_spans,
     paging,
     stated_format,
     takes_number,
@@ -71,7 +72,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
-         "relevant homes", "contractions", "waiting parts")
+         "relevant homes", "contractions", "waiting parts", "named spans")
 
 
 def reached(example) -> list[str]:
@@ -121,7 +122,8 @@ def reached(example) -> list[str]:
     function no task part names has a home part by relevance), "contractions" (``verifier._STOP``: the
     request writes "I'm", "I'd", "I've" or "I'll" inside a sentence, where a name could have been),
     "waiting parts" (``_Facts.waiting``: a function has a task part of its own, so a second call to
-    another function can be held back for it);
+    another function can be held back for it), "named spans" (``verifier.named_spans``: the request
+    names a span of time without a count, "the next week", and a parameter counts time in a unit it states);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -212,6 +214,8 @@ def reached(example) -> list[str]:
         rules.append("contractions")
     if facts._homes:
         rules.append("waiting parts")
+    if any(named_spans(ctx.request, p.name, p.schema) for p in params):
+        rules.append("named spans")
     return rules
 
 

@@ -20,9 +20,11 @@ from langchain_toolprm.core.verifier import (
     NOT_A_UNIT,
     OTHER_TASK,
     PREMATURE,
+    SPAN_NAMED,
     TOKEN_PARAM,
     UNISSUED,
     VerifierScorer,
+    named_spans,
 )
 from langchain_toolprm.data.sources import load_training_sources
 
@@ -38,6 +40,7 @@ def main() -> None:
     alarms: Counter[str] = Counter()
     again: Counter[str] = Counter()  # gold names of a function called already, held back for another
     tokens = Counter()  # what the token rules can act on: gold token values, gold lists offering a token
+    spans: Counter[str] = Counter()  # gold numbers of a parameter the request names a span of time for
     for report in load_training_sources(sources=args.sources.split(",")):
         for ex in [e for e in report.examples if e.gold][:args.per_source]:
             steps = segment(list(ex.gold))
@@ -45,7 +48,9 @@ def main() -> None:
             judged = verifier.judge(ctx, [steps[:i + 1] for i in range(len(steps))])
             lows.append(min(judged, key=lambda j: j.score))
             tokens["lists offering a token parameter"] += any(TOKEN_PARAM.search(p.name) for t in ctx.tools for p in t.params)
+            current = None
             for step, j in zip(steps, judged, strict=True):
+                current = step.name if step.tag is StepTag.FUNC_NAME else current
                 if j.reason.startswith(PREMATURE):
                     alarms["premature"] += 1
                 if j.reason.startswith(CALLED_AGAIN):
@@ -53,6 +58,10 @@ def main() -> None:
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
                     tokens["token values"] += bool(TOKEN_PARAM.search(step.name or ""))
+                    tool = next((t for t in ctx.tools if t.name == current), None)
+                    param = tool.param(step.name or "") if tool else None
+                    if param and named_spans(ctx.request, param.name, param.schema):
+                        spans["the span" if j.reason.startswith(SPAN_NAMED) else "another value"] += 1
                     if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
                             j.reason.startswith((NOT_A_UNIT, OTHER_TASK, UNISSUED)):
                         alarms["no unit" if j.reason == NOT_A_UNIT else OTHER_TASK if j.reason.startswith(OTHER_TASK)
@@ -66,6 +75,7 @@ def main() -> None:
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))
     print("gold names scored 'called already' (a second call while another function waits):", dict(again))
+    print("gold values of a parameter the request names a span of time for (\"next week\"):", dict(spans))
 
 
 if __name__ == "__main__":

@@ -417,6 +417,19 @@ def test_a_date_parameter_is_offered_the_conversations_date_in_its_format(tiny_p
     assert result.calls == [Call("AddAlarm", {"time": "2023-03-25 08:30:00"})]
 
 
+def test_a_parameter_that_counts_days_is_offered_the_span_the_request_names(tiny_policy: TransformersBackend) -> None:
+    """"The next week" writes no number; the beam still writes 7 for a count of days, because the
+    search offers a span the request names in the parameter's unit (and the verifier grounds it)."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "air_quality_forecast", "description": (
+        "Air quality forecast."), "parameters": {"type": "object", "properties": {"days": {
+            "type": "integer", "description": "Number of days for the forecast."}}, "required": ["days"]}}}])
+    problem = conversation_problem(tiny_policy, [HumanMessage("The air quality forecast for the next week?")], tools,
+                                   "air_quality_forecast")
+    assert problem.copies(tools[0].params[0])[0] == 7
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("air_quality_forecast", {"days": 7})]
+
+
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,
                                                 tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, require=False, max_calls=0)

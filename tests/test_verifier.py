@@ -25,6 +25,7 @@ from langchain_toolprm.core.verifier import (
     dates_in_format,
     expressions,
     issued_tokens,
+    named_spans,
     offered_values,
     paging,
     percents,
@@ -604,6 +605,32 @@ def test_a_required_list_left_empty_or_holding_an_invented_number_loses_to_no_ca
     assert judge(lasagna, nested) == (LV.made_up, NUMBERLESS)
     said = context(tools, HumanMessage("Calories of lasagna with 200 g of pasta?"))
     assert judge(said, [*opened("get_calories", ("ingredients", [{"name": "pasta", "quantity": 200}])), *finish])[0] == 1.0
+
+
+def test_a_span_of_time_named_without_a_count_is_what_a_counting_parameter_takes() -> None:
+    tools = normalize_tools([{"type": "function", "function": {
+        "name": "air_quality_forecast", "description": "Air quality forecast for a location",
+        "parameters": {"type": "object", "properties": {
+            "location": {"type": "string"}, "days": {"type": "integer", "description": "Number of days for the forecast."}},
+            "required": ["location", "days"]}}}])
+    finish = [Step(T.PARAM_FINISH), Step(T.FUNC_FINISH)]
+    week = context(tools, HumanMessage("What will the air quality index of New York be for the next week?"))
+    assert judge(week, [*opened("air_quality_forecast", ("location", "New York"), ("days", 7)), *finish]) == \
+        (1.0, "call complete")
+    assert judge(week, opened("air_quality_forecast", ("location", "New York"), ("days", 7))) == \
+        (LV.grounded, "a span of time the request names, 'next week'")
+    assert judge(week, [*opened("air_quality_forecast", ("location", "New York"), ("days", 5)), *finish]) == \
+        (LV.made_up, NUMBERLESS)
+    days = {"type": "integer", "description": "Number of days for the forecast."}
+    assert named_spans("over the past decade", "duration", {"type": "integer", "description": "The period in years."}) \
+        == [(10, "past decade")]
+    assert named_spans("for the upcoming month", "months", {"type": "integer"}) == [(1, "upcoming month")]
+    assert named_spans("for the upcoming month", "days_ahead", {"type": "integer"}) == [(30, "upcoming month")]
+    # A calendar year, a rate, a parameter that states no unit of time, a string: no span.
+    for request, name, schema in [("this year", "days", days), ("20 miles a day", "days", days),
+                                  ("the next week", "limit", {"type": "integer", "description": "How many."}),
+                                  ("the next week", "days", {"type": "string"})]:
+        assert named_spans(request, name, schema) == [], request
 
 
 def test_a_default_the_description_states_invents_nothing() -> None:

@@ -36,6 +36,7 @@ from .verifier import (
     conversation_dates,
     copy_values,
     issued_tokens,
+    named_spans,
     relevant_tools,
     stated_format,
 )
@@ -117,14 +118,16 @@ class SearchProblem:
         return tuple(relevant_tools(self.context))
 
     def copies(self, param: ParamSpec) -> list[Any]:
-        """Values for ``param`` taken from the request (numbers, names, words), for a token
-        parameter the tokens tool results gave, and for a parameter that states a date or time
-        format the conversation's dates written in it: candidates the beam adds to the sampled
-        ones, so a value the conversation spelled out is always proposed, in the form asked."""
+        """Values for ``param`` taken from the request (numbers, names, words); for a token
+        parameter the tokens tool results gave; for a parameter that states a date or time format
+        the conversation's dates written in it; for a parameter that counts time the spans the
+        request names without a count ("next week": 7 days). Candidates the beam adds to the
+        sampled ones, so a value the conversation spelled out is always proposed, in the form asked."""
         fmt = stated_format(param.name, param.schema)
         dates = conversation_dates(self.context, fmt) if fmt else []
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
-        return [*dates, *tokens, *copy_values(self.context.request, param.schema)]
+        spans = [n for n, _ in named_spans(self.context.request, param.name, param.schema)]
+        return [*dates, *tokens, *spans, *copy_values(self.context.request, param.schema)]
 
 
 def prepare_problem(

@@ -95,6 +95,19 @@ years decades
 """.split())
 """Words of a parameter's name that take a span of time (``exercise_time``, ``loan_term``, ``days``; not the
 calendar's ``year`` or ``day``)."""
+_SPAN_LENGTHS = {
+    "day": {"days": 1, "hours": 24}, "week": {"days": 7, "weeks": 1}, "fortnight": {"days": 14, "weeks": 2},
+    "month": {"days": 30, "weeks": 4, "months": 1}, "year": {"days": 365, "weeks": 52, "months": 12, "years": 1},
+    "decade": {"months": 120, "years": 10}, "century": {"years": 100},
+}
+"""A span of time named without a count, in the units a parameter may count it in (a month as
+30 days)."""
+_NAMED_SPAN = re.compile(r"\b(?:next|past|last|coming|upcoming|following|previous|(?:for|over|within)\s+(?:a|one))"
+                         rf"\s+({'|'.join(_SPAN_LENGTHS)})\b", re.I)
+"""A span of time the request names without a count: "the next week", "over the past decade", "for a
+month" (not "this year", a calendar year, nor "20 miles a day" or "4 times in a year", rates)."""
+_COUNTED_UNIT = re.compile(r"\bnumber\s+of\s+(?:\w+\s+)?(days|weeks|months|years|hours)\b", re.I)
+_IN_UNIT = re.compile(r"\bin\s+(days|weeks|months|years|hours)\b", re.I)
 
 
 def calendar_param(name: str) -> bool:
@@ -962,6 +975,10 @@ class VerifierScorer:
                 return Judgement(lv.misformatted, f"not in the stated format {fmt}")
             if _date_said(when, fmt, facts):
                 return Judgement(lv.grounded, f"the conversation's date or time, in the stated format {fmt}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (span := next(
+                (said for n, said in named_spans(facts.request, name, param.schema) if _same_number(float(value), n)),
+                None)):
+            return Judgement(lv.grounded, f"{SPAN_NAMED}, {span!r}")
         judged = self._grounded(facts, value, others)
         if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
                 and not facts.writes_unit(value, param.schema):
@@ -1032,6 +1049,7 @@ class VerifierScorer:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+SPAN_NAMED = "a span of time the request names"
 EMPTY_REQUIRED = "a required list or object left empty"
 TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 """A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
@@ -1957,6 +1975,28 @@ def percents(text: str) -> list[float]:
     return [float(n) for n in _PERCENT.findall(text)]
 
 
+def named_spans(request: str, name: str, schema: dict[str, Any]) -> list[tuple[int, str]]:
+    """The spans of time ``request`` names without a count ("for the next week"), each as the number
+    a parameter that counts time takes for it and the words that name it: 7 for a ``timeframe``
+    that is "the number of days", 10 for a ``duration`` "in years" over "the past decade". The
+    parameter's unit is a plural unit its name holds (``days_ahead``), else the one its description
+    counts ("number of upcoming months") or, for a name that takes a span (``duration``), writes
+    after "in"; a parameter whose unit is stated nowhere gets none."""
+    if not _types(schema) & {"integer", "number"}:
+        return []
+    own = set(words(name))
+    described = str(schema.get("description") or "")
+    unit = next((w for w in words(name) if w in ("days", "weeks", "months", "years", "hours")), None)
+    if unit is None and (m := _COUNTED_UNIT.search(described) or (own & _SPANS and _IN_UNIT.search(described))):
+        unit = m.group(1).lower()
+    out: dict[int, str] = {}
+    for m in _NAMED_SPAN.finditer(request):
+        length = _SPAN_LENGTHS[m.group(1).lower()].get(unit) if unit else None
+        if length is not None:
+            out.setdefault(length, m.group(0))
+    return list(out.items())
+
+
 def asks_decimal(schema: dict[str, Any]) -> bool:
     """Whether a number parameter's description asks for a share as a decimal ("as a decimal",
     "E.g. 5% is 0.05", "between 0 and 1"). Where it says nothing, or asks for a percentage,
@@ -2047,7 +2087,9 @@ def _made_up(facts: _Facts, tool: ToolSpec, args: dict[str, Any]) -> str | None:
 
     def invents(name: str, value: Any) -> bool:
         param = tool.param(name)
-        return _holds_number(value) and not paging(name) and (param is None or value != stated_default(param))
+        return _holds_number(value) and not paging(name) and (param is None or value != stated_default(param)) \
+            and not (param and isinstance(value, (int, float)) and any(
+                _same_number(float(value), n) for n, _ in named_spans(facts.request, name, param.schema)))
 
     required = {k: v for k, v in args.items() if (p := tool.param(k)) is not None and p.required}
     if any(v in ([], {}) for v in required.values()):
@@ -2093,5 +2135,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
