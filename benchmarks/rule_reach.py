@@ -29,6 +29,7 @@ from langchain_toolprm.core.verifier import (
     _CLAUSE_BREAK,
     _GENERIC,
     _IDENTIFIER,
+    _KIND_OF,
     _PAGING,
     _POWERED,
     _QUOTED,
@@ -72,7 +73,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
-         "relevant homes", "contractions", "waiting parts", "named spans")
+         "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things")
 
 
 def reached(example) -> list[str]:
@@ -123,7 +124,8 @@ def reached(example) -> list[str]:
     request writes "I'm", "I'd", "I've" or "I'll" inside a sentence, where a name could have been),
     "waiting parts" (``_Facts.waiting``: a function has a task part of its own, so a second call to
     another function can be held back for it), "named spans" (``verifier.named_spans``: the request
-    names a span of time without a count, "the next week", and a parameter counts time in a unit it states);
+    names a span of time without a count, "the next week", and a parameter counts time in a unit it states),
+    "kinds of things" (``verifier._KIND_OF``: the request says a word that names a thing of a kind, "euro");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -216,6 +218,8 @@ def reached(example) -> list[str]:
         rules.append("waiting parts")
     if any(named_spans(ctx.request, p.name, p.schema) for p in params):
         rules.append("named spans")
+    if content_words(ctx.text) & _KIND_OF.keys():
+        rules.append("kinds of things")
     return rules
 
 

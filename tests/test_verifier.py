@@ -258,6 +258,11 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     request = "The area of a circular fountain of radius 3."
     assert relevance(request, circle) > relevance(request, square)  # both say "area"
     assert relevance("A molecular weight", numbers_tool("molecule_weight", "Weight", "mass")) > 0.5
+    # a thing of a kind names the tool that speaks of the kind: a euro is a currency, rain is weather
+    assert relevance("I have 100 euro. How much is it in USD?", convert) >= RELEVANCE_THRESHOLD > \
+        relevance("I have 100 euro. How much is it in USD?", flight)
+    assert relevance("Is it raining in Berlin today?", weather) >= RELEVANCE_THRESHOLD > \
+        relevance("Is it raining in Berlin today?", convert)
 
 
 def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[ToolSpec]) -> None:

@@ -212,24 +212,38 @@ def _covered_by(word: str, pool: Iterable[str]) -> bool:
     return any(_meets(word, p) for p in pool)
 
 
+_KIND_OF = {
+    **dict.fromkeys(map(stem, "dollar euro yen rupee franc peso yuan renminbi ruble rouble usd eur jpy cad aud inr "
+                                  "cny".split()), "currency"),
+    **dict.fromkeys(map(stem, "rain rainy snow snowy sunny storm stormy cloudy windy foggy humid humidity".split()),
+                    "weather"),
+}
+"""Stems of words that name a thing of a kind a tool speaks of by the kind's own word: a euro is a
+currency ("100 euro in USD" and ``currency_conversion``), rain is weather ("Is it raining in
+Berlin?" and ``get_weather``). Not "pound" (a weight as often as money) nor "temperature" (science
+tools take it as often as weather ones)."""
+
+
 def relevance(request: str, tool: ToolSpec) -> float:
     """How much of the tool the request speaks of, in [0, 1].
 
     The mean of two shares: the tool's own name words found in the request, and the request's
-    content words found in the tool's name, description and parameters. Generic verbs ("get",
+    content words found in the tool's name, description and parameters; a word that names a thing
+    of a kind (``_KIND_OF``: "euro", "rain") also counts as the kind's word ("currency", "weather"). Generic verbs ("get",
     "calculate") and stop words carry nothing (though a generic request word may name a tool:
     "calculate" and a "Calculator"); numbers are left to grounding.
     """
     req = content_words(request)
     if not req:
         return 0.0
-    asked = req | {stem(w) for w in words(request) if w in _GENERIC}  # "calculate" names a "Calculator"
+    kinds = {_KIND_OF[w] for w in req if w in _KIND_OF}
+    asked = req | kinds | {stem(w) for w in words(request) if w in _GENERIC}  # "calculate" names a "Calculator"
     name = content_words(tool.name)
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
     body = content_words(text) | _abbreviated(request, text)
     said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
-    told = sum(_covered_by(w, body) for w in req) / len(req)
+    told = sum(_covered_by(w, body) or w in _KIND_OF and _covered_by(_KIND_OF[w], body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
 
 
