@@ -745,12 +745,13 @@ def test_closing_arguments_with_an_unused_entity_scores_lower(tools: list[ToolSp
     assert judge(context(narrow, HumanMessage("Weather in Paris and London for 3 days.")), paris)[0] == LV.unsaid
 
 
-def test_codes_in_a_tool_text_cover_the_users_full_words(tools: list[ToolSpec]) -> None:
-    convert = tools[1]
-    assert relevance("How much is 250 US dollars in euros?", convert) == 0.0  # its text has no codes
-    coded = normalize_tools([{"type": "function", "function": {
-        "name": "convert_currency", "description": "Convert money (ISO codes such as USD, EUR)",
-        "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}}}])[0]
+def test_codes_in_a_tool_text_cover_the_users_full_words() -> None:
+    def tool(description: str) -> ToolSpec:  # no word of the tool names the kind, currency
+        return normalize_tools([{"type": "function", "function": {"name": "convert_money", "description": description,
+                                 "parameters": {"type": "object", "properties": {"amount": {"type": "number"}}}}}])[0]
+
+    assert relevance("How much is 250 US dollars in euros?", tool("Convert money")) == 0.0  # its text has no codes
+    coded = tool("Convert money (ISO codes such as USD, EUR)")
     assert relevance("How much is 250 US dollars in euros?", coded) >= 0.25
     assert relevance("Apples in the USA", coded) == 0.0  # a code must spell the words' own starts
 
