@@ -26,6 +26,7 @@ from pathlib import Path
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _ASKS_WHEN,
     _CLAUSE_BREAK,
     _GENERIC,
     _IDENTIFIER,
@@ -73,7 +74,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "identifiers", "named relevant", "ranges", "square units", "units of time",
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
-         "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things")
+         "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
+         "when questions", "of names")
 
 
 def reached(example) -> list[str]:
@@ -125,7 +127,9 @@ def reached(example) -> list[str]:
     "waiting parts" (``_Facts.waiting``: a function has a task part of its own, so a second call to
     another function can be held back for it), "named spans" (``verifier.named_spans``: the request
     names a span of time without a count, "the next week", and a parameter counts time in a unit it states),
-    "kinds of things" (``verifier._KIND_OF``: the request says a word that names a thing of a kind, "euro");
+    "kinds of things" (``verifier._KIND_OF``: the request says a word that names a thing of a kind, "euro"),
+    "when questions" (``verifier._ASKS_WHEN``: "When was ...?" asks for a date), "of names" (``_name_runs``:
+    a capitalised word, "of" and another, "Treaty of Lisbon");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -220,6 +224,10 @@ def reached(example) -> list[str]:
         rules.append("named spans")
     if content_words(ctx.text) & _KIND_OF.keys():
         rules.append("kinds of things")
+    if _ASKS_WHEN.search(ctx.request):
+        rules.append("when questions")
+    if any(" of " in n.text for n in _name_runs(ctx.request)):
+        rules.append("of names")
     return rules
 
 

@@ -263,6 +263,10 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
         relevance("I have 100 euro. How much is it in USD?", flight)
     assert relevance("Is it raining in Berlin today?", weather) >= RELEVANCE_THRESHOLD > \
         relevance("Is it raining in Berlin today?", convert)
+    # a question "When was ...?" asks for a date: it speaks of a tool named for dates
+    dated = numbers_tool("get_event_date", "Retrieve the date of a historical event", "event")
+    assert relevance("When was the signing of the Treaty of Lisbon?", dated) >= RELEVANCE_THRESHOLD > \
+        relevance("What happens when the Treaty of Lisbon is signed?", dated)
 
 
 def test_function_name_scores_follow_relevance(ctx: ScoringContext, tools: list[ToolSpec]) -> None:

@@ -222,6 +222,9 @@ _KIND_OF = {
 currency ("100 euro in USD" and ``currency_conversion``), rain is weather ("Is it raining in
 Berlin?" and ``get_weather``). Not "pound" (a weight as often as money) nor "temperature" (science
 tools take it as often as weather ones)."""
+_ASKS_WHEN = re.compile(r"(?:^|[.?!]\s+)[\"']?when\s+(?:was|were|did|is|are|does|do|will|has|have|had)\b", re.I)
+"""A question that asks for a date: it speaks of a tool named for dates ("When was the Treaty of
+Lisbon signed?" and ``get_event_date``)."""
 
 
 def relevance(request: str, tool: ToolSpec) -> float:
@@ -229,14 +232,15 @@ def relevance(request: str, tool: ToolSpec) -> float:
 
     The mean of two shares: the tool's own name words found in the request, and the request's
     content words found in the tool's name, description and parameters; a word that names a thing
-    of a kind (``_KIND_OF``: "euro", "rain") also counts as the kind's word ("currency", "weather"). Generic verbs ("get",
+    of a kind (``_KIND_OF``: "euro", "rain") also counts as the kind's word ("currency", "weather"), and
+    a question "When was ...?" as "date". Generic verbs ("get",
     "calculate") and stop words carry nothing (though a generic request word may name a tool:
     "calculate" and a "Calculator"); numbers are left to grounding.
     """
     req = content_words(request)
     if not req:
         return 0.0
-    kinds = {_KIND_OF[w] for w in req if w in _KIND_OF}
+    kinds = {_KIND_OF[w] for w in req if w in _KIND_OF} | ({stem("date")} if _ASKS_WHEN.search(request) else set())
     asked = req | kinds | {stem(w) for w in words(request) if w in _GENERIC}  # "calculate" names a "Calculator"
     name = content_words(tool.name)
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
