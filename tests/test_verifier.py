@@ -236,6 +236,16 @@ def test_a_name_that_qualifies_the_one_before_it_is_no_entity(text: str, names: 
     assert {e.text for e in request_entities(text, []) if e.number is None} == names
 
 
+@pytest.mark.parametrize(("text", "names"), [
+    ("When was the signing of the Treaty of Lisbon?", {"Treaty of Lisbon"}),
+    ("The President of the United States during the Civil War?", {"President of the United States", "Civil War"}),
+    ("Who is the CEO of Tesla?", {"CEO", "Tesla"}),  # not after an acronym
+    ("Is Paris of the 1920s in a book?", {"Paris"}),  # nor before a word that is no name
+])
+def test_of_inside_a_name_keeps_it_whole(text: str, names: set[str]) -> None:
+    assert {e.text for e in request_entities(text, []) if e.number is None} == names
+
+
 def test_a_qualified_place_is_one_call(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("What's the weather forecast in Seattle, Washington?"))
     assert judge(ctx, segment([Call("get_weather", {"city": "Seattle"})]))[0] == 1.0

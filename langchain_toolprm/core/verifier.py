@@ -417,17 +417,30 @@ def _name_runs(request: str, tool_words: frozenset[str] | set[str] = frozenset()
     whether the name only qualifies the one before it: "Colorado" of "Denver, Colorado", a name
     after a lone comma that no further comma, "and" or "or" follows ("Paris, London and Rome" is
     a list), or a name in parentheses right after another ("C6H12O6 (Glucose)"). A possessive
-    "'s" is no part of the name and ends it ("Microsoft" of "Microsoft's stocks")."""
+    "'s" is no part of the name and ends it ("Microsoft" of "Microsoft's stocks"); "of" (and "of
+    the") between a capitalised word and another keeps one name ("Treaty of Lisbon"; not "CEO of
+    Tesla", where an acronym comes first)."""
     toks = [(m.group(0), m.start(), m.end()) for m in re.finditer(_NAME_TOKEN, request)]
     toks.append((".", len(request), len(request)))
     spans: list[tuple[int, int]] = []  # token index ranges
     run: list[int] = []
     opening = True
+
+    def joins(i: int) -> bool:  # "of" inside a name: "Treaty of Lisbon", "President of the United States"
+        if not run or toks[i][0] not in ("of", "the"):
+            return False
+        if toks[i][0] == "the":
+            return toks[run[-1]][0] == "of"
+        before = toks[run[-1]][0]
+        after = toks[min(i + 2, len(toks) - 1) if toks[i + 1][0] == "the" else i + 1][0]
+        return before[:1].isupper() and not before.isupper() and after[:1].isupper() and after.lower() not in _STOP
+
     for i, (tok, _, _) in enumerate(toks):
         if tok == "." and run and len(toks[run[-1]][0]) <= 3 and toks[run[-1]][0][:1].isupper():
             continue  # "Dr. Lee", "St. Louis": the abbreviation's full stop ends no sentence
         capital = tok[:1].isupper() and (not opening or (tok.isupper() and len(tok) > 1))
-        if capital and tok.lower() not in _STOP and tok.lower() not in tool_words and tok not in _PLAIN_ACRONYMS:
+        if capital and tok.lower() not in _STOP and tok.lower() not in tool_words and tok not in _PLAIN_ACRONYMS \
+                or joins(i):
             run.append(i)
         else:
             if run:
