@@ -51,6 +51,7 @@ from langchain_toolprm.core.verifier import (
     moments,
     named_options,
     named_spans,
+    number_pairs,
     paging,
     stated_format,
     takes_number,
@@ -75,7 +76,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names")
+         "when questions", "of names", "number pairs")
 
 
 def reached(example) -> list[str]:
@@ -129,7 +130,8 @@ def reached(example) -> list[str]:
     names a span of time without a count, "the next week", and a parameter counts time in a unit it states),
     "kinds of things" (``verifier._KIND_OF``: the request says a word that names a thing of a kind, "euro"),
     "when questions" (``verifier._ASKS_WHEN``: "When was ...?" asks for a date), "of names" (``_name_runs``:
-    a capitalised word, "of" and another, "Treaty of Lisbon");
+    a capitalised word, "of" and another, "Treaty of Lisbon"), "number pairs" (``verifier.number_pairs``: a
+    range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers);
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -228,6 +230,8 @@ def reached(example) -> list[str]:
         rules.append("when questions")
     if any(" of " in n.text for n in _name_runs(ctx.request)):
         rules.append("of names")
+    if number_pairs(ctx.request) and any("array" in _types(p.schema) for p in params):
+        rules.append("number pairs")
     return rules
 
 

@@ -732,6 +732,10 @@ def test_a_list_cut_short_scores_partly(tools: list[ToolSpec]) -> None:
     ("Stock prices of Microsoft and Google", "string", [["Microsoft", "Google"]]),  # names joined by "and"
     ("A melody on C, F or G", "string", [["C", "F", "G"]]),
     ("Hotels in Denver, Colorado", "string", []),  # a qualified place is no list
+    ("The area under y=x^2 from x=1 to x=3.", "number", [[1, 3]]),  # a range's ends
+    ("Land cases between 2015 and 2021", "integer", [[2015, 2021]]),
+    ("A 4 ft x 4 ft statue and a 6.5x3 one", "integer", [[4, 4]]),  # sizes; 6.5 is no integer
+    ("A 4 ft x 4 ft statue and a 6.5x3 one", "number", [[4, 4], [6.5, 3]]),
 ])
 def test_copy_values_offers_the_lists_the_request_spells_out(text: str, items: str, lists: list[Any]) -> None:
     from langchain_toolprm.core.verifier import copy_values

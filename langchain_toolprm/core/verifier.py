@@ -619,6 +619,22 @@ def _spelled_lists(request: str) -> tuple[tuple[int | float | str, ...], ...]:
     return tuple(map(tuple, out + _name_lists(request)))  # cached: read once per question, not once per value step
 
 
+_BOUND = r"(?:[a-z]\s*=\s*)?(-?\d+(?:\.\d+)?)"
+_PAIRS = (re.compile(rf"\bfrom\s+{_BOUND}\s*(?:[a-z]+\s+)?to\s+{_BOUND}(?!\w|\.\d)", re.I),
+          re.compile(rf"\bbetween\s+{_BOUND}\s*(?:[a-z]+\s+)?and\s+{_BOUND}(?!\w|\.\d)", re.I),
+          re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:[a-z]+\s+)?[x×]\s*(\d+(?:\.\d+)?)(?!\w|\.\d)", re.I))
+"""Two numbers the request writes as the ends of a range ("from x=1 to x=3", "between 2015 and
+2021") or as the sides of a size ("16x16", "4 ft x 4 ft"); at most a unit word after the first."""
+
+
+def number_pairs(request: str) -> list[tuple[int | float, int | float]]:
+    """The ranges and sizes the request writes (``_PAIRS``), as an array parameter takes them
+    (``interval=[1, 3]``, ``dimensions=[16, 16]``)."""
+    def num(text: str) -> int | float:
+        return float(text) if "." in text else int(text)
+    return [(num(m.group(1)), num(m.group(2))) for pattern in _PAIRS for m in pattern.finditer(request)]
+
+
 def _name_lists(request: str) -> list[list[int | float | str]]:
     """Proper names the request joins by commas and an "and" or "or" ("C, F and G", "Microsoft
     and Google", "Personal Info and Job History"): one list, as an array parameter takes them. A
@@ -641,7 +657,8 @@ def _name_lists(request: str) -> list[list[int | float | str]]:
 def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[Any]:
     """Values a parameter may take straight from the request: its numbers (for number types),
     for strings its arithmetic ("(5+6)*3"), names, quoted phrases, a number with the name after it
-    ("12 Oak Street") and its content words, and for arrays the lists it spells out. Unchecked
+    ("12 Oak Street") and its content words, and for arrays the lists it spells out and the ranges
+    and sizes it writes ("from x=1 to x=3", "16x16"). Unchecked
     against ``schema`` beyond its types."""
     kinds = _types(schema)
     out: list[Any] = []
@@ -655,6 +672,8 @@ def copy_values(request: str, schema: dict[str, Any], limit: int = 6) -> list[An
                 out.append(list(run))
             elif not numbers and "string" in items:
                 out.append([str(v) for v in run])
+        out += [list(pair) for pair in number_pairs(request)
+                if "number" in items or "integer" in items and all(isinstance(v, int) for v in pair)]
     if asks_decimal(schema):  # "4%" for "the annual rate as a decimal": 0.04 first
         out += [p / 100 for p in percents(request)]
     if kinds & {"integer", "number"}:
