@@ -48,6 +48,7 @@ from langchain_toolprm.core.verifier import (
     calendar_param,
     content_words,
     conversation_dates,
+    conversion_side,
     moments,
     named_options,
     named_spans,
@@ -76,7 +77,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs")
+         "when questions", "of names", "number pairs", "conversion ends")
 
 
 def reached(example) -> list[str]:
@@ -131,7 +132,9 @@ def reached(example) -> list[str]:
     "kinds of things" (``verifier._KIND_OF``: the request says a word that names a thing of a kind, "euro"),
     "when questions" (``verifier._ASKS_WHEN``: "When was ...?" asks for a date), "of names" (``_name_runs``:
     a capitalised word, "of" and another, "Treaty of Lisbon"), "number pairs" (``verifier.number_pairs``: a
-    range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers);
+    range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
+    "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
+    writes a unit after a number, "500 US dollars");
     "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
     carried answers instead (``opens``), so it counts only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
@@ -232,6 +235,8 @@ def reached(example) -> list[str]:
         rules.append("of names")
     if number_pairs(ctx.request) and any("array" in _types(p.schema) for p in params):
         rules.append("number pairs")
+    if facts.amount_units and any(conversion_side(t, p.name) for t in tools for p in t.params):
+        rules.append("conversion ends")
     return rules
 
 

@@ -20,6 +20,7 @@ from langchain_toolprm.core.verifier import (
     NOT_A_UNIT,
     OTHER_TASK,
     PREMATURE,
+    SOURCE_UNIT,
     SPAN_NAMED,
     TOKEN_PARAM,
     UNISSUED,
@@ -63,14 +64,16 @@ def main() -> None:
                     if param and named_spans(ctx.request, param.name, param.schema):
                         spans["the span" if j.reason.startswith(SPAN_NAMED) else "another value"] += 1
                     if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
-                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK, UNISSUED)):
+                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK, UNISSUED, SOURCE_UNIT)):
                         alarms["no unit" if j.reason == NOT_A_UNIT else OTHER_TASK if j.reason.startswith(OTHER_TASK)
-                               else "unissued token" if j.reason == UNISSUED else j.reason.split("'")[0][:50]] += 1
+                               else "unissued token" if j.reason == UNISSUED else SOURCE_UNIT
+                               if j.reason.startswith(SOURCE_UNIT) else j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
     print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
-    print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's or unissued, "
+    print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's, unissued or the "
+          f"wrong end of a conversion, "
           f"or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))

@@ -16,6 +16,7 @@ from langchain_toolprm.core.verifier import (
     NUMBERLESS,
     OPENING,
     RELEVANCE_THRESHOLD,
+    SOURCE_UNIT,
     Levels,
     VerifierScorer,
     _facts,
@@ -650,6 +651,30 @@ def test_a_span_of_time_named_without_a_count_is_what_a_counting_parameter_takes
                                   ("the next week", "limit", {"type": "integer", "description": "How many."}),
                                   ("the next week", "days", {"type": "string"})]:
         assert named_spans(request, name, schema) == [], request
+
+
+def test_a_conversions_source_is_the_amounts_own_unit(tools: list[ToolSpec]) -> None:
+    exchange = normalize_tool({"type": "function", "function": {
+        "name": "currency_exchange", "description": "Convert an amount from a base currency to a target currency",
+        "parameters": {"type": "object", "properties": {
+            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
+            "required": ["base_currency", "target_currency", "amount"]}}})
+    ctx = context([exchange], HumanMessage("How many Canadian dollars can I get for 500 US dollars?"))
+    assert value(ctx, "base_currency", "USD", "currency_exchange") == LV.grounded  # "500 US dollars"
+    assert value(ctx, "target_currency", "Canadian dollars", "currency_exchange") == LV.grounded
+    assert judge(ctx, opened("currency_exchange", ("base_currency", "Canadian dollars"))) == \
+        (LV.partly, f"{SOURCE_UNIT}, 'US dollars'")
+    assert value(ctx, "target_currency", "US dollars", "currency_exchange") == LV.partly
+    # No number with a unit after it ("Convert 100 from USD to EUR"): either end may take either.
+    plain = context([exchange], HumanMessage("Convert 100 from USD to EUR"))
+    assert value(plain, "base_currency", "EUR", "currency_exchange") == LV.grounded
+    # A tool that converts nothing has no ends: a source and a target of a plan for 30 days.
+    plan = normalize_tool({"type": "function", "function": {
+        "name": "create_plan", "description": "Replicate data between two data centers",
+        "parameters": {"type": "object", "properties": {
+            "source_location": {"type": "string"}, "target_location": {"type": "string"}, "days": {"type": "integer"}}}}})
+    backup = context([plan], HumanMessage("Replicate the primary center to the cloud center, kept for 30 days."))
+    assert value(backup, "source_location", "primary center", "create_plan") == LV.grounded
 
 
 def test_a_default_the_description_states_invents_nothing() -> None:

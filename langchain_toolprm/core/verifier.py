@@ -1037,6 +1037,11 @@ class VerifierScorer:
                 and not _POWERED.match(value.strip()) and (whole := re.search(
                     rf"{_POWERED.pattern}{re.escape(value.strip())}\b", facts.evidence_raw, re.I)):
             return Judgement(lv.partly, f"the request writes the unit whole, {whole.group(0)!r}")
+        if judged.score > lv.partly and isinstance(value, str) and (side := conversion_side(tool, name)) \
+                and (units := facts.amount_units):
+            named = any(_names_unit(value, u) for u in units)
+            if named != (side == "source"):
+                return Judgement(lv.partly, f"{SOURCE_UNIT}, {units[0]!r}")
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1098,8 +1103,36 @@ class VerifierScorer:
         return Judgement(lv.ungrounded, "nowhere in the conversation")
 
 
+_SOURCE_WORDS = frozenset({"from", "source", "base", "original", "origin", "input"})
+_TARGET_WORDS = frozenset({"to", "target", "output", "into", "desired"})
+_AFTER_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s+([A-Za-z][\w'-]*(?:\s+[A-Za-z][\w'-]*){0,2})")
+
+
+def conversion_side(tool: ToolSpec, name: str) -> str | None:
+    """"source" or "target" for the two ends of a conversion (``from_currency`` and ``to_currency``,
+    ``base_currency`` and ``target_currency``, ``from_unit`` and ``to_unit`` of a tool that speaks
+    of converting or exchanging and takes a number, the amount); None for any other parameter."""
+    if not any(takes_number(p) for p in tool.params) or \
+            not any(w.startswith(("conver", "exchang")) for w in words(tool.name + " " + tool.description)):
+        return None
+    own, others = set(words(name)), [set(words(p.name)) for p in tool.params if p.name != name]
+    if own & _SOURCE_WORDS and any(o & _TARGET_WORDS for o in others):
+        return "source"
+    if own & _TARGET_WORDS and any(o & _SOURCE_WORDS for o in others):
+        return "target"
+    return None
+
+
+def _names_unit(value: str, phrase: str) -> bool:
+    """Whether ``value`` names the unit ``phrase`` writes: by its abbreviation ("USD" for "US dollars")
+    or by words all of which the phrase has ("Euros" for "euro")."""
+    said = content_words(value)
+    return _abbreviates(value, phrase) or bool(said) and said <= content_words(phrase)
+
+
 NUMBERLESS = "a required number where the conversation writes none"
 SPAN_NAMED = "a span of time the request names"
+SOURCE_UNIT = "a conversion's source is the amount's own unit"
 EMPTY_REQUIRED = "a required list or object left empty"
 TOKEN_PARAM = re.compile(r"(?:^|_)token$", re.I)
 """A parameter that takes a token (``token``, ``access_token``): a system issues it, so the user's
@@ -1732,6 +1765,21 @@ class _Facts:
     def _unit_words(self) -> set[str]:
         return unit_words(self.evidence_raw)
 
+    @cached_property
+    def amount_units(self) -> list[str]:
+        """What the request writes right after a number, up to a stop word: the amount's own unit,
+        "US dollars" of "for 500 US dollars?", "pounds" of "2 pounds of butter"."""
+        out = []
+        for m in _AFTER_NUMBER.finditer(self.request):
+            kept = []
+            for w in m.group(1).split():
+                if w.lower() in _STOP and not w.isupper():  # "US" is no stop word
+                    break
+                kept.append(w)
+            if kept:
+                out.append(" ".join(kept))
+        return out
+
     def writes_unit(self, value: str, schema: dict[str, Any]) -> bool:
         """Whether ``value`` is a unit as the conversation writes one, or as the parameter's
         description offers one (its examples, quoted options, default): "meters" of "a radius of
@@ -2185,5 +2233,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
