@@ -40,9 +40,12 @@ from langchain_toolprm.core.verifier import (
     RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
     Entity,
+    _abbreviates,
     _covered_by,
     _facts,
+    _held_number,
     _name_runs,
+    _phrase_in,
     _types,
     asks_unit,
     calendar_param,
@@ -56,6 +59,7 @@ from langchain_toolprm.core.verifier import (
     paging,
     stated_format,
     takes_number,
+    tokens,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -77,7 +81,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends")
+         "when questions", "of names", "number pairs", "conversion ends", "held numbers", "noun codes")
 
 
 def reached(example) -> list[str]:
@@ -134,9 +138,8 @@ def reached(example) -> list[str]:
     a capitalised word, "of" and another, "Treaty of Lisbon"), "number pairs" (``verifier.number_pairs``: a
     range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
     "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
-    writes a unit after a number, "500 US dollars");
-    "opening" (``_Facts.opening``, a value that is the request's first words) is read from the
-    carried answers instead (``opens``), so it counts only with ``--carry``."""
+    writes a unit after a number, "500 US dollars"); the ``ANSWER_RULES`` are read from the carried
+    answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
     rules = ["task parts"] if facts._clauses else []
@@ -240,11 +243,20 @@ def reached(example) -> list[str]:
     return rules
 
 
-def opens(example, record: dict) -> bool:
-    """Whether ``record``'s answer holds a value that is the request's opening words: lowering
-    such a value's score changes the beam where it was kept, and a kept value ends in the answer
-    unless a finished path beats its path later (not counted)."""
+ANSWER_RULES = ("opening", "held numbers", "noun codes")
+"""Rules that only lower a value's score or count a value as using more of the request: they change
+the beam only where such a value was kept, and a kept value ends in the answer unless a finished
+path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
+
+
+def answered(example, record: dict) -> set[str]:
+    """The ``ANSWER_RULES`` a carried answer holds a value for: "opening" (``_Facts.opening``, a value
+    that is the request's first words), "held numbers" (``verifier._held_number``: words that hold a
+    number of the request and are no phrase of it, in a call to a function with another numeric
+    parameter), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
+    it, "CAD" of "Canadian dollars", and not by the name alone)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
+    tools = {t.name: t for t in example.specs()}
 
     def strings(value):
         if isinstance(value, str):
@@ -252,7 +264,19 @@ def opens(example, record: dict) -> bool:
         for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
             yield from strings(inner)
 
-    return any(facts.opening(v) for call in record.get("calls") or [] for v in strings(call["arguments"]))
+    found = set()
+    for call in record.get("calls") or []:
+        tool = tools.get(call["name"])
+        for name, arg in call["arguments"].items():
+            for v in strings(arg):
+                if facts.opening(v):
+                    found.add("opening")
+                if tool and _held_number(v, facts.numbers) and not _phrase_in(tokens(v), facts.evidence_seq) \
+                        and any(takes_number(p) for p in tool.params if p.name != name):
+                    found.add("held numbers")
+                if any(e.alias and _abbreviates(v, e.alias) and not _abbreviates(v, e.text) for e in facts.entities):
+                    found.add("noun codes")
+    return found
 
 
 def split(name: str) -> tuple[str, str | None]:
@@ -269,9 +293,9 @@ def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[st
     if not files:
         raise SystemExit(f"no {LABEL} results under {source / folder}")
     records = [json.loads(line) for f in files for line in (gzip.open if f.suffix == ".gz" else open)(f, "rt")]
-    if "opening" in rules:
+    if set(ANSWER_RULES) & set(rules):
         by_id = {e.id: e for e in items}
-        skip |= {r["id"] for r in records if opens(by_id[r["id"]], r)}
+        skip |= {r["id"] for r in records if answered(by_id[r["id"]], r) & set(rules)}
     done = {r["id"]: {**r, "carried_from": carried_from} for r in records if r["id"] not in skip}
     keep = [done[e.id] for e in items if e.id in done]
     position = {e.id: i for i, e in enumerate(items)}

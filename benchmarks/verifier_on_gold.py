@@ -17,6 +17,7 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import StepTag, segment
 from langchain_toolprm.core.verifier import (
     CALLED_AGAIN,
+    HOLDS_NUMBER,
     NOT_A_UNIT,
     OTHER_TASK,
     PREMATURE,
@@ -63,17 +64,16 @@ def main() -> None:
                     param = tool.param(step.name or "") if tool else None
                     if param and named_spans(ctx.request, param.name, param.schema):
                         spans["the span" if j.reason.startswith(SPAN_NAMED) else "another value"] += 1
-                    if j.score in (verifier.levels.schema_copy, verifier.levels.misformatted) or \
-                            j.reason.startswith((NOT_A_UNIT, OTHER_TASK, UNISSUED, SOURCE_UNIT)):
-                        alarms["no unit" if j.reason == NOT_A_UNIT else OTHER_TASK if j.reason.startswith(OTHER_TASK)
-                               else "unissued token" if j.reason == UNISSUED else SOURCE_UNIT
-                               if j.reason.startswith(SOURCE_UNIT) else j.reason.split("'")[0][:50]] += 1
+                    named = next((r for r in (NOT_A_UNIT, OTHER_TASK, UNISSUED, SOURCE_UNIT, HOLDS_NUMBER)
+                                  if j.reason.startswith(r)), None)
+                    if named or j.score in (verifier.levels.schema_copy, verifier.levels.misformatted):
+                        alarms[named or j.reason.split("'")[0][:50]] += 1
     print(f"{len(lows)} gold call lists")
     for x in (0.3, 0.45, 0.5, 0.6, 0.7, 0.75, 0.8):
         print(f"[] at {x}: gold lists scoring below it {sum(j.score < x for j in lows) / len(lows):.1%}")
     print(Counter(j.reason.split("'")[0][:40] for j in lows if j.score < 0.7).most_common(8))
-    print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's, unissued or the "
-          f"wrong end of a conversion, "
+    print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's, unissued, the "
+          f"wrong end of a conversion, words holding another argument's number, "
           f"or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))

@@ -13,6 +13,7 @@ from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
     EMPTY_REQUIRED,
+    HOLDS_NUMBER,
     NUMBERLESS,
     OPENING,
     RELEVANCE_THRESHOLD,
@@ -675,6 +676,38 @@ def test_a_conversions_source_is_the_amounts_own_unit(tools: list[ToolSpec]) -> 
             "source_location": {"type": "string"}, "target_location": {"type": "string"}, "days": {"type": "integer"}}}}})
     backup = context([plan], HumanMessage("Replicate the primary center to the cloud center, kept for 30 days."))
     assert value(backup, "source_location", "primary center", "create_plan") == LV.grounded
+
+
+def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
+    exchange = normalize_tool({"type": "function", "function": {
+        "name": "currency_exchange", "description": "Convert an amount from a base currency to a target currency",
+        "parameters": {"type": "object", "properties": {
+            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
+            "required": ["base_currency", "target_currency", "amount"]}}})
+    ctx = context([exchange], HumanMessage("How many Canadian dollars can I get for 500 US dollars?"))
+    right = Call("currency_exchange", {"base_currency": "USD", "target_currency": "CAD", "amount": 500})
+    assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")  # "CAD": Canadian dollars
+    wrong = Call("currency_exchange", {"base_currency": "USD", "target_currency": "EUR", "amount": 500})
+    assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
+
+
+def test_words_that_hold_another_arguments_number_score_partly() -> None:
+    leader = normalize_tool({"type": "function", "function": {
+        "name": "historic_leader_search", "description": "Retrieve a historic leader of a country in a year",
+        "parameters": {"type": "object", "properties": {
+            "location": {"type": "string"}, "date": {"type": "integer"}, "title": {"type": "string"}},
+            "required": ["location", "date"]}}})
+    ctx = context([leader], HumanMessage("Who was the ruler of France in 1510?"))
+    assert judge(ctx, opened("historic_leader_search", ("location", "France, 1510"))) == \
+        (LV.partly, f"{HOLDS_NUMBER}, 1510, which 'date' takes")
+    assert value(ctx, "location", "France", "historic_leader_search") == LV.grounded
+    # another number in the date: the words' number is none of its
+    assert value(ctx, "location", "France, 1510", "historic_leader_search", ("date", 1511)) == LV.grounded
+    # no other parameter takes a number: the number is part of the words ("Room 101")
+    room = normalize_tool({"type": "function", "function": {"name": "find_room", "description": "Find a room",
+                                                            "parameters": {"type": "object", "properties": {
+                                                                "room": {"type": "string"}}}}})
+    assert value(context([room], HumanMessage("Where is Room 101?")), "room", "Room 101", "find_room") == LV.grounded
 
 
 def test_a_default_the_description_states_invents_nothing() -> None:

@@ -346,8 +346,9 @@ class Entity:
     function: str | None = None
     """Owed to calls of this function only (a sibling of one of its values); None: to any call."""
     alias: str | None = None
-    """The name the request gives it in parentheses ("AAPL" of "Apple Inc. (AAPL)"): a call
-    that uses either uses it."""
+    """The name the request gives it in parentheses ("AAPL" of "Apple Inc. (AAPL)"), else the name
+    with the plain word after it ("Canadian dollars", which "CAD" abbreviates): a call that uses
+    either uses it."""
     to: str | None = None
     """Where a leg of a route from ``text`` ends ("from Miami back to New York"): one call must
     use both (in either order: "go to Miami from Washington" may be a route with a stop)."""
@@ -472,6 +473,16 @@ _IDENTIFIER = re.compile(r"(?<![\w.@/-])(?:[\w-]+\.(?:wav|mp3|txt|csv|json|png|j
 are gold values (``python benchmarks/identifiers.py``). A span around one is over-long."""
 
 
+_PLAIN_WORD = re.compile(r"\s+([a-z]+)\b")
+
+
+def _with_noun(request: str, name: _Name) -> str | None:
+    """The name and the lower-case word right after it ("Canadian dollars" of "How many Canadian
+    dollars ..."), whose initials a code may spell ("CAD"); None when a stop word follows."""
+    m = _PLAIN_WORD.match(request, name.end)
+    return f"{name.text} {m.group(1)}" if m and m.group(1) not in _STOP else None
+
+
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Numbers, quoted strings, identifiers (``_IDENTIFIER``) and proper names of the request
     (``_name_runs``: a name that only qualifies the one before it, the "Colorado" of "Denver,
@@ -490,7 +501,7 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
         if not n.qualifier:
-            found.append(Entity(n.text, alias=after.text if after is not None and after.aside else None))
+            found.append(Entity(n.text, alias=after.text if after is not None and after.aside else _with_noun(request, n)))
     options = {e.text.lower() for e in found if e.param}  # an option is the name's reading
     seen: set[tuple[str, str | None]] = set()
     out = []
@@ -1030,6 +1041,11 @@ class VerifierScorer:
                 None)):
             return Judgement(lv.grounded, f"{SPAN_NAMED}, {span!r}")
         judged = self._grounded(facts, value, others)
+        if judged.score > lv.partly and isinstance(value, str) and (held := _held_number(value, facts.numbers)) \
+                and not _phrase_in(tokens(value), facts.evidence_seq) \
+                and (taker := next((p.name for p in tool.params if p.name != name and takes_number(p) and (
+                    p.name not in others or _value_numbers(others[p.name]) == [held])), None)):
+            return Judgement(lv.partly, f"{HOLDS_NUMBER}, {held:g}, which {taker!r} takes")
         if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
                 and not facts.writes_unit(value, param.schema):
             return Judgement(lv.partly, NOT_A_UNIT)
@@ -1123,6 +1139,21 @@ def conversion_side(tool: ToolSpec, name: str) -> str | None:
     return None
 
 
+_LONE_NUMBER = re.compile(r"(?<![\w.:/-])\d[\d,]*(?:\.\d+)?(?![\w:/-]|\.\d)")
+
+
+def _held_number(value: str, numbers: Sequence[float]) -> float | None:
+    """A number of the request that a string of words holds as a word of its own ("France, 1510" of
+    "France in 1510"): where the string is no phrase of the request and another parameter takes
+    numbers, the number is that parameter's value and the string has swallowed it (a phrase the
+    request writes, "500 mg", "Sony PlayStation 5", "UFC 300", stays whole). Dates, times, codes and
+    numbers inside words hold none."""
+    if not re.search(r"[A-Za-z]{2}", value):
+        return None
+    return next((n for m in _LONE_NUMBER.finditer(value) for n in [float(m.group(0).replace(",", ""))]
+                 if any(_same_number(n, said) for said in numbers)), None)
+
+
 def _names_unit(value: str, phrase: str) -> bool:
     """Whether ``value`` names the unit ``phrase`` writes: by its abbreviation ("USD" for "US dollars")
     or by words all of which the phrase has ("Euros" for "euro")."""
@@ -1131,6 +1162,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+HOLDS_NUMBER = "words with a number of the request"
 SPAN_NAMED = "a span of time the request names"
 SOURCE_UNIT = "a conversion's source is the amount's own unit"
 EMPTY_REQUIRED = "a required list or object left empty"
