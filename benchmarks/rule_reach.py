@@ -28,6 +28,7 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
     _ASKS_WHEN,
     _CLAUSE_BREAK,
+    _CURRENCIES,
     _GENERIC,
     _IDENTIFIER,
     _KIND_OF,
@@ -42,10 +43,9 @@ from langchain_toolprm.core.verifier import (
     Entity,
     _abbreviates,
     _covered_by,
+    _currency_named,
     _facts,
-    _held_number,
     _name_runs,
-    _phrase_in,
     _types,
     asks_unit,
     calendar_param,
@@ -59,7 +59,6 @@ from langchain_toolprm.core.verifier import (
     paging,
     stated_format,
     takes_number,
-    tokens,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -81,7 +80,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "held numbers", "noun codes")
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "held numbers", "noun codes")
 
 
 def reached(example) -> list[str]:
@@ -138,7 +137,8 @@ def reached(example) -> list[str]:
     a capitalised word, "of" and another, "Treaty of Lisbon"), "number pairs" (``verifier.number_pairs``: a
     range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
     "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
-    writes a unit after a number, "500 US dollars"); the ``ANSWER_RULES`` are read from the carried
+    writes a unit after a number, "500 US dollars"), "currency codes" (``verifier._CURRENCIES``: the
+    request names a currency, "Japanese yen", whose code a value may be); the ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -240,6 +240,8 @@ def reached(example) -> list[str]:
         rules.append("number pairs")
     if facts.amount_units and any(conversion_side(t, p.name) for t in tools for p in t.params):
         rules.append("conversion ends")
+    if any(_currency_named(code, ctx.text) for code in _CURRENCIES):
+        rules.append("currency codes")
     return rules
 
 
@@ -251,9 +253,8 @@ path beats its path later (not counted), so they are read from the carried answe
 
 def answered(example, record: dict) -> set[str]:
     """The ``ANSWER_RULES`` a carried answer holds a value for: "opening" (``_Facts.opening``, a value
-    that is the request's first words), "held numbers" (``verifier._held_number``: words that hold a
-    number of the request and are no phrase of it, in a call to a function with another numeric
-    parameter), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
+    that is the request's first words), "held numbers" (``_Facts.swallowed``: words that hold a
+    number of another numeric parameter of the call's function), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
     it, "CAD" of "Canadian dollars", and not by the name alone)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
@@ -271,8 +272,7 @@ def answered(example, record: dict) -> set[str]:
             for v in strings(arg):
                 if facts.opening(v):
                     found.add("opening")
-                if tool and _held_number(v, facts.numbers) and not _phrase_in(tokens(v), facts.evidence_seq) \
-                        and any(takes_number(p) for p in tool.params if p.name != name):
+                if tool and facts.swallowed(tool, name, v, {k: a for k, a in call["arguments"].items() if k != name}):
                     found.add("held numbers")
                 if any(e.alias and _abbreviates(v, e.alias) and not _abbreviates(v, e.text) for e in facts.entities):
                     found.add("noun codes")

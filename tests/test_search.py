@@ -430,6 +430,24 @@ def test_a_parameter_that_counts_days_is_offered_the_span_the_request_names(tiny
     assert result.calls == [Call("air_quality_forecast", {"days": 7})]
 
 
+def test_a_currency_parameter_is_offered_the_codes_of_the_currencies_named(tiny_policy: TransformersBackend) -> None:
+    """The random policy writes no "JPY"; the beam still does for the source of a conversion of
+    "20000 Japanese Yen", because the search offers a currency parameter the codes of the
+    currencies the request names (and the verifier grounds a code by its currency's name)."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "convert_currency", "description": (
+        "Convert an amount from a base currency to a target currency."), "parameters": {"type": "object", "properties": {
+            "base_currency": {"type": "string", "description": "The currency to convert from."},
+            "target_currency": {"type": "string", "description": "The currency to convert to."},
+            "amount": {"type": "integer", "description": "The amount to convert."}},
+            "required": ["base_currency", "target_currency", "amount"]}}}])
+    problem = conversation_problem(tiny_policy, [HumanMessage("How much will 20000 Japanese Yen be in euros?")], tools,
+                                   "convert_currency")
+    assert problem.copies(tools[0].params[0])[:2] == ["EUR", "JPY"]  # the table's order; the verifier decides
+    assert "JPY" not in problem.copies(tools[0].params[2]) and problem.copies(tools[0].params[2])[0] == 20000
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("convert_currency", {"base_currency": "JPY", "target_currency": "EUR", "amount": 20000})]
+
+
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,
                                                 tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, require=False, max_calls=0)

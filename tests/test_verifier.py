@@ -691,6 +691,24 @@ def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
     assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
 
 
+def test_a_currencys_code_grounds_and_uses_its_name() -> None:
+    converter = normalize_tool({"type": "function", "function": {
+        "name": "currency_converter", "description": "Convert an amount of money between two currencies",
+        "parameters": {"type": "object", "properties": {
+            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
+            "required": ["base_currency", "target_currency", "amount"]}}})
+    ctx = context([converter], HumanMessage("Calculate the current cost in British Pounds if I need to convert 200 US dollars."))
+    assert judge(ctx, opened("currency_converter", ("target_currency", "GBP"))) == \
+        (LV.grounded, "the code of a currency the conversation names")
+    right = Call("currency_converter", {"base_currency": "USD", "target_currency": "GBP", "amount": 200})
+    assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")
+    assert value(ctx, "target_currency", "JPY", "currency_converter") == LV.ungrounded  # no yen said
+    # a bare "dollar" names no currency of its own
+    bare = context([converter], HumanMessage("Convert 5 dollars into euros."))
+    assert value(bare, "base_currency", "CAD", "currency_converter") == LV.ungrounded
+    assert value(bare, "target_currency", "EUR", "currency_converter") == LV.grounded
+
+
 def test_words_that_hold_another_arguments_number_score_partly() -> None:
     leader = normalize_tool({"type": "function", "function": {
         "name": "historic_leader_search", "description": "Retrieve a historic leader of a country in a year",
@@ -708,6 +726,16 @@ def test_words_that_hold_another_arguments_number_score_partly() -> None:
                                                             "parameters": {"type": "object", "properties": {
                                                                 "room": {"type": "string"}}}}})
     assert value(context([room], HumanMessage("Where is Room 101?")), "room", "Room 101", "find_room") == LV.grounded
+    # an end of a conversion names a unit only, even where the request writes the amount with it
+    exchange = normalize_tool({"type": "function", "function": {
+        "name": "convert_currency", "description": "Convert an amount from a base currency to a target currency",
+        "parameters": {"type": "object", "properties": {
+            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "integer"}},
+            "required": ["base_currency", "target_currency", "amount"]}}})
+    yen = context([exchange], HumanMessage("How much will 20000 Japanese Yen be in United States Dollar?"))
+    assert judge(yen, opened("convert_currency", ("base_currency", "20000 Japanese Yen"))) == \
+        (LV.partly, f"{HOLDS_NUMBER}, 20000, which 'amount' takes")
+    assert value(yen, "base_currency", "JPY", "convert_currency") == LV.grounded
 
 
 def test_a_default_the_description_states_invents_nothing() -> None:

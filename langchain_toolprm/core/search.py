@@ -35,6 +35,7 @@ from .verifier import (
     TOKEN_PARAM,
     conversation_dates,
     copy_values,
+    currency_codes,
     issued_tokens,
     named_spans,
     relevant_tools,
@@ -121,13 +122,16 @@ class SearchProblem:
         """Values for ``param`` taken from the request (numbers, names, words); for a token
         parameter the tokens tool results gave; for a parameter that states a date or time format
         the conversation's dates written in it; for a parameter that counts time the spans the
-        request names without a count ("next week": 7 days). Candidates the beam adds to the
+        request names without a count ("next week": 7 days); for a currency parameter the codes of
+        the currencies the request names ("JPY" for "Japanese yen"). Candidates the beam adds to the
         sampled ones, so a value the conversation spelled out is always proposed, in the form asked."""
+        request = self.context.request
         fmt = stated_format(param.name, param.schema)
         dates = conversation_dates(self.context, fmt) if fmt else []
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
-        spans = [n for n, _ in named_spans(self.context.request, param.name, param.schema)]
-        return [*dates, *tokens, *spans, *copy_values(self.context.request, param.schema)]
+        spans = [n for n, _ in named_spans(request, param.name, param.schema)]
+        codes = currency_codes(request, param.name, param.schema)
+        return [*dates, *tokens, *spans, *codes, *copy_values(request, param.schema)]
 
 
 def prepare_problem(

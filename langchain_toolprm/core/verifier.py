@@ -371,13 +371,47 @@ class Entity:
         pool = set().union(*(_value_words(v) for v in values)) if values else set()
         for text in filter(None, (self.text, self.alias)):
             mine = set(words(text))
-            if mine and (mine <= pool or any(_abbreviates(v, text) for v in values if isinstance(v, str))):
+            if mine and (mine <= pool or any(_codes(v, text) for v in values if isinstance(v, str))):
                 return True
         said = moments(self.text)
         return bool(said) and any(said <= moments(v) for v in values if isinstance(v, str))
 
     def _leg_of(self, call: Call) -> bool:
         return all(Entity(end).used_by([call]) for end in (self.text, self.to or ""))
+
+
+_CURRENCIES = {
+    "USD": ("us dollar", "u.s. dollar", "united states dollar", "american dollar"), "EUR": ("euro",),
+    "JPY": ("yen",), "GBP": ("british pound", "pound sterling", "sterling"), "CHF": ("swiss franc",),
+    "CNY": ("yuan", "renminbi"), "INR": ("indian rupee",), "CAD": ("canadian dollar",),
+    "AUD": ("australian dollar",), "NZD": ("new zealand dollar",), "HKD": ("hong kong dollar",),
+    "SGD": ("singapore dollar",), "MXN": ("mexican peso",), "BRL": ("brazilian real",), "RUB": ("ruble", "rouble"),
+    "KRW": ("korean won",), "SEK": ("swedish krona",), "NOK": ("norwegian krone",), "DKK": ("danish krone",),
+    "ZAR": ("south african rand",), "TRY": ("turkish lira",), "THB": ("thai baht", "baht"),
+}
+"""ISO 4217 codes of the most traded currencies and the names a request calls them by. A code is
+no abbreviation of its name ("JPY" of "Japanese yen", "GBP" of "British pounds"), and currency tools
+ask for codes; a bare "dollar" names none (Canadian? US?)."""
+
+
+def _currency_named(value: str, text: str) -> bool:
+    """Whether ``value`` is the code of a currency ``text`` names ("JPY" where "20000 Japanese Yen")."""
+    names = _CURRENCIES.get(value.strip()) if value.strip().isupper() else None
+    return bool(names) and any(re.search(rf"\b{re.escape(n)}s?\b", text, re.I) for n in names)
+
+
+def currency_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]:
+    """The codes of the currencies the request names, for a parameter that speaks of currencies
+    (``base_currency``, or a description "the currency to convert to"): the search offers them,
+    since a base policy writes the name it read ("Japanese Yen") where the tool wants "JPY"."""
+    if "currenc" not in f"{name} {schema.get('description', '')}".lower():
+        return []
+    return [code for code in _CURRENCIES if _currency_named(code, request)]
+
+
+def _codes(value: str, phrase: str) -> bool:
+    """Whether ``value`` is a code of ``phrase``: its abbreviation or its currency's code."""
+    return _abbreviates(value, phrase) or _currency_named(value, phrase)
 
 
 def _abbreviates(value: str, phrase: str) -> bool:
@@ -1041,11 +1075,8 @@ class VerifierScorer:
                 None)):
             return Judgement(lv.grounded, f"{SPAN_NAMED}, {span!r}")
         judged = self._grounded(facts, value, others)
-        if judged.score > lv.partly and isinstance(value, str) and (held := _held_number(value, facts.numbers)) \
-                and not _phrase_in(tokens(value), facts.evidence_seq) \
-                and (taker := next((p.name for p in tool.params if p.name != name and takes_number(p) and (
-                    p.name not in others or _value_numbers(others[p.name]) == [held])), None)):
-            return Judgement(lv.partly, f"{HOLDS_NUMBER}, {held:g}, which {taker!r} takes")
+        if judged.score > lv.partly and (swallowed := facts.swallowed(tool, name, value, others)):
+            return Judgement(lv.partly, f"{HOLDS_NUMBER}, {swallowed}")
         if judged.score > lv.partly and isinstance(value, str) and asks_unit(name, param.schema) \
                 and not facts.writes_unit(value, param.schema):
             return Judgement(lv.partly, NOT_A_UNIT)
@@ -1110,6 +1141,8 @@ class VerifierScorer:
             return Judgement(lv.grounded, "the conversation's words")
         if any(_abbreviates(value, facts.evidence_raw[i:i + 80]) for i in facts.capital_starts(value)):
             return Judgement(lv.grounded, "an abbreviation of the conversation's words")
+        if _currency_named(value, facts.evidence_raw):
+            return Judgement(lv.grounded, "the code of a currency the conversation names")
         found = sum(w in facts.evidence_words for w in ws) / len(ws)
         if found == 1:
             return Judgement(lv.grounded, "every word is in the conversation")
@@ -1158,7 +1191,7 @@ def _names_unit(value: str, phrase: str) -> bool:
     """Whether ``value`` names the unit ``phrase`` writes: by its abbreviation ("USD" for "US dollars")
     or by words all of which the phrase has ("Euros" for "euro")."""
     said = content_words(value)
-    return _abbreviates(value, phrase) or bool(said) and said <= content_words(phrase)
+    return _codes(value, phrase) or bool(said) and said <= content_words(phrase)
 
 
 NUMBERLESS = "a required number where the conversation writes none"
@@ -1797,6 +1830,20 @@ class _Facts:
     def _unit_words(self) -> set[str]:
         return unit_words(self.evidence_raw)
 
+    def swallowed(self, tool: ToolSpec, name: str, value: Any, others: dict[str, Any]) -> str | None:
+        """Why string ``value`` of ``name`` has swallowed another parameter's number: it holds a
+        number of the request (``_held_number``) that an unfilled numeric parameter of ``tool`` (or
+        one holding that number) takes, and is no phrase of the request ("France, 1510" of "France
+        in 1510"; "500 mg" stays whole) or is an end of a conversion, which names a unit only
+        ("20000 Japanese Yen" as the source of ``convert_currency(amount, ...)``)."""
+        if not isinstance(value, str) or (held := _held_number(value, self.numbers)) is None:
+            return None
+        if _phrase_in(tokens(value), self.evidence_seq) and not conversion_side(tool, name):
+            return None
+        taker = next((p.name for p in tool.params if p.name != name and takes_number(p) and (
+            p.name not in others or _value_numbers(others[p.name]) == [held])), None)
+        return f"{held:g}, which {taker!r} takes" if taker else None
+
     @cached_property
     def amount_units(self) -> list[str]:
         """What the request writes right after a number, up to a stop word: the amount's own unit,
@@ -1841,7 +1888,8 @@ class _Facts:
         ws = tokens(text)
         ws = [w for w in ws if w not in _STOP] or ws
         return any(w in self.evidence_words or stem(w) in self._evidence_stems for w in ws) or \
-            any(_abbreviates(text, self.evidence_raw[i:i + 80]) for i in self.capital_starts(text))
+            any(_abbreviates(text, self.evidence_raw[i:i + 80]) for i in self.capital_starts(text)) or \
+            _currency_named(text, self.evidence_raw)
 
     @cached_property
     def _evidence_stems(self) -> set[str]:
@@ -2265,5 +2313,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "currency_codes", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
