@@ -47,6 +47,7 @@ from langchain_toolprm.core.verifier import (
     _facts,
     _name_runs,
     _types,
+    asks_one_thing,
     asks_unit,
     calendar_param,
     content_words,
@@ -80,7 +81,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "held numbers", "noun codes")
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "held numbers", "noun codes", "one thing")
 
 
 def reached(example) -> list[str]:
@@ -245,7 +246,7 @@ def reached(example) -> list[str]:
     return rules
 
 
-ANSWER_RULES = ("opening", "held numbers", "noun codes")
+ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -255,7 +256,8 @@ def answered(example, record: dict) -> set[str]:
     """The ``ANSWER_RULES`` a carried answer holds a value for: "opening" (``_Facts.opening``, a value
     that is the request's first words), "held numbers" (``_Facts.swallowed``: words that hold a
     number of another numeric parameter of the call's function), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
-    it, "CAD" of "Canadian dollars", and not by the name alone)."""
+    it, "CAD" of "Canadian dollars", and not by the name alone), "one thing" (``verifier.asks_one_thing``:
+    a second call, where the request bears no mark of more than one of anything)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -265,7 +267,7 @@ def answered(example, record: dict) -> set[str]:
         for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
             yield from strings(inner)
 
-    found = set()
+    found = {"one thing"} if len(record.get("calls") or []) > 1 and asks_one_thing(facts.request) else set()
     for call in record.get("calls") or []:
         tool = tools.get(call["name"])
         for name, arg in call["arguments"].items():

@@ -19,6 +19,7 @@ from langchain_toolprm.core.verifier import (
     CALLED_AGAIN,
     HOLDS_NUMBER,
     NOT_A_UNIT,
+    ONE_THING,
     OTHER_TASK,
     PREMATURE,
     SOURCE_UNIT,
@@ -57,6 +58,8 @@ def main() -> None:
                     alarms["premature"] += 1
                 if j.reason.startswith(CALLED_AGAIN):
                     again["a part waits" if "part of the request" in j.reason else "a named function waits"] += 1
+                if j.reason == ONE_THING:
+                    again["one thing asked"] += 1
                 if step.tag is StepTag.ARG_VALUE:
                     values += 1
                     tokens["token values"] += bool(TOKEN_PARAM.search(step.name or ""))
@@ -77,7 +80,8 @@ def main() -> None:
           f"or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))
-    print("gold names scored 'called already' (a second call while another function waits):", dict(again))
+    print("gold names scored 'called already' (a second call while another function waits) or a second call "
+          "where the request asks for one thing:", dict(again))
     print("gold values of a parameter the request names a span of time for (\"next week\"):", dict(spans))
 
 

@@ -15,6 +15,7 @@ from langchain_toolprm.core.verifier import (
     EMPTY_REQUIRED,
     HOLDS_NUMBER,
     NUMBERLESS,
+    ONE_THING,
     OPENING,
     RELEVANCE_THRESHOLD,
     SOURCE_UNIT,
@@ -22,6 +23,7 @@ from langchain_toolprm.core.verifier import (
     VerifierScorer,
     _facts,
     asks_decimal,
+    asks_one_thing,
     asks_unit,
     copy_values,
     dates_in_format,
@@ -689,6 +691,27 @@ def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
     assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")  # "CAD": Canadian dollars
     wrong = Call("currency_exchange", {"base_currency": "USD", "target_currency": "EUR", "amount": 500})
     assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
+
+
+def test_a_request_that_asks_for_one_thing_gets_one_call() -> None:
+    cases = normalize_tool({"type": "function", "function": {
+        "name": "get_lawsuit_cases", "description": "Retrieve the lawsuit cases of a company in a year",
+        "parameters": {"type": "object", "properties": {
+            "company_name": {"type": "string"}, "year": {"type": "integer"}, "status": {"type": "string"}},
+            "required": ["company_name", "year"]}}})
+    first = [*segment([Call("get_lawsuit_cases", {"company_name": "Facebook", "year": 2018})])[:-1]]
+    one = context([cases], HumanMessage("Find all Patent lawsuit cases of Facebook in 2018."))
+    assert asks_one_thing(one.request)
+    assert judge(one, [*first, Step(T.FUNC_NAME, "get_lawsuit_cases")]) == (LV.nothing_new, ONE_THING)
+    assert judge(one, [*first, Step(T.TOTAL_FINISH)])[0] > LV.nothing_new  # "Patent" unused, but one call closes
+    # two companies, a list comma, a second sentence, a count: more than one thing
+    for request in ("Find the lawsuit cases of Facebook and Google in 2018.", "Find lawsuits of Facebook, Google.",
+                    "Find the lawsuits of Facebook in 2018. Find those of Google too.",
+                    "Find the lawsuits of two companies, Facebook in 2018 plus Google."):
+        several = context([cases], HumanMessage(request))
+        assert not asks_one_thing(request)
+        assert judge(several, [*first, Step(T.FUNC_NAME, "get_lawsuit_cases")])[1] != ONE_THING
+    assert asks_one_thing("How much CO2 does a car produce per year, with fuel efficiency of 25 MPG?")
 
 
 def test_a_currencys_code_grounds_and_uses_its_name() -> None:
