@@ -26,7 +26,8 @@ from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.sources import load_training_sources
 
 CHECKS = {"the request ties": "tied to another argument", "an earlier call's": "an earlier call's other argument",
-          "a number in": "the unit of an earlier call's other argument", "the request pairs": "a pair's other half"}
+          "a number in": "the unit of an earlier call's other argument", "the request pairs": "a pair's other half",
+          "listed with": "a list member of an earlier call's other argument"}
 
 
 def main() -> None:

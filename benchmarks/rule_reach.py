@@ -81,7 +81,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "held numbers", "noun codes", "one thing")
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "held numbers", "noun codes",
+         "one thing")
 
 
 def reached(example) -> list[str]:
@@ -139,7 +140,9 @@ def reached(example) -> list[str]:
     range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
     "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
     writes a unit after a number, "500 US dollars"), "currency codes" (``verifier._CURRENCIES``: the
-    request names a currency, "Japanese yen", whose code a value may be); the ``ANSWER_RULES`` are read from the carried
+    request names a currency, "Japanese yen", whose code a value may be), "listed numbers"
+    (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
+    more); the ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -243,6 +246,8 @@ def reached(example) -> list[str]:
         rules.append("conversion ends")
     if any(_currency_named(code, ctx.text) for code in _CURRENCIES):
         rules.append("currency codes")
+    if facts._number_runs and any(len(ps) > 1 for ps in facts._number_params.values()):
+        rules.append("listed numbers")
     return rules
 
 

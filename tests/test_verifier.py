@@ -440,6 +440,11 @@ def test_a_number_the_request_puts_by_a_parameters_name_belongs_to_it(tools: lis
      "The cost of a fence 10 meters and 20 meters long if the labor cost is $10,000 and the material cost is $3,000.",
      {"labor_cost": 10000, "material_cost": 3000, "length": 20}, [("labor_cost", 10, "like an earlier call's 'length'")],
      ("labor_cost", 10000), ("length", 10)),
+    # a member of the list whose member an earlier call gave another argument is that argument's
+    (("player_id", "season"),
+     "Did player 3142 top the scorers in the seasons 2017, 2018 and 2019?",
+     {"player_id": 3142, "season": 2017}, [("player_id", 2019, "listed with an earlier call's 'season', 2017")],
+     ("player_id", 3142), ("season", 2018)),
 ])
 def test_a_number_that_is_another_arguments_is_not_this_ones(params: tuple[str, ...], request_text: str,
                                                               first: dict[str, Any], wrong: list[tuple[str, Any, str]],

@@ -1690,7 +1690,8 @@ class _Facts:
           ``calculate_final_temperature``).
         - An earlier call to the function gave that argument this number, or one with the same
           unit ("10 years and 20 years": with 20 the earlier ``duration``, 10 is no income), while
-          ``param``'s earlier value has another unit.
+          ``param``'s earlier value has another unit, or one of the same spelled-out list ("seasons
+          2017, 2018 and 2019"), while ``param``'s earlier value is of none.
 
         On the training sources' gold calls it names another argument for 3 of 687 numbers
         (``python benchmarks/parallel_values.py``).
@@ -1713,7 +1714,17 @@ class _Facts:
                 kin = unit is not None and self._units.get(float(v)) == unit
                 if kin and not (isinstance(mine, (int, float)) and self._units.get(float(mine)) == unit):
                     return f"a number in {unit!r} like an earlier call's {k!r}"
+                listed = self._run_of(number)
+                if listed and listed == self._run_of(float(v)) and not (
+                        isinstance(mine, (int, float)) and not isinstance(mine, bool) and self._run_of(float(mine)) == listed):
+                    return f"listed with an earlier call's {k!r}, {v:g}"
         return None
+
+    def _run_of(self, number: float) -> int | None:
+        """Which list of numbers the request spells out holds ``number`` ("2017, 2018 and 2019": with
+        2017 an earlier call's ``season``, 2019 is a season too, not a ``player_id``); None for none."""
+        return next((i + 1 for i, run in enumerate(self._number_runs) if any(_same_number(number, n) for n in run)),
+                    None)
 
     def names_option(self, choices: Sequence[Any], value: Any) -> bool:
         """Whether the conversation names the option ``value``: in so many words, or, where it
