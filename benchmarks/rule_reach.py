@@ -53,6 +53,7 @@ from langchain_toolprm.core.verifier import (
     content_words,
     conversation_dates,
     conversion_side,
+    magnitudes,
     moments,
     named_options,
     named_spans,
@@ -81,8 +82,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "held numbers", "noun codes",
-         "one thing")
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "held numbers",
+         "noun codes", "one thing")
 
 
 def reached(example) -> list[str]:
@@ -142,7 +143,8 @@ def reached(example) -> list[str]:
     writes a unit after a number, "500 US dollars"), "currency codes" (``verifier._CURRENCIES``: the
     request names a currency, "Japanese yen", whose code a value may be), "listed numbers"
     (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
-    more); the ``ANSWER_RULES`` are read from the carried
+    more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
+    "$1.2M"); the ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -248,6 +250,8 @@ def reached(example) -> list[str]:
         rules.append("currency codes")
     if facts._number_runs and any(len(ps) > 1 for ps in facts._number_params.values()):
         rules.append("listed numbers")
+    if magnitudes(ctx.text):
+        rules.append("magnitudes")
     return rules
 
 

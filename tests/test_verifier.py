@@ -19,6 +19,7 @@ from langchain_toolprm.core.verifier import (
     OPENING,
     RELEVANCE_THRESHOLD,
     SOURCE_UNIT,
+    UNSCALED,
     Levels,
     VerifierScorer,
     _facts,
@@ -29,6 +30,7 @@ from langchain_toolprm.core.verifier import (
     dates_in_format,
     expressions,
     issued_tokens,
+    magnitudes,
     named_spans,
     offered_values,
     paging,
@@ -696,6 +698,24 @@ def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
     assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")  # "CAD": Canadian dollars
     wrong = Call("currency_exchange", {"base_currency": "USD", "target_currency": "EUR", "amount": 500})
     assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
+
+
+def test_a_number_written_with_a_magnitude_is_the_amount() -> None:
+    dividend = numbers_tool("quarterly_dividend_per_share", "Quarterly dividend per share of a company",
+                            "total_payout", "outstanding_shares")
+    ctx = context([dividend], HumanMessage("What's the quarterly dividend per share of a company with 100 million "
+                                           "outstanding shares and total dividend payout of 50 million dollars?"))
+    assert judge(ctx, opened("quarterly_dividend_per_share", ("total_payout", 50))) == \
+        (LV.partly, f"{UNSCALED}, 5e+07")
+    assert value(ctx, "total_payout", 50_000_000, "quarterly_dividend_per_share") == LV.grounded
+    right = Call("quarterly_dividend_per_share", {"total_payout": 50_000_000, "outstanding_shares": 100_000_000})
+    assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")
+    assert copy_values(ctx.request, {"type": "integer"})[:2] == [100_000_000, 50_000_000]
+    # "$1.2M" after a currency sign; a bare "5M" is no amount; a parameter counted in millions takes 50
+    assert magnitudes("revenues of $1M in 2019 and $1.2M in 2020") == {13: 1_000_000, 29: 1_200_000}
+    assert magnitudes("a 5M cable") == {}
+    millions = numbers_tool("payout", "Payout", "total_payout_in_millions")
+    assert value(context([millions], ctx.messages[0]), "total_payout_in_millions", 50, "payout") == LV.grounded
 
 
 def test_a_request_that_asks_for_one_thing_gets_one_call() -> None:

@@ -289,6 +289,25 @@ def _abbreviated(request: str, text: str) -> set[str]:
 def _numbers_in(text: str) -> list[float]:
     out = [float(n.replace(",", "")) for n in _NUMBER.findall(text)]
     out += [float(v) for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", text, re.I)]
+    return list(magnitudes(text).values()) + out  # the amount first: the search offers the first few
+
+
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "mn": 1e6,
+          "b": 1e9, "bn": 1e9}
+_MAGNITUDE = re.compile(r"(?P<sign>[$€£¥]\s?)?(?<![\w.^])(?P<n>\d+(?:,\d{3})*(?:\.\d+)?)"
+                        r"(?:\s*(?P<word>thousand|million|billion|trillion)\b|(?P<suffix>[KMB]|bn|mn)\b)", re.I)
+"""A number with its magnitude: "50 million", "1.2 billion", and after a currency sign "$1M", "$10K",
+"€2bn" (a bare "5M" may be metres)."""
+
+
+def magnitudes(text: str) -> dict[int, float]:
+    """Where each number the text writes with a magnitude starts, and the number it means ("$1.2M":
+    1200000): a policy writes the 1.2 it reads, a tool wants the amount."""
+    out = {}
+    for m in _MAGNITUDE.finditer(text):
+        scale = m.group("word") or (m.group("suffix") if m.group("sign") else None)
+        if scale:
+            out[m.start("n")] = float(m.group("n").replace(",", "")) * _SCALE[scale.lower()]
     return out
 
 
@@ -372,6 +391,14 @@ class Entity:
     clock: bool = False
     """The hour of a time the request writes ("7" of "7pm"): a value that writes that time on a
     24-hour clock ("19:00:00") uses it."""
+    bare: float | None = None
+    """The number as written where a magnitude scales it (50 of "50 million", ``number`` 5e7): a
+    value of either uses it (a parameter may count in millions; the verifier judges the value)."""
+
+    def means(self, n: float) -> bool:
+        """Whether number ``n`` is this entity's number, as meant or as written."""
+        return self.number is not None and _same_number(n, self.number) or \
+            self.bare is not None and _same_number(n, self.bare)
 
     def used_by(self, calls: Sequence[Call]) -> bool:
         if self.to is not None:
@@ -380,7 +407,7 @@ class Entity:
             return any(c.name == self.function and c.arguments.get(self.param) == self.text for c in calls)
         values = [v for c in calls if self.function in (None, c.name) for v in c.arguments.values()]
         if self.number is not None:
-            return any(_same_number(n, self.number) for v in values for n in _value_numbers(v)) or self.clock and any(
+            return any(self.means(n) for v in values for n in _value_numbers(v)) or self.clock and any(
                 m[0] == 2 and self.number in (m[1], m[1] % 12 or 12) for v in values if isinstance(v, str)
                 for m in moments(v))
         pool = set().union(*(_value_words(v) for v in values)) if values else set()
@@ -538,7 +565,10 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     Colorado", is none of its own, nor a name inside a quoted phrase)."""
     tool_words = {w for t in tools for w in words(t.name + " " + t.description)}
     hours = {m.start("h") if m.group("h") else m.start("H") for m in _SAID_TIME.finditer(request) if not m.group("noon")}
-    found: list[Entity] = [Entity(m.group(0), float(m.group(0).replace(",", "")), clock=m.start() in hours)
+    scaled = magnitudes(request)
+    found: list[Entity] = [Entity(m.group(0), scaled.get(m.start(), float(m.group(0).replace(",", ""))),
+                                  clock=m.start() in hours,
+                                  bare=float(m.group(0).replace(",", "")) if m.start() in scaled else None)
                            for m in _NUMBER.finditer(request)]
     quotes = list(_QUOTED.finditer(request))
     found += [Entity(next(g for g in m.groups() if g is not None)) for m in quotes]
@@ -1026,7 +1056,7 @@ class VerifierScorer:
             if owner:
                 return owner
         repeat = any(c.name == tool.name and c.arguments.get(name) == value for c in calls)
-        same = [e for e in facts.entities if number and e.number is not None and _same_number(float(value), e.number)]
+        same = [e for e in facts.entities if number and e.means(float(value))]
         worded = number and not same
         dated = bool(same) and all(e.text in facts.dated for e in same) and \
             not calendar_param(name)
@@ -1077,6 +1107,9 @@ class VerifierScorer:
             return Judgement(_substring_level(value, facts.evidence, lv), "substring test")
         if isinstance(value, (int, float)) and _misscaled(float(value), param.schema, facts.percents):
             return Judgement(lv.misformatted, "a percentage of the request where a decimal is asked for")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (meant := _unscaled(
+                float(value), name, param.schema, facts.request)):
+            return Judgement(lv.partly, f"{UNSCALED}, {meant:g}")
         if isinstance(value, str) and TOKEN_PARAM.search(name) and not facts.issued(value):
             return Judgement(lv.ungrounded, UNISSUED)
         fmt = stated_format(name, param.schema)
@@ -1212,6 +1245,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
 HOLDS_NUMBER = "words with a number of the request"
 SPAN_NAMED = "a span of time the request names"
@@ -2209,6 +2243,22 @@ def asks_decimal(schema: dict[str, Any]) -> bool:
     "E.g. 5% is 0.05", "between 0 and 1"). Where it says nothing, or asks for a percentage,
     sources differ (``benchmarks/stated_formats.py``): the policy decides between 4 and 0.04."""
     return "number" in _types(schema) and bool(_AS_DECIMAL.search(str(schema.get("description") or "")))
+
+
+def _unscaled(value: float, name: str, schema: dict[str, Any], request: str) -> float | None:
+    """The amount the request means where ``value`` is the bare number it writes with a magnitude
+    (50 of "50 million": 50000000), unless the parameter counts in that magnitude ("revenue in
+    millions") or the request also writes the number bare. It scores 0.8, not lower: the one
+    training-source gold call with such a number writes it bare ("costs 34.9 million dollars":
+    ``costs=34.9``, a parameter that names no unit)."""
+    if re.search(r"thousand|million|billion|trillion", f"{name} {schema.get('description', '')}", re.I):
+        return None
+    scaled = magnitudes(request)
+    bare = [float(m.group(0).replace(",", "")) for m in _NUMBER.finditer(request) if m.start() not in scaled]
+    if any(_same_number(value, n) for n in bare):
+        return None
+    return next((amount for start, amount in scaled.items()
+                 if _same_number(value, float(_NUMBER.match(request, start).group(0).replace(",", "")))), None)
 
 
 def _misscaled(value: float, schema: dict[str, Any], said: Sequence[float]) -> bool:
