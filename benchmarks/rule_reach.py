@@ -59,6 +59,7 @@ from langchain_toolprm.core.verifier import (
     named_spans,
     number_pairs,
     paging,
+    param_end,
     stated_format,
     takes_number,
     words,
@@ -82,7 +83,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "held numbers",
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "way ends", "held numbers",
          "noun codes", "one thing")
 
 
@@ -144,7 +145,8 @@ def reached(example) -> list[str]:
     request names a currency, "Japanese yen", whose code a value may be), "listed numbers"
     (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
     more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
-    "$1.2M"); the ``ANSWER_RULES`` are read from the carried
+    "$1.2M"), "way ends" (``_Facts.wrong_end``: the request writes a way "from X to Y" and a
+    parameter's words name its end, ``source_language``); the ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -252,6 +254,8 @@ def reached(example) -> list[str]:
         rules.append("listed numbers")
     if magnitudes(ctx.text):
         rules.append("magnitudes")
+    if facts.legs and any(param_end(t, p.name) for t in tools for p in t.params):
+        rules.append("way ends")
     return rules
 
 

@@ -20,6 +20,7 @@ from langchain_toolprm.core.verifier import (
     RELEVANCE_THRESHOLD,
     SOURCE_UNIT,
     UNSCALED,
+    WRONG_END,
     Levels,
     VerifierScorer,
     _facts,
@@ -675,9 +676,21 @@ def test_a_conversions_source_is_the_amounts_own_unit(tools: list[ToolSpec]) -> 
     assert judge(ctx, opened("currency_exchange", ("base_currency", "Canadian dollars"))) == \
         (LV.partly, f"{SOURCE_UNIT}, 'US dollars'")
     assert value(ctx, "target_currency", "US dollars", "currency_exchange") == LV.partly
-    # No number with a unit after it ("Convert 100 from USD to EUR"): either end may take either.
+    # No number with a unit after it ("Convert 100 from USD to EUR"): the way from one to the other decides.
     plain = context([exchange], HumanMessage("Convert 100 from USD to EUR"))
-    assert value(plain, "base_currency", "EUR", "currency_exchange") == LV.grounded
+    assert judge(plain, opened("currency_exchange", ("base_currency", "EUR"))) == \
+        (LV.partly, f"{WRONG_END}, from 'USD' to 'EUR'")
+    assert value(plain, "base_currency", "USD", "currency_exchange") == LV.grounded
+    # any tool whose parameters name their ends: a translation from English to French
+    translate = normalize_tool({"type": "function", "function": {
+        "name": "translate", "description": "Translate a text", "parameters": {"type": "object", "properties": {
+            "text": {"type": "string"}, "source_language": {"type": "string"}, "target_language": {"type": "string"}}}}})
+    french = context([translate], HumanMessage("Translate Hello, how are you? from English to French."))
+    assert value(french, "source_language", "French", "translate") == LV.partly
+    assert value(french, "target_language", "French", "translate") == LV.grounded
+    # a chain of ways starts one at each stop: Paris is both a source and a target
+    chain = context([translate], HumanMessage("Route it from London to Paris and then from Paris to Rome."))
+    assert value(chain, "source_language", "Paris", "translate") == value(chain, "target_language", "Paris", "translate")
     # A tool that converts nothing has no ends: a source and a target of a plan for 30 days.
     plan = normalize_tool({"type": "function", "function": {
         "name": "create_plan", "description": "Replicate data between two data centers",

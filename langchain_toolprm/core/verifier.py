@@ -1139,6 +1139,9 @@ class VerifierScorer:
             named = any(_names_unit(value, u) for u in units)
             if named != (side == "source"):
                 return Judgement(lv.partly, f"{SOURCE_UNIT}, {units[0]!r}")
+        if judged.score > lv.partly and isinstance(value, str) and (end := param_end(tool, name)) and \
+                (leg := facts.wrong_end(value, end)):
+            return Judgement(lv.partly, f"{WRONG_END}, from {leg.text!r} to {leg.to!r}")
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1207,19 +1210,25 @@ _TARGET_WORDS = frozenset({"to", "target", "output", "into", "desired"})
 _AFTER_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s+([A-Za-z][\w'-]*(?:\s+[A-Za-z][\w'-]*){0,2})")
 
 
-def conversion_side(tool: ToolSpec, name: str) -> str | None:
-    """"source" or "target" for the two ends of a conversion (``from_currency`` and ``to_currency``,
-    ``base_currency`` and ``target_currency``, ``from_unit`` and ``to_unit`` of a tool that speaks
-    of converting or exchanging and takes a number, the amount); None for any other parameter."""
-    if not any(takes_number(p) for p in tool.params) or \
-            not any(w.startswith(("conver", "exchang")) for w in words(tool.name + " " + tool.description)):
-        return None
+def param_end(tool: ToolSpec, name: str) -> str | None:
+    """"source" or "target" for a parameter whose words say which end it is, beside another for the
+    other end (``from_currency`` and ``to_currency``, ``source_language`` and ``target_language``);
+    None for any other parameter."""
     own, others = set(words(name)), [set(words(p.name)) for p in tool.params if p.name != name]
     if own & _SOURCE_WORDS and any(o & _TARGET_WORDS for o in others):
         return "source"
     if own & _TARGET_WORDS and any(o & _SOURCE_WORDS for o in others):
         return "target"
     return None
+
+
+def conversion_side(tool: ToolSpec, name: str) -> str | None:
+    """``param_end`` for the two ends of a conversion: a tool that speaks of converting or
+    exchanging and takes a number, the amount; None for any other parameter."""
+    if not any(takes_number(p) for p in tool.params) or \
+            not any(w.startswith(("conver", "exchang")) for w in words(tool.name + " " + tool.description)):
+        return None
+    return param_end(tool, name)
 
 
 _LONE_NUMBER = re.compile(r"(?<![\w.:/-])\d[\d,]*(?:\.\d+)?(?![\w:/-]|\.\d)")
@@ -1245,6 +1254,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+WRONG_END = "the other end of the request's way"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
 HOLDS_NUMBER = "words with a number of the request"
@@ -1413,6 +1423,16 @@ class _Facts:
     @cached_property
     def legs(self) -> list[Entity]:
         return route_legs(self.request)
+
+    def wrong_end(self, value: str, end: str) -> Entity | None:
+        """The leg ("from English to French") whose other end ``value`` names for a parameter of
+        ``end`` ("source": French), where it names no leg's own end (a chain "from A to B, then
+        from B to C" starts a leg at B)."""
+        names = [(leg, leg.text if end == "source" else leg.to or "", leg.to or "" if end == "source" else leg.text)
+                 for leg in self.legs]
+        if any(Entity(own).used_by([Call("", {"v": value})]) for _, own, _ in names):
+            return None
+        return next((leg for leg, _, other in names if Entity(other).used_by([Call("", {"v": value})])), None)
 
     def leg_elsewhere(self, function: str, param: str, value: str, calls: Sequence[Call],
                       others: dict[str, Any]) -> str | None:
@@ -2392,5 +2412,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "currency_codes", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "currency_codes", "param_end", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
