@@ -84,7 +84,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "way ends", "held numbers",
-         "noun codes", "one thing")
+         "noun codes", "one thing", "quote spans")
 
 
 def reached(example) -> list[str]:
@@ -259,7 +259,7 @@ def reached(example) -> list[str]:
     return rules
 
 
-ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing")
+ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -270,7 +270,8 @@ def answered(example, record: dict) -> set[str]:
     that is the request's first words), "held numbers" (``_Facts.swallowed``: words that hold a
     number of another numeric parameter of the call's function), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
     it, "CAD" of "Canadian dollars", and not by the name alone), "one thing" (``verifier.asks_one_thing``:
-    a second call, where the request bears no mark of more than one of anything)."""
+    a second call, where the request bears no mark of more than one of anything), "quote spans"
+    (``_Facts.around_quote``: words around a phrase the request quotes)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -291,6 +292,8 @@ def answered(example, record: dict) -> set[str]:
                     found.add("held numbers")
                 if any(e.alias and _abbreviates(v, e.alias) and not _abbreviates(v, e.text) for e in facts.entities):
                     found.add("noun codes")
+                if facts.around_quote(v):
+                    found.add("quote spans")
     return found
 
 

@@ -12,6 +12,7 @@ from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
+    AROUND_QUOTE,
     EMPTY_REQUIRED,
     HOLDS_NUMBER,
     NUMBERLESS,
@@ -711,6 +712,22 @@ def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
     assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")  # "CAD": Canadian dollars
     wrong = Call("currency_exchange", {"base_currency": "USD", "target_currency": "EUR", "amount": 500})
     assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
+
+
+def test_a_value_around_a_quoted_phrase_is_over_long() -> None:
+    auction = normalize_tool({"type": "function", "function": {
+        "name": "fetch_artwork_price", "description": "Fetch the price of an artwork at auctions",
+        "parameters": {"type": "object", "properties": {
+            "artwork_name": {"type": "string"}, "artist": {"type": "string"}, "file": {"type": "string"}},
+            "required": ["artwork_name"]}}})
+    ctx = context([auction], HumanMessage("Find the price of Van Gogh's painting 'Starry Night' from \"notes.txt\"."))
+    assert judge(ctx, opened("fetch_artwork_price", ("artwork_name", "Van Gogh's Starry Night"))) == \
+        (LV.over_long, f"{AROUND_QUOTE} 'Starry Night'")
+    assert value(ctx, "artwork_name", "Starry Night", "fetch_artwork_price") == LV.grounded
+    assert value(ctx, "file", "docs/notes.txt", "fetch_artwork_price") != LV.over_long  # a path to the quoted file
+    # several quotes joined are no span around one ("'2H', '7D' and 'AC'" as one hand)
+    cards = context([auction], HumanMessage("Rate the hand '2H', '7D' and 'AC'."))
+    assert value(cards, "artwork_name", "2H 7D AC", "fetch_artwork_price") != LV.over_long
 
 
 def test_a_number_written_with_a_magnitude_is_the_amount() -> None:

@@ -1185,6 +1185,8 @@ class VerifierScorer:
                   and re.search(rf"(?<![\w./\\]){re.escape(e.text)}(?![\w.])", value)]  # a path ends in it
         if around:
             return Judgement(lv.over_long, f"a span around the identifier {around[0]!r}")
+        if quoted := facts.around_quote(value):
+            return Judgement(lv.over_long, f"{AROUND_QUOTE} {quoted!r}")
         if _phrase_in(ws, facts.evidence_seq):
             if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
                 return Judgement(lv.default, "part of a name the request gives whole")
@@ -1254,6 +1256,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
@@ -1423,6 +1426,27 @@ class _Facts:
     @cached_property
     def legs(self) -> list[Entity]:
         return route_legs(self.request)
+
+    @cached_property
+    def quoted(self) -> list[str]:
+        """The phrases the user's request quotes ("the painting 'Starry Night'"): each is a value
+        whole, so a value that adds words around one has taken in another's ("Van Gogh's Starry
+        Night")."""
+        return [next(g for g in m.groups() if g is not None) for m in _QUOTED.finditer(self.request)]
+
+    def around_quote(self, value: str) -> str | None:
+        """A quoted phrase whose words ``value`` holds with words of its own beside them, which no
+        other quote gives ("Van Gogh's Starry Night" around 'Starry Night'); a path around a quoted
+        file name is a file's place, not a span."""
+        if re.search(r"[/\\]", value):
+            return None
+        ws = tokens(value)
+        quoted = set().union(*(tokens(q) for q in self.quoted)) if self.quoted else set()
+        for q in self.quoted:
+            qs = tokens(q)
+            if qs and len(ws) > len(qs) and _phrase_in(qs, ws) and not set(ws) <= quoted:
+                return q
+        return None
 
     def wrong_end(self, value: str, end: str) -> Entity | None:
         """The leg ("from English to French") whose other end ``value`` names for a parameter of
