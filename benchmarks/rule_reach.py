@@ -83,7 +83,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "way ends", "held numbers",
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "way ends", "word lists", "held numbers",
          "noun codes", "one thing", "quote spans")
 
 
@@ -146,7 +146,9 @@ def reached(example) -> list[str]:
     (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
     more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
     "$1.2M"), "way ends" (``_Facts.wrong_end``: the request writes a way "from X to Y" and a
-    parameter's words name its end, ``source_language``); the ``ANSWER_RULES`` are read from the carried
+    parameter's words name its end, ``source_language``), "word lists" (``_Facts.word_lists``: the
+    request coordinates words, "chicken and mushrooms", and a parameter takes an array); the
+    ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -256,6 +258,8 @@ def reached(example) -> list[str]:
         rules.append("magnitudes")
     if facts.legs and any(param_end(t, p.name) for t in tools for p in t.params):
         rules.append("way ends")
+    if facts.word_lists and any("array" in _types(p.schema) for p in params):
+        rules.append("word lists")
     return rules
 
 

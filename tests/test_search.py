@@ -448,6 +448,21 @@ def test_a_currency_parameter_is_offered_the_codes_of_the_currencies_named(tiny_
     assert result.calls == [Call("convert_currency", {"base_currency": "JPY", "target_currency": "EUR", "amount": 20000})]
 
 
+def test_an_array_of_strings_is_offered_the_words_the_request_coordinates(tiny_policy: TransformersBackend) -> None:
+    """"chicken and mushrooms" is no quoted or capitalised list; the beam still writes both, because
+    the search offers an array of strings the words the request coordinates, and the verifier holds
+    a list with one of them a list cut short."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "recipe_search", "description": (
+        "Find recipes with ingredients."), "parameters": {"type": "object", "properties": {
+            "ingredients": {"type": "array", "items": {"type": "string"}, "description": "The ingredients."}},
+            "required": ["ingredients"]}}}])
+    problem = conversation_problem(tiny_policy, [HumanMessage("A lunch recipe that uses chicken and mushrooms?")],
+                                   tools, "recipe_search")
+    assert ["chicken", "mushrooms"] in problem.copies(tools[0].params[0])
+    result = beam_search(tiny_policy, VerifierScorer(), problem, config("beam", m_explore=4))
+    assert result.calls == [Call("recipe_search", {"ingredients": ["chicken", "mushrooms"]})]
+
+
 def test_no_call_required_may_return_empty_list(tiny_policy: TransformersBackend, root: Any,
                                                 tools: list[ToolSpec]) -> None:
     problem = make_problem(root, tools, require=False, max_calls=0)

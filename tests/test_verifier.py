@@ -714,6 +714,20 @@ def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
     assert "'Canadian'" in judge(ctx, segment([wrong]))[1]
 
 
+def test_a_list_that_leaves_out_a_coordinated_word_is_cut_short() -> None:
+    recipes = normalize_tool({"type": "function", "function": {
+        "name": "recipe_search", "description": "Find recipes", "parameters": {"type": "object", "properties": {
+            "ingredients": {"type": "array", "items": {"type": "string"}}}}}})
+    ctx = context([recipes], HumanMessage("Find a healthy lunch recipe that uses chicken and mushrooms."))
+    assert judge(ctx, opened("recipe_search", ("ingredients", ["chicken"]))) == \
+        (LV.partly, "part of a list the request spells out")
+    assert value(ctx, "ingredients", ["chicken", "mushrooms"], "recipe_search") == LV.grounded
+    assert _facts(ctx).word_lists == [["chicken", "mushrooms"]]
+    # a verb after "and" coordinates nothing
+    park = context([recipes], HumanMessage("Find a park that allows camping and has scenic views."))
+    assert _facts(park).word_lists == [] and value(park, "ingredients", ["camping"], "recipe_search") == LV.grounded
+
+
 def test_a_value_around_a_quoted_phrase_is_over_long() -> None:
     auction = normalize_tool({"type": "function", "function": {
         "name": "fetch_artwork_price", "description": "Fetch the price of an artwork at auctions",

@@ -33,6 +33,8 @@ from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
 from .verifier import (
     TOKEN_PARAM,
+    _facts,
+    _types,
     conversation_dates,
     copy_values,
     currency_codes,
@@ -123,7 +125,8 @@ class SearchProblem:
         parameter the tokens tool results gave; for a parameter that states a date or time format
         the conversation's dates written in it; for a parameter that counts time the spans the
         request names without a count ("next week": 7 days); for a currency parameter the codes of
-        the currencies the request names ("JPY" for "Japanese yen"). Candidates the beam adds to the
+        the currencies the request names ("JPY" for "Japanese yen"); for an array of strings the words
+        the request coordinates ("chicken and mushrooms"). Candidates the beam adds to the
         sampled ones, so a value the conversation spelled out is always proposed, in the form asked."""
         request = self.context.request
         fmt = stated_format(param.name, param.schema)
@@ -131,7 +134,10 @@ class SearchProblem:
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
         spans = [n for n, _ in named_spans(request, param.name, param.schema)]
         codes = currency_codes(request, param.name, param.schema)
-        return [*dates, *tokens, *spans, *codes, *copy_values(request, param.schema)]
+        items = param.schema.get("items")
+        lists = _facts(self.context).word_lists if "array" in _types(param.schema) and isinstance(items, dict) \
+            and "string" in _types(items) else []
+        return [*dates, *tokens, *spans, *codes, *copy_values(request, param.schema), *lists]
 
 
 def prepare_problem(

@@ -1687,9 +1687,29 @@ class _Facts:
 
     def cut_list(self, value: list[Any]) -> bool:
         """Whether ``value`` leaves out items of a list the request spells out that has all of
-        its own ([22, 33, 42] of "[22,33,42,12,34]")."""
+        its own ([22, 33, 42] of "[22,33,42,12,34]"), or a phrase the request coordinates with one
+        of its strings (["chicken"] of "uses chicken and mushrooms": ``siblings``)."""
         key = [str(v).lower() for v in value]
-        return any(len(run) > len(key) and all(k in run for k in key) for run in self._spelled)
+        if any(len(run) > len(key) and all(k in run for k in key) for run in self._spelled):
+            return True
+        strings = [v for v in value if isinstance(v, str)]
+        held = content_words(" ".join(strings))  # a sibling of another length may overlap a member ("and rice")
+        return bool(strings) and any(not content_words(e.text) <= held
+                                     for e in self.siblings([Call("", {"v": v}) for v in strings]))
+
+    @cached_property
+    def word_lists(self) -> list[list[str]]:
+        """Lists of words the request coordinates ("chicken and mushrooms"): each content word with
+        its ``siblings``, in the request's order, for an array of strings to take whole."""
+        out: list[list[str]] = []
+        for w in dict.fromkeys(w for w in words(self.request) if w not in _STOP and w not in _GENERIC and len(w) > 2):
+            found = [w, *(e.text for e in self.siblings([Call("", {"v": w})]))]
+            spans = {m.start(): m.group(0) for t in found
+                     for m in [re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", self.request, re.I)] if m}
+            run = [spans[k] for k in sorted(spans)]  # as the request writes them, in its order
+            if len(run) > 1 and run not in out:
+                out.append(run)
+        return out
 
     @cached_property
     def _spelled(self) -> list[list[str]]:
