@@ -1655,7 +1655,11 @@ def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:
     score, why = judge(ctx, opened("get_weather", ("city", "Could you help me with two things? First, the")))
     assert score == LV.junk and why == OPENING
     assert value(ctx, "city", "Paris") == LV.grounded
-    # Two words, or the whole request, are not the preamble cut short.
+    # Two words, or a whole request of four, are not the preamble cut short.
     assert value(ctx, "city", "Could you") > LV.junk
     whole = context(tools, HumanMessage("Paris weather in May"))
     assert value(whole, "city", "Paris weather in May") > LV.junk
+    # The whole request of five words or more is none either (a request quoted whole is one phrase).
+    quoted = context(tools, HumanMessage("'Get the weather of Paris for the next 5 days.'"))
+    assert judge(quoted, opened("get_weather", ("city", "Get the weather of Paris for the next 5 days."))) == \
+        (LV.junk, OPENING)

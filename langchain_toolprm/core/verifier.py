@@ -1576,8 +1576,11 @@ class _Facts:
     def opening(self, value: str) -> bool:
         """Whether ``value`` is the request's first three words or more, cut before its end ("Could
         you help me with a few tasks? First, I" as a hotel chain): the user's preamble, never an
-        argument (no gold value of the training sources is one)."""
+        argument; or the whole request of five words or more ("Get stock price of Apple for the last
+        5 days in NASDAQ." as the company). No gold value of the training sources is either."""
         mine, request = tokens(value), self._request_tokens
+        if len(mine) >= 5 and mine == request:
+            return True
         return len(mine) >= 3 and len(request) > len(mine) + 3 and request[:len(mine)] == mine
 
     @cached_property
@@ -2258,7 +2261,7 @@ _EACH = frozenset("each every both".split())
 """Words by which a part asks its function for each of several things ("in each city")."""
 _EACH_FILLER = frozenset("one of the these those my our your two three four five".split())
 _DETERMINERS = frozenset("the this that these those".split())
-OPENING = "the request's opening words, not a value"
+OPENING = "the request's opening words (or all of it), not a value"
 UNISSUED = "a token no tool result gave and the user gives as no token"
 PREMATURE = "takes a token, which another function issues first: "
 CALLED_AGAIN = "called already"
