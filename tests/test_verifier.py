@@ -114,6 +114,14 @@ def numbers_tool(name: str, description: str, *params: str) -> ToolSpec:
         "type": "object", "properties": {p: {"type": "number"} for p in params}, "required": list(params)}}})
 
 
+def currency_tool(name: str, description: str, amount: str = "number") -> ToolSpec:
+    """A conversion between currencies: a base, a target and an amount, all required."""
+    return normalize_tool({"type": "function", "function": {"name": name, "description": description, "parameters": {
+        "type": "object", "properties": {"base_currency": {"type": "string"}, "target_currency": {"type": "string"},
+                                         "amount": {"type": amount}},
+        "required": ["base_currency", "target_currency", "amount"]}}})
+
+
 # ---- text helpers -------------------------------------------------------------------------------
 def test_words_tokens_and_stems() -> None:
     assert words("getWeatherForecast") == ["get", "weather", "forecast"]
@@ -666,11 +674,7 @@ def test_a_span_of_time_named_without_a_count_is_what_a_counting_parameter_takes
 
 
 def test_a_conversions_source_is_the_amounts_own_unit(tools: list[ToolSpec]) -> None:
-    exchange = normalize_tool({"type": "function", "function": {
-        "name": "currency_exchange", "description": "Convert an amount from a base currency to a target currency",
-        "parameters": {"type": "object", "properties": {
-            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
-            "required": ["base_currency", "target_currency", "amount"]}}})
+    exchange = currency_tool("currency_exchange", "Convert an amount from a base currency to a target currency")
     ctx = context([exchange], HumanMessage("How many Canadian dollars can I get for 500 US dollars?"))
     assert value(ctx, "base_currency", "USD", "currency_exchange") == LV.grounded  # "500 US dollars"
     assert value(ctx, "target_currency", "Canadian dollars", "currency_exchange") == LV.grounded
@@ -702,11 +706,7 @@ def test_a_conversions_source_is_the_amounts_own_unit(tools: list[ToolSpec]) -> 
 
 
 def test_a_code_that_spells_a_name_and_its_noun_uses_the_name() -> None:
-    exchange = normalize_tool({"type": "function", "function": {
-        "name": "currency_exchange", "description": "Convert an amount from a base currency to a target currency",
-        "parameters": {"type": "object", "properties": {
-            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
-            "required": ["base_currency", "target_currency", "amount"]}}})
+    exchange = currency_tool("currency_exchange", "Convert an amount from a base currency to a target currency")
     ctx = context([exchange], HumanMessage("How many Canadian dollars can I get for 500 US dollars?"))
     right = Call("currency_exchange", {"base_currency": "USD", "target_currency": "CAD", "amount": 500})
     assert judge(ctx, segment([right])) == (1.0, "every entity of the request is used")  # "CAD": Canadian dollars
@@ -784,11 +784,7 @@ def test_a_request_that_asks_for_one_thing_gets_one_call() -> None:
 
 
 def test_a_currencys_code_grounds_and_uses_its_name() -> None:
-    converter = normalize_tool({"type": "function", "function": {
-        "name": "currency_converter", "description": "Convert an amount of money between two currencies",
-        "parameters": {"type": "object", "properties": {
-            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "number"}},
-            "required": ["base_currency", "target_currency", "amount"]}}})
+    converter = currency_tool("currency_converter", "Convert an amount of money between two currencies")
     ctx = context([converter], HumanMessage("Calculate the current cost in British Pounds if I need to convert 200 US dollars."))
     assert judge(ctx, opened("currency_converter", ("target_currency", "GBP"))) == \
         (LV.grounded, "the code of a currency the conversation names")
@@ -819,11 +815,7 @@ def test_words_that_hold_another_arguments_number_score_partly() -> None:
                                                                 "room": {"type": "string"}}}}})
     assert value(context([room], HumanMessage("Where is Room 101?")), "room", "Room 101", "find_room") == LV.grounded
     # an end of a conversion names a unit only, even where the request writes the amount with it
-    exchange = normalize_tool({"type": "function", "function": {
-        "name": "convert_currency", "description": "Convert an amount from a base currency to a target currency",
-        "parameters": {"type": "object", "properties": {
-            "base_currency": {"type": "string"}, "target_currency": {"type": "string"}, "amount": {"type": "integer"}},
-            "required": ["base_currency", "target_currency", "amount"]}}})
+    exchange = currency_tool("convert_currency", "Convert an amount from a base currency to a target currency", "integer")
     yen = context([exchange], HumanMessage("How much will 20000 Japanese Yen be in United States Dollar?"))
     assert judge(yen, opened("convert_currency", ("base_currency", "20000 Japanese Yen"))) == \
         (LV.partly, f"{HOLDS_NUMBER}, 20000, which 'amount' takes")
