@@ -50,6 +50,7 @@ from langchain_toolprm.core.verifier import (
     asks_one_thing,
     asks_unit,
     calendar_param,
+    compound_head,
     content_words,
     conversation_dates,
     conversion_side,
@@ -83,8 +84,9 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers", "magnitudes", "way ends", "word lists", "held numbers",
-         "noun codes", "one thing", "quote spans")
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
+         "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
+         "quote spans")
 
 
 def reached(example) -> list[str]:
@@ -147,8 +149,9 @@ def reached(example) -> list[str]:
     more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
     "$1.2M"), "way ends" (``_Facts.wrong_end``: the request writes a way "from X to Y" and a
     parameter's words name its end, ``source_language``), "word lists" (``_Facts.word_lists``: the
-    request coordinates words, "chicken and mushrooms", and a parameter takes an array); the
-    ``ANSWER_RULES`` are read from the carried
+    request coordinates words, "chicken and mushrooms", and a parameter takes an array), "compound
+    words" (``verifier.compound_head``: a request word is the head of a tool's one-word compound,
+    "distance" of "geodistance", or the other way round); the ``ANSWER_RULES`` are read from the carried
     answers instead (``answered``), so they count only with ``--carry``."""
     ctx = ScoringContext(tuple(example.lc_messages()), tuple(example.specs()))
     facts = _facts(ctx)
@@ -260,6 +263,11 @@ def reached(example) -> list[str]:
         rules.append("way ends")
     if facts.word_lists and any("array" in _types(p.schema) for p in params):
         rules.append("word lists")
+    said = content_words(ctx.text)  # every turn's words: relevance reads earlier turns too
+    body = content_words(" ".join(f"{t.name} {t.description} " + " ".join(p.name for p in t.params)
+                                  for t in example.specs()))
+    if any(compound_head(a, b) or compound_head(b, a) for a in said for b in body):
+        rules.append("compound words")
     return rules
 
 

@@ -28,6 +28,7 @@ from langchain_toolprm.core.verifier import (
     asks_decimal,
     asks_one_thing,
     asks_unit,
+    compound_head,
     copy_values,
     dates_in_format,
     expressions,
@@ -284,6 +285,10 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     request = "The area of a circular fountain of radius 3."
     assert relevance(request, circle) > relevance(request, square)  # both say "area"
     assert relevance("A molecular weight", numbers_tool("molecule_weight", "Weight", "mass")) > 0.5
+    # a compound written as one word names what its head names; a prefix makes another word
+    geo = numbers_tool("geodistance.find", "Find it", "size")
+    assert relevance("Find the distance between New York City and Los Angeles.", geo) >= RELEVANCE_THRESHOLD
+    assert compound_head("geodistanc", "distanc") and not compound_head("research", "search")
     # a thing of a kind names the tool that speaks of the kind: a euro is a currency, rain is weather
     assert relevance("I have 100 euro. How much is it in USD?", convert) >= RELEVANCE_THRESHOLD > \
         relevance("I have 100 euro. How much is it in USD?", flight)

@@ -214,13 +214,24 @@ def content_words(text: str) -> set[str]:
 
 def _meets(a: str, b: str) -> bool:
     """Whether two stems name one thing: equal, one the other's start ("calculat", "calculator"),
-    or an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
-    "rectangl"; not "particular", a generic word, and "particl")."""
+    an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
+    "rectangl"; not "particular", a generic word, and "particl"), or a compound's head
+    (``compound_head``)."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
     return len(short) >= 4 and long_.startswith(short) or \
-        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short
+        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short or compound_head(long_, short)
+
+
+_PREFIXES = ("re", "un", "pre", "dis", "mis", "non", "over", "under", "sub", "super", "inter")
+
+
+def compound_head(word: str, head: str) -> bool:
+    """Whether ``word`` is a compound written as one word that ends in ``head``, six letters at
+    least, after three letters or more that are no prefix ("geodistance" and "distance"; not
+    "research" and "search")."""
+    return len(head) >= 6 and len(word) - len(head) >= 3 and word.endswith(head) and not word.startswith(_PREFIXES)
 
 
 def _covered_by(word: str, pool: Iterable[str]) -> bool:
@@ -2459,5 +2470,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "conversion_side", "currency_codes", "param_end", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "compound_head", "conversion_side", "currency_codes", "param_end", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
