@@ -33,8 +33,6 @@ from .scorers import Scorer, ScoringContext
 from .steps import Call, Step, StepTag, assemble
 from .verifier import (
     TOKEN_PARAM,
-    _facts,
-    _types,
     conversation_dates,
     copy_values,
     currency_codes,
@@ -42,6 +40,7 @@ from .verifier import (
     named_spans,
     relevant_tools,
     stated_format,
+    word_lists,
 )
 
 Aggregation = Literal["last", "min", "mean", "product"]
@@ -134,9 +133,7 @@ class SearchProblem:
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
         spans = [n for n, _ in named_spans(request, param.name, param.schema)]
         codes = currency_codes(request, param.name, param.schema)
-        items = param.schema.get("items")
-        lists = _facts(self.context).word_lists if "array" in _types(param.schema) and isinstance(items, dict) \
-            and "string" in _types(items) else []
+        lists = word_lists(self.context, param.schema)
         return [*dates, *tokens, *spans, *codes, *copy_values(request, param.schema), *lists]
 
 

@@ -462,6 +462,15 @@ def currency_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]
     return [code for code in _CURRENCIES if _currency_named(code, request)]
 
 
+def word_lists(ctx: ScoringContext, schema: dict[str, Any]) -> list[list[str]]:
+    """For an array of strings, the lists of words the request coordinates ("chicken and
+    mushrooms": ``_Facts.word_lists``), which the search offers whole; none for other schemas."""
+    items = schema.get("items")
+    if "array" not in _types(schema) or not isinstance(items, dict) or "string" not in _types(items):
+        return []
+    return _facts(ctx).word_lists
+
+
 def _codes(value: str, phrase: str) -> bool:
     """Whether ``value`` is a code of ``phrase``: its abbreviation or its currency's code."""
     return _abbreviates(value, phrase) or _currency_named(value, phrase)
@@ -2470,5 +2479,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "compound_head", "conversion_side", "currency_codes", "param_end", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "compound_head", "conversion_side", "currency_codes", "param_end", "word_lists", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
