@@ -1258,10 +1258,8 @@ _LONE_NUMBER = re.compile(r"(?<![\w.:/-])\d[\d,]*(?:\.\d+)?(?![\w:/-]|\.\d)")
 
 def _held_number(value: str, numbers: Sequence[float]) -> float | None:
     """A number of the request that a string of words holds as a word of its own ("France, 1510" of
-    "France in 1510"): where the string is no phrase of the request and another parameter takes
-    numbers, the number is that parameter's value and the string has swallowed it (a phrase the
-    request writes, "500 mg", "Sony PlayStation 5", "UFC 300", stays whole). Dates, times, codes and
-    numbers inside words hold none."""
+    "France in 1510"); dates, times, codes and numbers inside words hold none. Whether it is another
+    argument's is ``_Facts.swallowed``'s to say."""
     if not re.search(r"[A-Za-z]{2}", value):
         return None
     return next((n for m in _LONE_NUMBER.finditer(value) for n in [float(m.group(0).replace(",", ""))]
