@@ -289,6 +289,12 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     geo = numbers_tool("geodistance.find", "Find it", "size")
     assert relevance("Find the distance between New York City and Los Angeles.", geo) >= RELEVANCE_THRESHOLD
     assert compound_head("geodistanc", "distanc") and not compound_head("research", "search")
+    # ... but a compound the user writes is often a value they coin, and names nothing
+    reset = numbers_tool("ForgotPassword", "Reset a password", "code")
+    delete = numbers_tool("DeleteAccount", "Delete an account", "token")
+    coined = "Yes, my password is newpassword. I want to delete my account."
+    assert relevance(coined, reset) == relevance(coined.replace("newpassword", "qwerty"), reset) < \
+        relevance(coined, delete)
     # a thing of a kind names the tool that speaks of the kind: a euro is a currency, rain is weather
     assert relevance("I have 100 euro. How much is it in USD?", convert) >= RELEVANCE_THRESHOLD > \
         relevance("I have 100 euro. How much is it in USD?", flight)
@@ -1660,3 +1666,7 @@ def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:
     quoted = context(tools, HumanMessage("'Get the weather of Paris for the next 5 days.'"))
     assert judge(quoted, opened("get_weather", ("city", "Get the weather of Paris for the next 5 days."))) == \
         (LV.junk, OPENING)
+    # A date, a time or a web address given alone to answer a question is the value itself.
+    for answer in ("2023-03-15 23:59:59", "https://example.com/voice22.wav"):
+        alone = context(tools, HumanMessage("The weather, please."), AIMessage("Which one?"), HumanMessage(answer))
+        assert value(alone, "city", answer) > LV.junk

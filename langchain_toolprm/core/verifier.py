@@ -212,16 +212,18 @@ def content_words(text: str) -> set[str]:
             and len(w) > 1}
 
 
-def _meets(a: str, b: str) -> bool:
+def _meets(a: str, b: str, coined: bool = True) -> bool:
     """Whether two stems name one thing: equal, one the other's start ("calculat", "calculator"),
     an "-ular" adjective and its "-le" noun ("circular" and "circl", "rectangular" and
     "rectangl"; not "particular", a generic word, and "particl"), or a compound's head
-    (``compound_head``)."""
+    (``compound_head``). Without ``coined``, ``a`` may be the head but not the compound: a user's
+    own one-word compound is often a value they coin ("newpassword"), not a name."""
     if a == b:
         return True
     short, long_ = sorted((a, b), key=len)
     return len(short) >= 4 and long_.startswith(short) or \
-        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short or compound_head(long_, short)
+        long_.endswith("ular") and long_ not in _GENERIC and long_[:-4] + "l" == short or \
+        compound_head(long_, short) and (coined or long_ == b)
 
 
 _PREFIXES = ("re", "un", "pre", "dis", "mis", "non", "over", "under", "sub", "super", "inter")
@@ -234,8 +236,8 @@ def compound_head(word: str, head: str) -> bool:
     return len(head) >= 6 and len(word) - len(head) >= 3 and word.endswith(head) and not word.startswith(_PREFIXES)
 
 
-def _covered_by(word: str, pool: Iterable[str]) -> bool:
-    return any(_meets(word, p) for p in pool)
+def _covered_by(word: str, pool: Iterable[str], coined: bool = True) -> bool:
+    return any(_meets(word, p, coined) for p in pool)
 
 
 _KIND_OF = {
@@ -273,7 +275,7 @@ def relevance(request: str, tool: ToolSpec) -> float:
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
     body = content_words(text) | _abbreviated(request, text)
     said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
-    told = sum(_covered_by(w, body) or w in _KIND_OF and _covered_by(_KIND_OF[w], body) for w in req) / len(req)
+    told = sum(_covered_by(w, body, coined=False) or w in _KIND_OF and _covered_by(_KIND_OF[w], body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
 
 
@@ -1595,11 +1597,15 @@ class _Facts:
         """Whether ``value`` is the request's first three words or more, cut before its end ("Could
         you help me with a few tasks? First, I" as a hotel chain): the user's preamble, never an
         argument; or the whole request of five words or more ("Get stock price of Apple for the last
-        5 days in NASDAQ." as the company). No gold value of the training sources is either."""
+        5 days in NASDAQ." as the company). No gold value of the training sources is either. Words
+        are as a sentence has them, three with letters and two spaced apart at least: a date, a time
+        or a web address a user gives alone to answer a question ("2023-03-15 23:59:59") is a value."""
         mine, request = tokens(value), self._request_tokens
+        if len(value.split()) < 2 or sum(any(c.isalpha() for c in w) for w in mine) < 3:
+            return False
         if len(mine) >= 5 and mine == request:
             return True
-        return len(mine) >= 3 and len(request) > len(mine) + 3 and request[:len(mine)] == mine
+        return len(request) > len(mine) + 3 and request[:len(mine)] == mine
 
     @cached_property
     def _request_tokens(self) -> list[str]:
