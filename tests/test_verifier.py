@@ -289,6 +289,11 @@ def test_relevance_ranks_the_tool_the_request_speaks_of(tools: list[ToolSpec]) -
     geo = numbers_tool("geodistance.find", "Find it", "size")
     assert relevance("Find the distance between New York City and Los Angeles.", geo) >= RELEVANCE_THRESHOLD
     assert compound_head("geodistanc", "distanc") and not compound_head("research", "search")
+    # ... not one the tool spells out as a name ("the Open Library" is no kind of library)
+    request = "Can I find a historical fiction book at the New York public library?"
+    library = numbers_tool("library.search_books", "Search for a book in a given library", "size")
+    named = numbers_tool("openlibrary.books_search", "Search for a book in the Open Library", "size")
+    assert relevance(request, library) > relevance(request, named)
     # ... but a compound the user writes is often a value they coin, and names nothing
     reset = numbers_tool("ForgotPassword", "Reset a password", "code")
     delete = numbers_tool("DeleteAccount", "Delete an account", "token")

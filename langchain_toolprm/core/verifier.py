@@ -274,9 +274,16 @@ def relevance(request: str, tool: ToolSpec) -> float:
     text = " ".join([tool.name, tool.description] + [p.name + " " + str(p.schema.get("description", ""))
                                                      + " " + " ".join(map(str, p.choices or ())) for p in tool.params])
     body = content_words(text) | _abbreviated(request, text)
-    said = sum(_covered_by(w, asked) for w in name) / len(name) if name else None
+    named = _spelled_names(text)
+    said = sum(_covered_by(w, asked, coined=w not in named) for w in name) / len(name) if name else None
     told = sum(_covered_by(w, body, coined=False) or w in _KIND_OF and _covered_by(_KIND_OF[w], body) for w in req) / len(req)
     return told if said is None else (said + told) / 2
+
+
+def _spelled_names(text: str) -> set[str]:
+    """Stems of compounds a tool's text spells out as a capitalised name ("openlibrary" of "the
+    Open Library"): a proper name, which only its whole names, not a kind of its head ("library")."""
+    return {stem((a + b).lower()) for a, b in re.findall(r"\b([A-Z][a-z]+) ([A-Z][a-z]+)\b", text)}
 
 
 _PLAIN_ACRONYMS = frozenset({"API", "URL", "URI", "ID", "JSON", "HTTP", "HTTPS", "HTML", "XML", "SQL", "UTC", "GMT",
