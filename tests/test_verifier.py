@@ -501,6 +501,20 @@ def test_a_word_beside_another_parameters_own_word_ties_no_number() -> None:
     assert judge(ctx, opened("net_profit_margin", ("net_income", 20000), ("total_revenue", 100000)))[0] == LV.grounded
 
 
+def test_a_number_before_another_parameters_word_is_that_ones() -> None:
+    tool = numbers_tool("calculate_batting_average", "Batting average", "hits", "at_bats", "decimal_places")
+    ctx = context([tool], HumanMessage("Calculate the batting average for a baseball player who has 180 hits and "
+                                       "600 at-bats. Round to 3 decimals."))
+    assert judge(ctx, opened("calculate_batting_average", ("hits", 180), ("at_bats", 600)))[0] == LV.grounded
+    score, why = judge(ctx, opened("calculate_batting_average", ("hits", 180), ("at_bats", 3)))
+    assert score == LV.partly and "ties 3 to 'decimal_places'" in why
+    # A word after several numbers is their unit, whatever parameter it names.
+    pressure = numbers_tool("calc_absolute_pressure", "Absolute pressure", "atm_pressure", "gauge_pressure")
+    ctx = context([pressure], HumanMessage("The absolute pressure given atmospheric pressure of 1 atm and a gauge "
+                                           "pressure of 2 atm."))
+    assert judge(ctx, opened("calc_absolute_pressure", ("atm_pressure", 1), ("gauge_pressure", 2)))[0] == LV.grounded
+
+
 def test_a_number_in_a_unit_of_time_is_the_span_parameters_before_a_nearer_word() -> None:
     tool = numbers_tool("final_speed", "Final speed of a car", "initial_speed", "acceleration", "time")
     ctx = context([tool], HumanMessage("A car starts at 5 m/s and accelerates at a rate of 2 m/s^2. The driver "

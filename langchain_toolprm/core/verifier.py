@@ -1797,7 +1797,9 @@ class _Facts:
         10cm" gives each its number in turn ("6 feet tall and weighs 80" still ties 80); nor does
         a word beside a word only another parameter's name has ("total liabilities are $10,000" is
         ``total_liabilities``' and not ``total_revenue``'s, "a final speed of 24" not
-        ``initial_speed``'s; ``beside=False`` reads the ties without this, for ``rule_reach``)."""
+        ``initial_speed``'s; ``beside=False`` reads the ties without this, for ``rule_reach``). A
+        number after the word that comes before a word of another parameter's name is that one's:
+        "180 hits and 600 at-bats. Round to 3 decimals" ties 600 to no ``hits``, 3 to no ``at_bats``."""
         names = {stem(w) for w in words(param) if w not in _STOP and w not in _GENERIC and len(w) > 2}
         others = self._param_stems - names
         seq = self._request_terms
@@ -1810,8 +1812,34 @@ class _Facts:
                 near = [b for j in (i - 1, i + 1) if 0 <= j < len(seq) and (b := seq[j][0]) is not None]
                 if beside and any(_covered_by(stem(b), others) and not _covered_by(stem(b), names) for b in near):
                     continue
-                out += [n for _, n in seq[max(i - 1, 0):i] + seq[i + 1:i + 4] if n is not None]
+                out += [n for _, n in seq[max(i - 1, 0):i] if n is not None]
+                out += [n for j in range(i + 1, min(i + 4, len(seq))) if (n := seq[j][1]) is not None
+                        and not self._counts_other(j, names)]
         return out
+
+    def _counts_other(self, j: int, names: set[str]) -> bool:
+        """Whether the word written right after number ``j`` is only another numeric parameter's
+        ("600 at-bats" counts ``at_bats``; "5 units" no string ``unit``; "6 and height" nothing),
+        and no unit: a word written after two numbers or more ("1 atm and ... 2 atm" beside
+        ``atm_pressure``) says what they measure, not whose they are."""
+        word = self._word_after[j].lower()
+        seq = self._request_terms
+        if sum(n is not None and w.lower() == word for w, (_, n) in zip(self._word_after, seq)) > 1:
+            return False
+        after = [stem(w) for w in words(word) if w not in _STOP]
+        counted = self._number_stems - names
+        return any(_covered_by(w, counted) for w in after) and not any(_covered_by(w, names) for w in after)
+
+    @cached_property
+    def _word_after(self) -> list[str]:
+        """For each of ``_request_terms``, the word (hyphens kept) written right after it, or ""."""
+        return [(m := re.match(r"\s*([A-Za-z][\w'’-]*)", self.request[t.end():])) and m.group(1) or ""
+                for t in re.finditer(rf"({_NUMBER.pattern})|[A-Za-z]+", self.request)]
+
+    @cached_property
+    def _number_stems(self) -> set[str]:
+        return {stem(w) for ps in self._number_params.values() for p in ps for w in words(p)
+                if w not in _STOP and w not in _GENERIC and len(w) > 2}
 
     def owner(self, tool: ToolSpec, param: str, number: float, calls: Sequence[Call]) -> str | None:
         """Why ``number`` belongs to another numeric argument of ``tool`` than ``param``, or None.
