@@ -14,15 +14,26 @@ commit into a results folder (each marked ``carried_from``); ``toolprm eval`` wi
 
 With ``--shards N`` the answers are carried into ``toolprm eval --shard K/N``'s files (item i
 into shard i mod N), so N processes resume them and run only the items reached.
+
+With ``--against CHECKOUT`` (a worktree of the previous commit) the items reached are, exactly,
+those on which the two verifiers read the request otherwise: a tool's relevance, the numbers
+tied to a parameter, or a prefix of the request taken as its opening words (``READINGS``). A
+change that touches only these readings needs no rule of its own here:
+
+    python benchmarks/rule_reach.py --against /path/to/worktree --carry benchmarks/per_item/v39_3304302 \
+        --carried-from 3304302 --into OUT
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
@@ -309,15 +320,50 @@ def answered(example, record: dict) -> set[str]:
     return found
 
 
+READINGS = ("relevance", "ties", "opening")
+
+
+def verifier_of(checkout: Path) -> ModuleType:
+    """The verifier module of another checkout, loaded beside this one's (it imports this
+    package's other modules, which a verifier change leaves alone)."""
+    path = checkout / "langchain_toolprm" / "core" / "verifier.py"
+    if not path.is_file():
+        raise SystemExit(f"no verifier at {path}: --against takes a checkout of the package")
+    spec = importlib.util.spec_from_file_location("_against_verifier", path)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "langchain_toolprm.core"
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_otherwise(example, other: ModuleType) -> list[str]:
+    """The ``READINGS`` on which ``other``'s verifier and this one differ for ``example``."""
+    messages, tools = tuple(example.lc_messages()), tuple(example.specs())
+    ctx = ScoringContext(messages, tools)  # each verifier reads its own context: the facts are cached on it
+    mine, theirs = _facts(ctx), other._facts(ScoringContext(messages, tools))
+    out = []
+    if mine.relevance != theirs.relevance or [mine.part_relevance(t) for t in ctx.tools] != \
+            [theirs.part_relevance(t) for t in ctx.tools]:
+        out.append("relevance")
+    if any(mine.tied_to(p.name) != theirs.tied_to(p.name) for t in ctx.tools for p in t.params):
+        out.append("ties")
+    cuts = [m.end() for m in re.finditer(r"[A-Za-z0-9]+(?:\.[0-9]+)?", mine.request)]
+    if any(mine.opening(mine.request[:c]) != theirs.opening(mine.request[:c]) for c in cuts):
+        out.append("opening")
+    return out
+
+
 def split(name: str) -> tuple[str, str | None]:
     benchmark, _, category = name.partition(":")
     return benchmark, category or None
 
 
-def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str], shards: int = 1) -> None:
+def carry(source: Path, into: Path, name: str, carried_from: str, rules: list[str], shards: int = 1,
+          against: ModuleType | None = None) -> None:
     benchmark, category = split(name)
     items = load_benchmark(benchmark, category)
-    skip = {e.id for e in items if set(reached(e)) & set(rules)}
+    skip = {e.id for e in items if set(reached(e)) & set(rules) or against and read_otherwise(e, against)}
     folder = Path(benchmark, category or "all")  # as toolprm eval lays its results out
     files = sorted((source / folder).rglob(f"{LABEL}*.jsonl*"))
     if not files:
@@ -347,14 +393,25 @@ def main() -> None:
     parser.add_argument("--new", action="append", choices=RULES,
                         help="the rules the previous commit's run lacks (default: all)")
     parser.add_argument("--shards", type=int, default=1, help="carry into the files of toolprm eval --shard K/N")
+    parser.add_argument("--against", type=Path,
+                        help="a checkout of the previous commit: reach the items its verifier reads otherwise "
+                             "(with it, --new defaults to none)")
     args = parser.parse_args()
+    against = verifier_of(args.against) if args.against else None
+    rules = args.new or ([] if against else list(RULES))
     for name in args.set or SETS:
         if args.carry:
             if not (args.into and args.carried_from):
                 parser.error("--carry needs --into and --carried-from")
-            carry(args.carry, args.into, name, args.carried_from, args.new or list(RULES), args.shards)
+            carry(args.carry, args.into, name, args.carried_from, rules, args.shards, against)
             continue
         items = load_benchmark(*split(name))
+        if against:
+            diff = {e.id: read_otherwise(e, against) for e in items}
+            print(f"{name}: {sum(bool(v) for v in diff.values())} of {len(items)} items read otherwise ("
+                  + ", ".join(f"{r} {sum(r in v for v in diff.values())}" for r in READINGS) + "): "
+                  + " ".join(i for i, v in diff.items() if v))
+            continue
         rules = {e.id: reached(e) for e in items}
         counts = {r: sum(r in v for v in rules.values()) for r in RULES}
         print(f"{name}: {sum(bool(v) for v in rules.values())} of {len(items)} items reached ("
