@@ -97,7 +97,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
-         "quote spans")
+         "quote spans", "kind words")
 
 
 def reached(example) -> list[str]:
@@ -282,7 +282,7 @@ def reached(example) -> list[str]:
     return rules
 
 
-ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans")
+ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -294,7 +294,8 @@ def answered(example, record: dict) -> set[str]:
     number of another numeric parameter of the call's function), "noun codes" (``verifier._with_noun``: a code spelled by a name and the word after
     it, "CAD" of "Canadian dollars", and not by the name alone), "one thing" (``verifier.asks_one_thing``:
     a second call, where the request bears no mark of more than one of anything), "quote spans"
-    (``_Facts.around_quote``: words around a phrase the request quotes)."""
+    (``_Facts.around_quote``: words around a phrase the request quotes), "kind words"
+    (``_Facts.kind_for``: the tool's own words beside a name the request gives)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -317,6 +318,10 @@ def answered(example, record: dict) -> set[str]:
                     found.add("noun codes")
                 if facts.around_quote(v):
                     found.add("quote spans")
+                param = tool.param(name) if tool else None
+                if param and isinstance(arg, str) and facts.kind_for(
+                        tool, param, v, {k: a for k, a in call["arguments"].items() if k != name}):
+                    found.add("kind words")
     return found
 
 

@@ -15,6 +15,7 @@ from langchain_toolprm.core.verifier import (
     AROUND_QUOTE,
     EMPTY_REQUIRED,
     HOLDS_NUMBER,
+    KIND_FOR_NAME,
     NUMBERLESS,
     ONE_THING,
     OPENING,
@@ -772,6 +773,29 @@ def test_a_value_around_a_quoted_phrase_is_over_long() -> None:
     # several quotes joined are no span around one ("'2H', '7D' and 'AC'" as one hand)
     cards = context([auction], HumanMessage("Rate the hand '2H', '7D' and 'AC'."))
     assert value(cards, "artwork_name", "2H 7D AC", "fetch_artwork_price") != LV.over_long
+
+
+def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> None:
+    def lookup(name: str, description: str, param: str, **more: dict) -> ToolSpec:
+        return normalize_tool({"type": "function", "function": {"name": name, "description": description,
+                                                                "parameters": {"type": "object", "properties": {
+                                                                    param: {"type": "string"}, **more},
+                                                                    "required": [param]}}})
+    pope = lookup("get_papal_biography", "The biography of a Pope", "papal_name", include={"type": "boolean"})
+    ctx = context([pope], HumanMessage("Get the biography and main contributions of Pope Innocent III."))
+    assert judge(ctx, opened("get_papal_biography", ("papal_name", "Pope"))) == \
+        (LV.partly, f"{KIND_FOR_NAME}, 'Innocent III'")
+    assert value(ctx, "papal_name", "Pope Innocent III", "get_papal_biography") == LV.grounded
+    case = lookup("get_case_details", "Details of a Supreme Court case given its title", "case_title")
+    ctx = context([case], HumanMessage("Retrieve the details of a Supreme Court case titled 'Roe v. Wade'."))
+    assert value(ctx, "case_title", "Supreme Court case", "get_case_details") == LV.partly
+    assert value(ctx, "case_title", "Roe v. Wade", "get_case_details") == LV.grounded
+    # a name another parameter could take is that one's; a name far from the words is another thing
+    scan = lookup("estimate_cost", "Cost of a scan such as an MRI scan", "procedure", city={"type": "string"})
+    assert value(context([scan], HumanMessage("Estimate the cost of an MRI scan in Boston.")), "procedure",
+                 "MRI scan", "estimate_cost") == LV.grounded
+    far = context([case], HumanMessage("Retrieve the details of a Supreme Court case. I read about it in Boston."))
+    assert value(far, "case_title", "Supreme Court case", "get_case_details") == LV.grounded
 
 
 def test_a_number_written_with_a_magnitude_is_the_amount() -> None:

@@ -306,6 +306,13 @@ def _abbreviated(request: str, text: str) -> set[str]:
     return out
 
 
+def _within(seq: list[str], a: list[str], b: list[str], gap: int) -> bool:
+    """Whether ``seq`` writes the phrases ``a`` and ``b`` with at most ``gap`` tokens between them."""
+    def starts(p: list[str]) -> list[int]:
+        return [i for i in range(len(seq) - len(p) + 1) if p and seq[i:i + len(p)] == p]
+    return any(0 <= j - (i + len(x)) <= gap for x, y in ((a, b), (b, a)) for i in starts(x) for j in starts(y))
+
+
 def _numbers_in(text: str) -> list[float]:
     out = [float(n.replace(",", "")) for n in _NUMBER.findall(text)]
     out += [float(v) for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", text, re.I)]
@@ -1171,6 +1178,8 @@ class VerifierScorer:
         if judged.score > lv.partly and isinstance(value, str) and (end := param_end(tool, name)) and \
                 (leg := facts.wrong_end(value, end)):
             return Judgement(lv.partly, f"{WRONG_END}, from {leg.text!r} to {leg.to!r}")
+        if judged.score > lv.partly and isinstance(value, str) and (named := facts.kind_for(tool, param, value, others)):
+            return Judgement(lv.partly, f"{KIND_FOR_NAME}, {named!r}")
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1285,6 +1294,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 NUMBERLESS = "a required number where the conversation writes none"
 AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
+KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
 HOLDS_NUMBER = "words with a number of the request"
@@ -1474,6 +1484,25 @@ class _Facts:
             if qs and len(ws) > len(qs) and _phrase_in(qs, ws) and not set(ws) <= quoted:
                 return q
         return None
+
+    def kind_for(self, tool: ToolSpec, param: ParamSpec, value: str, others: dict[str, Any]) -> str | None:
+        """The name or quote of the request that ``param`` could take and no other argument holds,
+        where ``value`` is only words of the tool's own text and of no such name: the kind of thing
+        the tool takes, not the user's thing ("Pope" of "Pope Innocent III", whose tool is about
+        popes; "Supreme Court case" of "a Supreme Court case titled 'Roe v. Wade'"). Plain words
+        only, written two words at most from the name, and quoted nowhere: an identifier
+        ("employee_123"), a quoted value or a phrase apart from the name is the user's own; and
+        a name another parameter could take is that one's ("an MRI scan in Boston")."""
+        mine = content_words(value)
+        if not mine or not mine <= self._tool_words[tool.name] or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) \
+                or any(tokens(value) == tokens(q) for q in self.quoted):
+            return None
+        ws = tokens(value)
+        held = " ".join(v for v in others.values() if isinstance(v, str)).lower()
+        return next((e.text for e in self.entities if e.number is None and not set(ws) & set(tokens(e.text))
+                     and e.text.lower() not in held and self.takes(param, e)
+                     and not any(p.name != param.name and self.takes(p, e) for p in tool.params)
+                     and _within(self._request_tokens, ws, tokens(e.text), 2)), None)
 
     def wrong_end(self, value: str, end: str) -> Entity | None:
         """The leg ("from English to French") whose other end ``value`` names for a parameter of
