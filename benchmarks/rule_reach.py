@@ -97,7 +97,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
-         "quote spans", "kind words")
+         "quote spans", "kind words", "function words")
 
 
 def reached(example) -> list[str]:
@@ -282,7 +282,7 @@ def reached(example) -> list[str]:
     return rules
 
 
-ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words")
+ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -295,7 +295,8 @@ def answered(example, record: dict) -> set[str]:
     it, "CAD" of "Canadian dollars", and not by the name alone), "one thing" (``verifier.asks_one_thing``:
     a second call, where the request bears no mark of more than one of anything), "quote spans"
     (``_Facts.around_quote``: words around a phrase the request quotes), "kind words"
-    (``_Facts.kind_for``: the tool's own words beside a name the request gives)."""
+    (``_Facts.kind_for``: the tool's own words beside a name the request gives), "function words"
+    (``_Facts.names_function``: an optional argument given the function's own name words)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -322,6 +323,8 @@ def answered(example, record: dict) -> set[str]:
                 if param and isinstance(arg, str) and facts.kind_for(
                         tool, param, v, {k: a for k, a in call["arguments"].items() if k != name}):
                     found.add("kind words")
+                if param and isinstance(arg, str) and facts.names_function(tool, param, v):
+                    found.add("function words")
     return found
 
 

@@ -14,6 +14,7 @@ from langchain_toolprm.core.verifier import (
     ABLATABLE,
     AROUND_QUOTE,
     EMPTY_REQUIRED,
+    FUNCTION_WORDS,
     HOLDS_NUMBER,
     KIND_FOR_NAME,
     NUMBERLESS,
@@ -796,6 +797,20 @@ def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> Non
                  "MRI scan", "estimate_cost") == LV.grounded
     far = context([case], HumanMessage("Retrieve the details of a Supreme Court case. I read about it in Boston."))
     assert value(far, "case_title", "Supreme Court case", "get_case_details") == LV.grounded
+
+
+def test_an_optional_argument_given_the_functions_own_name_words_is_no_value() -> None:
+    field = normalize_tool({"type": "function", "function": {
+        "name": "calculate_electric_field_strength", "description": "Electric field strength of a point charge",
+        "parameters": {"type": "object", "properties": {
+            "charge": {"type": "number"}, "distance": {"type": "number"}, "medium": {"type": "string"},
+            "shape": {"type": "string", "enum": ["point", "electric"]}}, "required": ["charge", "distance"]}}})
+    ctx = context([field], HumanMessage("Calculate the electric field strength 4 meters away from a charge of 0.01 "
+                                        "Coulombs in vacuum."))
+    assert judge(ctx, opened("calculate_electric_field_strength", ("charge", 0.01), ("distance", 4),
+                             ("medium", "electric"))) == (LV.partly, FUNCTION_WORDS)
+    assert value(ctx, "medium", "vacuum", "calculate_electric_field_strength") == LV.grounded
+    assert value(ctx, "shape", "electric", "calculate_electric_field_strength") == LV.grounded  # an option
 
 
 def test_a_number_written_with_a_magnitude_is_the_amount() -> None:

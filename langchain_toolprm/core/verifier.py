@@ -1180,6 +1180,8 @@ class VerifierScorer:
             return Judgement(lv.partly, f"{WRONG_END}, from {leg.text!r} to {leg.to!r}")
         if judged.score > lv.partly and isinstance(value, str) and (named := facts.kind_for(tool, param, value, others)):
             return Judgement(lv.partly, f"{KIND_FOR_NAME}, {named!r}")
+        if judged.score > lv.partly and isinstance(value, str) and facts.names_function(tool, param, value):
+            return Judgement(lv.partly, FUNCTION_WORDS)
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1295,6 +1297,7 @@ NUMBERLESS = "a required number where the conversation writes none"
 AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
+FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
 HOLDS_NUMBER = "words with a number of the request"
@@ -1503,6 +1506,18 @@ class _Facts:
                      and e.text.lower() not in held and self.takes(param, e)
                      and not any(p.name != param.name and self.takes(p, e) for p in tool.params)
                      and _within(self._request_tokens, ws, tokens(e.text), 2)), None)
+
+    def names_function(self, tool: ToolSpec, param: ParamSpec, value: str) -> bool:
+        """Whether ``value``, for an optional parameter, is only words of the function's own name,
+        none of the parameter's, and of no name the request gives nor an option: the request's
+        word for what the function does ("electric" of "the electric field strength" as the ``medium`` of
+        ``calculate_electric_field_strength``; "last" as the team of ``soccer.get_last_match``)."""
+        mine = content_words(value)
+        if not mine or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or param.choices is not None or param.required:
+            return False
+        ws = set(tokens(value))
+        return mine <= content_words(tool.name) - content_words(param.name) and \
+            not any(ws & set(tokens(e.text)) for e in self.entities)
 
     def wrong_end(self, value: str, end: str) -> Entity | None:
         """The leg ("from English to French") whose other end ``value`` names for a parameter of
