@@ -74,6 +74,7 @@ from langchain_toolprm.core.verifier import (
     param_end,
     stated_format,
     takes_number,
+    tokens,
     words,
 )
 from langchain_toolprm.data.records import append_jsonl
@@ -97,7 +98,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
-         "quote spans", "kind words", "function words")
+         "quote spans", "kind words", "function words", "same tokens", "joined lists")
 
 
 def reached(example) -> list[str]:
@@ -282,7 +283,8 @@ def reached(example) -> list[str]:
     return rules
 
 
-ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words")
+ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words",
+                "same tokens", "joined lists")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -296,9 +298,17 @@ def answered(example, record: dict) -> set[str]:
     a second call, where the request bears no mark of more than one of anything), "quote spans"
     (``_Facts.around_quote``: words around a phrase the request quotes), "kind words"
     (``_Facts.kind_for``: the tool's own words beside a name the request gives), "function words"
-    (``_Facts.names_function``: an optional argument given the function's own name words)."""
+    (``_Facts.names_function``: an optional argument given the function's own name words), "same
+    tokens" (a string another argument holds in other spelling, "lebron_james" and "LeBron James"),
+    "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
+
+    def lists(value):
+        if isinstance(value, list):
+            yield value
+        for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+            yield from lists(inner)
 
     def strings(value):
         if isinstance(value, str):
@@ -310,21 +320,26 @@ def answered(example, record: dict) -> set[str]:
     for call in record.get("calls") or []:
         tool = tools.get(call["name"])
         for name, arg in call["arguments"].items():
+            others = {k: a for k, a in call["arguments"].items() if k != name}
+            param = tool.param(name) if tool else None
             for v in strings(arg):
                 if facts.opening(v):
                     found.add("opening")
-                if tool and facts.swallowed(tool, name, v, {k: a for k, a in call["arguments"].items() if k != name}):
+                if tool and facts.swallowed(tool, name, v, others):
                     found.add("held numbers")
                 if any(e.alias and _abbreviates(v, e.alias) and not _abbreviates(v, e.text) for e in facts.entities):
                     found.add("noun codes")
                 if facts.around_quote(v):
                     found.add("quote spans")
-                param = tool.param(name) if tool else None
-                if param and isinstance(arg, str) and facts.kind_for(
-                        tool, param, v, {k: a for k, a in call["arguments"].items() if k != name}):
+                if param and isinstance(arg, str) and facts.kind_for(tool, param, v, others):
                     found.add("kind words")
                 if param and isinstance(arg, str) and facts.names_function(tool, param, v):
                     found.add("function words")
+                if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
+                       and a.strip().lower() != v.strip().lower() for a in others.values()):
+                    found.add("same tokens")
+            if any(facts.joins_lists(x) for x in lists(arg)):
+                found.add("joined lists")
     return found
 
 

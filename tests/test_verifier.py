@@ -16,6 +16,7 @@ from langchain_toolprm.core.verifier import (
     EMPTY_REQUIRED,
     FUNCTION_WORDS,
     HOLDS_NUMBER,
+    JOINED_LISTS,
     KIND_FOR_NAME,
     NUMBERLESS,
     ONE_THING,
@@ -797,6 +798,28 @@ def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> Non
                  "MRI scan", "estimate_cost") == LV.grounded
     far = context([case], HumanMessage("Retrieve the details of a Supreme Court case. I read about it in Boston."))
     assert value(far, "case_title", "Supreme Court case", "get_case_details") == LV.grounded
+
+
+def test_a_list_joining_two_lists_the_request_spells_out_is_over_long() -> None:
+    test = normalize_tool({"type": "function", "function": {
+        "name": "t_test", "description": "A t-test of two datasets", "parameters": {"type": "object", "properties": {
+            "dataset_A": {"type": "array", "items": {"type": "number"}},
+            "dataset_B": {"type": "array", "items": {"type": "number"}}}, "required": ["dataset_A", "dataset_B"]}}})
+    ctx = context([test], HumanMessage("The significance between dataset_A with the values 12, 24, 36 and dataset_B "
+                                       "with the values 15, 30, 45."))
+    assert judge(ctx, opened("t_test", ("dataset_A", [12, 24, 36, 15, 30, 45]))) == (LV.over_long, JOINED_LISTS)
+    assert value(ctx, "dataset_A", [12, 24, 36], "t_test") == LV.grounded
+
+
+def test_a_value_another_argument_holds_in_other_spelling_is_the_same_value() -> None:
+    athlete = normalize_tool({"type": "function", "function": {
+        "name": "find_athlete", "description": "Find an athlete's profile",
+        "parameters": {"type": "object", "properties": {"name": {"type": "string"}, "team": {"type": "string"}},
+                       "required": ["name"]}}})
+    ctx = context([athlete], HumanMessage("Find me the detailed profile of basketball player LeBron James"))
+    assert judge(ctx, opened("find_athlete", ("name", "lebron_james"), ("team", "LeBron James"))) == \
+        (LV.over_long, "the same value as 'name'")
+    assert value(ctx, "name", "LeBron James", "find_athlete") == LV.grounded
 
 
 def test_an_optional_argument_given_the_functions_own_name_words_is_no_value() -> None:

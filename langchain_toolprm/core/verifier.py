@@ -1192,6 +1192,8 @@ class VerifierScorer:
             worst = min(parts, key=lambda j: j.score)
             if isinstance(value, list) and worst.score > lv.partly and facts.cut_list(value):
                 return Judgement(lv.partly, "part of a list the request spells out")
+            if isinstance(value, list) and worst.score > lv.partly and facts.joins_lists(value):
+                return Judgement(lv.over_long, JOINED_LISTS)
             return worst
         if isinstance(value, (int, float)):
             if not any(_same_number(float(value), n) for n in facts.numbers):
@@ -1210,7 +1212,7 @@ class VerifierScorer:
         if not ws:
             return Judgement(lv.partly, "no words")
         for key, other in others.items():
-            if isinstance(other, str) and len(value) >= 3 and other.strip().lower() == value.strip().lower():
+            if isinstance(other, str) and len(value) >= 3 and tokens(other) == ws:  # "lebron_james", "LeBron James"
                 return Judgement(lv.over_long, f"the same value as {key!r}")
             theirs = set(tokens(other)) if isinstance(other, str) else set()
             if theirs and theirs < set(ws):
@@ -1297,6 +1299,7 @@ NUMBERLESS = "a required number where the conversation writes none"
 AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
+JOINED_LISTS = "a list joining two lists the request spells out apart"
 FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
@@ -1923,6 +1926,12 @@ class _Facts:
                         isinstance(mine, (int, float)) and not isinstance(mine, bool) and self._run_of(float(mine)) == listed):
                     return f"listed with an earlier call's {k!r}, {v:g}"
         return None
+
+    def joins_lists(self, value: list[Any]) -> bool:
+        """Whether ``value`` holds members of two lists of numbers the request spells out apart
+        ("dataset_A with the values 12, 24, 36 and dataset_B with the values 15, 30, 45")."""
+        runs = {self._run_of(float(v)) for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return len(runs - {None}) > 1
 
     def _run_of(self, number: float) -> int | None:
         """Which list of numbers the request spells out holds ``number`` ("2017, 2018 and 2019": with
