@@ -798,6 +798,13 @@ def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> Non
                  "MRI scan", "estimate_cost") == LV.grounded
     far = context([case], HumanMessage("Retrieve the details of a Supreme Court case. I read about it in Boston."))
     assert value(far, "case_title", "Supreme Court case", "get_case_details") == LV.grounded
+    # an option the parameter states is the tool's own word and a right value
+    rectangle = normalize_tool({"type": "function", "function": {
+        "name": "get_rectangle_property", "description": "A property of the rectangle (like length, width)",
+        "parameters": {"type": "object", "properties": {"perimeter": {"type": "number"}, "property": {
+            "type": "string", "description": "It can be length, width or diagonal."}}, "required": ["property"]}}})
+    ctx = context([rectangle], HumanMessage("What are the length and the width of a rectangle of perimeter 14?"))
+    assert value(ctx, "property", "length", "get_rectangle_property") == LV.grounded
 
 
 def test_a_list_joining_two_lists_the_request_spells_out_is_over_long() -> None:

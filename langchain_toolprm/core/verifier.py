@@ -647,6 +647,13 @@ def stated_options(description: str) -> list[str]:
     return options if len(options) >= 2 and all(len(o.split()) <= 3 for o in options) else []
 
 
+def _an_option(param: ParamSpec, value: str) -> bool:
+    """Whether ``value`` is one of the parameter's options, by its enum or as its description states
+    them ("It can be length, width or diagonal"): the tool's own word, and a right value."""
+    options = [*(param.choices or ()), *stated_options(str(param.schema.get("description", "")))]
+    return value.strip().lower() in {str(o).lower() for o in options}
+
+
 def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Options of one parameter the request names two or more of, each owed a call of its
     function ("the past year and the past five years": ``time_frame`` year and five_years). The
@@ -1498,10 +1505,11 @@ class _Facts:
         popes; "Supreme Court case" of "a Supreme Court case titled 'Roe v. Wade'"). Plain words
         only, written two words at most from the name, and quoted nowhere: an identifier
         ("employee_123"), a quoted value or a phrase apart from the name is the user's own; and
-        a name another parameter could take is that one's ("an MRI scan in Boston")."""
+        a name another parameter could take is that one's ("an MRI scan in Boston"); an option the
+        parameter states is a right value ("length" of "It can be length, width or diagonal")."""
         mine = content_words(value)
         if not mine or not mine <= self._tool_words[tool.name] or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) \
-                or any(tokens(value) == tokens(q) for q in self.quoted):
+                or any(tokens(value) == tokens(q) for q in self.quoted) or _an_option(param, value):
             return None
         ws = tokens(value)
         held = " ".join(v for v in others.values() if isinstance(v, str)).lower()
@@ -1512,11 +1520,11 @@ class _Facts:
 
     def names_function(self, tool: ToolSpec, param: ParamSpec, value: str) -> bool:
         """Whether ``value``, for an optional parameter, is only words of the function's own name,
-        none of the parameter's, and of no name the request gives nor an option: the request's
+        none of the parameter's, and of no name the request gives nor an option (``_an_option``): the request's
         word for what the function does ("electric" of "the electric field strength" as the ``medium`` of
         ``calculate_electric_field_strength``; "last" as the team of ``soccer.get_last_match``)."""
         mine = content_words(value)
-        if not mine or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or param.choices is not None or param.required:
+        if not mine or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or param.required or _an_option(param, value):
             return False
         ws = set(tokens(value))
         return mine <= content_words(tool.name) - content_words(param.name) and \
