@@ -98,7 +98,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
-         "quote spans", "kind words", "function words", "same tokens", "joined lists")
+         "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words")
 
 
 def reached(example) -> list[str]:
@@ -284,7 +284,7 @@ def reached(example) -> list[str]:
 
 
 ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words",
-                "same tokens", "joined lists")
+                "same tokens", "joined lists", "name words")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -300,7 +300,9 @@ def answered(example, record: dict) -> set[str]:
     (``_Facts.kind_for``: the tool's own words beside a name the request gives), "function words"
     (``_Facts.names_function``: an optional argument given the function's own name words), "same
     tokens" (a string another argument holds in other spelling, "lebron_james" and "LeBron James"),
-    "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out)."""
+    "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out),
+    "name words" (``_Facts.names_kind``: some words of the parameter's own name, "vehicle" for
+    ``vehicle_type``)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -335,6 +337,8 @@ def answered(example, record: dict) -> set[str]:
                     found.add("kind words")
                 if param and isinstance(arg, str) and facts.names_function(tool, param, v):
                     found.add("function words")
+                if param and isinstance(arg, str) and facts.names_kind(param, v):
+                    found.add("name words")
                 if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
                        and a.strip().lower() != v.strip().lower() for a in others.values()):
                     found.add("same tokens")

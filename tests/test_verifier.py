@@ -18,6 +18,7 @@ from langchain_toolprm.core.verifier import (
     HOLDS_NUMBER,
     JOINED_LISTS,
     KIND_FOR_NAME,
+    KIND_WORDS,
     NUMBERLESS,
     ONE_THING,
     OPENING,
@@ -805,6 +806,20 @@ def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> Non
             "type": "string", "description": "It can be length, width or diagonal."}}, "required": ["property"]}}})
     ctx = context([rectangle], HumanMessage("What are the length and the width of a rectangle of perimeter 14?"))
     assert value(ctx, "property", "length", "get_rectangle_property") == LV.grounded
+
+
+def test_some_words_of_the_parameters_own_name_are_the_kind_not_a_value() -> None:
+    emission = normalize_tool({"type": "function", "function": {
+        "name": "calculate_vehicle_emission", "description": "Annual emissions of a vehicle",
+        "parameters": {"type": "object", "properties": {
+            "vehicle_type": {"type": "string"}, "miles_driven": {"type": "number"}, "application_name": {
+                "type": "string"}, "old_password": {"type": "string"}}, "required": ["vehicle_type"]}}})
+    ctx = context([emission], HumanMessage("What is the carbon footprint of a gas-powered vehicle driving 1500 miles "
+                                           "for Application A? My old password is password."))
+    assert judge(ctx, opened("calculate_vehicle_emission", ("vehicle_type", "vehicle"))) == (LV.partly, KIND_WORDS)
+    assert value(ctx, "vehicle_type", "gas", "calculate_vehicle_emission") == LV.grounded
+    assert value(ctx, "application_name", "Application A", "calculate_vehicle_emission") == LV.grounded  # a name
+    assert value(ctx, "old_password", "password", "calculate_vehicle_emission") == LV.grounded  # given as itself
 
 
 def test_a_list_joining_two_lists_the_request_spells_out_is_over_long() -> None:

@@ -1189,6 +1189,8 @@ class VerifierScorer:
             return Judgement(lv.partly, f"{KIND_FOR_NAME}, {named!r}")
         if judged.score > lv.partly and isinstance(value, str) and facts.names_function(tool, param, value):
             return Judgement(lv.partly, FUNCTION_WORDS)
+        if judged.score > lv.partly and isinstance(value, str) and facts.names_kind(param, value):
+            return Judgement(lv.partly, KIND_WORDS)
         return judged
 
     def _grounded(self, facts: _Facts, value: Any, others: dict[str, Any]) -> Judgement:
@@ -1307,6 +1309,7 @@ AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
 JOINED_LISTS = "a list joining two lists the request spells out apart"
+KIND_WORDS = "some words of the parameter's own name, the kind of thing, not a value"
 FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
 ONE_THING = "a second call, though the request asks for one thing"
@@ -1529,6 +1532,18 @@ class _Facts:
         ws = set(tokens(value))
         return mine <= content_words(tool.name) - content_words(param.name) and \
             not any(ws & set(tokens(e.text)) for e in self.entities)
+
+    def names_kind(self, param: ParamSpec, value: str) -> bool:
+        """Whether ``value`` is only some words of the parameter's own name, of no name the
+        request gives nor an option: the kind of thing asked for ("cell" as the ``cell_type`` of
+        "the structure of human cell", "vehicle" as the ``vehicle_type`` of "a gas-powered
+        vehicle"), where its whole name is schema text already; every word of it is the name's
+        ("Application A" for ``application_name`` is a name), and none the user gives as itself."""
+        ws = {stem(t) for t in tokens(value)}
+        if not ws or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or _an_option(param, value) \
+                or self.gives_as(value, value):  # "my old password is password"
+            return False
+        return ws < content_words(param.name) and not any(set(tokens(value)) & set(tokens(e.text)) for e in self.entities)
 
     def wrong_end(self, value: str, end: str) -> Entity | None:
         """The leg ("from English to French") whose other end ``value`` names for a parameter of
