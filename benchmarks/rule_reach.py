@@ -37,6 +37,7 @@ from types import ModuleType
 
 from langchain_toolprm.core.scorers import ScoringContext
 from langchain_toolprm.core.verifier import (
+    _ARTICLE_NAME,
     _ASKS_WHEN,
     _CLAUSE_BREAK,
     _CURRENCIES,
@@ -98,7 +99,8 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
-         "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words")
+         "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words",
+         "articles")
 
 
 def reached(example) -> list[str]:
@@ -284,7 +286,7 @@ def reached(example) -> list[str]:
 
 
 ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words",
-                "same tokens", "joined lists", "name words")
+                "same tokens", "joined lists", "name words", "articles")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -302,7 +304,7 @@ def answered(example, record: dict) -> set[str]:
     tokens" (a string another argument holds in other spelling, "lebron_james" and "LeBron James"),
     "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out),
     "name words" (``_Facts.names_kind``: some words of the parameter's own name, "vehicle" for
-    ``vehicle_type``)."""
+    ``vehicle_type``), "articles" (``verifier._ARTICLE_NAME``: "the Treaty of Paris")."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -339,6 +341,8 @@ def answered(example, record: dict) -> set[str]:
                     found.add("function words")
                 if param and isinstance(arg, str) and facts.names_kind(param, v):
                     found.add("name words")
+                if _ARTICLE_NAME.match(v.strip()):
+                    found.add("articles")
                 if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
                        and a.strip().lower() != v.strip().lower() for a in others.values()):
                     found.add("same tokens")

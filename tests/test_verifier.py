@@ -13,6 +13,7 @@ from langchain_toolprm.core.steps import Call, Step, StepTag, segment
 from langchain_toolprm.core.verifier import (
     ABLATABLE,
     AROUND_QUOTE,
+    ARTICLE_NAME,
     EMPTY_REQUIRED,
     FUNCTION_WORDS,
     HOLDS_NUMBER,
@@ -806,6 +807,16 @@ def test_the_tools_own_words_for_a_thing_the_request_names_are_no_value() -> Non
             "type": "string", "description": "It can be length, width or diagonal."}}, "required": ["property"]}}})
     ctx = context([rectangle], HumanMessage("What are the length and the width of a rectangle of perimeter 14?"))
     assert value(ctx, "property", "length", "get_rectangle_property") == LV.grounded
+
+
+def test_a_name_with_the_sentences_article_scores_below_the_name() -> None:
+    fact = normalize_tool({"type": "function", "function": {
+        "name": "history_fact.fetch", "description": "Facts of a historical event", "parameters": {
+            "type": "object", "properties": {"event": {"type": "string"}}, "required": ["event"]}}})
+    ctx = context([fact], HumanMessage("What was the Treaty of Paris about? And The Hobbit?"))
+    assert judge(ctx, opened("history_fact.fetch", ("event", "the Treaty of Paris"))) == (LV.default, ARTICLE_NAME)
+    assert value(ctx, "event", "Treaty of Paris", "history_fact.fetch") == LV.grounded
+    assert value(ctx, "event", "The Hobbit", "history_fact.fetch") == LV.grounded  # a title's own article
 
 
 def test_some_words_of_the_parameters_own_name_are_the_kind_not_a_value() -> None:

@@ -1241,6 +1241,8 @@ class VerifierScorer:
         if _phrase_in(ws, facts.evidence_seq):
             if any(set(ws) < set(tokens(e.text)) for e in facts.entities if e.number is None):
                 return Judgement(lv.default, "part of a name the request gives whole")
+            if _ARTICLE_NAME.match(value.strip()):
+                return Judgement(lv.default, ARTICLE_NAME)
             if (bare := re.sub(r"['’]s$", "", value.strip())) != value.strip() and \
                     any(e.text == bare for e in facts.entities):
                 return Judgement(lv.default, f"the name {bare!r} with a possessive 's")
@@ -1309,6 +1311,10 @@ AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
 JOINED_LISTS = "a list joining two lists the request spells out apart"
+ARTICLE_NAME = "a name with the article the sentence gives it"
+_ARTICLE_NAME = re.compile(r"(?:the|a|an)\s+[A-Z]")
+"""A lower-case article before a capitalised word: "the Treaty of Paris" is the name with the
+sentence's article (no training-source gold value starts so; a title's own "The" is capitalised)."""
 KIND_WORDS = "some words of the parameter's own name, the kind of thing, not a value"
 FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
