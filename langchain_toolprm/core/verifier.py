@@ -647,6 +647,12 @@ def stated_options(description: str) -> list[str]:
     return options if len(options) >= 2 and all(len(o.split()) <= 3 for o in options) else []
 
 
+def _plain(param: ParamSpec, value: str) -> bool:
+    """Whether ``value`` is plain words, as a kind of thing is written (no identifier, code or
+    number), and none of the parameter's options (``_an_option``): what the kind rules read."""
+    return re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) is not None and not _an_option(param, value)
+
+
 def _an_option(param: ParamSpec, value: str) -> bool:
     """Whether ``value`` is one of the parameter's options, by its enum or as its description states
     them ("It can be length, width or diagonal"): the tool's own word, and a right value."""
@@ -1517,8 +1523,8 @@ class _Facts:
         a name another parameter could take is that one's ("an MRI scan in Boston"); an option the
         parameter states is a right value ("length" of "It can be length, width or diagonal")."""
         mine = content_words(value)
-        if not mine or not mine <= self._tool_words[tool.name] or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) \
-                or any(tokens(value) == tokens(q) for q in self.quoted) or _an_option(param, value):
+        if not mine or not mine <= self._tool_words[tool.name] or not _plain(param, value) \
+                or any(tokens(value) == tokens(q) for q in self.quoted):
             return None
         ws = tokens(value)
         held = " ".join(v for v in others.values() if isinstance(v, str)).lower()
@@ -1529,15 +1535,12 @@ class _Facts:
 
     def names_function(self, tool: ToolSpec, param: ParamSpec, value: str) -> bool:
         """Whether ``value``, for an optional parameter, is only words of the function's own name,
-        none of the parameter's, and of no name the request gives nor an option (``_an_option``): the request's
-        word for what the function does ("electric" of "the electric field strength" as the ``medium`` of
-        ``calculate_electric_field_strength``; "last" as the team of ``soccer.get_last_match``)."""
+        none of the parameter's, and of no name the request gives nor an option (``_plain``): the
+        request's word for what the function does ("electric" of "the electric field strength" as
+        the ``medium`` of ``calculate_electric_field_strength``)."""
         mine = content_words(value)
-        if not mine or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or param.required or _an_option(param, value):
-            return False
-        ws = set(tokens(value))
-        return mine <= content_words(tool.name) - content_words(param.name) and \
-            not any(ws & set(tokens(e.text)) for e in self.entities)
+        return bool(mine) and not param.required and _plain(param, value) and \
+            mine <= content_words(tool.name) - content_words(param.name) and not self._in_a_name(value)
 
     def names_kind(self, param: ParamSpec, value: str) -> bool:
         """Whether ``value`` is only some words of the parameter's own name, of no name the
@@ -1546,10 +1549,13 @@ class _Facts:
         vehicle"), where its whole name is schema text already; every word of it is the name's
         ("Application A" for ``application_name`` is a name), and none the user gives as itself."""
         ws = {stem(t) for t in tokens(value)}
-        if not ws or not re.fullmatch(r"[A-Za-z][A-Za-z -]*", value) or _an_option(param, value) \
-                or self.gives_as(value, value):  # "my old password is password"
-            return False
-        return ws < content_words(param.name) and not any(set(tokens(value)) & set(tokens(e.text)) for e in self.entities)
+        return bool(ws) and ws < content_words(param.name) and _plain(param, value) and \
+            not self._in_a_name(value) and not self.gives_as(value, value)  # "my old password is password"
+
+    def _in_a_name(self, value: str) -> bool:
+        """Whether a word of ``value`` is one of a name, quote or number the request gives."""
+        ws = set(tokens(value))
+        return any(ws & set(tokens(e.text)) for e in self.entities)
 
     def wrong_end(self, value: str, end: str) -> Entity | None:
         """The leg ("from English to French") whose other end ``value`` names for a parameter of
