@@ -40,6 +40,7 @@ from langchain_toolprm.core.verifier import (
     _ARTICLE_NAME,
     _ASKS_WHEN,
     _CLAUSE_BREAK,
+    _COUNTRIES,
     _CURRENCIES,
     _GENERIC,
     _IDENTIFIER,
@@ -54,6 +55,7 @@ from langchain_toolprm.core.verifier import (
     TOKEN_PARAM,
     Entity,
     _abbreviates,
+    _country_named,
     _covered_by,
     _currency_named,
     _facts,
@@ -97,7 +99,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "listed numbers",
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "country codes", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
          "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words",
          "articles")
@@ -157,7 +159,8 @@ def reached(example) -> list[str]:
     a capitalised word, "of" and another, "Treaty of Lisbon"), "number pairs" (``verifier.number_pairs``: a
     range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
     "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
-    writes a unit after a number, "500 US dollars"), "currency codes" (``verifier._CURRENCIES``: the
+    writes a unit after a number, "500 US dollars"), "country codes" (``verifier._COUNTRIES``: the request names a country and a parameter speaks
+    of countries), "currency codes" (``verifier._CURRENCIES``: the
     request names a currency, "Japanese yen", whose code a value may be), "listed numbers"
     (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
     more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
@@ -269,6 +272,9 @@ def reached(example) -> list[str]:
         rules.append("conversion ends")
     if any(_currency_named(code, ctx.text) for code in _CURRENCIES):
         rules.append("currency codes")
+    if any(_country_named(code, ctx.text) for code in _COUNTRIES) and \
+            any("country" in f"{' '.join(words(p.name))} {p.schema.get('description', '')}".lower() for p in params):
+        rules.append("country codes")
     if facts._number_runs and any(len(ps) > 1 for ps in facts._number_params.values()):
         rules.append("listed numbers")
     if magnitudes(ctx.text):

@@ -448,6 +448,20 @@ def test_a_currency_parameter_is_offered_the_codes_of_the_currencies_named(tiny_
     assert result.calls == [Call("convert_currency", {"base_currency": "JPY", "target_currency": "EUR", "amount": 20000})]
 
 
+def test_a_country_code_parameter_is_offered_the_codes_of_the_countries_named(tiny_policy: TransformersBackend) -> None:
+    """"Germany" where the tool wants "DE": offered, as currency codes are; a plain country parameter
+    is offered no code."""
+    tools = normalize_tools([{"type": "function", "function": {"name": "holidays", "description": (
+        "Public holidays."), "parameters": {"type": "object", "properties": {
+            "countryCode": {"type": "string", "description": "Two-character country code."},
+            "country": {"type": "string", "description": "The country."}},
+            "required": ["countryCode"]}}}])
+    problem = conversation_problem(tiny_policy, [HumanMessage("Public holidays in Germany and Japan?")], tools,
+                                   "holidays")
+    assert problem.copies(tools[0].params[0])[:2] == ["JP", "DE"]  # the table's order
+    assert "DE" not in problem.copies(tools[0].params[1])
+
+
 def test_an_array_of_strings_is_offered_the_words_the_request_coordinates(tiny_policy: TransformersBackend) -> None:
     """"chicken and mushrooms" is no quoted or capitalised list; the beam still writes both, because
     the search offers an array of strings the words the request coordinates, and the verifier holds

@@ -922,6 +922,21 @@ def test_a_currencys_code_grounds_and_uses_its_name() -> None:
     assert value(bare, "target_currency", "EUR", "currency_converter") == LV.grounded
 
 
+def test_a_countrys_code_grounds_even_as_the_descriptions_example() -> None:
+    holidays = normalize_tool({"type": "function", "function": {
+        "name": "PublicHolidayNextPublicHolidays", "description": "The next public holidays of a country",
+        "parameters": {"type": "object", "properties": {"countryCode": {
+            "type": "string", "description": "Two-character country code. For instance, CN or cn represents China."}},
+            "required": ["countryCode"]}}})
+    ctx = context([holidays], HumanMessage("What are the upcoming public holidays in Germany?"))
+    assert judge(ctx, opened("PublicHolidayNextPublicHolidays", ("countryCode", "DE"))) == \
+        (LV.grounded, "the code of a country the conversation names")
+    assert value(ctx, "countryCode", "FR", "PublicHolidayNextPublicHolidays") == LV.ungrounded  # no France said
+    china = context([holidays], HumanMessage("Is today a public holiday in China?"))
+    assert value(china, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.grounded  # the example, and right
+    assert value(ctx, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.schema_copy  # the example only
+
+
 def test_words_that_hold_another_arguments_number_score_partly() -> None:
     leader = normalize_tool({"type": "function", "function": {
         "name": "historic_leader_search", "description": "Retrieve a historic leader of a country in a year",

@@ -35,8 +35,8 @@ from .verifier import (
     TOKEN_PARAM,
     conversation_dates,
     copy_values,
-    currency_codes,
     issued_tokens,
+    named_codes,
     named_spans,
     relevant_tools,
     stated_format,
@@ -124,7 +124,8 @@ class SearchProblem:
         parameter the tokens tool results gave; for a parameter that states a date or time format
         the conversation's dates written in it; for a parameter that counts time the spans the
         request names without a count ("next week": 7 days); for a currency parameter the codes of
-        the currencies the request names ("JPY" for "Japanese yen"); for an array of strings the words
+        the currencies the request names ("JPY" for "Japanese yen"), for a country code parameter
+        those of its countries ("DE" for "Germany"); for an array of strings the words
         the request coordinates ("chicken and mushrooms"). Candidates the beam adds to the
         sampled ones, so a value the conversation spelled out is always proposed, in the form asked."""
         request = self.context.request
@@ -132,7 +133,7 @@ class SearchProblem:
         dates = conversation_dates(self.context, fmt) if fmt else []
         tokens = issued_tokens(self.context) if TOKEN_PARAM.search(param.name) else []
         spans = [n for n, _ in named_spans(request, param.name, param.schema)]
-        codes = currency_codes(request, param.name, param.schema)
+        codes = named_codes(request, param.name, param.schema)
         lists = word_lists(self.context, param.schema)
         return [*dates, *tokens, *spans, *codes, *copy_values(request, param.schema), *lists]
 

@@ -463,19 +463,48 @@ no abbreviation of its name ("JPY" of "Japanese yen", "GBP" of "British pounds")
 ask for codes; a bare "dollar" names none (Canadian? US?)."""
 
 
+_COUNTRIES = {
+    "US": ("united states", "usa", "america"), "GB": ("united kingdom", "great britain", "britain"),
+    "CN": ("china",), "JP": ("japan",), "DE": ("germany",), "FR": ("france",), "IT": ("italy",),
+    "ES": ("spain",), "PT": ("portugal",), "NL": ("netherlands", "holland"), "BE": ("belgium",),
+    "CH": ("switzerland",), "AT": ("austria",), "SE": ("sweden",), "NO": ("norway",), "DK": ("denmark",),
+    "FI": ("finland",), "IE": ("ireland",), "PL": ("poland",), "CZ": ("czech republic", "czechia"),
+    "HU": ("hungary",), "RO": ("romania",), "GR": ("greece",), "TR": ("turkey",), "UA": ("ukraine",),
+    "RU": ("russia",), "CA": ("canada",), "MX": ("mexico",), "BR": ("brazil",), "AR": ("argentina",),
+    "CL": ("chile",), "CO": ("colombia",), "PE": ("peru",), "AU": ("australia",), "NZ": ("new zealand",),
+    "IN": ("india",), "PK": ("pakistan",), "KR": ("south korea", "korea"), "SG": ("singapore",),
+    "TH": ("thailand",), "VN": ("vietnam",), "ID": ("indonesia",), "MY": ("malaysia",),
+    "PH": ("philippines",), "IL": ("israel",), "SA": ("saudi arabia",), "AE": ("united arab emirates", "uae"),
+    "EG": ("egypt",), "ZA": ("south africa",), "NG": ("nigeria",), "KE": ("kenya",),
+}
+"""ISO 3166-1 alpha-2 codes of about fifty countries and the names a request calls them by: a
+country code ("CN", "DE") is no abbreviation of its name, and holiday and country tools ask for it."""
+
+
 def _currency_named(value: str, text: str) -> bool:
     """Whether ``value`` is the code of a currency ``text`` names ("JPY" where "20000 Japanese Yen")."""
-    names = _CURRENCIES.get(value.strip()) if value.strip().isupper() else None
+    return _named_in(_CURRENCIES, value, text)
+
+
+def _country_named(value: str, text: str) -> bool:
+    """Whether ``value`` is the code of a country ``text`` names ("DE" where "in Germany"), in either
+    case ("CN or cn represents China")."""
+    return _named_in(_COUNTRIES, value.upper(), text) if len(value.strip()) == 2 else False
+
+
+def _named_in(table: dict[str, tuple[str, ...]], value: str, text: str) -> bool:
+    names = table.get(value.strip()) if value.strip().isupper() else None
     return bool(names) and any(re.search(rf"\b{re.escape(n)}s?\b", text, re.I) for n in names)
 
 
-def currency_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]:
+def named_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]:
     """The codes of the currencies the request names, for a parameter that speaks of currencies
-    (``base_currency``, or a description "the currency to convert to"): the search offers them,
-    since a base policy writes the name it read ("Japanese Yen") where the tool wants "JPY"."""
-    if "currenc" not in f"{name} {schema.get('description', '')}".lower():
-        return []
-    return [code for code in _CURRENCIES if _currency_named(code, request)]
+    (``base_currency``, or a description "the currency to convert to"), and of its countries, for
+    one that speaks of a country's code (``countryCode``): the search offers them, since a base
+    policy writes the name it read ("Japanese Yen", "Germany") where the tool wants "JPY", "DE"."""
+    said = f"{' '.join(words(name))} {schema.get('description', '')}".lower()
+    table = _CURRENCIES if "currenc" in said else _COUNTRIES if "country" in said and "code" in said else {}
+    return [code for code in table if _named_in(table, code, request)]
 
 
 def word_lists(ctx: ScoringContext, schema: dict[str, Any]) -> list[list[str]]:
@@ -489,7 +518,7 @@ def word_lists(ctx: ScoringContext, schema: dict[str, Any]) -> list[list[str]]:
 
 def _codes(value: str, phrase: str) -> bool:
     """Whether ``value`` is a code of ``phrase``: its abbreviation or its currency's code."""
-    return _abbreviates(value, phrase) or _currency_named(value, phrase)
+    return _abbreviates(value, phrase) or _currency_named(value, phrase) or _country_named(value, phrase)
 
 
 def _abbreviates(value: str, phrase: str) -> bool:
@@ -1136,7 +1165,8 @@ class VerifierScorer:
         if self.schema_copy:
             copied = _schema_copy(value, name, param.schema, facts.evidence_words) or (
                 "the function's own name" if isinstance(value, str) and value.strip() == tool.name else None)
-            if copied and not facts.gives_as(name, value):
+            if copied and not facts.gives_as(name, value) and not (
+                    isinstance(value, str) and _country_named(value, facts.evidence_raw)):  # "CN" of "For instance, CN"
                 return Judgement(lv.schema_copy, copied)
         if isinstance(value, str) and self.grounding and facts.opening(value):
             return Judgement(lv.junk, OPENING)
@@ -1257,6 +1287,8 @@ class VerifierScorer:
             return Judgement(lv.grounded, "an abbreviation of the conversation's words")
         if _currency_named(value, facts.evidence_raw):
             return Judgement(lv.grounded, "the code of a currency the conversation names")
+        if _country_named(value, facts.evidence_raw):
+            return Judgement(lv.grounded, "the code of a country the conversation names")
         found = sum(w in facts.evidence_words for w in ws) / len(ws)
         if found == 1:
             return Judgement(lv.grounded, "every word is in the conversation")
@@ -2166,7 +2198,7 @@ class _Facts:
         ws = [w for w in ws if w not in _STOP] or ws
         return any(w in self.evidence_words or stem(w) in self._evidence_stems for w in ws) or \
             any(_abbreviates(text, self.evidence_raw[i:i + 80]) for i in self.capital_starts(text)) or \
-            _currency_named(text, self.evidence_raw)
+            _currency_named(text, self.evidence_raw) or _country_named(text, self.evidence_raw)
 
     @cached_property
     def _evidence_stems(self) -> set[str]:
@@ -2606,5 +2638,5 @@ def _substring_level(value: Any, evidence: str, lv: Levels) -> float:
     return lv.partly
 
 
-__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "compound_head", "conversion_side", "currency_codes", "param_end", "word_lists", "named_spans",
+__all__ = ["ABLATABLE", "NOT_A_UNIT", "SOURCE_UNIT", "SPAN_NAMED", "Entity", "Judgement", "Levels", "VerifierScorer", "asks_decimal", "asks_unit", "content_words", "compound_head", "conversion_side", "named_codes", "param_end", "word_lists", "named_spans",
            "percents", "relevance", "request_entities", "route_legs", "stem", "unit_words", "words"]
