@@ -59,6 +59,7 @@ from langchain_toolprm.core.verifier import (
     _covered_by,
     _currency_named,
     _facts,
+    _gloss_said,
     _name_runs,
     _types,
     asks_one_thing,
@@ -68,6 +69,7 @@ from langchain_toolprm.core.verifier import (
     content_words,
     conversation_dates,
     conversion_side,
+    glossed_options,
     magnitudes,
     moments,
     named_options,
@@ -99,7 +101,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "part relevance", "and then", "beside words", "semicolons",
          "stated options", "tied parts", "pairs", "option stems",
          "relevant homes", "contractions", "waiting parts", "named spans", "kinds of things",
-         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "country codes", "listed numbers",
+         "when questions", "of names", "number pairs", "conversion ends", "currency codes", "country codes", "glosses", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
          "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words",
          "articles")
@@ -160,7 +162,8 @@ def reached(example) -> list[str]:
     range or a size the request writes, "from x=1 to x=3", offered to an array parameter of numbers),
     "conversion ends" (``verifier.conversion_side``: a conversion's source and target, while the request
     writes a unit after a number, "500 US dollars"), "country codes" (``verifier._COUNTRIES``: the request names a country and a parameter speaks
-    of countries), "currency codes" (``verifier._CURRENCIES``: the
+    of countries), "glosses" (``verifier.glossed_options``: the request says the gloss of an option
+    code, "(f: Fahrenheit)"), "currency codes" (``verifier._CURRENCIES``: the
     request names a currency, "Japanese yen", whose code a value may be), "listed numbers"
     (``_Facts._run_of``: the request spells out a list of numbers and a function takes two numbers or
     more), "magnitudes" (``verifier.magnitudes``: a number written with its magnitude, "50 million",
@@ -275,6 +278,9 @@ def reached(example) -> list[str]:
     if any(_country_named(code, ctx.text) for code in _COUNTRIES) and \
             any("country" in f"{' '.join(words(p.name))} {p.schema.get('description', '')}".lower() for p in params):
         rules.append("country codes")
+    if any(_gloss_said(k, str(p.schema.get("description", "")), ctx.text)
+           for p in params for k in glossed_options(str(p.schema.get("description", "")))):
+        rules.append("glosses")
     if facts._number_runs and any(len(ps) > 1 for ps in facts._number_params.values()):
         rules.append("listed numbers")
     if magnitudes(ctx.text):

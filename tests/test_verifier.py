@@ -16,6 +16,7 @@ from langchain_toolprm.core.verifier import (
     ARTICLE_NAME,
     EMPTY_REQUIRED,
     FUNCTION_WORDS,
+    GLOSS_NOT_CODE,
     HOLDS_NUMBER,
     JOINED_LISTS,
     KIND_FOR_NAME,
@@ -935,6 +936,19 @@ def test_a_countrys_code_grounds_even_as_the_descriptions_example() -> None:
     china = context([holidays], HumanMessage("Is today a public holiday in China?"))
     assert value(china, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.grounded  # the example, and right
     assert value(ctx, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.schema_copy  # the example only
+
+
+def test_an_option_the_request_names_by_its_gloss_is_the_options_code() -> None:
+    weather = normalize_tool({"type": "function", "function": {
+        "name": "current_get", "description": "Get current weather", "parameters": {"type": "object", "properties": {
+            "query": {"type": "string"}, "units": {"type": "string", "description": (
+                "One of: [m, s, f]. The unit identifier (m: Metric, s: Scientific, f: Fahrenheit).")}},
+            "required": ["query"]}}})
+    ctx = context([weather], HumanMessage("The current weather in Toronto, in Fahrenheit?"))
+    assert judge(ctx, opened("current_get", ("units", "f"))) == \
+        (LV.grounded, "the option the conversation names by its gloss, 'Fahrenheit'")
+    assert judge(ctx, opened("current_get", ("units", "Fahrenheit"))) == (LV.partly, f"{GLOSS_NOT_CODE} 'f'")
+    assert value(ctx, "units", "s", "current_get") < LV.grounded  # "Scientific" is not said
 
 
 def test_words_that_hold_another_arguments_number_score_partly() -> None:

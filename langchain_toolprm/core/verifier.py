@@ -500,11 +500,14 @@ def _named_in(table: dict[str, tuple[str, ...]], value: str, text: str) -> bool:
 def named_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]:
     """The codes of the currencies the request names, for a parameter that speaks of currencies
     (``base_currency``, or a description "the currency to convert to"), and of its countries, for
-    one that speaks of a country's code (``countryCode``): the search offers them, since a base
-    policy writes the name it read ("Japanese Yen", "Germany") where the tool wants "JPY", "DE"."""
+    one that speaks of a country's code (``countryCode``), and the option codes a description
+    glosses by words the request says ("f" of "(f: Fahrenheit)"): the search offers them, since a
+    base policy writes the name it read ("Japanese Yen", "Germany") where the tool wants "JPY", "DE"."""
     said = f"{' '.join(words(name))} {schema.get('description', '')}".lower()
     table = _CURRENCIES if "currenc" in said else _COUNTRIES if "country" in said and "code" in said else {}
-    return [code for code in table if _named_in(table, code, request)]
+    glossed = [k for k in glossed_options(str(schema.get("description", "")))
+               if _gloss_said(k, str(schema.get("description", "")), request)]
+    return [code for code in table if _named_in(table, code, request)] + glossed
 
 
 def word_lists(ctx: ScoringContext, schema: dict[str, Any]) -> list[list[str]]:
@@ -687,6 +690,22 @@ def _an_option(param: ParamSpec, value: str) -> bool:
     them ("It can be length, width or diagonal"): the tool's own word, and a right value."""
     options = [*(param.choices or ()), *stated_options(str(param.schema.get("description", "")))]
     return value.strip().lower() in {str(o).lower() for o in options}
+
+
+_GLOSS = re.compile(r"(?<![\w-])([A-Za-z0-9]{1,3})\s*[:=]\s*([A-Za-z][A-Za-z ]{2,30}?)\s*(?=[,;)]|$)")
+
+
+def glossed_options(description: str) -> dict[str, str]:
+    """Short option codes a description glosses in a parenthesis: "(m: Metric, s: Scientific,
+    f: Fahrenheit)" gives {"m": "Metric", ...}; two at least, or none."""
+    found = {k: g.strip() for inner in re.findall(r"\(([^()]*)\)", description) for k, g in _GLOSS.findall(inner)}
+    return found if len(found) >= 2 else {}
+
+
+def _gloss_said(code: str, description: str, text: str) -> str | None:
+    """The gloss of option ``code`` that ``text`` says ("Fahrenheit" for "f"), or None."""
+    gloss = glossed_options(description).get(code.strip())
+    return gloss if gloss and re.search(rf"\b{re.escape(gloss)}\b", text, re.I) else None
 
 
 def named_options(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
@@ -1203,6 +1222,12 @@ class VerifierScorer:
                 (said for n, said in named_spans(facts.request, name, param.schema) if _same_number(float(value), n)),
                 None)):
             return Judgement(lv.grounded, f"{SPAN_NAMED}, {span!r}")
+        description = str(param.schema.get("description", ""))
+        if isinstance(value, str) and (gloss := _gloss_said(value, description, facts.evidence_raw)):
+            return Judgement(lv.grounded, f"the option the conversation names by its gloss, {gloss!r}")
+        if isinstance(value, str) and (code := next((k for k, g in glossed_options(description).items()
+                                                     if g.lower() == value.strip().lower()), None)):
+            return Judgement(lv.partly, f"{GLOSS_NOT_CODE} {code!r}")
         judged = self._grounded(facts, value, others)
         if judged.score > lv.partly and (swallowed := facts.swallowed(tool, name, value, others)):
             return Judgement(lv.partly, f"{HOLDS_NUMBER}, {swallowed}")
@@ -1353,6 +1378,7 @@ ARTICLE_NAME = "a name with the article the sentence gives it"
 _ARTICLE_NAME = re.compile(r"(?:the|a|an)\s+[A-Z]")
 """A lower-case article before a capitalised word: "the Treaty of Paris" is the name with the
 sentence's article (no training-source gold value starts so; a title's own "The" is capitalised)."""
+GLOSS_NOT_CODE = "the gloss of an option, where the parameter takes its code"
 KIND_WORDS = "some words of the parameter's own name, the kind of thing, not a value"
 FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
