@@ -17,7 +17,8 @@ into shard i mod N), so N processes resume them and run only the items reached.
 
 With ``--against CHECKOUT`` (a worktree of the previous commit) the items reached are, exactly,
 those on which the two verifiers read the request otherwise: a tool's relevance, the numbers
-tied to a parameter, or a prefix of the request taken as its opening words (``READINGS``). A
+tied to a parameter, a prefix of the request taken as its opening words, or the things the
+request names (its entities, with their other names) (``READINGS``). A
 change that touches only these readings needs no rule of its own here:
 
     python benchmarks/rule_reach.py --against /path/to/worktree --carry benchmarks/per_item/v39_3304302 \
@@ -32,6 +33,7 @@ import importlib.util
 import json
 import re
 import sys
+from dataclasses import astuple
 from pathlib import Path
 from types import ModuleType
 
@@ -363,7 +365,7 @@ def answered(example, record: dict) -> set[str]:
     return found
 
 
-READINGS = ("relevance", "ties", "opening")
+READINGS = ("relevance", "ties", "opening", "entities")
 
 
 def verifier_of(checkout: Path) -> ModuleType:
@@ -394,6 +396,8 @@ def read_otherwise(example, other: ModuleType) -> list[str]:
     cuts = [m.end() for m in re.finditer(r"[A-Za-z0-9]+(?:\.[0-9]+)?", mine.request)]
     if any(mine.opening(mine.request[:c]) != theirs.opening(mine.request[:c]) for c in cuts):
         out.append("opening")
+    if [astuple(e) for e in mine.entities] != [astuple(e) for e in theirs.entities]:  # two modules' classes
+        out.append("entities")
     return out
 
 

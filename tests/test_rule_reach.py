@@ -39,6 +39,7 @@ def test_the_same_verifier_reads_every_item_alike() -> None:
     ("\ndef relevance(request, tool):\n    return 0.0\n", "relevance"),
     ("\n_Facts.tied_to = lambda self, param: []\n", "ties"),
     ("\n_Facts.opening = lambda self, value: len(value) > 3\n", "opening"),
+    ("\n_Facts.entities = property(lambda self: [])\n", "entities"),
 ])
 def test_a_changed_reading_is_found(tmp_path: Path, appended: str, reading: str) -> None:
     assert reach.read_otherwise(ITEM, reach.verifier_of(checkout(tmp_path, appended))) == [reading]

@@ -627,6 +627,40 @@ def _with_noun(request: str, name: _Name) -> str | None:
     return f"{name.text} {m.group(1)}" if m and m.group(1) not in _STOP else None
 
 
+_CODE_WORD = re.compile(r"\b(?:tickers?|symbols?|codes?|abbreviat\w*|acronyms?|stands? for|short for)\b", re.I)
+
+
+def _spelled_codes(request: str, names: Sequence[_Name]) -> dict[str, str]:
+    """Codes the request writes beside the name they stand for, by name, where it speaks of codes
+    (``_CODE_WORD``): "AAPL" of "Apple's stock price ... The ticker is AAPL". One thing, said twice:
+    a call that uses either uses it. A code is 3-6 capitals; its letters, doubled ones once, run in
+    order through one name from its first letter (``_in_order``), or it abbreviates the name's
+    words. Without a word for codes, "Amsterdam" and "AMD" stay two things."""
+    out: dict[str, str] = {}
+    if not _CODE_WORD.search(request):
+        return out
+    codes = [n.text for n in names if re.fullmatch(r"[A-Z]{3,6}", n.text)]
+    for n in names:
+        if n.text in codes or n.text in out:
+            continue
+        code = next((c for c in codes if c not in out.values() and (_in_order(c, n.text) or _abbreviates(c, n.text))),
+                    None)
+        if code:
+            out[n.text] = code
+    return out
+
+
+def _in_order(code: str, name: str) -> bool:
+    """Whether the letters of ``code`` (a doubled letter once) run in order through the one word
+    ``name`` from its first letter: "AAPL" through "Apple", "AMZN" through "Amazon"."""
+    word = name.lower()
+    letters = re.sub(r"(.)\1+", r"\1", code.lower())
+    if " " in word or not word.startswith(letters[0]):
+        return False
+    rest = iter(word)
+    return all(ch in rest for ch in letters)
+
+
 def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     """Numbers, quoted strings, identifiers (``_IDENTIFIER``) and proper names of the request
     (``_name_runs``: a name that only qualifies the one before it, the "Colorado" of "Denver,
@@ -645,10 +679,12 @@ def request_entities(request: str, tools: Sequence[ToolSpec]) -> list[Entity]:
     found.extend(named_options(request, tools))
     names = [n for n in _name_runs(request, tool_words)  # a quoted phrase is one thing, not its names
              if not any(m.start() <= n.start and n.end <= m.end() for m in quotes)]
+    spelled = _spelled_codes(request, [n for n in names if not n.qualifier])
     for k, n in enumerate(names):
         after = names[k + 1] if k + 1 < len(names) else None
-        if not n.qualifier:
-            found.append(Entity(n.text, alias=after.text if after is not None and after.aside else _with_noun(request, n)))
+        if not n.qualifier and n.text not in spelled.values():
+            alias = after.text if after is not None and after.aside else spelled.get(n.text) or _with_noun(request, n)
+            found.append(Entity(n.text, alias=alias))
     options = {e.text.lower() for e in found if e.param}  # an option is the name's reading
     seen: set[tuple[str, str | None]] = set()
     out = []
