@@ -1,4 +1,5 @@
-"""The order of the tool list does not decide the function (hand-written questions, real Gemma)."""
+"""The order of the tool list does not decide the function, and the default answers each
+hand-written question with the functions it asks for (real Gemma, beam N=1 M=4 with the verifier)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from langchain_toolprm import ToolPRMChatModel
 from langchain_toolprm.evaluation.tool_order import ORDER_QUESTIONS, ORDER_TOOLS, shuffles
 
 
-def test_shuffling_the_tools_does_not_change_the_functions(gemma: ToolPRMChatModel) -> None:
-    changed = []
-    for question, _ in ORDER_QUESTIONS:
+def test_every_order_calls_the_functions_each_question_asks_for(gemma: ToolPRMChatModel) -> None:
+    changed, wrong = [], []
+    for question, expected in ORDER_QUESTIONS:
         chosen = {tuple(sorted(c["name"] for c in gemma.bind_tools(order).invoke(question).tool_calls))
                   for order in shuffles(ORDER_TOOLS, 3)}
         if len(chosen) > 1:
             changed.append((question, chosen))
+        elif chosen != {tuple(sorted(expected))}:
+            wrong.append((question, chosen))
     assert not changed, f"the tool order changed the functions called: {changed}"
+    assert not wrong, f"the functions called are not the ones asked for: {wrong}"

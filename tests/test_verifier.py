@@ -395,16 +395,23 @@ def test_closing_ranks_lists_by_the_share_of_entities_they_use(tools: list[ToolS
 def test_a_code_the_request_gives_for_a_name_is_that_name() -> None:
     # "The ticker is AAPL" names Apple's code: one company, one call (the tool-order questions'
     # first; before, a second call for "Apple" won over closing at 0.75).
-    stock = normalize_tools([{"type": "function", "function": {
-        "name": "get_stock_price", "description": "Get the latest stock price for a ticker symbol.",
-        "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}}])
+    def stock(description: str) -> list[ToolSpec]:
+        return normalize_tools([{"type": "function", "function": {
+            "name": "get_stock_price", "description": description, "parameters": {
+                "type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]}}}])
+
     asked = "What is Apple's stock price right now? The ticker is AAPL."
-    assert [(e.text, e.alias) for e in request_entities(asked, stock)] == [("Apple", "AAPL")]
-    ctx = context(stock, HumanMessage(asked))
-    for value in ("AAPL", "Apple"):
-        assert judge(ctx, segment([Call("get_stock_price", {"symbol": value})])) == \
-            (1.0, "every entity of the request is used")
-    both = context(stock, HumanMessage("Compare Amazon and Apple; the tickers are AMZN and AAPL."))
+    plain = stock("Get the latest stock price for a ticker symbol.")
+    example = stock("Get the latest trading price of a stock by its ticker symbol (for example AAPL or IBM).")
+    assert [(e.text, e.alias) for e in request_entities(asked, plain)] == [("Apple", "AAPL")]
+    # A code the tool gives as its example is no name of the request, but still Apple's code.
+    assert [(e.text, e.alias) for e in request_entities(asked, example)] == [("Apple", "AAPL")]
+    for tools in (plain, example):
+        ctx = context(tools, HumanMessage(asked))
+        for value in ("AAPL", "Apple"):
+            assert judge(ctx, segment([Call("get_stock_price", {"symbol": value})])) == \
+                (1.0, "every entity of the request is used")
+    both = context(plain, HumanMessage("Compare Amazon and Apple; the tickers are AMZN and AAPL."))
     score, why = judge(both, segment([Call("get_stock_price", {"symbol": "AMZN"})]))
     assert score < 1.0 and "'Apple'" in why and "Amazon" not in why
     # Without a word for codes a capitalised code is a thing of its own, though its letters run

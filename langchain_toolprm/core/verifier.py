@@ -633,13 +633,14 @@ _CODE_WORD = re.compile(r"\b(?:tickers?|symbols?|codes?|abbreviat\w*|acronyms?|s
 def _spelled_codes(request: str, names: Sequence[_Name]) -> dict[str, str]:
     """Codes the request writes beside the name they stand for, by name, where it speaks of codes
     (``_CODE_WORD``): "AAPL" of "Apple's stock price ... The ticker is AAPL". One thing, said twice:
-    a call that uses either uses it. A code is 3-6 capitals; its letters, doubled ones once, run in
-    order through one name from its first letter (``_in_order``), or it abbreviates the name's
-    words. Without a word for codes, "Amsterdam" and "AMD" stay two things."""
+    a call that uses either uses it. A code is 3-6 capitals of the request (a tool's text may give
+    it as an example, so it need be no name); its letters, doubled ones once, run in order through
+    one name from its first letter (``_in_order``), or it abbreviates the name's words. Without a
+    word for codes, "Amsterdam" and "AMD" stay two things."""
     out: dict[str, str] = {}
     if not _CODE_WORD.search(request):
         return out
-    codes = [n.text for n in names if re.fullmatch(r"[A-Z]{3,6}", n.text)]
+    codes = [c for c in dict.fromkeys(re.findall(r"\b[A-Z]{3,6}\b", request)) if c not in _PLAIN_ACRONYMS]
     for n in names:
         if n.text in codes or n.text in out:
             continue
