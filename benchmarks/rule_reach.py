@@ -52,6 +52,7 @@ from langchain_toolprm.core.verifier import (
     _QUOTED,
     _SEVERAL_TASKS,
     _STOP,
+    _STRAY_LEAD,
     _TASK_START,
     RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
@@ -63,6 +64,7 @@ from langchain_toolprm.core.verifier import (
     _facts,
     _gloss_said,
     _name_runs,
+    _squeezed,
     _types,
     asks_one_thing,
     asks_unit,
@@ -106,7 +108,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "country codes", "glosses", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
          "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words",
-         "articles")
+         "articles", "stray signs")
 
 
 def reached(example) -> list[str]:
@@ -300,7 +302,7 @@ def reached(example) -> list[str]:
 
 
 ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words",
-                "same tokens", "joined lists", "name words", "articles")
+                "same tokens", "joined lists", "name words", "articles", "stray signs")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -318,7 +320,8 @@ def answered(example, record: dict) -> set[str]:
     tokens" (a string another argument holds in other spelling, "lebron_james" and "LeBron James"),
     "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out),
     "name words" (``_Facts.names_kind``: some words of the parameter's own name, "vehicle" for
-    ``vehicle_type``), "articles" (``verifier._ARTICLE_NAME``: "the Treaty of Paris")."""
+    ``vehicle_type``), "articles" (``verifier._ARTICLE_NAME``: "the Treaty of Paris"), "stray signs"
+    (``verifier._STRAY_LEAD``: ">546382" where the request writes 546382)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -357,6 +360,8 @@ def answered(example, record: dict) -> set[str]:
                     found.add("name words")
                 if _ARTICLE_NAME.match(v.strip()):
                     found.add("articles")
+                if _STRAY_LEAD.match(v) and _squeezed(v) not in _squeezed(facts.evidence_raw):
+                    found.add("stray signs")
                 if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
                        and a.strip().lower() != v.strip().lower() for a in others.values()):
                     found.add("same tokens")

@@ -1,4 +1,4 @@
-"""benchmarks/rule_reach.py's --against: the items two verifiers read otherwise, which a rerun needs."""
+"""benchmarks/rule_reach.py: the items two verifiers read otherwise (--against), or whose answer a rule judges."""
 
 from __future__ import annotations
 
@@ -48,3 +48,12 @@ def test_a_changed_reading_is_found(tmp_path: Path, appended: str, reading: str)
 def test_a_folder_without_the_package_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no verifier at"):
         reach.verifier_of(tmp_path)
+
+
+def test_an_answer_with_a_sign_the_request_does_not_write_is_reached() -> None:
+    def answer(hits: object) -> dict:
+        return {"calls": [{"name": "calculate_batting_average", "arguments": {"hits": hits, "at_bats": 600}}]}
+
+    assert "stray signs" in reach.answered(ITEM, answer(">180"))
+    assert "stray signs" not in reach.answered(ITEM, answer("180"))
+    assert "stray signs" not in reach.answered(ITEM, answer("at-bats"))

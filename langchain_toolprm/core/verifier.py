@@ -82,6 +82,9 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "ar
                          "str", "bool", "dict", "list", "tuple", "any"})
 _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
+_STRAY_LEAD = re.compile(r"\s*([<>=:]+)\s*(?=\w)")
+"""Comparison signs or a colon before a value's first word: the tuned policy writes ">546382" and
+">3x^2 + 2x - 1" where the request has the bare value (never right on BFCL, docs/policy.md)."""
 _CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
 """Words of a parameter's name that take a date's own numbers (``start_year``)."""
 _TIME_UNITS = frozenset("""
@@ -195,6 +198,11 @@ def tokens(text: str) -> list[str]:
     """Lower-cased alphanumeric runs, as grounding compares them: "J46801" stays one token, so
     "46801" is not its whole; decimals stay whole."""
     return re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower())
+
+
+def _squeezed(text: str) -> str:
+    """Lower case without whitespace: how a value is looked for in the request as written."""
+    return re.sub(r"\s+", "", text).lower()
 
 
 def stem(word: str) -> str:
@@ -1315,6 +1323,8 @@ class VerifierScorer:
             return Judgement(lv.partly, "a value")
         if not value.strip() or _LEAK.search(value):
             return Judgement(lv.junk, "JSON syntax in the string")
+        if (lead := _STRAY_LEAD.match(value)) and _squeezed(value) not in _squeezed(facts.evidence_raw):
+            return Judgement(lv.partly, f"{STRAY_SIGN} {lead.group(1)!r}")
         ws = tokens(value)
         if not ws:
             return Judgement(lv.partly, "no words")
@@ -1407,6 +1417,7 @@ def _names_unit(value: str, phrase: str) -> bool:
 
 
 NUMBERLESS = "a required number where the conversation writes none"
+STRAY_SIGN = "a sign before the value that the conversation does not write there,"
 AROUND_QUOTE = "a span around the quoted"
 WRONG_END = "the other end of the request's way"
 KIND_FOR_NAME = "the tool's own words for the kind of thing, where the request names it"
