@@ -1827,7 +1827,7 @@ def test_options_of_one_parameter_the_request_names_are_each_owed_a_call() -> No
 
 def test_a_sign_the_request_does_not_write_before_a_value_is_no_part_of_it(tools: list[ToolSpec]) -> None:
     ctx = context(tools, HumanMessage("Weather for city 546382, and for Nice at 12pm; the tag is y=3x+2."))
-    for stray, sign in ((">546382", ">"), (">= 12pm", ">="), (": Nice", ":")):
+    for stray, sign in ((">546382", ">"), (">= 12pm", ">="), (": Nice", ":"), (">(546382)", ">")):
         assert judge(ctx, opened("get_weather", ("city", stray))) == (LV.partly, f"{STRAY_SIGN} {sign!r}")
     assert value(ctx, "city", "546382") == LV.grounded
     assert value(ctx, "tags", [">Nice"]) == LV.partly  # in a list too
@@ -1835,7 +1835,8 @@ def test_a_sign_the_request_does_not_write_before_a_value_is_no_part_of_it(tools
     written = context(tools, HumanMessage("Weather where the rating is >=4 and the tag is =SUM(A1)."))
     assert value(written, "city", ">= 4") == LV.grounded
     assert value(written, "tags", ["=SUM(A1)"]) == LV.grounded
-    assert judge(ctx, opened("get_weather", ("city", ">=")))[1] != f"{STRAY_SIGN} '>='"
+    for signs in (">=", "<", ":"):
+        assert not judge(ctx, opened("get_weather", ("city", signs)))[1].startswith(STRAY_SIGN)
 
 
 def test_the_requests_opening_words_are_no_value(tools: list[ToolSpec]) -> None:

@@ -82,9 +82,10 @@ _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "ar
                          "str", "bool", "dict", "list", "tuple", "any"})
 _CONNECTIVES = frozenset({"to", "and", "from", "or", "versus", "vs", "into", "then"})
 _LEAK = re.compile(r'["{}\[\]]|^\s|\s$|,$')
-_STRAY_LEAD = re.compile(r"\s*([<>=:]+)\s*(?=\w)")
-"""Comparison signs or a colon before a value's first word: the tuned policy writes ">546382" and
-">3x^2 + 2x - 1" where the request has the bare value (never right on BFCL, docs/policy.md)."""
+_STRAY_LEAD = re.compile(r"\s*([<>=:]+)\s*(?=[^\s<>=:])")
+"""Comparison signs or a colon before the rest of a value: the tuned policy writes ">546382",
+">3x^2 + 2x - 1" and ">(2019-2020)" where the request has the bare value (never right on BFCL,
+docs/policy.md); signs alone (an operator's ">=") are no such value."""
 _CALENDAR = ("year", "month", "day", "date", "hour", "minute", "second", "time", "season")
 """Words of a parameter's name that take a date's own numbers (``start_year``)."""
 _TIME_UNITS = frozenset("""
