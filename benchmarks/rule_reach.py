@@ -52,7 +52,6 @@ from langchain_toolprm.core.verifier import (
     _QUOTED,
     _SEVERAL_TASKS,
     _STOP,
-    _STRAY_LEAD,
     _TASK_START,
     RELEVANCE_THRESHOLD,
     TOKEN_PARAM,
@@ -64,7 +63,6 @@ from langchain_toolprm.core.verifier import (
     _facts,
     _gloss_said,
     _name_runs,
-    _squeezed,
     _types,
     asks_one_thing,
     asks_unit,
@@ -82,6 +80,7 @@ from langchain_toolprm.core.verifier import (
     paging,
     param_end,
     stated_format,
+    stray_sign,
     takes_number,
     tokens,
     words,
@@ -321,7 +320,7 @@ def answered(example, record: dict) -> set[str]:
     "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out),
     "name words" (``_Facts.names_kind``: some words of the parameter's own name, "vehicle" for
     ``vehicle_type``), "articles" (``verifier._ARTICLE_NAME``: "the Treaty of Paris"), "stray signs"
-    (``verifier._STRAY_LEAD``: ">546382" where the request writes 546382)."""
+    (``verifier.stray_sign``: ">546382" where the request writes 546382)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -360,7 +359,7 @@ def answered(example, record: dict) -> set[str]:
                     found.add("name words")
                 if _ARTICLE_NAME.match(v.strip()):
                     found.add("articles")
-                if _STRAY_LEAD.match(v) and _squeezed(v) not in _squeezed(facts.evidence_raw):
+                if stray_sign(v, facts.evidence_raw):
                     found.add("stray signs")
                 if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
                        and a.strip().lower() != v.strip().lower() for a in others.values()):

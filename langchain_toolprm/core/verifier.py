@@ -206,6 +206,12 @@ def _squeezed(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+def stray_sign(value: str, text: str) -> str | None:
+    """The signs (``_STRAY_LEAD``) that open ``value`` where ``text`` does not write them there."""
+    lead = _STRAY_LEAD.match(value)
+    return lead.group(1) if lead and _squeezed(value) not in _squeezed(text) else None
+
+
 def stem(word: str) -> str:
     """A light suffix stripper: enough that 'areas'/'area' and 'calculating'/'calculate' meet."""
     for suffix, repl in (("ations", ""), ("ation", ""), ("ings", ""), ("ing", ""), ("ies", "y"), ("ied", "y"),
@@ -1324,8 +1330,8 @@ class VerifierScorer:
             return Judgement(lv.partly, "a value")
         if not value.strip() or _LEAK.search(value):
             return Judgement(lv.junk, "JSON syntax in the string")
-        if (lead := _STRAY_LEAD.match(value)) and _squeezed(value) not in _squeezed(facts.evidence_raw):
-            return Judgement(lv.partly, f"{STRAY_SIGN} {lead.group(1)!r}")
+        if sign := stray_sign(value, facts.evidence_raw):
+            return Judgement(lv.partly, f"{STRAY_SIGN} {sign!r}")
         ws = tokens(value)
         if not ws:
             return Judgement(lv.partly, "no words")
