@@ -76,6 +76,7 @@ from langchain_toolprm.core.verifier import (
     moments,
     named_options,
     named_spans,
+    not_a_code,
     number_pairs,
     paging,
     param_end,
@@ -107,7 +108,7 @@ RULES = ("task parts", "offered values", "results owed", "tokens", "dates", "mad
          "when questions", "of names", "number pairs", "conversion ends", "currency codes", "country codes", "glosses", "listed numbers",
          "magnitudes", "way ends", "word lists", "compound words", "held numbers", "noun codes", "one thing",
          "quote spans", "kind words", "function words", "same tokens", "joined lists", "name words",
-         "articles", "stray signs")
+         "articles", "stray signs", "not codes")
 
 
 def reached(example) -> list[str]:
@@ -301,7 +302,7 @@ def reached(example) -> list[str]:
 
 
 ANSWER_RULES = ("opening", "held numbers", "noun codes", "one thing", "quote spans", "kind words", "function words",
-                "same tokens", "joined lists", "name words", "articles", "stray signs")
+                "same tokens", "joined lists", "name words", "articles", "stray signs", "not codes")
 """Rules that only lower a value's score or count a value as using more of the request: they change
 the beam only where such a value was kept, and a kept value ends in the answer unless a finished
 path beats its path later (not counted), so they are read from the carried answers (``answered``)."""
@@ -320,7 +321,8 @@ def answered(example, record: dict) -> set[str]:
     "joined lists" (``_Facts.joins_lists``: a list holding members of two lists the request spells out),
     "name words" (``_Facts.names_kind``: some words of the parameter's own name, "vehicle" for
     ``vehicle_type``), "articles" (``verifier._ARTICLE_NAME``: "the Treaty of Paris"), "stray signs"
-    (``verifier.stray_sign``: ">546382" where the request writes 546382)."""
+    (``verifier.stray_sign``: ">546382" where the request writes 546382), "not codes"
+    (``verifier.not_a_code``: "China" for ``countryCode``, "USA" for a two-character code)."""
     facts = _facts(ScoringContext(tuple(example.lc_messages()), tuple(example.specs())))
     tools = {t.name: t for t in example.specs()}
 
@@ -361,6 +363,8 @@ def answered(example, record: dict) -> set[str]:
                     found.add("articles")
                 if stray_sign(v, facts.evidence_raw):
                     found.add("stray signs")
+                if param and isinstance(arg, str) and not_a_code(name, param.schema, v):
+                    found.add("not codes")
                 if any(isinstance(a, str) and len(a) >= 3 and tokens(a) == tokens(v)
                        and a.strip().lower() != v.strip().lower() for a in others.values()):
                     found.add("same tokens")

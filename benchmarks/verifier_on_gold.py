@@ -21,6 +21,7 @@ from langchain_toolprm.core.verifier import (
     HOLDS_NUMBER,
     KIND_FOR_NAME,
     KIND_WORDS,
+    NOT_A_CODE,
     NOT_A_UNIT,
     ONE_THING,
     OTHER_TASK,
@@ -75,7 +76,7 @@ def main() -> None:
                         spans["the span" if j.reason.startswith(SPAN_NAMED) else "another value"] += 1
                     named = next((r for r in (NOT_A_UNIT, OTHER_TASK, UNISSUED, SOURCE_UNIT, HOLDS_NUMBER,
                                                     UNSCALED, WRONG_END, KIND_FOR_NAME, FUNCTION_WORDS, KIND_WORDS,
-                                                    STRAY_SIGN)
+                                                    STRAY_SIGN, NOT_A_CODE)
                                   if j.reason.startswith(r)), None)
                     if named or j.score in (verifier.levels.schema_copy, verifier.levels.misformatted):
                         alarms[named or j.reason.split("'")[0][:50]] += 1
@@ -86,7 +87,7 @@ def main() -> None:
     print(f"{values} gold values; scored schema copy, misformatted, no unit, another task's, unissued, the "
           f"wrong end of a conversion, words holding another argument's number, a number without its "
           f"magnitude, the other end of a way, the tool's words for a thing the request names, the function's name words, some of the parameter's name words, "
-          f"a sign the request does not write, or a premature name: {sum(alarms.values())}",
+          f"a sign the request does not write, no code where the parameter takes one, or a premature name: {sum(alarms.values())}",
           dict(alarms.most_common()))
     print("gold the token rules can act on:", dict(tokens))
     print("gold names scored 'called already' (a second call while another function waits) or a second call "

@@ -57,3 +57,17 @@ def test_an_answer_with_a_sign_the_request_does_not_write_is_reached() -> None:
     assert "stray signs" in reach.answered(ITEM, answer(">180"))
     assert "stray signs" not in reach.answered(ITEM, answer("180"))
     assert "stray signs" not in reach.answered(ITEM, answer("at-bats"))
+
+
+def test_an_answer_with_a_name_where_a_code_is_asked_is_reached() -> None:
+    holidays = {"type": "function", "function": {
+        "name": "next_holidays", "description": "The next public holidays", "parameters": {"type": "object", "properties": {
+            "countryCode": {"type": "string", "description": "Two-character country code, e.g. CN"}},
+            "required": ["countryCode"]}}}
+    item = ToolExample("h-0", "test", ({"role": "user", "content": "The next holidays in Japan?"},), (holidays,), ())
+
+    def answer(code: str) -> dict:
+        return {"calls": [{"name": "next_holidays", "arguments": {"countryCode": code}}]}
+
+    assert "not codes" in reach.answered(item, answer("Japan"))
+    assert "not codes" not in reach.answered(item, answer("JP"))

@@ -21,6 +21,7 @@ from langchain_toolprm.core.verifier import (
     JOINED_LISTS,
     KIND_FOR_NAME,
     KIND_WORDS,
+    NOT_A_CODE,
     NUMBERLESS,
     ONE_THING,
     OPENING,
@@ -965,6 +966,34 @@ def test_a_countrys_code_grounds_even_as_the_descriptions_example() -> None:
     china = context([holidays], HumanMessage("Is today a public holiday in China?"))
     assert value(china, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.grounded  # the example, and right
     assert value(ctx, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.schema_copy  # the example only
+
+
+def test_a_name_or_a_length_the_parameter_does_not_take_is_no_code() -> None:
+    holidays = normalize_tool({"type": "function", "function": {
+        "name": "PublicHolidayNextPublicHolidays", "description": "The next public holidays of a country",
+        "parameters": {"type": "object", "properties": {"countryCode": {
+            "type": "string", "description": "Two-character country code. For instance, CN or cn represents China."}},
+            "required": ["countryCode"]}}})
+    airport = normalize_tool({"type": "function", "function": {
+        "name": "get_airport", "description": "Airport details", "parameters": {"type": "object", "properties": {
+            "icao": {"type": "string", "description": "The ICAO code of the airport."},
+            "region": {"type": "string", "description": "The region whose building code applies"}},
+            "required": ["icao"]}}})
+    ctx = context([holidays, airport], HumanMessage("The next holidays in Germany and in the USA? And Munich airport, EDDM?"))
+    for name, why in (("Germany", "7 characters where the parameter states 2"),
+                      ("USA", "3 characters where the parameter states 2")):
+        assert judge(ctx, opened("PublicHolidayNextPublicHolidays", ("countryCode", name))) == \
+            (LV.partly, f"{NOT_A_CODE}: {why}")
+    assert value(ctx, "countryCode", "DE", "PublicHolidayNextPublicHolidays") == LV.grounded
+    assert value(ctx, "countryCode", "us", "PublicHolidayNextPublicHolidays") == LV.grounded
+    # no length stated: a country's name is still no code, the code itself is
+    assert judge(ctx, opened("get_airport", ("icao", "Germany"))) == (LV.partly, f"{NOT_A_CODE}: the name of 'DE'")
+    assert value(ctx, "icao", "EDDM", "get_airport") == LV.grounded
+    # a description that speaks of codes later does not make its parameter take one
+    munich = context([airport], HumanMessage("Munich airport in Germany, EDDM?"))
+    assert value(munich, "region", "Germany", "get_airport", ("icao", "EDDM")) == LV.grounded
+    # an ungrounded value stays ungrounded
+    assert value(ctx, "countryCode", "France", "PublicHolidayNextPublicHolidays") == LV.ungrounded
 
 
 def test_an_option_the_request_names_by_its_gloss_is_the_options_code() -> None:

@@ -512,6 +512,40 @@ def _named_in(table: dict[str, tuple[str, ...]], value: str, text: str) -> bool:
     return bool(names) and any(re.search(rf"\b{re.escape(n)}s?\b", text, re.I) for n in names)
 
 
+_STATED_LENGTH = re.compile(r"(?<!up to )(?<!at most )(?<!maximum )(?<!max )\b(two|three|four|five|2|3|4|5)[- ]?"
+                            r"(?:characters?|chars?|letters?|digits?)\b", re.I)
+
+
+def stated_length(schema: dict[str, Any]) -> int | None:
+    """The exact length a parameter's description gives its values ("Two-character represented
+    country code", "a 5-digit zip code"); None where it gives none or only a bound ("up to 3
+    letters")."""
+    found = _STATED_LENGTH.search(str(schema.get("description") or ""))
+    return None if found is None else int(_WORD_NUMBERS.get(found.group(1).lower(), found.group(1)))
+
+
+_A_CODE = re.compile(r"\W*(?:(?!(?:whose|which|that|for|where|of|in|to|with|by)\b)[\w-]+\s+){0,4}?codes?\b", re.I)
+"""A description that opens by calling the value a code ("The ICAO code of the airport", "ISO
+3166-1 alpha-2 country code"), not one that speaks of another thing's code ("The region whose
+building code applies")."""
+
+
+def not_a_code(name: str, schema: dict[str, Any], value: str) -> str | None:
+    """Why ``value`` is no value for a parameter that takes a code (its name says "code", or its
+    description opens so, ``_A_CODE``; or the description gives a length): a country's or currency's name ("China" for
+    ``countryCode``, "Germany" for ``icao_code``), whose code the search offers beside it and which
+    the API would refuse, or a length other than the stated one ("USA" for a two-character code).
+    The verifier grounds a name and its code alike, so without this the policy decides."""
+    length = stated_length(schema)
+    if length is not None and len(value.strip()) != length:
+        return f"{len(value.strip())} characters where the parameter states {length}"
+    if not ("code" in words(name) or _A_CODE.match(str(schema.get("description") or ""))) or value.strip().isupper():
+        return None
+    plain = value.strip().lower()
+    return next((f"the name of {code!r}" for table in (_COUNTRIES, _CURRENCIES) for code, names in table.items()
+                 if any(plain in (n, f"{n}s") for n in names)), None)
+
+
 def named_codes(request: str, name: str, schema: dict[str, Any]) -> list[str]:
     """The codes of the currencies the request names, for a parameter that speaks of currencies
     (``base_currency``, or a description "the currency to convert to"), and of its countries, for
@@ -1298,6 +1332,8 @@ class VerifierScorer:
         if judged.score > lv.partly and isinstance(value, str) and (end := param_end(tool, name)) and \
                 (leg := facts.wrong_end(value, end)):
             return Judgement(lv.partly, f"{WRONG_END}, from {leg.text!r} to {leg.to!r}")
+        if judged.score > lv.partly and isinstance(value, str) and (why := not_a_code(name, param.schema, value)):
+            return Judgement(lv.partly, f"{NOT_A_CODE}: {why}")
         if judged.score > lv.partly and isinstance(value, str) and (named := facts.kind_for(tool, param, value, others)):
             return Judgement(lv.partly, f"{KIND_FOR_NAME}, {named!r}")
         if judged.score > lv.partly and isinstance(value, str) and facts.names_function(tool, param, value):
@@ -1434,6 +1470,7 @@ _ARTICLE_NAME = re.compile(r"(?:the|a|an)\s+[A-Z]")
 """A lower-case article before a capitalised word: "the Treaty of Paris" is the name with the
 sentence's article (no training-source gold value starts so; a title's own "The" is capitalised)."""
 GLOSS_NOT_CODE = "the gloss of an option, where the parameter takes its code"
+NOT_A_CODE = "no code, where the parameter takes one"
 KIND_WORDS = "some words of the parameter's own name, the kind of thing, not a value"
 FUNCTION_WORDS = "the function's own name words, what it does, not a value"
 UNSCALED = "the request writes it with a magnitude"
