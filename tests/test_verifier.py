@@ -51,6 +51,7 @@ from langchain_toolprm.core.verifier import (
     route_legs,
     stated_default,
     stated_format,
+    stated_length,
     stated_options,
     stem,
     task_clauses,
@@ -992,6 +993,10 @@ def test_a_name_or_a_length_the_parameter_does_not_take_is_no_code() -> None:
     # a description that speaks of codes later does not make its parameter take one
     munich = context([airport], HumanMessage("Munich airport in Germany, EDDM?"))
     assert value(munich, "region", "Germany", "get_airport", ("icao", "EDDM")) == LV.grounded
+    # two lengths stated: neither is the length
+    assert stated_length({"description": "A two-letter state code or a 5-digit zip code"}) is None
+    assert stated_length({"description": "Up to 3 letters"}) is None
+    assert stated_length({"description": "a 5-digit zip code"}) == 5
     # an ungrounded value stays ungrounded
     assert value(ctx, "countryCode", "France", "PublicHolidayNextPublicHolidays") == LV.ungrounded
 

@@ -518,10 +518,10 @@ _STATED_LENGTH = re.compile(r"(?<!up to )(?<!at most )(?<!maximum )(?<!max )\b(t
 
 def stated_length(schema: dict[str, Any]) -> int | None:
     """The exact length a parameter's description gives its values ("Two-character represented
-    country code", "a 5-digit zip code"); None where it gives none or only a bound ("up to 3
-    letters")."""
-    found = _STATED_LENGTH.search(str(schema.get("description") or ""))
-    return None if found is None else int(_WORD_NUMBERS.get(found.group(1).lower(), found.group(1)))
+    country code", "a 5-digit zip code"); None where it gives none, only a bound ("up to 3
+    letters") or two ("a two-letter state code or a 5-digit zip code")."""
+    found = {int(_WORD_NUMBERS.get(n.lower(), n)) for n in _STATED_LENGTH.findall(str(schema.get("description") or ""))}
+    return found.pop() if len(found) == 1 else None
 
 
 _A_CODE = re.compile(r"\W*(?:(?!(?:whose|which|that|for|where|of|in|to|with|by)\b)[\w-]+\s+){0,4}?codes?\b", re.I)
