@@ -532,10 +532,11 @@ building code applies")."""
 
 def not_a_code(name: str, schema: dict[str, Any], value: str) -> str | None:
     """Why ``value`` is no value for a parameter that takes a code (its name says "code", or its
-    description opens so, ``_A_CODE``; or the description gives a length): a country's or currency's name ("China" for
-    ``countryCode``, "Germany" for ``icao_code``), whose code the search offers beside it and which
-    the API would refuse, or a length other than the stated one ("USA" for a two-character code).
-    The verifier grounds a name and its code alike, so without this the policy decides."""
+    description opens so, ``_A_CODE``; or the description gives a length): a country's or
+    currency's name ("China" for ``countryCode``, "Germany" for ``icao_code``), whose code the
+    search offers beside it and which the API would refuse, or a length other than the stated one
+    ("USA" for a two-character code). The verifier grounds a name and its code alike, so without
+    this the policy decides."""
     length = stated_length(schema)
     if length is not None and len(value.strip()) != length:
         return f"{len(value.strip())} characters where the parameter states {length}"
