@@ -954,33 +954,31 @@ def test_a_currencys_code_grounds_and_uses_its_name() -> None:
     assert value(bare, "target_currency", "EUR", "currency_converter") == LV.grounded
 
 
+HOLIDAYS = normalize_tool({"type": "function", "function": {
+    "name": "PublicHolidayNextPublicHolidays", "description": "The next public holidays of a country",
+    "parameters": {"type": "object", "properties": {"countryCode": {
+        "type": "string", "description": "Two-character country code. For instance, CN or cn represents China."}},
+        "required": ["countryCode"]}}})
+"""ToolAlpaca's holiday tool: a parameter that takes a country's two-character code."""
+
+
 def test_a_countrys_code_grounds_even_as_the_descriptions_example() -> None:
-    holidays = normalize_tool({"type": "function", "function": {
-        "name": "PublicHolidayNextPublicHolidays", "description": "The next public holidays of a country",
-        "parameters": {"type": "object", "properties": {"countryCode": {
-            "type": "string", "description": "Two-character country code. For instance, CN or cn represents China."}},
-            "required": ["countryCode"]}}})
-    ctx = context([holidays], HumanMessage("What are the upcoming public holidays in Germany?"))
+    ctx = context([HOLIDAYS], HumanMessage("What are the upcoming public holidays in Germany?"))
     assert judge(ctx, opened("PublicHolidayNextPublicHolidays", ("countryCode", "DE"))) == \
         (LV.grounded, "the code of a country the conversation names")
     assert value(ctx, "countryCode", "FR", "PublicHolidayNextPublicHolidays") == LV.ungrounded  # no France said
-    china = context([holidays], HumanMessage("Is today a public holiday in China?"))
+    china = context([HOLIDAYS], HumanMessage("Is today a public holiday in China?"))
     assert value(china, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.grounded  # the example, and right
     assert value(ctx, "countryCode", "CN", "PublicHolidayNextPublicHolidays") == LV.schema_copy  # the example only
 
 
 def test_a_name_or_a_length_the_parameter_does_not_take_is_no_code() -> None:
-    holidays = normalize_tool({"type": "function", "function": {
-        "name": "PublicHolidayNextPublicHolidays", "description": "The next public holidays of a country",
-        "parameters": {"type": "object", "properties": {"countryCode": {
-            "type": "string", "description": "Two-character country code. For instance, CN or cn represents China."}},
-            "required": ["countryCode"]}}})
     airport = normalize_tool({"type": "function", "function": {
         "name": "get_airport", "description": "Airport details", "parameters": {"type": "object", "properties": {
             "icao": {"type": "string", "description": "The ICAO code of the airport."},
             "region": {"type": "string", "description": "The region whose building code applies"}},
             "required": ["icao"]}}})
-    ctx = context([holidays, airport], HumanMessage("The next holidays in Germany and in the USA? And Munich airport, EDDM?"))
+    ctx = context([HOLIDAYS, airport], HumanMessage("The next holidays in Germany and in the USA? And Munich airport, EDDM?"))
     for name, why in (("Germany", "7 characters where the parameter states 2"),
                       ("USA", "3 characters where the parameter states 2")):
         assert judge(ctx, opened("PublicHolidayNextPublicHolidays", ("countryCode", name))) == \
