@@ -34,14 +34,14 @@ from pathlib import Path
 from langchain_toolprm.core.backend import Backend
 from langchain_toolprm.core.loader import load_backend
 from langchain_toolprm.core.proposer import Beam, Constraints, options
-from langchain_toolprm.core.search import prepare_problem
+from langchain_toolprm.core.search import SearchConfig, prepare_problem
 from langchain_toolprm.core.steps import StepTag
 from langchain_toolprm.data.records import ToolExample
 from langchain_toolprm.evaluation.benchmarks import load_benchmark
 
 CALLS, NONE = "simple_python", "irrelevance"
 BIASES = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
-RESERVE = 128  # what the eval keeps free for the answer (max_value_tokens 32 x 4)
+RESERVE = SearchConfig().max_value_tokens * 4  # what the engine keeps free for the answer
 
 
 def first_margin(backend: Backend, example: ToolExample, max_calls: int = 4) -> float:
