@@ -30,6 +30,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_toolprm.core.backend import Backend
 from langchain_toolprm.core.loader import load_backend
@@ -44,8 +45,9 @@ BIASES = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
 RESERVE = SearchConfig().max_value_tokens * 4  # what the engine keeps free for the answer
 
 
-def first_margin(backend: Backend, example: ToolExample, max_calls: int = 4) -> float:
-    """log P(``[]``) minus the likeliest function name's, at the first step (as greedy sees it)."""
+def first_step(backend: Backend, example: ToolExample, max_calls: int = 4) -> tuple[float, Any]:
+    """log P(``[]``) minus the likeliest function name's, at the first step (as greedy sees it),
+    and the backend's state at the prompt's end (what a probe of the decision reads)."""
     specs = example.specs()
     rules = Constraints(tuple(specs), max_calls=max_calls)
     problem, _ = prepare_problem(backend, example.lc_messages(), specs, rules, RESERVE)
@@ -55,7 +57,7 @@ def first_margin(backend: Backend, example: ToolExample, max_calls: int = 4) -> 
     names = [s.logprob for o, s in zip(opts, scored) if o.step.tag is StepTag.FUNC_NAME]
     if len(empty) != 1 or not names:
         raise ValueError(f"{example.id}: the first step offers no choice between [] and a call")
-    return empty[0] - max(names)
+    return empty[0] - max(names), problem.root
 
 
 def auc(high: Sequence[float], low: Sequence[float]) -> float:
@@ -83,11 +85,12 @@ def bias_for(share: float, none: Sequence[float]) -> float:
     return max(0.0, math.nextafter(-kth, math.inf))
 
 
-def greedy_results(folder: Path, category: str) -> dict[str, dict]:
-    """Per-item greedy records of ``category`` under ``folder`` (plain or gzipped, shards too)."""
-    files = sorted((folder / "bfcl" / category).glob("greedy*.jsonl*"))
+def per_item_results(folder: Path, category: str, strategy: str = "greedy") -> dict[str, dict]:
+    """Per-item records of ``strategy`` (greedy unless told) for ``category`` under ``folder``
+    (plain or gzipped, shards too)."""
+    files = sorted((folder / "bfcl" / category).glob(f"{strategy}.*jsonl*"))
     if not files:
-        raise FileNotFoundError(f"no greedy results for {category} under {folder}/bfcl/{category}")
+        raise FileNotFoundError(f"no {strategy} results for {category} under {folder}/bfcl/{category}")
     out = {}
     for f in files:
         with (gzip.open(f, "rt") if f.suffix == ".gz" else open(f)) as lines:
@@ -125,7 +128,7 @@ def main() -> int:
     args = parser.parse_args()
     if len(args.greedy) != len(args.model):
         parser.error("give one --greedy folder per --model")
-    greedy = {m: {c: greedy_results(g, c) for c in (CALLS, NONE)} for m, g in zip(args.model, args.greedy)}
+    greedy = {m: {c: per_item_results(g, c) for c in (CALLS, NONE)} for m, g in zip(args.model, args.greedy)}
     data = {c: load_benchmark("bfcl", c, args.data_dir, args.limit or None) for c in (CALLS, NONE)}
     for model in args.model:
         missing = [ex.id for c in data for ex in data[c] if ex.id not in greedy[model][c]]
@@ -135,7 +138,7 @@ def main() -> int:
     records = []
     for model in args.model:
         backend = load_backend(model)
-        margins = {c: {ex.id: first_margin(backend, ex) for ex in data[c]} for c in data}
+        margins = {c: {ex.id: first_step(backend, ex)[0] for ex in data[c]} for c in data}
         records += [{"model": model, "id": i, "margin": round(m, 4)} for c in margins for i, m in margins[c].items()]
         lines += table(model, margins, greedy[model])
         del backend

@@ -26,7 +26,7 @@ def test_the_margins_sign_is_greedys_first_choice(tiny_policy: TransformersBacke
                                                   tiny_bfcl: list[ToolExample]) -> None:
     config = SearchConfig(strategy="greedy", max_value_tokens=6)
     for ex in tiny_bfcl:
-        margin = cd.first_margin(tiny_policy, ex)
+        margin = cd.first_step(tiny_policy, ex)[0]
         calls = answer(tiny_policy, VerifierScorer(), ex.lc_messages(), ex.specs(), config).calls
         assert (margin > 0) == (calls == []), (ex.id, margin, calls)
 
@@ -50,13 +50,13 @@ def test_a_bias_on_empty_refuses_more_and_answers_fewer() -> None:
     assert cd.bias_for(0.2, none) == 0.0          # greedy already refuses a third
 
 
-def test_greedy_results_reads_shards_and_names_a_missing_folder(tmp_path: Path) -> None:
+def test_per_item_results_reads_shards_and_names_a_missing_folder(tmp_path: Path) -> None:
     folder = tmp_path / "bfcl" / "irrelevance"
     folder.mkdir(parents=True)
     with gzip.open(folder / "greedy.shard-0-of-2.jsonl.gz", "wt") as f:
         f.write(json.dumps({"id": "irrelevance_0", "calls": [], "correct": True}) + "\n")
     (folder / "greedy.shard-1-of-2.jsonl").write_text(json.dumps({"id": "irrelevance_1", "calls": [],
                                                                    "correct": True}) + "\n")
-    assert set(cd.greedy_results(tmp_path, "irrelevance")) == {"irrelevance_0", "irrelevance_1"}
+    assert set(cd.per_item_results(tmp_path, "irrelevance")) == {"irrelevance_0", "irrelevance_1"}
     with pytest.raises(FileNotFoundError, match="simple_python"):
-        cd.greedy_results(tmp_path, "simple_python")
+        cd.per_item_results(tmp_path, "simple_python")
