@@ -7,14 +7,14 @@ prompt's end, readable by a linear model (``training/reward_head.py``'s fit, one
 the training sources only: the one-turn questions of ``build-dataset --examples-only``, where
 "no call" was made by removing the gold tool. It reports the AUC of the margin alone, of the
 state, and of both, on the training sources' held-out split and on BFCL simple_python against
-irrelevance; then BFCL's scores when the probe decides ``[]`` or a call before greedy writes one,
-at the threshold that balances the two kinds of error on the held-out training split, the probe
-vetoing a strategy's call (greedy's or the beam's, from their per-item results: exact, since a
-veto only turns calls into ``[]``). Nothing is chosen on BFCL.
+irrelevance; then BFCL's scores when the probe vetoes a strategy's call (greedy's or the beam's)
+above the threshold that balances the two kinds of error on the held-out training split. A veto
+only turns calls into ``[]``, so those scores follow exactly from the strategies' per-item
+results. Nothing is chosen on BFCL (docs/call_gate.md has the runs).
 
     OMP_NUM_THREADS=1 python benchmarks/call_gate.py --model gemma-3-270m-tools \\
         --examples /work/runs/sft_data4b --results greedy=benchmarks/per_item/policy_v3/tuned \\
-        --cache /work/runs/gate/tuned.pt --out docs/call_gate_tuned.md
+        --cache /work/runs/gate/tuned.pt --out OUT/tuned.md
 
 Features are cached in ``--cache`` (resumable every 25 questions; they belong to one policy).
 """
@@ -81,8 +81,7 @@ def fit(x: torch.Tensor, labels: list[bool], ids: list[str], policy: str) -> tup
     data = StepFeatures(x, torch.full((n,), list(StepTag).index(StepTag.TOTAL_FINISH)),
                         torch.tensor([float(y) for y in labels]), list(ids), [""] * n, [[i] for i in range(n)],
                         ["gold"] * n, policy)
-    head, report = train_head(data, l2_grid=L2_GRID)
-    return head, report
+    return train_head(data, l2_grid=L2_GRID)
 
 
 def no_call_scores(head: RewardHead, x: torch.Tensor) -> list[float]:
@@ -113,7 +112,7 @@ def main() -> int:
     parser.add_argument("--also", nargs="*", default=[], choices=["multiple", "parallel", "parallel_multiple"],
                         help="other categories that all need calls, where a veto can only lose: its cost there")
     parser.add_argument("--limit", type=int, default=0, help="first N BFCL questions of each category (0: all)")
-    parser.add_argument("--train-limit", type=int, default=600, help="one-turn training questions used (0: all)")
+    parser.add_argument("--train-limit", type=int, default=800, help="one-turn training questions used (0: all)")
     parser.add_argument("--data-dir", help="BFCL data (default: the benchmark's)")
     parser.add_argument("--cache", type=Path, help="feature cache (resumable)")
     parser.add_argument("--only-features", action="store_true", help="compute and cache the features, then stop")
@@ -151,6 +150,7 @@ def main() -> int:
         def right(ex: ToolExample) -> bool:
             return category == NONE if veto.get(ex.id) else bool(res[category][ex.id]["correct"])
         return 100 * sum(map(right, bfcl[category])) / len(bfcl[category])
+
     scores = {"margin": {k: [feats[i][1] for i in ids[k]] for k in sets}}
     cards = {}
     for kind in ("state", "both"):
