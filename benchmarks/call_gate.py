@@ -101,6 +101,16 @@ def balanced_threshold(scores: list[float], labels: list[bool]) -> float:
     return max(sorted(set(scores)), key=balanced)
 
 
+def refused_at(none: list[float], calls: list[float], share: float) -> float:
+    """The share of ``none`` scored at or above the score that refuses ``share`` of ``calls``: one
+    point of the ROC, to set a score beside a strategy that refuses that share of calls."""
+    k = round(share * len(calls))
+    if k == 0:
+        return 0.0
+    cut = sorted(calls, reverse=True)[k - 1]
+    return sum(s >= cut for s in none) / len(none)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the policy: a name or a local directory")
@@ -188,6 +198,16 @@ def main() -> int:
             t = balanced_threshold(scores[kind]["held"], labels["held"])
             veto = {ex.id: s > t for ex, s in zip(bfcl_all, scores[kind]["bfcl"])}
             lines.append(f"| {strategy} | {kind} | {t:.3f} | {' | '.join(f'{pct(res, c, veto):.1f}' for c in cats)} |")
+    state_of = dict(zip(ids["bfcl"], scores["state"]["bfcl"]))
+    none_scores = [state_of[ex.id] for ex in bfcl[NONE]]
+    call_scores = [state_of[ex.id] for ex in bfcl[CALLS]]
+    lines.append("")
+    for strategy, res in results.items():
+        share = sum(res[CALLS][ex.id]["calls"] == [] for ex in bfcl[CALLS]) / len(bfcl[CALLS])
+        own = sum(res[NONE][ex.id]["calls"] == [] for ex in bfcl[NONE]) / len(bfcl[NONE])
+        lines.append(f"{strategy} answers `[]` on {100 * share:.1f}% of simple_python and {100 * own:.1f}% of "
+                     f"irrelevance; at that rate on simple_python the state probe answers `[]` on "
+                     f"{100 * refused_at(none_scores, call_scores, share):.1f}% of irrelevance.")
     text = "\n".join(lines + [""])
     print(text)
     if args.items:

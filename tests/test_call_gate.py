@@ -65,6 +65,13 @@ def test_the_balanced_threshold_weighs_both_recalls() -> None:
     assert cg.balanced_threshold([0.1, 0.5, 0.2, 0.9], [False, True, False, False]) == 0.2
 
 
+def test_refused_at_reads_one_point_of_the_roc() -> None:
+    calls, none = [0.9, 0.5, 0.1, 0.0], [0.95, 0.6, 0.5, 0.2]
+    assert cg.refused_at(none, calls, 0.25) == 0.25   # the cut refusing 1 of 4 calls is 0.9
+    assert cg.refused_at(none, calls, 0.5) == 0.75    # cut 0.5: 0.95, 0.6 and 0.5 refused
+    assert cg.refused_at(none, calls, 0.0) == 0.0
+
+
 def test_the_probe_finds_a_direction_that_decides_and_ranks_unseen_rows() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(400, 16, generator=gen)
