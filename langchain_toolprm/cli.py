@@ -139,13 +139,14 @@ def _categories(benchmark: str, given: Sequence[str] | None) -> list[str | None]
 
 
 def _scorer_args(value: str) -> dict[str, Any]:
-    """``verifier``, a PRM path, or ``combined:PATH`` (verifier x PRM) -> EvalSpec fields."""
+    """``verifier``, a PRM path, ``combined:PATH`` (verifier x PRM) or ``tiebreak:PATH`` (the
+    verifier, its ties broken by the PRM) -> EvalSpec fields."""
     if value == "verifier":
         return {"scorer": "verifier"}
-    kind, path = ("combined", value.split(":", 1)[1]) if value.startswith("combined:") else ("prm", value)
+    kind, path = value.split(":", 1) if value.startswith(("combined:", "tiebreak:")) else ("prm", value)
     if path != SHIPPED_PRM and not Path(path).exists():
         raise FileNotFoundError(f"no PRM at {path} (--scorer takes verifier, {SHIPPED_PRM}, a PRM path, "
-                                f"or combined:PATH)")
+                                f"combined:PATH or tiebreak:PATH)")
     return {"scorer": kind, "prm": path}
 
 
@@ -217,8 +218,8 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--category", action="append",
                         help="BFCL category, repeatable or comma list (default: the non-live ones)")
     common.add_argument("--scorer", default="verifier",
-                        help=f"verifier, a PRM path or {SHIPPED_PRM} (the shipped ToolPRM), or combined:PATH "
-                             f"(verifier x that PRM)")
+                        help=f"verifier, a PRM path or {SHIPPED_PRM} (the shipped ToolPRM), combined:PATH "
+                             f"(verifier x that PRM) or tiebreak:PATH (the verifier, its ties broken by that PRM)")
     common.add_argument("--prm-base", help="base model for a PRM adapter whose recorded base is elsewhere")
     common.add_argument("--limit", type=int, default=100, help="first items per category (0: all)")
     common.add_argument("--out", default="results", help="results folder (one JSONL per category x strategy)")

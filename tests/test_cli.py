@@ -172,6 +172,7 @@ def test_cli_grid(tmp_path: Path, tiny_gemma_path: Path, tiny_bfcl_dir: Path,
     (["--benchmark", "toolalpaca", "--data-dir", "{tmp}"], "missing data file"),
     (["--benchmark", "toolalpaca", "--category", "simple_python"], "toolalpaca has no categories"),
     (["--benchmark", "bfcl", "--scorer", "{tmp}/no-prm"], "no PRM at"),
+    (["--benchmark", "bfcl", "--scorer", "tiebreak:{tmp}/no-head"], "no PRM at {tmp}/no-head"),
     (["--benchmark", "bfcl", "--category", "simple_python", "--N", "0"], "at least 1"),
     (["--benchmark", "bfcl", "--category", "simple_python", "--limit", "-1"], "--limit must be 0"),
 ])
@@ -180,7 +181,7 @@ def test_cli_errors_are_clear(args: list[str], message: str, tmp_path: Path, tin
     argv = ["eval", *(a.format(tmp=tmp_path) for a in args), "--model", str(tiny_gemma_path), "--out", str(tmp_path)]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("toolprm eval: error:") and message in err
+    assert err.startswith("toolprm eval: error:") and message.format(tmp=tmp_path) in err
 
 
 def test_cli_unknown_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,8 +15,9 @@ from langchain_toolprm.core.chat_model import ToolPRMChatModel
 from langchain_toolprm.core.loader import load_scorer
 from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.core.proposer import answer_texts
-from langchain_toolprm.core.scorers import CombinedScorer, HeadScorer, RewardHead, ScoringContext
+from langchain_toolprm.core.scorers import CombinedScorer, HeadScorer, RewardHead, ScoringContext, TieBroken
 from langchain_toolprm.core.steps import Call, Step, StepTag, segment
+from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.negatives import rule_negatives
 from langchain_toolprm.data.records import DataFileError, LabelledTrajectory, ToolExample, write_jsonl
 from langchain_toolprm.testing import full_hidden
@@ -113,6 +114,11 @@ def test_head_fits_saves_loads_and_scores_in_a_search(tiny_policy: TransformersB
     # Through the loader and the chat model: prm=<head dir> guides the search (verifier x head).
     assert isinstance(load_scorer(None, str(tmp_path / "head"), policy=tiny_policy), CombinedScorer)
     assert isinstance(load_scorer("prm", str(tmp_path / "head"), policy=tiny_policy), HeadScorer)
+    tied = load_scorer("tiebreak", str(tmp_path / "head"), policy=tiny_policy)
+    assert isinstance(tied, TieBroken) and isinstance(tied.secondary, HeadScorer)
+    assert tied.score(ctx, paths) == VerifierScorer().score(ctx, paths)  # the verifier ranks
+    assert tied.break_ties(ctx, paths) == pytest.approx(scores, abs=1e-6)  # the head breaks its ties
+    assert tied.usage.input_tokens == tied.secondary.usage.input_tokens > 0
     chat = ToolPRMChatModel(backend=tiny_policy, prm=str(tmp_path / "head"), scorer="prm", max_value_tokens=8)
     msg = chat.bind_tools(list(TOOLS), tool_choice="any").invoke([HumanMessage("Weather in paris?")])
     assert msg.tool_calls and msg.usage_metadata is not None

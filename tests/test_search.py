@@ -17,7 +17,7 @@ from langchain_toolprm.core.backend import Usage
 from langchain_toolprm.core.prompts import BUILTIN_JSON, build_prompt
 from langchain_toolprm.core.proposer import Constraints, answer_texts
 from langchain_toolprm.core.schema import ToolSpec, normalize_tools
-from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.scorers import ScoringContext, TieBroken
 from langchain_toolprm.core.search import (
     STRATEGIES,
     SearchConfig,
@@ -26,6 +26,7 @@ from langchain_toolprm.core.search import (
     aggregate,
     beam_search,
     best_of_n,
+    break_ties,
     canonical,
     greedy,
     majority_vote,
@@ -367,6 +368,69 @@ def test_policy_weight_lets_the_policy_outvote_a_small_margin(tiny_policy: Trans
         assert kept["logprob"] == max(c["logprob"] for c in first)  # 0.01 cannot beat the policy at weight 5
         overruled += weighed.calls[0].name != name
     assert overruled == 2  # the same candidates each time: only the policy's favourite keeps its name
+
+
+@dataclass
+class AskedScorer(FavourScorer):
+    """:class:`FavourScorer` that records every trajectory it was asked about."""
+
+    asked: list[tuple[Step, ...]] = field(default_factory=list)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        self.asked += [tuple(t) for t in trajectories]
+        return super().score(ctx, trajectories)
+
+
+@pytest.mark.parametrize("name", ["get_weather", "set_alarm", "ping"])
+def test_a_tie_breaker_decides_where_the_scorer_ranks_alike(name: str, tiny_policy: TransformersBackend,
+                                                             root: Any, tools: list[ToolSpec]) -> None:
+    problem = make_problem(root, tools, max_calls=1)
+    cfg = config("beam", n_retain=1, m_explore=8, temperature=3.0, seed=0)
+    breaker = AskedScorer(name)
+    result = beam_search(tiny_policy, TieBroken(ConstantScorer(), breaker), problem, cfg)
+    assert [c.name for c in result.calls] == [name]
+    first = result.trace[0]["candidates"]
+    assert len(first) == 3 and all("tiebreak" in c for c in first)  # three names, all scored 1: all asked
+    assert sorted(c["tiebreak"] for c in first) == [0.1, 0.1, 1.0]  # relative to the group's best
+    assert breaker.asked[:3] == [(Step(StepTag.FUNC_NAME, name=c["text"].split('"')[3]),) for c in first]
+    # Without the breaker the policy's favourite wins the same tie; with a scorer that decides, the breaker is
+    # never asked about the root, and the scorer's choice stands.
+    plain = beam_search(tiny_policy, ConstantScorer(), problem, cfg)
+    assert plain.calls[0].name == max(first, key=lambda c: c["logprob"])["text"].split('"')[3]
+    other = next(t.name for t in tools if t.name != name)
+    breaker = AskedScorer(name)
+    decided = beam_search(tiny_policy, TieBroken(FavourScorer(other), breaker), problem, cfg)
+    assert [c.name for c in decided.calls] == [other]
+    assert not any(len(t) == 1 and t[0].tag is StepTag.FUNC_NAME for t in breaker.asked)
+    assert all("tiebreak" not in c for c in decided.trace[0]["candidates"])
+
+
+def test_break_ties_asks_only_about_ties_that_decide() -> None:
+    name = lambda n: (Step(StepTag.FUNC_NAME, name=n),)  # noqa: E731
+    close = (Step(StepTag.TOTAL_FINISH),)
+    trajectories = [name("a"), name("b"), close, name("c"), name("d")]
+    keys = [(0.9, 1.0, -1.0), (0.9, 1.0, -2.0), (0.9, 1.0, -0.5), (0.5, 1.0, -0.1), (0.5, 1.0, -0.2)]
+    asked: list[Sequence[Step]] = []
+
+    def breaker(ctx: ScoringContext, ts: Sequence[Sequence[Step]]) -> list[float]:
+        asked.extend(ts)
+        return [{"a": 0.2, "b": 0.8}[t[-1].name] for t in ts]
+
+    ctx = ScoringContext((), ())
+    # Width 1: the two names at 0.9 are asked and scored relative to the better one; the close (another tag)
+    # and the names at 0.5 (they cannot be kept) are not.
+    assert break_ties(breaker, ctx, trajectories, keys, 1) == [0.25, 1.0, None, None, None]
+    assert asked == [name("a"), name("b")]
+    asked.clear()
+    assert break_ties(breaker, ctx, [name("a")], keys[:1], 1) == [None] and not asked  # no tie, no question
+    assert break_ties(lambda c, ts: [0.0] * len(ts), ctx, trajectories, keys, 1)[:2] == [1.0, 1.0]  # no opinion
+    # Across tags the close joins the group (a breaker calibrated across tags).
+    assert break_ties(lambda c, ts: [0.5] * len(ts), ctx, trajectories, keys, 1, across_tags=True) == \
+        [1.0, 1.0, 1.0, None, None]
+    # Values of one parameter are one slot; which parameter comes next is the policy's choice.
+    value = lambda p, v: (Step(StepTag.FUNC_NAME, name="f"), Step(StepTag.ARG_VALUE, p, v))  # noqa: E731
+    values = [value("x", 1), value("x", 2), value("y", 1)]
+    assert break_ties(lambda c, ts: [float(t[-1].value) for t in ts], ctx, values, keys[:3], 1) == [0.5, 1.0, None]
 
 
 def test_forced_name_and_max_calls(tiny_policy: TransformersBackend, root: Any, tools: list[ToolSpec]) -> None:

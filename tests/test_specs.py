@@ -13,6 +13,7 @@ def test_spec_labels_and_matched_budget(tmp_path: Path) -> None:
     prm = str(tmp_path / "my-prm")
     assert EvalSpec("beam", n=2, m=4).name == "beam N=2 M=4 verifier"
     assert EvalSpec("beam", scorer="combined", prm=prm).name == "beam N=1 M=4 verifier*my-prm"
+    assert EvalSpec("beam", scorer="tiebreak", prm=prm).name == "beam N=1 M=4 verifier>my-prm"
     assert EvalSpec("best_of_n", n=2, m=4).name == "best_of_n 8 verifier"  # N*M samples by default
     assert EvalSpec("majority", samples=3, scorer="prm", prm=prm).name == "majority 3 prm:my-prm"
     assert EvalSpec("token_beam", m=3).name == "token_beam 3"
@@ -31,7 +32,8 @@ def test_spec_labels_and_matched_budget(tmp_path: Path) -> None:
     assert adaptive.name == "beam N=1 M=4 widen<0.9 p<0.5 verifier"
     assert adaptive.identity()["widen_below"] == 0.9 and adaptive.identity()["widen_policy"] == 0.5
     assert EvalSpec("greedy", widen_below=0.9).identity() == EvalSpec("greedy").identity()
-    for bad in ({"strategy": "nope"}, {"strategy": "beam", "scorer": "prm"}, {"strategy": "beam", "m": 0},
+    for bad in ({"strategy": "nope"}, {"strategy": "beam", "scorer": "prm"}, {"strategy": "beam", "scorer": "tiebreak"},
+                {"strategy": "beam", "m": 0},
                 {"strategy": "beam", "policy_weight": -1.0}, {"strategy": "beam", "widen_below": 2.0},
                 {"strategy": "beam", "widen_policy": 0.5}):
         with pytest.raises(ValueError):

@@ -105,7 +105,8 @@ class ToolPRMChatModel(BaseChatModel):
     policy's own states (``toolprm train-head``); ``"toolprm"`` = the shipped ToolPRM (trained on
     the embedded policy's rollouts); None = the verifier alone."""
     scorer: ScorerKind | None = None
-    """Which scorer guides the search; default: verifier, or combined when ``prm`` is set."""
+    """Which scorer guides the search; default: verifier, or combined when ``prm`` is set;
+    ``"tiebreak"``: the verifier ranks and ``prm`` only breaks its ties."""
     strategy: Strategy = "beam"
     n_retain: int = Field(default=1, ge=1)
     """N: open paths kept after each step."""

@@ -14,10 +14,10 @@ from typing import Any, Literal, get_args
 
 from .backend import Backend
 from .embedded import resolve_prm
-from .scorers import CombinedScorer, GenerativePRM, HeadScorer, RewardHead, Scorer, is_reward_head
+from .scorers import CombinedScorer, GenerativePRM, HeadScorer, RewardHead, Scorer, TieBroken, is_reward_head
 from .verifier import ABLATABLE, VerifierScorer
 
-ScorerKind = Literal["verifier", "prm", "combined"]
+ScorerKind = Literal["verifier", "prm", "combined", "tiebreak"]
 SCORER_KINDS: tuple[str, ...] = get_args(ScorerKind)
 BACKENDS: dict[str, str] = {
     "transformers": "langchain_toolprm.backends.transformers",
@@ -42,8 +42,9 @@ def load_scorer(
     device: str | None = None, policy: Backend | None = None,
 ) -> Scorer:
     """The scorer a setting names: the verifier (with ``ablate``'s checks off), a PRM (``prm``: a
-    directory, or ``"toolprm"`` for the shipped one; or a loaded ``prm_model``), or both
-    combined. None: combined when a PRM is given, else the verifier. ``prm_base`` replaces the
+    directory, or ``"toolprm"`` for the shipped one; or a loaded ``prm_model``), both combined,
+    or the verifier with the PRM breaking its ties (``tiebreak``: ``scorers.TieBroken``). None:
+    combined when a PRM is given, else the verifier. ``prm_base`` replaces the
     base model a PRM adapter's config names (an adapter trained on another machine). A ``prm``
     directory holding a reward head (``toolprm train-head``) reads ``policy``'s own states."""
     if scorer is not None and scorer not in SCORER_KINDS:
@@ -67,4 +68,6 @@ def load_scorer(
     else:
         path, base = resolve_prm(prm)
         learned = GenerativePRM.from_pretrained(path or "", base_model=prm_base or base, dtype=dtype, device=device)
+    if kind == "tiebreak":
+        return TieBroken(verifier, learned)
     return learned if kind == "prm" else CombinedScorer([verifier, learned])

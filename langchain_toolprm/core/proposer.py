@@ -42,6 +42,9 @@ class Beam:
     logprob: float = 0.0
     scores: tuple[float, ...] = ()
     texts: tuple[str, ...] = ()
+    tiebreak: float = 1.0
+    """A second scorer's say on a closed list's last step, read only between lists of equal score
+    (1: none; see ``search.break_ties``)."""
 
     @property
     def partial(self) -> PartialState:

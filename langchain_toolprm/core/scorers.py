@@ -5,7 +5,8 @@ The one interface is :class:`Scorer`. ``verifier.VerifierScorer`` needs no train
 the format of :func:`encode_trajectory`; ``HeadScorer`` reads a small logistic head on the
 policy's own hidden state at the step's end (no second model: the policy's forward pass over
 the step is all it costs); ``CombinedScorer`` multiplies weighted scores (a weighted geometric
-mean).
+mean); ``TieBroken`` lets one scorer rank and asks a second only where the first ranks
+candidates alike.
 """
 
 from __future__ import annotations
@@ -327,3 +328,34 @@ class CombinedScorer:
                 logs[i] += w / total * math.log(max(s, 1e-9))
             self.usage.input_tokens += scorer.usage.input_tokens - before.input_tokens
         return [math.exp(x) for x in logs]
+
+
+@dataclass(frozen=True)
+class TieBroken:
+    """``primary`` ranks; ``secondary`` is asked only about candidates that ``primary`` scores
+    alike (``search.break_ties``), where the policy's log-probability would otherwise decide.
+
+    A reward model that ranks siblings well but is not calibrated against the verifier can so
+    help only where the verifier has no opinion, and costs nothing where it has one."""
+
+    primary: Any
+    secondary: Any
+    across_tags: bool = False
+    """Ask about ties between steps of different tags too (a breaker calibrated across them)."""
+
+    @property
+    def usage(self) -> Usage:
+        """Both scorers' tokens."""
+        return Usage(self.primary.usage.input_tokens + self.secondary.usage.input_tokens,
+                     self.primary.usage.output_tokens + self.secondary.usage.output_tokens)
+
+    @property
+    def judge(self) -> Any:
+        """The primary's scores with reasons, where it gives them (the verifier does)."""
+        return getattr(self.primary, "judge", None)
+
+    def score(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return self.primary.score(ctx, trajectories)
+
+    def break_ties(self, ctx: ScoringContext, trajectories: Sequence[Sequence[Step]]) -> list[float]:
+        return self.secondary.score(ctx, trajectories)

@@ -186,11 +186,47 @@ def aggregate(scores: Sequence[float], how: Aggregation) -> float:
     return math.prod(scores)
 
 
-def _key(scores: Sequence[float], logprob: float, config: SearchConfig) -> tuple[float, float]:
-    """A path's rank: its aggregated score weighed by the policy (``policy_weight``), then
-    its log-probability."""
+def _key(scores: Sequence[float], logprob: float, config: SearchConfig,
+         tiebreak: float = 1.0) -> tuple[float, float, float]:
+    """A path's rank: its aggregated score weighed by the policy (``policy_weight``), then a tie
+    breaker's say (:func:`break_ties`; 1 where none spoke), then its log-probability."""
     score = aggregate(scores, config.aggregation)
-    return (score * math.exp(config.policy_weight * logprob), logprob)
+    return (score * math.exp(config.policy_weight * logprob), tiebreak, logprob)
+
+
+def break_ties(breaker: Callable[[ScoringContext, Sequence[Sequence[Step]]], list[float]], ctx: ScoringContext,
+               trajectories: Sequence[Sequence[Step]], keys: Sequence[tuple[float, float, float]],
+               width: int, across_tags: bool = False) -> list[float | None]:
+    """The tie breaker's say on each candidate of one depth, None where it was not asked.
+
+    It is asked only about candidates that the scorer ranks alike, that fill one slot (a function
+    name, one parameter's value, a close) and that could be kept (their score is among the
+    ``width`` best), two or more of them. Its scores are taken relative to the group's best (that
+    one gets 1, as every unasked candidate has), so it orders names among names and one
+    parameter's values among its values, while the structure (a call or ``[]``, which argument
+    next or the call's close) stays with the policy's log-probability: a reward model that ranks
+    siblings well need not be calibrated across slots. ``across_tags`` groups ties whatever their
+    slots (for a breaker that is calibrated across them).
+    """
+    say: list[float | None] = [None] * len(keys)
+    if not keys:
+        return say
+    cut = sorted((k[0] for k in keys), reverse=True)[min(width, len(keys)) - 1]
+    groups: dict[tuple[float, StepTag | None, str | None], list[int]] = {}
+    for i, (k, steps) in enumerate(zip(keys, trajectories)):
+        if k[0] >= cut:
+            last = steps[-1]
+            slot = (None, None) if across_tags else \
+                (last.tag, last.name if last.tag is StepTag.ARG_VALUE else None)
+            groups.setdefault((k[0], *slot), []).append(i)
+    asked = [g for g in groups.values() if len(g) > 1]
+    flat = [i for g in asked for i in g]
+    scores = dict(zip(flat, breaker(ctx, [trajectories[i] for i in flat]))) if flat else {}
+    for group in asked:
+        top = max(scores[i] for i in group)
+        for i in group:
+            say[i] = scores[i] / top if top > 0 else 1.0
+    return say
 
 
 def _judge(scorer: Scorer, ctx: ScoringContext, beams: Sequence[Beam],
@@ -269,6 +305,10 @@ def _expand(
             break
         keys = [_key(beams[b].scores + (s,), beams[b].logprob + c.logprob, config)
                 for (b, c), (s, _) in zip(pairs, judged)]
+        breaker = None if samples else getattr(scorer, "break_ties", None)
+        said = break_ties(breaker, problem.context, [beams[b].steps + (c.step,) for b, c in pairs], keys, width,
+                          getattr(scorer, "across_tags", False)) if breaker is not None else [None] * len(pairs)
+        keys = [(k[0], 1.0 if t is None else t, k[2]) for k, t in zip(keys, said)]
         closing = [i for i, (_, c) in enumerate(pairs) if c.step.tag is StepTag.TOTAL_FINISH]
         for i in closing:
             best = keys[i] if best is None else max(best, keys[i])
@@ -286,7 +326,8 @@ def _expand(
                 {"id": numbers[i], "parent": ids[b], "tag": c.step.tag.name, "text": c.text,
                  "logprob": round(c.logprob, 4), "score": round(s, 4), "why": why,
                  "path_score": round(keys[i][0], 4), "kept": i in going or i in closing,
-                 **({"widened": i >= first_round} if adaptive else {})}
+                 **({"widened": i >= first_round} if adaptive else {}),
+                 **({"tiebreak": round(said[i], 4)} if said[i] is not None else {})}  # type: ignore[arg-type]
                 for i, ((b, c), (s, why)) in enumerate(zip(pairs, judged))
             ],
         })
@@ -294,12 +335,12 @@ def _expand(
             (b, c), (s, _) = pairs[i], judged[i]
             parent = beams[b]  # nothing follows a closed list: its text need not be written
             finished.append(Beam(parent.steps + (c.step,), parent.state, parent.logprob + c.logprob,
-                                 parent.scores + (s,), parent.texts + (c.text,)))
+                                 parent.scores + (s,), parent.texts + (c.text,), keys[i][1]))
         beams, ids = ([advance(backend, beams[pairs[i][0]], pairs[i][1], judged[i][0]) for i in going],
                       [numbers[i] for i in going])
         if on_decided is not None:
-            leader = max(finished, key=lambda f: _key(f.scores, f.logprob, config)) if finished and not samples \
-                else None
+            leader = max(finished, key=lambda f: _key(f.scores, f.logprob, config, f.tiebreak)) \
+                if finished and not samples else None
             contenders = [b.steps for b in beams] + ([leader.steps] if leader else []) + \
                 ([f.steps for f in finished] if samples else [])
             shared = _shared_prefix(contenders)
@@ -359,8 +400,9 @@ def canonical(calls: Sequence[Call]) -> str:
 
 
 def best_scored(paths: Sequence[Beam], config: SearchConfig) -> Beam | None:
-    """The finished path with the best aggregated score (ties: the likelier)."""
-    return max(paths, key=lambda b: _key(b.scores, b.logprob, config), default=None)
+    """The finished path with the best aggregated score (ties: the tie breaker's say, then the
+    likelier)."""
+    return max(paths, key=lambda b: _key(b.scores, b.logprob, config, b.tiebreak), default=None)
 
 
 def most_voted(paths: Sequence[Beam], config: SearchConfig) -> Beam | None:

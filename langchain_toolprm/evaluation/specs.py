@@ -39,11 +39,12 @@ class EvalSpec:
     """One decoding setting. ``samples`` is best-of-N/majority's sample count and token beam's
     beam count; None matches the fine-grained search's candidate budget N*M.
 
-    ``scorer`` is "verifier", "prm" or "combined" (verifier x PRM); the last two need ``prm``.
+    ``scorer`` is "verifier", "prm", "combined" (verifier x PRM) or "tiebreak" (the verifier, its
+    ties broken by the PRM); all but the first need ``prm``.
     """
 
     strategy: EvalStrategy
-    scorer: Literal["verifier", "prm", "combined"] = "verifier"
+    scorer: Literal["verifier", "prm", "combined", "tiebreak"] = "verifier"
     prm: str | None = None
     n: int = 1
     m: int = 4
@@ -70,8 +71,8 @@ class EvalSpec:
             raise ValueError("--ablate switches verifier signals off: it needs the verifier or combined scorer")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}: choose from {', '.join(STRATEGIES)}")
-        if self.scorer not in ("verifier", "prm", "combined"):
-            raise ValueError(f"unknown scorer {self.scorer!r}: verifier, prm or combined")
+        if self.scorer not in ("verifier", "prm", "combined", "tiebreak"):
+            raise ValueError(f"unknown scorer {self.scorer!r}: verifier, prm, combined or tiebreak")
         if self.scorer != "verifier" and not self.prm:
             raise ValueError(f"scorer {self.scorer!r} needs a PRM path")
         if min(self.n, self.m, self.samples or 1) < 1:
@@ -161,12 +162,14 @@ class Prediction:
 
 
 def scorer_label(spec: EvalSpec | dict[str, Any]) -> str:
-    """"verifier", "prm:NAME" or "verifier*NAME" (NAME: the PRM directory's name)."""
+    """"verifier", "prm:NAME", "verifier*NAME" or "verifier>NAME" (ties broken by NAME; NAME: the
+    PRM directory's name)."""
     scorer, prm = (spec["scorer"], spec["prm"]) if isinstance(spec, dict) else (spec.scorer, spec.prm)
     ablate = (spec.get("ablate") if isinstance(spec, dict) else spec.ablate) or ""
     name = Path(prm or "").name
     verifier = "verifier" + "".join(f"-{a}" for a in ablate.split(",") if a)
-    return {"verifier": verifier, "prm": f"prm:{name}", "combined": f"{verifier}*{name}"}[scorer]
+    return {"verifier": verifier, "prm": f"prm:{name}", "combined": f"{verifier}*{name}",
+            "tiebreak": f"{verifier}>{name}"}[scorer]
 
 
 def slug(label: str) -> str:
