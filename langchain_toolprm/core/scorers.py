@@ -341,7 +341,7 @@ class TieBroken:
     primary: Any
     secondary: Any
     across_tags: bool = False
-    """Ask about ties between steps of different tags too (a breaker calibrated across them)."""
+    """Ask about ties between different slots too (a breaker calibrated across them)."""
 
     @property
     def usage(self) -> Usage:
