@@ -306,9 +306,11 @@ def _expand(
         keys = [_key(beams[b].scores + (s,), beams[b].logprob + c.logprob, config)
                 for (b, c), (s, _) in zip(pairs, judged)]
         breaker = None if samples else getattr(scorer, "break_ties", None)
-        said = break_ties(breaker, problem.context, [beams[b].steps + (c.step,) for b, c in pairs], keys, width,
-                          getattr(scorer, "across_tags", False)) if breaker is not None else [None] * len(pairs)
-        keys = [(k[0], 1.0 if t is None else t, k[2]) for k, t in zip(keys, said)]
+        said: list[float | None] = [None] * len(pairs)
+        if breaker is not None:
+            said = break_ties(breaker, problem.context, [beams[b].steps + (c.step,) for b, c in pairs], keys, width,
+                              getattr(scorer, "across_tags", False))
+            keys = [(k[0], 1.0 if t is None else t, k[2]) for k, t in zip(keys, said)]
         closing = [i for i, (_, c) in enumerate(pairs) if c.step.tag is StepTag.TOTAL_FINISH]
         for i in closing:
             best = keys[i] if best is None else max(best, keys[i])
