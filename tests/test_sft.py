@@ -19,10 +19,11 @@ from langchain_toolprm.core.steps import Call, fragments, segment
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import DataFileError, ToolExample, write_jsonl
 from langchain_toolprm.evaluation.baselines import parse_calls
-from langchain_toolprm.training.prm import TrainConfig
 from langchain_toolprm.training.sft import (
     MAX_REPLY_CHARS,
+    PolicyTrainConfig,
     answer_text,
+    decision_index,
     encode_example,
     encode_examples,
     evaluate_policy,
@@ -73,6 +74,23 @@ def test_encoding_poses_the_question_as_the_search_does(tiny_policy: Transformer
     assert len(kept) == 3 and skipped == 0
 
 
+def test_decision_weight_counts_the_call_decision_more(tiny_policy: TransformersBackend) -> None:
+    tok = tiny_policy.tokenizer
+    for ex in EXAMPLES:  # a call list and "no call": the repeated target is where the two kinds part
+        plain, weighted = encode_example(tok, ex), encode_example(tok, ex, decision_weight=4)
+        assert weighted.ids.tolist() == plain.ids.tolist() and weighted.targets[:len(plain.targets)] == plain.targets
+        prompt = build_prompt(tok, ex.lc_messages(), ex.specs())
+        other = answer_text([] if ex.gold else [Call("f", {})], prompt.call_format)
+        other_ids = tok(prompt.text + other)["input_ids"][len(plain.ids) - len(plain.targets):]
+        i = decision_index(plain.targets, other_ids)
+        assert plain.targets[:i] == tuple(other_ids[:i]) and plain.targets[i] != other_ids[i]
+        assert weighted.targets[len(plain.targets):] == (plain.targets[i],) * 3
+        assert weighted.positions[len(plain.positions):] == (plain.positions[i],) * 3
+    assert decision_index([5, 6, 7], [5, 6, 9]) == 2 and decision_index([5, 6], None) == 0
+    with pytest.raises(ValueError, match="decision_weight"):
+        encode_example(tok, EXAMPLES[0], decision_weight=0)
+
+
 def test_qwen_format_skips_prose_no_call_examples(tiny_qwen_policy: TransformersBackend) -> None:
     kept, skipped = encode_examples(tiny_qwen_policy.tokenizer, EXAMPLES)
     assert len(kept) == 2 and skipped == 1
@@ -88,10 +106,10 @@ def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def config(base: Path, data: Path, out: Path, **kw: object) -> TrainConfig:
+def config(base: Path, data: Path, out: Path, **kw: object) -> PolicyTrainConfig:
     values = dict(base_model=str(base), train_file=str(data), output_dir=str(out), lora=False, learning_rate=3e-3,
                   batch_size=3, grad_accum=1, log_every=1, save_every=1000, max_length=4096)
-    return TrainConfig(**{**values, **kw})
+    return PolicyTrainConfig(**{**values, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -158,13 +176,17 @@ def test_errors_name_the_problem(tiny_gemma_path: Path, train_file: Path, tmp_pa
         train_policy(config(tiny_gemma_path, bad, tmp_path / "o"), progress=False)
     with pytest.raises(ValueError, match="none of 3 examples"):
         train_policy(config(tiny_gemma_path, train_file, tmp_path / "o", max_length=8), progress=False)
+    with pytest.raises(ValueError, match="decision_weight must be at least 1"):
+        config(tiny_gemma_path, train_file, tmp_path / "o", decision_weight=0)
 
 
 def test_cli_trains_a_policy(tiny_gemma_path: Path, train_file: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
     assert main(["train-policy", "--train-file", str(train_file), "--output-dir", str(out), "--base-model",
-                 str(tiny_gemma_path), "--max-steps", "1", "--no-progress", "--grad-accum", "1"]) == 0
+                 str(tiny_gemma_path), "--max-steps", "1", "--no-progress", "--grad-accum", "1",
+                 "--decision-weight", "3"]) == 0
+    assert json.loads((out / "train_config.json").read_text())["decision_weight"] == 3
     assert "trained 1 steps" in capsys.readouterr().out and (out / "adapter_config.json").exists()
     tuned = TransformersBackend.from_pretrained(out)  # a LoRA adapter loads as a policy (base path recorded)
     base = TransformersBackend.from_pretrained(tiny_gemma_path)

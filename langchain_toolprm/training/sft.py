@@ -8,6 +8,11 @@ result, or to a question no tool serves). Only the answer's tokens carry loss. T
 ``examples_<split>.jsonl`` files of ``toolprm build-dataset`` (training sources only, with
 Hammer-style function masking, shuffled and padded tool lists and removed-tool irrelevance
 examples); optimisation, checkpoints and resume are the PRM trainer's (:func:`training.fit`).
+
+The loss is a mean over answer tokens, so the one token where an answer commits to calling or
+not (`` []`` against `` [{"name"...``) weighs as little as any of a call's 30-60 tokens, and a
+"no call" example has almost no weight at all. ``decision_weight`` counts that token several
+times: the call decision is what constrained greedy gets wrong on questions that need no call.
 """
 
 from __future__ import annotations
@@ -68,33 +73,57 @@ class EncodedAnswer:
     targets: tuple[int, ...]
 
 
-def encode_example(tokenizer: Any, example: ToolExample, max_length: int | None = None) -> EncodedAnswer | None:
+def _answer_ids(tokenizer: Any, prompt_text: str, head: list[int], answer: str, special: bool) -> list[int]:
+    """Prompt and answer tokens: the whole text is tokenized at once unless the prompt's last
+    token would merge with the answer's first."""
+    ids = tokenizer(prompt_text + answer, add_special_tokens=special)["input_ids"]
+    return ids if ids[:len(head)] == head else head + tokenizer(answer, add_special_tokens=False)["input_ids"]
+
+
+def decision_index(answer: Sequence[int], other: Sequence[int] | None) -> int:
+    """The answer token that commits to calling or not: the first where ``answer`` and the
+    ``other`` kind of answer part (0 when the other kind is not written, or one extends the other)."""
+    if other is None:
+        return 0
+    return next((i for i, (a, b) in enumerate(zip(answer, other)) if a != b), 0)
+
+
+def encode_example(tokenizer: Any, example: ToolExample, max_length: int | None = None,
+                   decision_weight: int = 1) -> EncodedAnswer | None:
     """``example`` as a training input; None when it cannot be learnt whole (longer than
     ``max_length``, or "no call" in a prose format). The answer keeps the tokens the model
-    would write after the prompt: the whole text is tokenized at once unless the prompt's last
-    token would merge with the answer's first."""
+    would write after the prompt. With ``decision_weight`` k > 1 the call decision's target
+    (:func:`decision_index`) is repeated k - 1 more times, so the mean loss counts it k times."""
+    if decision_weight < 1:
+        raise ValueError(f"decision_weight must be at least 1, got {decision_weight}")
     prompt = build_prompt(tokenizer, example.lc_messages(), example.specs())
-    answer = answer_text(example.gold, prompt.call_format, prompt.reply_prefix, example.meta.get("reply"))
+    fmt = prompt.call_format
+    answer = answer_text(example.gold, fmt, prompt.reply_prefix, example.meta.get("reply"))
     if answer is None:
         return None
     special = not prompt.chat_template
     head = tokenizer(prompt.text, add_special_tokens=special)["input_ids"]
-    ids = tokenizer(prompt.text + answer, add_special_tokens=special)["input_ids"]
-    if ids[:len(head)] != head:
-        ids = head + tokenizer(answer, add_special_tokens=False)["input_ids"]
+    ids = _answer_ids(tokenizer, prompt.text, head, answer, special)
     if max_length is not None and len(ids) > max_length:
         return None
     n = len(head)
-    return EncodedAnswer(torch.tensor(ids, dtype=torch.int32), tuple(range(n - 1, len(ids) - 1)), tuple(ids[n:]))
+    positions, targets = list(range(n - 1, len(ids) - 1)), ids[n:]
+    if decision_weight > 1:
+        other = fmt.empty if example.gold else fmt.open_call("f", True)
+        other_ids = None if other is None else _answer_ids(tokenizer, prompt.text, head, other, special)[n:]
+        i = decision_index(targets, other_ids)
+        positions += [positions[i]] * (decision_weight - 1)
+        targets = targets + [targets[i]] * (decision_weight - 1)
+    return EncodedAnswer(torch.tensor(ids, dtype=torch.int32), tuple(positions), tuple(targets))
 
 
 def encode_examples(tokenizer: Any, examples: Sequence[ToolExample], max_length: int | None = None,
-                    progress: bool = False) -> tuple[list[EncodedAnswer], int]:
+                    progress: bool = False, decision_weight: int = 1) -> tuple[list[EncodedAnswer], int]:
     """Encoded examples, and how many were skipped (too long, or no learnable answer)."""
     from tqdm import tqdm
 
-    out = [encode_example(tokenizer, ex, max_length) for ex in tqdm(examples, desc="encoding", disable=not progress,
-                                                                    leave=False)]
+    bar = tqdm(examples, desc="encoding", disable=not progress, leave=False)
+    out = [encode_example(tokenizer, ex, max_length, decision_weight) for ex in bar]
     kept = [e for e in out if e is not None]
     return kept, len(out) - len(kept)
 
@@ -118,7 +147,21 @@ def evaluate_policy(model: Any, tokenizer: Any, examples: Sequence[ToolExample],
             "n_examples": len(data), "skipped": skipped}
 
 
-def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
+@dataclass
+class PolicyTrainConfig(TrainConfig):
+    """A policy run: ``decision_weight`` is how many times the call decision's token counts in
+    the loss (1: a token like any other; see the module docstring). The logged training loss and
+    accuracy count it as often; held-out evaluation counts every token once."""
+
+    decision_weight: int = 1
+
+    def __post_init__(self) -> None:
+        if self.decision_weight < 1:
+            raise ValueError(f"decision_weight must be at least 1, got {self.decision_weight}")
+        super().__post_init__()
+
+
+def train_policy(config: PolicyTrainConfig, progress: bool = True, *, resume: bool = False) -> TrainResult:
     """Fine-tune ``config.base_model`` on the examples of ``config.train_file`` (LoRA or full);
     the output directory loads with ``TransformersBackend.from_pretrained`` and as
     ``ToolPRMChatModel(model=...)``. ``resume=True`` continues from the latest checkpoint."""
@@ -130,7 +173,7 @@ def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = F
     if not examples:
         raise DataFileError(f"{config.train_file}: no examples")
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    data, skipped = encode_examples(tokenizer, examples, config.max_length, progress)
+    data, skipped = encode_examples(tokenizer, examples, config.max_length, progress, config.decision_weight)
     if not data:
         raise ValueError(f"{config.train_file}: none of {len(examples)} examples has a learnable answer within "
                          f"{config.max_length} tokens")
@@ -147,12 +190,14 @@ def train_policy(config: TrainConfig, progress: bool = True, *, resume: bool = F
 
 # ---- command line ---------------------------------------------------------------------------------
 def add_train_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``train-policy``: every :class:`training.TrainConfig` field as a flag."""
+    """Register ``train-policy``: every :class:`PolicyTrainConfig` field as a flag."""
     p = subparsers.add_parser("train-policy", help="fine-tune a policy on tool calling (LoRA or full)")
+    p.add_argument("--decision-weight", type=int, default=PolicyTrainConfig.decision_weight,
+                   help="how many times the token deciding between a call and [] counts in the loss")
     add_config_flags(p, "examples (examples_<split>.jsonl of build-dataset)", "the tuned policy")
     p.set_defaults(func=_train_policy_command)
     return p
 
 
 def _train_policy_command(args: argparse.Namespace) -> int:
-    return run_training_command(args, TrainConfig, train_policy, "train-policy", "examples")
+    return run_training_command(args, PolicyTrainConfig, train_policy, "train-policy", "examples")
