@@ -137,6 +137,11 @@ def test_cli_examples_only_writes_the_policy_data_without_a_model(tmp_path: Path
     assert main(["build-dataset", "--out", str(tmp_path / "one"), "--data-dir", str(data), "--sources", "glaive",
                  "--examples-only", "--test-fraction", "0.3", "--pad-tools", "1,3"]) == 0
     assert padding("one") == [1, 3]
+    assert main(["build-dataset", "--out", str(tmp_path / "pairs"), "--data-dir", str(data), "--sources", "glaive",
+                 "--examples-only", "--contrast-fraction", "0.5"]) == 0
+    assert json.loads((tmp_path / "pairs" / "dataset_config.json").read_text())["contrast_fraction"] == 0.5
+    assert main(["build-dataset", "--out", str(tmp_path / "x"), "--examples-only", "--contrast-fraction", "2"]) == 2
+    assert "contrast_fraction must be between 0 and 1" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["build-dataset", "--out", str(tmp_path / "x"), "--examples-only", "--pad-tools", "0,3"])
     assert exit_info.value.code == 2 and "LOW <= HIGH" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Function masking: consistent renames, determinism, fraction, defaults, padding, irrelevance."""
+"""Function masking: consistent renames, determinism, fraction, defaults, padding, irrelevance, contrast pairs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from langchain_toolprm.core.steps import Call, segment
 from langchain_toolprm.data.labels import label_steps
 from langchain_toolprm.data.masking import (
     MaskConfig,
+    contrast_examples,
     irrelevance_examples,
     mask_example,
     mask_examples,
@@ -201,3 +202,48 @@ def test_padding_range_can_keep_one_tool_questions() -> None:
     for bad in ((0, 3), (4, 2)):
         with pytest.raises(ValueError, match="pad_tools_to"):
             MaskConfig(pad_tools_to=bad)
+
+
+ALERTS = tool("weather_alerts", "Storm alerts issued in a region", region={"type": "string"})
+
+
+def weather_question(i: int, gold: tuple[Call, ...] | None = None, text: str = "What is the weather in city {i} today?",
+                     ) -> ToolExample:
+    gold = gold if gold is not None else (Call("get_weather", {"city": f"city {i}"}),)
+    return ToolExample(f"q-{i}", "test", ({"role": "user", "content": text.format(i=i)},), (WEATHER, STOCK), gold,
+                       {"conversation": f"q{i}"})
+
+
+def test_contrast_pairs_ask_one_question_with_its_tool_and_with_a_near_miss() -> None:
+    """Each pair is one request twice, each time with one tool: the gold one (its call) and the
+    nearest near miss of it (no call), masked alike; the rest of the data supplies the near miss."""
+    holder = ToolExample("p", "test", ({"role": "user", "content": "x"},), (ALERTS, *tool_pool(others())), ())
+    exs = [weather_question(i) for i in range(6)] + [holder]
+    out = contrast_examples(exs, MaskConfig(fraction=0.5), fraction=1.0)
+    assert sorted(x.id for x in out) == sorted(f"q-{i}-{end}" for i in range(6) for end in ("one", "near"))
+    for right, wrong in zip(out[::2], out[1::2]):
+        assert (right.id[:-4], right.meta["kind"]) == (wrong.id[:-5], "contrast-call")
+        assert right.messages == wrong.messages and len(right.tools) == len(wrong.tools) == 1
+        assert wrong.gold == () and wrong.meta["kind"] == "contrast-near-miss"
+        assert wrong.meta["near_misses"] == ["weather_alerts"] and wrong.meta["removed_tools"] == ["get_weather"]
+        assert right.meta["masked"] == wrong.meta["masked"]
+        names = {"get_weather": right.tools[0]["function"]["name"], "weather_alerts": wrong.tools[0]["function"]["name"]}
+        if right.meta["masked"]:
+            assert names == {k: v["name"] for m in (right, wrong) for k, v in m.meta["renames"].items()}
+        else:
+            assert names == {"get_weather": "get_weather", "weather_alerts": "weather_alerts"}
+        assert [c.name for c in right.gold] == [names["get_weather"]]
+        assert right.tools[0]["function"]["description"] == "Weather in a city"
+    assert sum(x.meta["masked"] for x in out) == 6
+    assert [x.to_dict() for x in out] == [x.to_dict() for x in contrast_examples(exs, MaskConfig(fraction=0.5), 1.0)]
+    assert len(contrast_examples(exs, MaskConfig(), fraction=2 / len(exs))) == 4
+
+
+def test_contrast_pairs_need_one_call_a_tool_the_request_speaks_of_and_a_near_miss() -> None:
+    holder = ToolExample("p", "test", ({"role": "user", "content": "x"},), (ALERTS,), ())
+    two_calls = weather_question(0, (Call("get_weather", {"city": "a"}), Call("get_weather", {"city": "b"})))
+    unspoken = weather_question(1, text="Please handle order number {i} now.")
+    no_call = weather_question(2, ())
+    assert contrast_examples([two_calls, unspoken, no_call, holder], MaskConfig(), fraction=1.0) == []
+    assert contrast_examples([weather_question(3)], MaskConfig(), fraction=1.0) == []  # no near miss anywhere
+    assert len(contrast_examples([weather_question(3), holder], MaskConfig(), fraction=1.0)) == 2

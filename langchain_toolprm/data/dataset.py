@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.steps import StepTag, segment
 from .labels import label_steps
-from .masking import MaskConfig, irrelevance_examples, mask_examples
+from .masking import MaskConfig, contrast_examples, irrelevance_examples, mask_examples
 from .negatives import rule_negatives
 from .records import (
     DataFileError,
@@ -50,6 +50,10 @@ class DatasetConfig:
     :func:`masking.near_misses`); 0: the tools left after the removal, padded at random. Off by
     default until a policy trained with them is measured (some near misses may still serve the
     request: docs/policy.md)."""
+    contrast_fraction: float = 0.0
+    """About this share of the queries becomes a pair of one-tool questions, one with its gold
+    tool (a call) and one with a near miss of it (``[]``): see :func:`masking.contrast_examples`.
+    0: none, as in every dataset before docs/policy.md section v8."""
     include_gold: bool = True
     include_empty: bool = True
     negatives: int = 0
@@ -61,6 +65,9 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         if self.irrelevance_near_misses < 0:
             raise ValueError(f"irrelevance_near_misses must be 0 or more, not {self.irrelevance_near_misses}")
+        for name in ("irrelevance_fraction", "contrast_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
         if self.negatives < 0:
             raise ValueError(f"negatives (per rule and query) must be 0 or more, not {self.negatives}")
         if self.limit is not None and self.limit < 1:
@@ -101,7 +108,8 @@ def build_examples(out_dir: Path, data_dir: str | Path | None, config: DatasetCo
         masked = mask_examples(exs, config.mask)
         irrelevant = irrelevance_examples(exs, config.mask, fraction=config.irrelevance_fraction,
                                           near=config.irrelevance_near_misses)
-        out[name] = masked + irrelevant
+        contrast = contrast_examples(exs, config.mask, fraction=config.contrast_fraction)
+        out[name] = masked + irrelevant + contrast
         write_jsonl(paths[name], out[name])
     write_jsonl(out_dir / "sources.jsonl", [_report_row(r) for r in reports])
     (out_dir / "dataset_config.json").write_text(json.dumps(asdict(config), indent=2, default=list) + "\n")
@@ -291,6 +299,9 @@ def add_build_parser(sub: Any) -> None:
     p.add_argument("--irrelevance-fraction", type=float, default=DatasetConfig().irrelevance_fraction)
     p.add_argument("--irrelevance-near-misses", type=int, default=DatasetConfig().irrelevance_near_misses,
                    help="tools on the removed tool's topic added to each irrelevance example")
+    p.add_argument("--contrast-fraction", type=float, default=DatasetConfig().contrast_fraction,
+                   help="share of queries made into a pair of one-tool questions: with the gold tool (a call) "
+                        "and with a near miss of it (no call)")
     p.add_argument("--test-fraction", type=float, default=DatasetConfig().test_fraction)
     p.add_argument("--no-gold", action="store_true", help="do not add each query's gold trajectory")
     p.add_argument("--no-empty", action="store_true",
@@ -322,6 +333,7 @@ def _build_command(args: Any) -> int:
     config = DatasetConfig(
         sources=sources, limit=args.limit, test_fraction=args.test_fraction,
         irrelevance_fraction=args.irrelevance_fraction, irrelevance_near_misses=args.irrelevance_near_misses,
+        contrast_fraction=args.contrast_fraction,
         include_gold=not args.no_gold,
         include_empty=not args.no_empty, negatives=args.negatives, seed=args.seed,
         mask=MaskConfig(fraction=args.mask_fraction, pad_tools_to=args.pad_tools, seed=args.seed),

@@ -1,10 +1,12 @@
-"""Function masking and irrelevance examples for PRM training data (ToolPRM section 3).
+"""Function masking and no-call examples for PRM and policy training data (ToolPRM section 3).
 
 Masking renames functions and parameters to random strings while keeping the descriptions, so
 the policy (and the PRM judging it) must read what a tool does instead of recognising a
 memorised name. Defaults that equal the gold value are perturbed so copying a default is not a
 shortcut; tool lists are padded with other examples' tools and shuffled so the gold tool is not
-always the only or the first one. Everything is deterministic under ``MaskConfig.seed``.
+always the only or the first one. Irrelevance examples take the gold tool away; contrast pairs
+ask one request with its tool alone and with a near miss alone. Everything is deterministic
+under ``MaskConfig.seed``.
 """
 
 from __future__ import annotations
@@ -301,4 +303,51 @@ def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = M
                        meta={**ex.meta, "kind": "irrelevance", "removed_tools": sorted(gold_names),
                              **({"near_misses": [_name(t) for t in nearby]} if near else {})})
         out.append(_arrange(base, ex_rng, pool, config, i in masked, removed))
+    return out
+
+
+CONTRAST_MIN_RELEVANCE = 0.3
+"""A contrast pair needs a gold tool the request clearly speaks of (API-Bank's ``ToolSearcher``
+scores 0 against the requests it serves): otherwise nothing tells it from its near miss."""
+
+
+def contrast_examples(examples: Sequence[ToolExample], config: MaskConfig = MaskConfig(),
+                      fraction: float = 0.3) -> list[ToolExample]:
+    """Pairs of one-tool questions that differ only in their tool, for about ``fraction`` x
+    len(examples) single-call questions: the question with its gold tool alone (the call), and
+    with only that tool's nearest :func:`near_misses` (``[]``). Their cap of half the gold
+    tool's relevance stays: between 0.6 and 0.75 of it, the training sources' near misses are
+    mostly the same tool again ("deployApplication" for "deployApp", "ClinicalTrialSearch" for
+    "BreastCancerClinicalTrialSearch").
+
+    BFCL asks both its simple and its irrelevance questions with one tool, and its irrelevant
+    tool is usually on the question's topic ("the area of a triangle" with a body-mass-index
+    tool). A policy trained on padded lists learns "no call" where the request's words point
+    nowhere; the pair makes the same request and a tool of the same topic decide both ways, so
+    only whether the tool does the asked task can (docs/policy.md, v8). No padding; masked at
+    ``config.fraction``, both halves of a pair alike."""
+    pool = tool_pool(examples)
+    eligible = []
+    for ex in examples:
+        called = {tc["function"]["name"] for m in ex.messages for tc in m.get("tool_calls") or []}
+        gold = [t for t in ex.tools if len(ex.gold) == 1 and _name(t) == ex.gold[0].name]
+        if gold and _name(gold[0]) not in called \
+                and relevance(ex.request, normalize_tools(gold)[0]) >= CONTRAST_MIN_RELEVANCE:
+            eligible.append((ex, gold[0]))
+    rng = _rng(config, "contrast")
+    picked = rng.sample(eligible, min(round(fraction * len(examples)), len(eligible)))
+    masked = set(rng.sample(range(len(picked)), round(config.fraction * len(picked))))
+    alone = replace(config, pad_tools_to=None)
+    out: list[ToolExample] = []
+    for i, (ex, gold) in enumerate(picked):
+        nearby = near_misses(pool, [gold], 1, ex.tools, ex.request)
+        if not nearby:
+            continue
+        ex_rng = _rng(config, ex.id, "contrast")
+        right = replace(ex, id=f"{ex.id}-one", tools=(gold,), meta={**ex.meta, "kind": "contrast-call"})
+        wrong = replace(ex, id=f"{ex.id}-near", tools=tuple(nearby), gold=(),
+                        meta={**ex.meta, "kind": "contrast-near-miss", "removed_tools": [_name(gold)],
+                              "near_misses": [_name(t) for t in nearby]})
+        out += [_arrange(right, ex_rng, pool, alone, i in masked),
+                _arrange(wrong, ex_rng, pool, alone, i in masked, [gold])]
     return out
