@@ -1,4 +1,4 @@
-"""The PRM dataset, end to end: sources -> split -> masking + irrelevance -> rollouts -> labels -> card.
+"""The PRM dataset, end to end: sources -> split -> masking + no-call examples -> rollouts -> labels -> card.
 
 Every stage writes its files into one directory and is safe to re-run: examples are rebuilt
 only when missing, rollouts resume (and may be sharded across processes), annotation and the

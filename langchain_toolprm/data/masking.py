@@ -273,6 +273,11 @@ def near_misses(pool: Sequence[dict[str, Any]], removed: Sequence[dict[str, Any]
     return [tool for _, _, tool in scored[:k]]
 
 
+def _called(ex: ToolExample) -> set[str]:
+    """The functions the conversation already called: a no-call example must not drop one."""
+    return {tc["function"]["name"] for m in ex.messages for tc in m.get("tool_calls") or []}
+
+
 def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = MaskConfig(),
                          fraction: float = 0.15, near: int = 0) -> list[ToolExample]:
     """About ``fraction`` x len(examples) new no-call examples: a query with its gold tools taken
@@ -283,8 +288,7 @@ def irrelevance_examples(examples: Sequence[ToolExample], config: MaskConfig = M
     eligible = []
     for ex in examples:
         gold_names = {c.name for c in ex.gold}
-        called = {tc["function"]["name"] for m in ex.messages for tc in m.get("tool_calls") or []}
-        if gold_names and not gold_names & called:
+        if gold_names and not gold_names & _called(ex):
             eligible.append(ex)
     rng = _rng(config, "irrelevance")
     picked = rng.sample(eligible, min(round(fraction * len(examples)), len(eligible)))
@@ -329,9 +333,8 @@ def contrast_examples(examples: Sequence[ToolExample], config: MaskConfig = Mask
     pool = tool_pool(examples)
     eligible = []
     for ex in examples:
-        called = {tc["function"]["name"] for m in ex.messages for tc in m.get("tool_calls") or []}
         gold = [t for t in ex.tools if len(ex.gold) == 1 and _name(t) == ex.gold[0].name]
-        if gold and _name(gold[0]) not in called \
+        if gold and _name(gold[0]) not in _called(ex) \
                 and relevance(ex.request, normalize_tools(gold)[0]) >= CONTRAST_MIN_RELEVANCE:
             eligible.append((ex, gold[0]))
     rng = _rng(config, "contrast")
