@@ -280,6 +280,47 @@ def test_restricted_projection_matches_full(tiny_policy: TransformersBackend, ki
             assert r[2] == pytest.approx(f[2], abs=1e-4)
 
 
+SHORT_VALUES = {
+    "string": {"type": "string", "maxLength": 3},
+    "array": {"type": "array", "items": {"type": "boolean"}, "maxItems": 2},
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer", "maximum": 9},
+    "string or number": {"type": ["string", "number"], "maxLength": 3, "maximum": 9},
+}
+
+
+@pytest.mark.parametrize(("kind", "split"), [("string", False), ("array", False), ("boolean", False),
+                                           ("integer", True), ("string or number", True)])
+def test_lead_space_is_split_only_before_a_number(policy: TransformersBackend, kind: str, split: bool,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model that favours the colon's space alone (as a tuned Gemma does where it expects a
+    number) may take it before a number, and before anything else writes the merged `` "``-like
+    token the tokenizer writes: a lone space then ``">`` once gave ``">Gold"``."""
+    blanks = [i for ids in policy._blanks.values() for i in ids]
+    plain = TransformersBackend._logits
+    calls = []
+
+    def favour_blanks(self: TransformersBackend, hidden: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        logits = plain(self, hidden, ids)
+        calls.append(1)
+        if len(calls) > 2:  # the colon, then the space: the value's own text is the model's
+            return logits
+        bias = torch.zeros(policy._head.shape[0])
+        bias[blanks] = 30.0
+        return logits + (bias if ids is None else bias[ids])
+
+    monkeypatch.setattr(TransformersBackend, "_logits", favour_blanks)
+    state = _value_state(policy)
+    [item] = policy._sample_values(state, LEAD, SHORT_VALUES[kind], 1, tail=",}", temperature=0.0,
+                                   max_tokens=24, generator=None)
+    assert item is not None and Draft202012Validator(SHORT_VALUES[kind]).is_valid(item[0])
+    ids = item[1]
+    lone = policy.token_bytes(ids[:1]) == b'":' and policy.token_bytes(ids[1:2]) == b" "
+    assert lone == split, [policy.token_bytes([t]) for t in ids]
+    assert (policy._split_lead(policy._xgr[0].GrammarMatcher(policy._grammar(
+        LEAD.decode(), SHORT_VALUES[kind], ",}")), LEAD) is None) == split
+
+
 @pytest.mark.parametrize("schema", [{"type": "string"}, {"type": "integer"},
                                     {"type": "array", "items": {"type": "string"}, "minItems": 1}])
 def testsample_values_cut_at_max_tokens(tiny_policy: TransformersBackend, schema: dict[str, Any]) -> None:

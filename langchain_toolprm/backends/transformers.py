@@ -220,7 +220,7 @@ class TransformersBackend:
 
     def warm_up(self) -> None:
         """Build the per-process tables over the vocabulary now, so no timed call pays for them."""
-        _ = self._vocab, self._starts
+        _ = self._vocab, self._starts, self._blanks
 
     @property
     def eos_ids(self) -> list[int]:
@@ -265,11 +265,40 @@ class TransformersBackend:
 
     @cached_property
     def _starts(self) -> dict[bytes, torch.Tensor]:
-        """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or ``}``."""
+        """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or
+        ``}`` / with a digit or ``-``."""
         firsts = [t[:1] for t in self._vocab[0]]
         quote = torch.tensor([f == b'"' for f in firsts], dtype=torch.bool, device=self.device)
         tail = torch.tensor([f in (b",", b"}") for f in firsts], dtype=torch.bool, device=self.device)
-        return {b'"': quote, b",}": tail}
+        number = torch.tensor([f.isdigit() or f == b"-" for f in firsts], dtype=torch.bool, device=self.device)
+        return {b'"': quote, b",}": tail, b"0-": number}
+
+    @cached_property
+    def _blanks(self) -> dict[bytes, list[int]]:
+        """The tokens of each whitespace-only spelling (a vocabulary may spell one space twice)."""
+        out: dict[bytes, list[int]] = {}
+        for i, t in enumerate(self._vocab[0]):
+            if t and not t.strip():
+                out.setdefault(t, []).append(i)
+        return out
+
+    def _split_lead(self, matcher: Any, lead: bytes) -> list[int] | None:
+        """The tokens of ``lead``'s trailing space alone, when none may end there: the value
+        cannot start with a number there (``matcher`` is spent on the check).
+
+        A tokenizer writes the space after a colon merged with what follows (`` "``, `` [``,
+        `` true``), except before a number, which some (Gemma) split into a lone space and digits.
+        A lone space before anything else is a spelling the model never saw: a tuned model that
+        puts its mass on the lone space because it expects a number then meets only the
+        ``"``-led tokens a string allows, and writes ``">Gold"`` (``">`` is a common token)."""
+        spaces = self._blanks.get(lead[len(lead.rstrip()):])
+        if not spaces or not all(matcher.accept_token(t) for t in self.natural(lead)):
+            return None
+        xgr, _, _ = self._xgr
+        bitmask = xgr.allocate_token_bitmask(1, self._head.shape[0])
+        matcher.fill_next_token_bitmask(bitmask, 0)
+        after = _unpack_bitmask(bitmask, self._head.shape[0])[0].to(self.device)
+        return None if bool((after & self._starts[b"0-"]).any()) else spaces
 
     def token_bytes(self, ids: Sequence[int]) -> bytes:
         texts = self._vocab[0]
@@ -495,10 +524,16 @@ class TransformersBackend:
         hidden = state.hidden.expand(rows, -1)
         start = len(lead)
         texts = self._vocab[0]
+        split = self._split_lead(matchers[0].fork(), lead)
         for _ in range(max_tokens):
             for r, i in enumerate(alive):
                 matchers[i].fill_next_token_bitmask(bitmask, r)
             allowed = _unpack_bitmask(bitmask[: len(alive)], vocab).to(self.device)
+            if split is not None:
+                for r, i in enumerate(alive):
+                    if len(self.token_bytes(tokens[i])) + len(texts[split[0]]) == start \
+                            and bool(allowed[r].sum() > allowed[r, split].sum()):
+                        allowed[r, split] = False
             union = allowed.any(0).nonzero().squeeze(1)
             # Inside a number or a closing bracket few tokens are legal: project onto those alone.
             ids = union if len(union) <= self.restrict_limit else None
