@@ -230,6 +230,31 @@ def test_steps_are_read_in_the_models_own_tokens(gemma: ToolPRMChatModel) -> Non
     assert list(best.state.fed) == policy.natural(text)[: len(best.state.fed)]
 
 
+@pytest.mark.parametrize(("schema", "split", "values"), [
+    ({"type": "string"}, [b" "], ['"Gold"']),
+    ({"type": "boolean"}, [b" "], ["true"]),
+    ({"type": "array", "items": {"type": "string"}}, [b" ", b" ["], ['["a", "b"]', "[]"]),
+    ({"type": "array", "items": {"type": "integer"}}, [b" "], ["[1, 2]"]),
+    ({"type": "array", "items": {"type": "boolean"}}, [b" "], ["[true]"]),
+    ({"type": "integer"}, [], ["12", "-3"]),
+    ({"type": ["string", "number"]}, [], ["12", '"ab"']),
+])
+def test_the_colons_space_is_spelled_as_gemma_spells_it(gemma: ToolPRMChatModel, schema: dict[str, Any],
+                                                        split: list[bytes], values: list[str]) -> None:
+    """Gemma writes the space after ``":`` alone only before a number, and `` [`` alone only
+    before numbers or literals: the splits a value's decoding refuses are exactly the others
+    (a lone space then ``">`` wrote ``">Gold"`` for a tuned policy, docs/policy.md), and never
+    the tokenizer's own spelling of a valid value."""
+    policy = gemma._load().backend
+    lead = b'": '
+    matcher = policy._xgr[0].GrammarMatcher(policy._grammar(lead.decode(), schema, ",}"))
+    refused = {policy.token_bytes([t]) for t in policy._split_lead(matcher, lead)}
+    assert refused == set(split)
+    for value in values:
+        own = policy.natural(lead + value.encode())
+        assert policy.token_bytes(own[:1]) == b'":' and policy.token_bytes(own[1:2]) not in refused
+
+
 # ---- with_structured_output --------------------------------------------------------------
 
 

@@ -266,12 +266,13 @@ class TransformersBackend:
     @cached_property
     def _starts(self) -> dict[bytes, torch.Tensor]:
         """Boolean masks over the vocabulary: tokens whose text starts with ``"`` / with ``,`` or
-        ``}`` / with a digit or ``-``."""
+        ``}`` / with a digit or ``-`` / with ``]``."""
         firsts = [t[:1] for t in self._vocab[0]]
         quote = torch.tensor([f == b'"' for f in firsts], dtype=torch.bool, device=self.device)
         tail = torch.tensor([f in (b",", b"}") for f in firsts], dtype=torch.bool, device=self.device)
         number = torch.tensor([f.isdigit() or f == b"-" for f in firsts], dtype=torch.bool, device=self.device)
-        return {b'"': quote, b",}": tail, b"0-": number}
+        close = torch.tensor([f == b"]" for f in firsts], dtype=torch.bool, device=self.device)
+        return {b'"': quote, b",}": tail, b"0-": number, b"]": close}
 
     @cached_property
     def _blanks(self) -> dict[bytes, list[int]]:
@@ -282,23 +283,37 @@ class TransformersBackend:
                 out.setdefault(t, []).append(i)
         return out
 
-    def _split_lead(self, matcher: Any, lead: bytes) -> list[int] | None:
-        """The tokens of ``lead``'s trailing space alone, when none may end there: the value
-        cannot start with a number there (``matcher`` is spent on the check).
+    def _split_lead(self, matcher: Any, lead: bytes) -> list[int]:
+        """The tokens that must not end where ``lead``'s trailing space ends (``matcher``, at the
+        grammar's start, is spent on the check): the lone space where the value cannot start with
+        a number, and the space with a lone ``[`` where no number can start the array.
 
         A tokenizer writes the space after a colon merged with what follows (`` "``, `` [``,
-        `` true``), except before a number, which some (Gemma) split into a lone space and digits.
-        A lone space before anything else is a spelling the model never saw: a tuned model that
+        `` true``), except before a number, which some (Gemma) split into a lone space and digits;
+        likewise `` ["`` for an array of strings and `` [`` then digits for one of numbers. A
+        split the tokenizer would not make is a spelling the model never saw: a tuned model that
         puts its mass on the lone space because it expects a number then meets only the
         ``"``-led tokens a string allows, and writes ``">Gold"`` (``">`` is a common token)."""
-        spaces = self._blanks.get(lead[len(lead.rstrip()):])
-        if not spaces or not all(matcher.accept_token(t) for t in self.natural(lead)):
-            return None
+        space = lead[len(lead.rstrip()):]
+        if not space or not all(matcher.accept_token(t) for t in self.natural(lead)):
+            return []
+        out: list[int] = []
+        if not (self._next(matcher) & self._starts[b"0-"]).any():
+            out += self._blanks.get(space, [])
+        by_text = self._vocab[1]
+        bracket, merged, opening = by_text.get(space + b"["), by_text.get(space + b'["'), by_text.get(b"[")
+        if None not in (bracket, merged, opening) and matcher.accept_token(opening):
+            # Only strings (or the close) may follow: `` ["`` then spells every item the split would.
+            if not (self._next(matcher) & ~self._starts[b'"'] & ~self._starts[b"]"]).any():
+                out.append(bracket)
+        return out
+
+    def _next(self, matcher: Any) -> torch.Tensor:
+        """The tokens the grammar at ``matcher`` allows next, as a boolean mask over the vocabulary."""
         xgr, _, _ = self._xgr
         bitmask = xgr.allocate_token_bitmask(1, self._head.shape[0])
         matcher.fill_next_token_bitmask(bitmask, 0)
-        after = _unpack_bitmask(bitmask, self._head.shape[0])[0].to(self.device)
-        return None if bool((after & self._starts[b"0-"]).any()) else spaces
+        return _unpack_bitmask(bitmask, self._head.shape[0])[0].to(self.device)
 
     def token_bytes(self, ids: Sequence[int]) -> bytes:
         texts = self._vocab[0]
@@ -525,15 +540,15 @@ class TransformersBackend:
         start = len(lead)
         texts = self._vocab[0]
         split = self._split_lead(matchers[0].fork(), lead)
+        space = lead[len(lead.rstrip()):]
         for _ in range(max_tokens):
             for r, i in enumerate(alive):
                 matchers[i].fill_next_token_bitmask(bitmask, r)
             allowed = _unpack_bitmask(bitmask[: len(alive)], vocab).to(self.device)
-            if split is not None:
-                for r, i in enumerate(alive):
-                    if len(self.token_bytes(tokens[i])) + len(texts[split[0]]) == start \
-                            and bool(allowed[r].sum() > allowed[r, split].sum()):
-                        allowed[r, split] = False
+            for r, i in enumerate(alive):
+                if split and len(self.token_bytes(tokens[i])) + len(space) == start \
+                        and bool(allowed[r].sum() > allowed[r, split].sum()):
+                    allowed[r, split] = False
             union = allowed.any(0).nonzero().squeeze(1)
             # Inside a number or a closing bracket few tokens are legal: project onto those alone.
             ids = union if len(union) <= self.restrict_limit else None
