@@ -286,7 +286,7 @@ class TransformersBackend:
     def _split_lead(self, matcher: Any, lead: bytes) -> list[int]:
         """The tokens that must not end where ``lead``'s trailing space ends (``matcher``, at the
         grammar's start, is spent on the check): the lone space where the value cannot start with
-        a number, and the space with a lone ``[`` where no number can start the array.
+        a number, and the space with a lone ``[`` where only strings may follow the ``[``.
 
         A tokenizer writes the space after a colon merged with what follows (`` "``, `` [``,
         `` true``), except before a number, which some (Gemma) split into a lone space and digits;
