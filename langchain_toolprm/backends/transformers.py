@@ -110,7 +110,7 @@ class TransformersBackend:
         self.tokenizer = tokenizer
         self.name = name or getattr(model.config, "name_or_path", None) or type(model).__name__
         self.usage = Usage()
-        self._grammars: dict[tuple[str, str, str], Any] = {}
+        self._grammars: dict[tuple[str, str, str], tuple[Any, list[int]]] = {}
         self._prompt_states: dict[tuple[int, ...], KVState] = {}
         self._pinned: dict[tuple[int, ...], KVState] = {}
         self._covers: dict[int, tuple[int, ...]] = {}
@@ -285,7 +285,7 @@ class TransformersBackend:
 
     def _split_lead(self, matcher: Any, lead: bytes) -> list[int]:
         """The tokens that must not end where ``lead``'s trailing space ends (``matcher``, at the
-        grammar's start, is spent on the check): the lone space where the value cannot start with
+        start of the lead's grammar, is spent on the check): the lone space where the value cannot start with
         a number, and the space with a lone ``[`` where only strings may follow the ``[``.
 
         A tokenizer writes the space after a colon merged with what follows (`` "``, `` [``,
@@ -491,9 +491,10 @@ class TransformersBackend:
                 pass
         return xgr, info, texts
 
-    def _grammar(self, lead: str, schema: dict[str, Any], tail: str) -> Any:
+    def _grammar(self, lead: str, schema: dict[str, Any], tail: str) -> tuple[Any, list[int]]:
         """``lead`` (the unfed text before the value, with the space after the colon), the value,
-        then one character of ``tail`` and whatever a token may carry after it."""
+        then one character of ``tail`` and whatever a token may carry after it; compiled, with the
+        tokens that must not end where the lead's space ends (:meth:`_split_lead`)."""
         key = (lead, json.dumps(schema, sort_keys=True), tail)
         if key not in self._grammars:
             xgr, compiler, _ = self._xgr
@@ -501,7 +502,8 @@ class TransformersBackend:
             value = xgr.Grammar.from_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
             head = xgr.Grammar.from_ebnf(f"root ::= {json.dumps(lead, ensure_ascii=False)}")
             after = xgr.Grammar.from_ebnf(f"root ::= {char_class(tail)} rest\nrest ::= [ -~\\n]*")
-            self._grammars[key] = compiler.compile_grammar(xgr.Grammar.concat(head, value, after))
+            compiled = compiler.compile_grammar(xgr.Grammar.concat(head, value, after))
+            self._grammars[key] = compiled, self._split_lead(xgr.GrammarMatcher(compiled), lead.encode("utf-8"))
         return self._grammars[key]
 
     def _sample_values(
@@ -525,7 +527,7 @@ class TransformersBackend:
         samples are not ``n`` copies of the favourite.
         """
         xgr, _, _ = self._xgr
-        compiled = self._grammar(lead.decode("utf-8"), schema, tail)
+        compiled, split = self._grammar(lead.decode("utf-8"), schema, tail)
         together = distinct and n > 1 and temperature > 0
         rows = 1 if together else n
         matchers = [xgr.GrammarMatcher(compiled) for _ in range(rows)]
@@ -539,14 +541,13 @@ class TransformersBackend:
         hidden = state.hidden.expand(rows, -1)
         start = len(lead)
         texts = self._vocab[0]
-        split = self._split_lead(matchers[0].fork(), lead)
-        space = lead[len(lead.rstrip()):]
+        split_at = len(lead.rstrip())  # where the lead's space starts
         for _ in range(max_tokens):
             for r, i in enumerate(alive):
                 matchers[i].fill_next_token_bitmask(bitmask, r)
             allowed = _unpack_bitmask(bitmask[: len(alive)], vocab).to(self.device)
             for r, i in enumerate(alive):
-                if split and len(self.token_bytes(tokens[i])) + len(space) == start \
+                if split and len(self.token_bytes(tokens[i])) == split_at \
                         and bool(allowed[r].sum() > allowed[r, split].sum()):
                     allowed[r, split] = False
             union = allowed.any(0).nonzero().squeeze(1)
