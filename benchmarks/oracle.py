@@ -22,6 +22,7 @@ import zlib
 from collections import defaultdict
 from pathlib import Path
 
+from langchain_toolprm.core.embedded import EMBEDDED_BASE
 from langchain_toolprm.core.loader import load_backend
 from langchain_toolprm.core.proposer import Constraints
 from langchain_toolprm.core.search import SearchConfig, beam_search, prepare_problem
@@ -34,8 +35,8 @@ from langchain_toolprm.evaluation.metrics import score_item
 CATEGORIES = [c for c in BFCL_CATEGORIES if not c.startswith("live_")]
 
 
-def run(limit: int, ms: list[int], out: Path) -> None:
-    policy = load_backend()
+def run(limit: int, ms: list[int], out: Path, model: str) -> None:
+    policy = load_backend(model)
     out.mkdir(parents=True, exist_ok=True)
     for m in ms:
         path = out / f"oracle_M={m}.jsonl"
@@ -91,6 +92,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=25, help="first items of each BFCL non-live category")
     parser.add_argument("--m", type=int, nargs="+", default=[4, 8], help="M values (N is 1)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/oracle"))
+    parser.add_argument("--model", default=EMBEDDED_BASE,
+                        help="the policy (default: the base, which docs/oracle.md measured; one model per --out)")
     parser.add_argument("--table", type=Path, help="print the table of a finished run's folder and exit")
     args = parser.parse_args()
     if args.table:
@@ -98,7 +101,7 @@ def main() -> int:
         return 0
     if args.limit < 1 or min(args.m) < 1:
         parser.error("--limit and every --m must be at least 1")
-    run(args.limit, args.m, args.out)
+    run(args.limit, args.m, args.out, args.model)
     print(table(args.out), end="")
     return 0
 

@@ -13,7 +13,7 @@
 set -euo pipefail
 OUT=${1:-results}
 export OMP_NUM_THREADS=1
-run() { toolprm --threads 1 eval "$@"; }
+run() { toolprm --threads 1 eval --model gemma-3-270m "$@"; }  # the base: results.md's policy
 sets() {  # every benchmark set: "$@" are the strategy arguments
   run --benchmark bfcl --category simple_python,multiple,irrelevance "$@"
   run --benchmark toolalpaca "$@"

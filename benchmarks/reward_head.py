@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--features", required=True, help="a feature cache (train-head's features_test.pt): steps it "
                     "lacks are computed with the policy and added")
     ap.add_argument("--head", required=True, help="the reward head directory")
-    ap.add_argument("--model", help="the policy the head was trained on (default: the embedded Gemma 3 270M)")
+    ap.add_argument("--model", help="the policy the head was trained on (default: the package's, gemma-3-270m-tools)")
     args = ap.parse_args()
     trajectories = load_trajectories(args.trajectories)
     feats = step_features(load_backend(args.model), trajectories, args.features)

@@ -104,8 +104,8 @@ def beam_setting(text: str) -> tuple[int, int, float | None, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", default=[EMBEDDED_BASE],
-                        help="policies (model directories, LoRA adapter directories, or gemma-3-270m, the "
-                             "embedded default); the first is the baseline")
+                        help="policies (model directories, LoRA adapter directories, gemma-3-270m for the "
+                             "embedded base, gemma-3-270m-tools for the default); the first is the baseline")
     parser.add_argument("--dtype", nargs="+", default=["float32"], help="policy dtypes; the first is the baseline")
     parser.add_argument("--grid", nargs="*", type=beam_setting, default=GRID,
                         help="beam settings NxM, e.g. 1x4 2x4; NxMwS[pP] explores adaptively (widen where the score "

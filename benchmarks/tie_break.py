@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=50, help="first items of each set (0: all)")
     parser.add_argument("--variant", nargs="+", default=[BASELINE, "gold"],
                         help="verifier, gold, gold-any, or reward head directories (toolprm train-head)")
-    parser.add_argument("--model", help="the policy (default: the embedded Gemma 3 270M)")
+    parser.add_argument("--model", help="the policy (default: the package's, gemma-3-270m-tools; gemma-3-270m for the base)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/tie_break"))
     parser.add_argument("--table", type=Path, help="print the table of a run's folder and exit")
     args = parser.parse_args(argv)

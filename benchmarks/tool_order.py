@@ -23,8 +23,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategy", nargs="+", default=["beam", "greedy"])
     parser.add_argument("--orders", type=int, default=3)
-    parser.add_argument("--model", nargs="+", default=[EMBEDDED_BASE],
-                        help=f"policies, e.g. {EMBEDDED_BASE} (the default) {EMBEDDED_TUNED} or a directory")
+    parser.add_argument("--model", nargs="+", default=[EMBEDDED_TUNED],
+                        help=f"policies, e.g. {EMBEDDED_TUNED} (the package's default), {EMBEDDED_BASE} or a directory")
     parser.add_argument("--out", help="write the markdown table here too")
     args = parser.parse_args()
     if args.orders < 2:

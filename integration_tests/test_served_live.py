@@ -131,7 +131,7 @@ def test_the_server_scores_choices_as_the_model_does_in_process(server) -> None:
     from langchain_toolprm.core.schema import normalize_tools
 
     specs = normalize_tools([get_weather, convert_currency])
-    local = load_backend()
+    local = load_backend("gemma-3-270m")  # the base: what the server's GGUF holds
     served = load_backend(kind="served", base_url=server[0], engine=server[1], max_context=2048)
     decided = 0
     for q in QUESTIONS:
@@ -153,7 +153,7 @@ def test_the_server_scores_choices_as_the_model_does_in_process(server) -> None:
 def test_greedy_on_the_server(server) -> None:
     served = ToolPRMChatModel(base_url=server[0], engine=server[1], strategy="greedy", max_calls=1).bind_tools(
         [get_weather])
-    local = ToolPRMChatModel(strategy="greedy", max_calls=1).bind_tools([get_weather])
+    local = ToolPRMChatModel(model="gemma-3-270m", strategy="greedy", max_calls=1).bind_tools([get_weather])
     got, want = served.invoke("Weather in Lyon?"), local.invoke("Weather in Lyon?")
     # The same call; whether to add the optional unit is a close decision the two numerics may split.
     for msg in (got, want):

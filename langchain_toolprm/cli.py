@@ -18,7 +18,7 @@ from typing import Any, Literal
 from langchain_core.tools import tool
 
 from .core.backend import Backend
-from .core.embedded import SHIPPED_PRM
+from .core.embedded import MODEL_HELP, SHIPPED_PRM
 from .core.loader import load_backend
 from .core.search import STRATEGY_NAMES
 from .core.verifier import ABLATABLE, VerifierScorer
@@ -223,8 +223,7 @@ def add_eval_parser(subparsers: Any) -> None:
     common.add_argument("--prm-base", help="base model for a PRM adapter whose recorded base is elsewhere")
     common.add_argument("--limit", type=int, default=100, help="first items per category (0: all)")
     common.add_argument("--out", default="results", help="results folder (one JSONL per category x strategy)")
-    common.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the embedded "
-                        "Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
+    common.add_argument("--model", help=MODEL_HELP)
     common.add_argument("--device", help="where the policy runs (cpu, cuda)")
     common.add_argument("--data-dir", help="BFCL's data folder, or the shared data folder for the Hammer sets")
     common.add_argument("--seed", type=int, default=0)
@@ -303,8 +302,7 @@ def add_eval_agent_parser(subparsers: Any) -> None:
     ev = subparsers.add_parser("eval-agent", help="run the LangGraph agent on API-Bank level-1 dialogues and "
                                                   "judge each call by executing it")
     ev.add_argument("--benchmark", default=BENCHMARK, choices=AGENT_BENCHMARKS)
-    ev.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the "
-                    "embedded Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
+    ev.add_argument("--model", help=MODEL_HELP)
     ev.add_argument("--strategy", default="greedy", choices=AGENT_STRATEGIES,
                     help="the chat model's search, or unconstrained: plain greedy generation of the same policy")
     ev.add_argument("--N", dest="n", type=int, default=1, help="beams retained (beam)")
@@ -364,8 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="answer sample questions with bind_tools and print the search trace")
     demo.add_argument("--question", "-q", action="append", help="a question (repeatable)")
-    demo.add_argument("--model", help="policy: a local model or adapter directory, or gemma-3-270m-tools for the embedded "
-                      "Gemma with its shipped tool-calling adapter (default: the embedded Gemma 3 270M)")
+    demo.add_argument("--model", help=MODEL_HELP)
     demo.add_argument("--prm", help="a trained PRM directory, or \"toolprm\" for the shipped one (default: the verifier)")
     demo.add_argument("--strategy", default="beam", choices=STRATEGY_NAMES,
                       help="decoding strategy")

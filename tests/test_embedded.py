@@ -259,7 +259,7 @@ def test_prm_setting_resolves_to_a_directory(tmp_path: Path) -> None:
 
 def test_policy_settings_load_the_base_or_the_tuned_adapter(tiny_gemma_path: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """None and "gemma-3-270m" load the embedded Gemma; "gemma-3-270m-tools" merges the shipped
+    """"gemma-3-270m" loads the embedded Gemma; None and "gemma-3-270m-tools" merge the shipped
     adapter into it (here a tiny model and a tiny adapter stand in for both); the results carry
     different names; a missing adapter is said."""
     import torch
@@ -278,12 +278,12 @@ def test_policy_settings_load_the_base_or_the_tuned_adapter(tiny_gemma_path: Pat
     want, base_logits = adapter_logits(build_tiny_adapter(tiny_gemma_path, tmp_path / "shipped"), ids[0].tolist())
     monkeypatch.setattr(embedded, "ensure_embedded_model", lambda: tiny_gemma_path)
     monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "shipped")
-    for model, logits in ((None, base_logits), (EMBEDDED_BASE, base_logits), (EMBEDDED_TUNED, want)):
+    for model, logits in ((None, want), (EMBEDDED_BASE, base_logits), (EMBEDDED_TUNED, want)):
         backend = load_backend(model)
         assert backend.name == policy_name(model)
         with torch.no_grad():
             assert torch.allclose(backend.model(input_ids=ids).logits, logits, atol=1e-4), model
-    assert policy_name(EMBEDDED_TUNED) != policy_name(EMBEDDED_BASE) == policy_name(None) == embedded.EMBEDDED_MODEL_NAME
+    assert policy_name(None) == policy_name(EMBEDDED_TUNED) != policy_name(EMBEDDED_BASE) == embedded.EMBEDDED_MODEL_NAME
     monkeypatch.setattr(embedded, "shipped_policy_dir", lambda: tmp_path / "nothing")
     with pytest.raises(EmbeddedModelError, match="shipped tool-calling policy adapter is missing"):
         load_backend(EMBEDDED_TUNED)

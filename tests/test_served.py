@@ -298,3 +298,16 @@ def test_an_empty_server_list_is_refused(tiny_gemma_path) -> None:
 
     with pytest.raises(ValueError, match="no server URL"):
         ToolPRMChatModel(base_url=[], model=str(tiny_gemma_path)).invoke("hi")
+
+
+def test_a_served_default_is_named_for_the_base_gguf_it_serves(tiny_gemma_path, monkeypatch) -> None:
+    """In process, None is the tuned policy; a server started on the embedded GGUF serves the base,
+    so its results must not carry the tuned policy's name."""
+    from langchain_toolprm.backends.served import load_backend
+    from langchain_toolprm.core import embedded
+
+    monkeypatch.setattr(embedded, "ensure_embedded_model", lambda: tiny_gemma_path)
+    url = "http://127.0.0.1:9"  # never contacted: loading reads only the tokenizer
+    assert load_backend(None, base_url=url).name == embedded.policy_name(embedded.EMBEDDED_BASE)
+    assert load_backend(embedded.EMBEDDED_TUNED, base_url=url).name == embedded.policy_name(embedded.EMBEDDED_TUNED)
+    assert embedded.policy_name(None) == embedded.policy_name(embedded.EMBEDDED_TUNED)

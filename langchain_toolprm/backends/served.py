@@ -611,13 +611,15 @@ def load_backend(model: str | Path | None = None, *, base_url: str | Sequence[st
                  **settings: Any) -> ServedBackend:
     """A served backend for ``model``'s tokenizer (None or ``"gemma-3-270m"``: the embedded
     model's, which its tuned adapter shares; a directory: its own). The weights are the server's,
-    so the name is the base's unless ``model`` names another."""
+    so the name is the base's unless ``model`` names another: the embedded GGUF a server loads is
+    the base (no tuned GGUF ships), whatever the in-process default."""
     from transformers import AutoTokenizer
 
     from ..core.embedded import EMBEDDED_BASE, EMBEDDED_TUNED, ensure_embedded_model, policy_name
 
     embedded = model in (None, EMBEDDED_BASE, EMBEDDED_TUNED)
-    backend = ServedBackend(base_url, engine=engine, name=policy_name(model), **settings)  # settings checked first
+    name = policy_name(EMBEDDED_BASE if model is None else model)
+    backend = ServedBackend(base_url, engine=engine, name=name, **settings)  # settings checked first
     path = ensure_embedded_model() if embedded else model
     backend.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     return backend

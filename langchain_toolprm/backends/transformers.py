@@ -788,7 +788,7 @@ class TransformersBackend:
 def load_backend(model: str | Path | None = None, *, device: str | None = None, dtype: str = "float32",
                  device_map: str | dict | None = None) -> TransformersBackend:
     """The backend for a ``model`` setting (:func:`~langchain_toolprm.core.embedded.resolve_policy`:
-    None or ``"gemma-3-270m"`` is the embedded Gemma, ``"gemma-3-270m-tools"`` it with the shipped
+    ``"gemma-3-270m"`` is the embedded Gemma, None or ``"gemma-3-270m-tools"`` it with the shipped
     tool-calling adapter); anything else a model directory, a hub id in the local cache, or a LoRA adapter
     directory whose config names its base. The per-process tables over the vocabulary are built
     here, so no timed call pays for them."""

@@ -89,8 +89,8 @@ def resolve_tool_choice(tool_choice: ToolChoice, names: Sequence[str]) -> tuple[
 class ToolPRMChatModel(BaseChatModel):
     """A Hugging Face causal LM that answers tool calls by fine-grained PRM-guided search.
 
-    ``ToolPRMChatModel()`` uses the embedded Gemma 3 270M policy and the training-free
-    verifier. Pass ``model`` (a local path or cached hub id) for another policy, ``prm`` for
+    ``ToolPRMChatModel()`` uses the embedded Gemma 3 270M with its shipped tool-calling adapter
+    (``model="gemma-3-270m"``: the base as packaged) and the training-free verifier. Pass ``model`` (a local path or cached hub id) for another policy, ``prm`` for
     a trained generative PRM, and the search knobs (``n_retain`` = N, ``m_explore`` = M).
     """
 
@@ -98,8 +98,8 @@ class ToolPRMChatModel(BaseChatModel):
 
     model: str | None = None
     """Policy: a local model directory, a hub id in the local cache, or a LoRA adapter directory
-    (merged into the base its config names); None or ``"gemma-3-270m"`` = the embedded Gemma 3 270M,
-    ``"gemma-3-270m-tools"`` = it with the shipped tool-calling adapter (docs/policy.md)."""
+    (merged into the base its config names); None or ``"gemma-3-270m-tools"`` = the embedded Gemma 3
+    270M with the shipped tool-calling adapter (docs/policy.md), ``"gemma-3-270m"`` = the base as packaged."""
     prm: str | None = None
     """A trained generative PRM (full model or peft adapter directory), or a reward head on the
     policy's own states (``toolprm train-head``); ``"toolprm"`` = the shipped ToolPRM (trained on

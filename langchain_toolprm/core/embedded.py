@@ -318,6 +318,13 @@ EMBEDDED_BASE = "gemma-3-270m"
 EMBEDDED_TUNED = "gemma-3-270m-tools"
 """``model=`` name of the embedded Gemma with the shipped tool-calling LoRA adapter
 (``toolprm train-policy``, docs/policy.md) merged in."""
+DEFAULT_POLICY = EMBEDDED_TUNED
+"""What ``model=None`` loads in process: the tuned policy, whose beam is better than the base's
+where the adapter changes the calls and level elsewhere, at fewer policy tokens per call
+(docs/policy.md, "The tuned policy as the default"). The base is one argument away."""
+MODEL_HELP = (f"policy: a local model or adapter directory, {EMBEDDED_TUNED} (the default: the embedded Gemma 3 270M "
+              f"with its shipped tool-calling adapter) or {EMBEDDED_BASE} (the embedded Gemma as packaged)")
+"""The command lines' ``--model`` help."""
 
 
 def shipped_policy_dir() -> Path:
@@ -326,19 +333,22 @@ def shipped_policy_dir() -> Path:
 
 
 def resolve_policy(model: str | Path | None) -> tuple[Path | str, Path | None]:
-    """(model path, base model override) for a ``model`` setting: None or ``"gemma-3-270m"`` is
-    the embedded Gemma, ``"gemma-3-270m-tools"`` the shipped adapter merged into it, anything else
-    the user's own model (a directory, a cached hub id or an adapter)."""
+    """(model path, base model override) for a ``model`` setting: ``"gemma-3-270m"`` is the
+    embedded Gemma, None or ``"gemma-3-270m-tools"`` the shipped adapter merged into it
+    (:data:`DEFAULT_POLICY`), anything else the user's own model (a directory, a cached hub id or
+    an adapter)."""
+    model = DEFAULT_POLICY if model is None else model
     if model == EMBEDDED_TUNED:
         return _shipped_adapter(shipped_policy_dir(), "tool-calling policy")
-    if model is None or model == EMBEDDED_BASE:
+    if model == EMBEDDED_BASE:
         return ensure_embedded_model(), None
     return model, None
 
 
 def policy_name(model: str | Path | None) -> str:
-    """The name results carry for a ``model`` setting."""
-    if model is None or model == EMBEDDED_BASE:
+    """The name results carry for a ``model`` setting (None: :data:`DEFAULT_POLICY`'s)."""
+    model = DEFAULT_POLICY if model is None else model
+    if model == EMBEDDED_BASE:
         return EMBEDDED_MODEL_NAME
     if model == EMBEDDED_TUNED:
         return f"{EMBEDDED_TUNED} (shipped LoRA on {EMBEDDED_MODEL_NAME})"

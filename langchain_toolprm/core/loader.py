@@ -27,8 +27,8 @@ BACKENDS: dict[str, str] = {
 
 
 def load_backend(model: str | Path | None = None, *, kind: str = "transformers", **settings: Any) -> Backend:
-    """The policy backend for ``model`` (None: the embedded Gemma 3 270M; ``"gemma-3-270m-tools"``:
-    it with the shipped tool-calling adapter). ``settings`` go to the backend's own loader
+    """The policy backend for ``model`` (None or ``"gemma-3-270m-tools"``: the embedded Gemma 3 270M
+    with the shipped tool-calling adapter; ``"gemma-3-270m"``: the base as packaged). ``settings`` go to the backend's own loader
     (``device``, ``dtype``, ``device_map`` for transformers; ``base_url`` and ``engine`` for a
     served model)."""
     if kind not in BACKENDS:

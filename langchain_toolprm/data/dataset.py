@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.embedded import MODEL_HELP
 from ..core.steps import StepTag, segment
 from .labels import label_steps
 from .masking import MaskConfig, contrast_examples, irrelevance_examples, mask_examples
@@ -286,8 +287,7 @@ def add_build_parser(sub: Any) -> None:
     p.add_argument("--data-dir", help="shared data directory (default: $TOOLPRM_DATA or ../shared/data)")
     p.add_argument("--sources", default=",".join(ALL_SOURCES), help="comma list of sources")
     p.add_argument("--limit", type=_count, help="at most this many queries per source (default: all)")
-    p.add_argument("--model", help="policy for rollouts: a local model or adapter directory, or gemma-3-270m-tools "
-                   "(default: the embedded Gemma 3 270M)")
+    p.add_argument("--model", help=f"the rollouts' {MODEL_HELP}")
     p.add_argument("--k", type=_count, default=4, help="rollouts per query")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--max-value-tokens", type=int, default=RolloutConfig().max_value_tokens,

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ..core.embedded import DEFAULT_POLICY
 from ..core.prompts import build_prompt
 from ..core.proposer import answer_texts
 from ..core.scorers import RewardHead, StepStates
@@ -185,8 +186,8 @@ def add_train_head_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--train-file", required=True, help="labelled trajectories (build-dataset's train.jsonl)")
     p.add_argument("--eval-file", help="held-out labelled trajectories (test.jsonl), scored after training")
     p.add_argument("--output-dir", required=True, help="where the head, its card and the feature caches go")
-    p.add_argument("--model", help="the policy whose states the head reads (default: the embedded Gemma 3 270M); "
-                   "use the policy the search will run")
+    p.add_argument("--model", help="the policy whose states the head reads (default: the default policy, "
+                   f"{DEFAULT_POLICY}); use the policy the search will run")
     p.add_argument("--l2", default="0.1,1,10,100", help="comma list of L2 strengths to choose from")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train_head_command)
