@@ -15,8 +15,10 @@ script runs beam N=1 M=4 on each item of a slice with:
   second accepted value counts as wrong there and the oracle is a lower bound);
 - ``gold-any``: the same oracle asked about ties across step tags too (``[]`` or a call,
   another argument or the close), which a breaker must be calibrated across tags to decide;
-- a reward head directory (``toolprm train-head``): ties broken by the head, the candidate for
-  issue 18's scorer that costs nothing where the verifier decides.
+- a reward head directory (``toolprm train-head``; ``tie_data.py fit --head``): ties broken by
+  the head, the candidate for issue 18's scorer that costs nothing where the verifier decides;
+- ``toolprm`` (the shipped generative PRM) or a PRM directory (``toolprm train-prm``): ties
+  broken by its p(+).
 
 Seeds are the evaluation harness's (``runner._item_seed``), so the ``verifier`` rows repeat
 ``toolprm eval``'s. Per-item records (right, seconds, how many candidates the breaker was asked
@@ -38,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_toolprm.core.backend import Backend, Usage
+from langchain_toolprm.core.embedded import SHIPPED_PRM
 from langchain_toolprm.core.loader import load_backend, load_scorer
 from langchain_toolprm.core.schema import ToolSpec
-from langchain_toolprm.core.scorers import ScoringContext, TieBroken
+from langchain_toolprm.core.scorers import ScoringContext, TieBroken, is_reward_head
 from langchain_toolprm.core.steps import Call, Step
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.labels import label_steps
@@ -85,7 +88,12 @@ ORACLES = ("gold", "gold-any")
 
 
 def variant_name(variant: str) -> str:
-    return variant if variant in (BASELINE, *ORACLES) else f"head-{Path(variant).name}"
+    """A variant's label: a reward head's or a generative PRM's directory name, marked as which."""
+    if variant in (BASELINE, *ORACLES):
+        return variant
+    kind = "head" if is_reward_head(variant) else "prm"
+    name = Path(variant).name
+    return name if name.startswith(f"{kind}-") or name == kind else f"{kind}-{name}"
 
 
 def parse_set(value: str) -> tuple[str, str | None]:
@@ -167,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="BENCHMARK[:CATEGORY], repeatable (bfcl:simple_python, toolalpaca, apibank_l1)")
     parser.add_argument("--limit", type=int, default=50, help="first items of each set (0: all)")
     parser.add_argument("--variant", nargs="+", default=[BASELINE, "gold"],
-                        help="verifier, gold, gold-any, or reward head directories (toolprm train-head)")
+                        help="verifier, gold, gold-any, toolprm (the shipped PRM), or reward head or PRM directories")
     parser.add_argument("--model", help="the policy (default: the package's, gemma-3-270m-tools; gemma-3-270m for the base)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/tie_break"))
     parser.add_argument("--table", type=Path, help="print the table of a run's folder and exit")
@@ -180,8 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.limit < 0:
         parser.error("--limit must be 0 (all) or more")
     for v in args.variant:
-        if v not in (BASELINE, *ORACLES) and not Path(v).is_dir():
-            parser.error(f"--variant {v}: not verifier, gold, gold-any or a reward head directory")
+        if v not in (BASELINE, *ORACLES, SHIPPED_PRM) and not Path(v).is_dir():
+            parser.error(f"--variant {v}: not verifier, gold, gold-any, toolprm or a reward head or PRM directory")
     run(load_backend(args.model), args.set, args.limit, args.variant, args.out)
     print(table(args.out), end="")
     return 0

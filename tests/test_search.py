@@ -31,6 +31,7 @@ from langchain_toolprm.core.search import (
     greedy,
     majority_vote,
     run_search,
+    tie_groups,
 )
 from langchain_toolprm.core.steps import Call, Step, StepTag, assemble
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -421,6 +422,8 @@ def test_break_ties_asks_only_about_ties_that_decide() -> None:
     # and the names at 0.5 (they cannot be kept) are not.
     assert break_ties(breaker, ctx, trajectories, keys, 1) == [0.25, 1.0, None, None, None]
     assert asked == [name("a"), name("b")]
+    assert tie_groups(trajectories, keys, 1) == [[0, 1]]  # the groups it asked about, as a recorder sees them
+    assert tie_groups(trajectories, keys, 5) == [[0, 1], [3, 4]]  # wider: the names at 0.5 could be kept too
     asked.clear()
     assert break_ties(breaker, ctx, [name("a")], keys[:1], 1) == [None] and not asked  # no tie, no question
     assert break_ties(lambda c, ts: [0.0] * len(ts), ctx, trajectories, keys, 1)[:2] == [1.0, 1.0]  # no opinion

@@ -194,23 +194,14 @@ def _key(scores: Sequence[float], logprob: float, config: SearchConfig,
     return (score * math.exp(config.policy_weight * logprob), tiebreak, logprob)
 
 
-def break_ties(breaker: Callable[[ScoringContext, Sequence[Sequence[Step]]], list[float]], ctx: ScoringContext,
-               trajectories: Sequence[Sequence[Step]], keys: Sequence[tuple[float, float, float]],
-               width: int, across_tags: bool = False) -> list[float | None]:
-    """The tie breaker's say on each candidate of one depth, None where it was not asked.
-
-    It is asked only about candidates that the scorer ranks alike, that fill one slot (a function
-    name, one parameter's value, a close) and that could be kept (their score is among the
-    ``width`` best), two or more of them. Its scores are taken relative to the group's best (that
-    one gets 1, as every unasked candidate has), so it orders names among names and one
-    parameter's values among its values, while the structure (a call or ``[]``, which argument
-    next or the call's close) stays with the policy's log-probability: a reward model that ranks
-    siblings well need not be calibrated across slots. ``across_tags`` groups ties whatever their
-    slots (for a breaker that is calibrated across them).
-    """
-    say: list[float | None] = [None] * len(keys)
+def tie_groups(trajectories: Sequence[Sequence[Step]], keys: Sequence[tuple[float, float, float]], width: int,
+               across_tags: bool = False) -> list[list[int]]:
+    """The candidates of one depth a tie breaker is asked about, group by group: two or more
+    that the scorer ranks alike, that fill one slot (a function name, one parameter's value, a
+    close; any slot with ``across_tags``) and that could be kept (their score is among the
+    ``width`` best)."""
     if not keys:
-        return say
+        return []
     cut = sorted((k[0] for k in keys), reverse=True)[min(width, len(keys)) - 1]
     groups: dict[tuple[float, StepTag | None, str | None], list[int]] = {}
     for i, (k, steps) in enumerate(zip(keys, trajectories)):
@@ -219,7 +210,24 @@ def break_ties(breaker: Callable[[ScoringContext, Sequence[Sequence[Step]]], lis
             slot = (None, None) if across_tags else \
                 (last.tag, last.name if last.tag is StepTag.ARG_VALUE else None)
             groups.setdefault((k[0], *slot), []).append(i)
-    asked = [g for g in groups.values() if len(g) > 1]
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def break_ties(breaker: Callable[[ScoringContext, Sequence[Sequence[Step]]], list[float]], ctx: ScoringContext,
+               trajectories: Sequence[Sequence[Step]], keys: Sequence[tuple[float, float, float]],
+               width: int, across_tags: bool = False) -> list[float | None]:
+    """The tie breaker's say on each candidate of one depth, None where it was not asked
+    (:func:`tie_groups` says where it is).
+
+    Its scores are taken relative to the group's best (that one gets 1, as every unasked
+    candidate has), so it orders names among names and one parameter's values among its values,
+    while the structure (a call or ``[]``, which argument next or the call's close) stays with the
+    policy's log-probability: a reward model that ranks siblings well need not be calibrated
+    across slots. ``across_tags`` groups ties whatever their slots (for a breaker that is
+    calibrated across them).
+    """
+    say: list[float | None] = [None] * len(keys)
+    asked = tie_groups(trajectories, keys, width, across_tags)
     flat = [i for g in asked for i in g]
     scores = dict(zip(flat, breaker(ctx, [trajectories[i] for i in flat]))) if flat else {}
     for group in asked:
