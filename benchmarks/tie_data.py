@@ -41,11 +41,12 @@ import torch
 from tie_break import GoldSteps
 
 from langchain_toolprm.core import search
+from langchain_toolprm.core.backend import Backend
 from langchain_toolprm.core.loader import load_backend
 from langchain_toolprm.core.prompts import build_prompt
 from langchain_toolprm.core.proposer import answer_texts
 from langchain_toolprm.core.scorers import RewardHead, TieBroken
-from langchain_toolprm.core.steps import StepTag
+from langchain_toolprm.core.steps import Step, StepTag
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.labels import label_steps
 from langchain_toolprm.data.records import ToolExample, read_jsonl, require_file, step_to_dict
@@ -59,19 +60,19 @@ def _state_file(query: str) -> str:
     return f"{zlib.crc32(query.encode()):08x}.pt"
 
 
-def collect(examples: Sequence[tuple[str, ToolExample]], out: Path, shard: tuple[int, int], model: str | None) -> None:
+def collect(policy: Backend, examples: Sequence[tuple[str, ToolExample]], out: Path, shard: tuple[int, int]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     k, n = shard
     items = sorted(examples, key=lambda t: zlib.crc32(t[1].id.encode()))  # splits and sources mixed
     items = [t for i, t in enumerate(items) if i % n == k]
     log = out / f"groups_{k}.jsonl"
     done = {json.loads(line)["id"] for line in log.read_text().splitlines()} if log.exists() else set()
-    policy = load_backend(model)
     (out / "policy.json").write_text(json.dumps({"policy": policy.name}) + "\n")
     forms = search.tie_groups
     seen: dict[str, Any] = {}
 
-    def recording(trajectories, keys, width, across_tags=False):  # what break_ties asks the breaker about
+    def recording(trajectories: Sequence[Sequence[Step]], keys: Sequence[tuple[float, float, float]], width: int,
+                  across_tags: bool = False) -> list[list[int]]:  # what break_ties asks the breaker about
         groups = forms(trajectories, keys, width, across_tags)
         ex: ToolExample = seen["example"]
         for g in groups:
@@ -253,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.examples:
         split = "test" if "test" in require_file(path, "--examples").name else "train"
         examples += [(split, ToolExample.from_dict(r)) for r in read_jsonl(path)]
-    collect(examples, args.out, (k, n), args.model)
+    collect(load_backend(args.model), examples, args.out, (k, n))
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from langchain_toolprm.backends.transformers import TransformersBackend
-from langchain_toolprm.core.scorers import ScoringContext
+from langchain_toolprm.core.scorers import HEAD_CONFIG, ScoringContext
 from langchain_toolprm.core.steps import Step, StepTag
 from langchain_toolprm.data.records import ToolExample
 
@@ -76,4 +76,18 @@ def test_bad_arguments_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "name at least one --set" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         tb.main(["--set", "bfcl:simple_python", "--variant", str(tmp_path / "nope")])
-    assert "not verifier, gold, gold-any or a reward head directory" in capsys.readouterr().err
+    assert "not verifier, gold, gold-any, toolprm or a reward head or PRM directory" in capsys.readouterr().err
+
+
+def test_variants_are_labelled_by_kind(tmp_path: Path) -> None:
+    head = tmp_path / "mine"
+    head.mkdir()
+    (head / HEAD_CONFIG).write_text("{}")
+    assert tb.variant_name("gold") == "gold"
+    assert tb.variant_name(str(head)) == "head-mine"
+    assert tb.variant_name(str(tmp_path)) == f"prm-{tmp_path.name}"  # no head config: a generative PRM
+    assert tb.variant_name("toolprm") == "prm-toolprm"
+    named = tmp_path / "head"
+    named.mkdir()
+    (named / HEAD_CONFIG).write_text("{}")
+    assert tb.variant_name(str(named)) == "head"  # not "head-head"
