@@ -81,7 +81,9 @@ def collect(policy: Backend, examples: Sequence[tuple[str, ToolExample]], out: P
                                    "logprob": [keys[i][2] for i in g],
                                    "steps": [[step_to_dict(s) for s in trajectories[i]] for i in g]}
             if 0 < sum(labels) < len(labels):
-                prompt = build_prompt(policy.tokenizer, ex.lc_messages(), ex.specs())
+                if seen["prompt"] is None:  # built once per query, not per group
+                    seen["prompt"] = build_prompt(policy.tokenizer, ex.lc_messages(), ex.specs())
+                prompt = seen["prompt"]
                 rec["state_rows"] = list(range(len(seen["states"]), len(seen["states"]) + len(g)))
                 seen["states"] += [policy.step_states(prompt, answer_texts(trajectories[i], prompt.call_format))[-1]
                                    for i in g]
@@ -94,7 +96,7 @@ def collect(policy: Backend, examples: Sequence[tuple[str, ToolExample]], out: P
         for split, ex in items:
             if ex.id in done:
                 continue
-            seen.update(example=ex, groups=[], states=[])
+            seen.update(example=ex, groups=[], states=[], prompt=None)
             start = time.perf_counter()
             got = predict(policy, TieBroken(VerifierScorer(), GoldSteps(ex.gold, ex.specs())), ex, spec)
             if seen["states"]:
