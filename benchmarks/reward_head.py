@@ -1,4 +1,5 @@
-"""The reward head against the verifier on held-out labelled steps, without running a search.
+"""The reward head against the verifier, and generative PRMs, on held-out labelled steps, without
+running a search.
 
 Two questions, on the same unique steps (a step is its query and its prefix):
 - as a classifier (the issue's "step accuracy"): p(+) > 0.5 against the label, per step tag and
@@ -7,7 +8,13 @@ Two questions, on the same unique steps (a step is its query and its prefix):
   a "+" step scores above a "-" one (ties count half). The verifier's scores are not
   probabilities, so only its ranking is comparable; it is reported as a classifier at 0.5 too.
 
-    python benchmarks/reward_head.py --trajectories DS/test.jsonl --features HEAD/features_test.pt --head HEAD
+    python benchmarks/reward_head.py --trajectories DS/test.jsonl --features HEAD/features_test.pt --head HEAD \
+        [--prm toolprm --prm PRM_DIR ...]
+
+``--prm`` adds generative PRMs (the paper's kind) on the same steps, each alone and times the
+verifier, so both kinds of reward model are compared on one split. For the scorers that give
+probabilities the classifier table adds the loss (binary cross-entropy of p(+) / (p(+) + p(-)))
+and trajectory accuracy (every step of a trajectory right).
 
 ``--features`` is the cache ``toolprm train-head --eval-file`` wrote; the policy runs only over
 steps it lacks (another split of the same queries, such as their rollouts).
@@ -21,13 +28,16 @@ import math
 from collections import defaultdict
 
 import torch
+import torch.nn.functional as F
 
+from langchain_toolprm.core.embedded import resolve_prm
 from langchain_toolprm.core.loader import load_backend
-from langchain_toolprm.core.scorers import RewardHead, ScoringContext
+from langchain_toolprm.core.scorers import GenerativePRM, RewardHead, ScoringContext
 from langchain_toolprm.core.steps import StepTag
 from langchain_toolprm.core.verifier import VerifierScorer
 from langchain_toolprm.data.records import LabelledTrajectory, load_trajectories, step_from_dict
-from langchain_toolprm.training.reward_head import StepFeatures, step_features
+from langchain_toolprm.training.prm import step_probabilities
+from langchain_toolprm.training.reward_head import StepFeatures, prefix_keys, step_features
 
 TAGS = tuple(StepTag)
 
@@ -61,6 +71,26 @@ def ranking(scores: torch.Tensor, feats: StepFeatures, rows: set[int]) -> tuple[
     return (good / pairs if pairs else math.nan), int(pairs)
 
 
+def prm_scores(prm: str, feats: StepFeatures, trajectories: list[LabelledTrajectory]) -> torch.Tensor:
+    """A generative PRM's p(+) for every unique step, read from one pass over each trajectory."""
+    path, base = resolve_prm(prm)
+    probs = step_probabilities(GenerativePRM.from_pretrained(path or prm, base_model=base), trajectories)
+    by_step = {(t.example.id, key): p for t, ps in zip(trajectories, probs) for key, p in zip(prefix_keys(t), ps)}
+    return torch.tensor([by_step[(q, key)] for q, key in zip(feats.example, feats.prefix)])
+
+
+def classifier_row(name: str, p: torch.Tensor, feats: StepFeatures, rows: set[int]) -> str:
+    """Loss, step accuracy and trajectory accuracy of ``p`` on ``rows`` (trajectories wholly in them)."""
+    idx = torch.tensor(sorted(rows))
+    y = feats.labels[idx]
+    right = (p > 0.5).float() == feats.labels
+    hard = bool(((p[idx] == 0) | (p[idx] == 1)).all())  # "always -": no probability to take a loss of
+    loss = "" if hard else f"{float(F.binary_cross_entropy(p[idx].clamp(1e-6, 1 - 1e-6), y)):.3f}"
+    trajs = [t for t in feats.traj if set(t) <= rows]
+    traj_acc = sum(bool(right[t].all()) for t in trajs) / len(trajs) if trajs else math.nan
+    return f"| {name} | {loss} | {float(right[idx].float().mean()):.1%} | {traj_acc:.1%} ({len(trajs)}) |"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trajectories", required=True, help="the labelled split the features were computed on")
@@ -68,6 +98,8 @@ def main() -> None:
                     "lacks are computed with the policy and added")
     ap.add_argument("--head", required=True, help="the reward head directory")
     ap.add_argument("--model", help="the policy the head was trained on (default: the package's, gemma-3-270m-tools)")
+    ap.add_argument("--prm", action="append", default=[],
+                    help="a generative PRM to score the same steps: a directory or toolprm (repeatable)")
     args = ap.parse_args()
     trajectories = load_trajectories(args.trajectories)
     feats = step_features(load_backend(args.model), trajectories, args.features)
@@ -77,6 +109,10 @@ def main() -> None:
     p_ver = verifier_scores(feats, trajectories)
     scorers = {"always -": torch.zeros_like(p_head), "verifier": p_ver, "head": p_head,
                "verifier x head": (p_ver.clamp_min(1e-9) * p_head).sqrt()}
+    for prm in args.prm:
+        p_prm = prm_scores(prm, feats, trajectories)
+        scorers[f"PRM {prm}"] = p_prm
+        scorers[f"verifier x PRM {prm}"] = (p_ver.clamp_min(1e-9) * p_prm).sqrt()
     sets: dict[str, set[int]] = defaultdict(set)
     for rows, origin in zip(feats.traj, feats.origin):
         if origin.startswith("rule:"):  # the step the rule wrote is the first "-" after a gold prefix
@@ -88,7 +124,8 @@ def main() -> None:
             sets[origin] |= set(rows)
     sets["all"] = set(range(len(feats.labels)))
     y = feats.labels
-    print(f"policy {feats.policy}; {len(y)} unique steps, {len(set(feats.example))} queries\n")
+    print(f"policy {feats.policy}; {len(y)} unique steps, {len(set(feats.example))} queries, "
+          f"{len(trajectories)} trajectories\n")
     print("| steps | n | positive | " + " | ".join(f"{k} acc" for k in scorers) + " | "
           + " | ".join(f"{k} rank" for k in scorers if k != "always -") + " |")
     print("|---" * (3 + 2 * len(scorers) - 1) + "|")
@@ -101,16 +138,23 @@ def main() -> None:
         ranks = [ranking(s, feats, rows) for k, s in scorers.items() if k != "always -"]
         print(f"| {name} | {len(idx)} | {float(y[idx].mean()):.1%} | " + " | ".join(f"{a:.1%}" for a in accs)
               + " | " + " | ".join(f"{r:.1%} ({n})" for r, n in ranks) + " |")
-    print("\nper step tag (all steps): accuracy of the head / the verifier at 0.5; ranking of head / verifier")
+    probabilistic = {k: s for k, s in scorers.items() if k != "verifier" and not k.startswith("verifier x")}
+    for name in ["all", "rollout"]:
+        if sets.get(name):
+            print(f"\nas classifiers, {name} steps: | scorer | loss | step acc | trajectory acc (trajectories) |")
+            print("|---|---|---|---|")
+            for k, s in probabilistic.items():
+                print(classifier_row(k, s, feats, sets[name]))
+    print("\nper step tag (all steps): accuracy at 0.5, then ranking of siblings; scorers in the order above")
     for k, tag in enumerate(TAGS):
         rows = {i for i in range(len(y)) if int(feats.tags[i]) == k}
         if not rows:
             continue
         idx = torch.tensor(sorted(rows))
-        acc = [float(((s[idx] > 0.5).float() == y[idx]).float().mean()) for s in (p_head, p_ver)]
-        rk = [ranking(s, feats, rows)[0] for s in (p_head, p_ver)]
-        print(f"- {tag.name}: {len(idx)} steps, {float(y[idx].mean()):.0%} positive; acc {acc[0]:.1%} / {acc[1]:.1%}; "
-              f"rank {rk[0]:.1%} / {rk[1]:.1%}")
+        acc = [float(((s[idx] > 0.5).float() == y[idx]).float().mean()) for s in scorers.values()]
+        rk = [ranking(s, feats, rows)[0] for n, s in scorers.items() if n != "always -"]
+        print(f"- {tag.name}: {len(idx)} steps, {float(y[idx].mean()):.0%} positive; acc "
+              + " / ".join(f"{a:.1%}" for a in acc) + "; rank " + " / ".join(f"{r:.1%}" for r in rk))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from langchain_toolprm.training.prm import (
     prefix_past,
     select_labels,
     shared_prefix,
+    step_probabilities,
     token_nll,
     train_prm,
 )
@@ -241,6 +242,19 @@ def test_evaluation_numbers_are_consistent(tiny_gemma_path: Path) -> None:
     # Batching changes nothing.
     one, many = evaluate_reward_model(prm, data, batch_size=1), evaluate_reward_model(prm, data, batch_size=8)
     assert one["loss"] == pytest.approx(many["loss"], rel=1e-4) and one["step_acc"] == many["step_acc"]
+
+
+def test_step_probabilities_are_what_the_search_scores(tiny_gemma_path: Path) -> None:
+    prm = GenerativePRM(AutoModelForCausalLM.from_pretrained(tiny_gemma_path),
+                        AutoTokenizer.from_pretrained(tiny_gemma_path))
+    data = dataset()
+    probs = step_probabilities(prm, data, batch_size=3)
+    assert [len(p) for p in probs] == [len(t.steps) for t in data]
+    for t, p in zip(data, probs):
+        searched = prm.score(ctx_of(t), [t.steps[:k] for k in range(1, len(t.steps) + 1)])
+        assert p == pytest.approx(searched, abs=1e-4)
+    one_by_one = step_probabilities(prm, data, batch_size=1)
+    assert all(a == pytest.approx(b, abs=1e-4) for a, b in zip(one_by_one, probs))
 
 
 def test_resume_continues_where_it_stopped(tiny_gemma_path: Path, data_file: Path, tmp_path: Path) -> None:

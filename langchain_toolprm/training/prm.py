@@ -208,6 +208,15 @@ def _label_nll(model: Any, batch: _Batch, label_ids: tuple[int, int]) -> tuple[t
     return nll, correct
 
 
+def _label_probability(model: Any, batch: _Batch, label_ids: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """p(+) / (p(+) + p(-)) at each label position, the score the search reads, and whether it
+    is on the label's side of 0.5."""
+    logits = _position_logits(model, batch)
+    plus, minus = label_ids
+    p = torch.sigmoid(logits[:, plus] - logits[:, minus])
+    return p, (p > 0.5) == batch.targets
+
+
 def token_nll(model: Any, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """-log p(target token) at each target position and whether it is the most likely token."""
     logits = _position_logits(model, batch)
@@ -217,9 +226,9 @@ def token_nll(model: Any, batch: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def scored(model: Any, tokenizer: Any, data: Sequence[Encoded], loss: Loss,
-           batch_size: int) -> Iterator[tuple[Any, float, list[bool]]]:
-    """Each input with its summed target loss and whether each target was right, in batches of
-    similar lengths (little padding wasted); the model is put in eval mode."""
+           batch_size: int) -> Iterator[tuple[Any, list[float], list[bool]]]:
+    """Each input with its targets' values under ``loss`` and whether each target was right, in
+    batches of similar lengths (little padding wasted); the model is put in eval mode."""
     model.eval()
     device = model.get_output_embeddings().weight.device
     pad = tokenizer.pad_token_id or 0
@@ -234,7 +243,7 @@ def scored(model: Any, tokenizer: Any, data: Sequence[Encoded], loss: Loss,
         losses, flags = nll.tolist(), correct.tolist()
         for e in chunk:
             n = len(e.positions)
-            yield e, sum(losses[:n]), flags[:n]
+            yield e, losses[:n], flags[:n]
             losses, flags = losses[n:], flags[n:]
 
 
@@ -254,7 +263,7 @@ def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTra
     by_tag: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     loss: Loss = lambda m, b: _label_nll(m, b, prm.label_ids)  # noqa: E731
     for e, nll, mine in scored(prm.model, prm.tokenizer, data, loss, batch_size):
-        nll_sum += nll
+        nll_sum += sum(nll)
         right += sum(mine)
         traj_right += all(mine)
         for tag, ok in zip(e.tags, mine):
@@ -266,6 +275,20 @@ def evaluate_reward_model(prm: GenerativePRM, trajectories: Sequence[LabelledTra
         "n_steps": n_steps, "n_trajectories": len(data), "skipped": skipped,
         "tag_acc": {tag: r / n for tag, (r, n) in by_tag.items()},
     }
+
+
+@torch.no_grad()
+def step_probabilities(prm: GenerativePRM, trajectories: Sequence[LabelledTrajectory], *,
+                       batch_size: int = 8) -> list[list[float]]:
+    """p(+) / (p(+) + p(-)) after each step of each trajectory (as the search scores a path
+    ending there), for comparing the PRM step by step with scorers of another kind."""
+    encoded = [encode_labelled(prm.tokenizer, t) for t in trajectories]
+    index = {id(e): i for i, e in enumerate(encoded)}
+    out: list[list[float]] = [[] for _ in trajectories]
+    loss: Loss = lambda m, b: _label_probability(m, b, prm.label_ids)  # noqa: E731
+    for e, probs, _ in scored(prm.model, prm.tokenizer, [e for e in encoded if e is not None], loss, batch_size):
+        out[index[id(e)]] = probs
+    return out
 
 
 @dataclass

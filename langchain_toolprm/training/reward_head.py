@@ -73,13 +73,13 @@ def step_features(policy: StepStates, trajectories: Sequence[LabelledTrajectory]
         if known.get("policy") != name:
             raise ValueError(f"the feature cache {cache} holds states of {known.get('policy')!r}, not {name!r}")
     states: dict[str, dict[str, Any]] = known.get("queries", {})
-    todo = [q for q, ts in by_query.items() if any(k not in states.get(q, {}) for t in ts for k in _prefix_keys(t))]
+    todo = [q for q, ts in by_query.items() if any(k not in states.get(q, {}) for t in ts for k in prefix_keys(t))]
     for n, query in enumerate(tqdm(todo, desc="step states", disable=not progress), 1):
         ex = by_query[query][0].example
         prompt = build_prompt(policy.tokenizer, ex.lc_messages(), ex.specs())
         steps = states.setdefault(query, {})
         for t in by_query[query]:
-            keys = _prefix_keys(t)
+            keys = prefix_keys(t)
             if all(k in steps for k in keys):
                 continue
             hidden = policy.step_states(prompt, answer_texts(t.steps, prompt.call_format))
@@ -90,7 +90,7 @@ def step_features(policy: StepStates, trajectories: Sequence[LabelledTrajectory]
     row: dict[tuple[str, str], int] = {}
     hidden, tags, labels, example, prefix, trajs, origin = [], [], [], [], [], [], []
     for query, ts in by_query.items():
-        for key in dict.fromkeys(k for t in ts for k in _prefix_keys(t)):  # this split's steps only
+        for key in dict.fromkeys(k for t in ts for k in prefix_keys(t)):  # this split's steps only
             h, tag, label = states[query][key]
             row[(query, key)] = len(hidden)
             hidden.append(h)
@@ -98,7 +98,7 @@ def step_features(policy: StepStates, trajectories: Sequence[LabelledTrajectory]
             labels.append(float(label))
             example.append(query)
             prefix.append(key)
-        trajs += [[row[(query, k)] for k in _prefix_keys(t)] for t in ts]
+        trajs += [[row[(query, k)] for k in prefix_keys(t)] for t in ts]
         origin += [t.origin for t in ts]
     if not hidden:
         raise DataFileError("no labelled steps to compute features for")
@@ -106,7 +106,8 @@ def step_features(policy: StepStates, trajectories: Sequence[LabelledTrajectory]
                         name)
 
 
-def _prefix_keys(t: LabelledTrajectory) -> list[str]:
+def prefix_keys(t: LabelledTrajectory) -> list[str]:
+    """Each step's key within its query: the steps up to it, as JSON."""
     steps = [step_to_dict(s) for s in t.steps]
     return [json.dumps(steps[: i + 1], sort_keys=True, ensure_ascii=False) for i in range(len(steps))]
 

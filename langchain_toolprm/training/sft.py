@@ -145,7 +145,7 @@ def evaluate_policy(model: Any, tokenizer: Any, examples: Sequence[ToolExample],
                          f"{max_length} tokens")
     nll_sum, right, whole = 0.0, 0, 0
     for _, nll, mine in scored(model, tokenizer, data, token_nll, batch_size):
-        nll_sum += nll
+        nll_sum += sum(nll)
         right += sum(mine)
         whole += all(mine)
     n = sum(len(e.positions) for e in data)
