@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--m", type=int, default=4, help="candidates explored per beam (M)")
     demo.add_argument("--seed", type=int, default=0, help="sampling seed")
     demo.add_argument("--policy-weight", type=float, default=0.0,
-                      help="rank paths by score x p(path)^W (0.2 with --prm toolprm: see docs/prm.md)")
+                      help="rank paths by score x p(path)^W (0: the policy only breaks ties; docs/prm.md)")
     demo.add_argument("--widen-below", type=float,
                       help="adaptive exploration: explore M only where the scorer rates the likeliest step below this")
     demo.set_defaults(func=_demo)
