@@ -30,8 +30,7 @@ from collections import defaultdict
 import torch
 import torch.nn.functional as F
 
-from langchain_toolprm.core.embedded import resolve_prm
-from langchain_toolprm.core.loader import load_backend
+from langchain_toolprm.core.loader import load_backend, load_scorer
 from langchain_toolprm.core.scorers import GenerativePRM, RewardHead, ScoringContext
 from langchain_toolprm.core.steps import StepTag
 from langchain_toolprm.core.verifier import VerifierScorer
@@ -73,8 +72,10 @@ def ranking(scores: torch.Tensor, feats: StepFeatures, rows: set[int]) -> tuple[
 
 def prm_scores(prm: str, feats: StepFeatures, trajectories: list[LabelledTrajectory]) -> torch.Tensor:
     """A generative PRM's p(+) for every unique step, read from one pass over each trajectory."""
-    path, base = resolve_prm(prm)
-    probs = step_probabilities(GenerativePRM.from_pretrained(path or prm, base_model=base), trajectories)
+    model = load_scorer("prm", prm)
+    if not isinstance(model, GenerativePRM):
+        raise ValueError(f"--prm takes a generative PRM (a directory or toolprm), not the reward head in {prm}")
+    probs = step_probabilities(model, trajectories)
     by_step = {(t.example.id, key): p for t, ps in zip(trajectories, probs) for key, p in zip(prefix_keys(t), ps)}
     return torch.tensor([by_step[(q, key)] for q, key in zip(feats.example, feats.prefix)])
 
